@@ -1,0 +1,29 @@
+{
+  "targets": [
+    {
+      "target_name": "devmem_tcp",
+      "sources": [
+        "native/addon.cc",
+        "native/ethtool/ioctl.cc",
+        "native/js/binding_object.cc",
+        "native/js/codec.cc",
+        "native/js/errors.cc",
+        "native/js/ethtool_exports.cc",
+        "native/js/netlink_exports.cc",
+        "native/netlink/family.cc",
+        "native/netlink/reply.cc",
+        "native/netlink/request.cc",
+        "native/netlink/socket.cc",
+        "native/netlink/spec.cc",
+        "native/netlink/transact.cc"
+      ],
+      "include_dirs": ["native"],
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers", "-fstack-protector-strong"],
+      "conditions": [
+        ["OS!='linux'", { "type": "none" }]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: MIT
+#include <napi.h>
+
+#include "js/addon_data.h"
+#include "js/binding_object.h"
+#include "js/netlink_exports.h"
+#include "uapi/devmem_uapi.h"
+
+namespace devmem::js {
+void InitEthtool(Napi::Env env, Napi::Object exports);
+}
+
+namespace {
+
+Napi::Object Constants(Napi::Env env) {
+  namespace u = devmem::uapi;
+  Napi::Object c = Napi::Object::New(env);
+  c.Set("SO_DEVMEM_LINEAR", u::kSoDevmemLinear);
+  c.Set("SO_DEVMEM_DMABUF", u::kSoDevmemDmabuf);
+  c.Set("SO_DEVMEM_DONTNEED", u::kSoDevmemDontneed);
+  c.Set("MSG_SOCK_DEVMEM", u::kMsgSockDevmem);
+  c.Set("DMABUF_CMSG_SIZE", static_cast<uint32_t>(sizeof(u::DmabufCmsg)));
+  c.Set("DMABUF_TOKEN_SIZE", static_cast<uint32_t>(sizeof(u::DmabufToken)));
+  c.Set("MAX_DONTNEED_TOKENS", u::kMaxDontneedTokens);
+  c.Set("MAX_DONTNEED_FRAGS", u::kMaxDontneedFrags);
+  c.Set("GENL_ADMIN_PERM", u::ctrl::kOpAdminPerm);
+  c.Set("GENL_UNS_ADMIN_PERM", u::ctrl::kOpUnsAdminPerm);
+  c.Set("GENL_CMD_CAP_DO", u::ctrl::kOpCmdCapDo);
+  c.Set("GENL_CMD_CAP_DUMP", u::ctrl::kOpCmdCapDump);
+  return c;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new devmem::js::AddonData());
+  devmem::js::InitNetlink(env, exports);
+  devmem::js::InitBindings(env, exports);
+  devmem::js::InitEthtool(env, exports);
+  exports.Set("constants", Constants(env));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(devmem_tcp, Init)

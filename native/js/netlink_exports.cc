@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: MIT
+//
+// JS entry points for netlink: one-shot requests on a fresh socket each, and
+// family introspection. Bindings, which must keep their socket, live in
+// js/binding_object.cc.
+#include "js/netlink_exports.h"
+
+#include <linux/rtnetlink.h>
+
+#include <memory>
+
+#include "js/codec.h"
+#include "js/errors.h"
+#include "js/promise_worker.h"
+#include "netlink/family.h"
+#include "netlink/socket.h"
+
+namespace devmem::js {
+
+nl::PreparedRequest PrepareFromJs(Napi::Env env, Napi::Value family, Napi::Value command, Napi::Value attrs,
+                                  bool dump) {
+  if (!family.IsString() || !command.IsString())
+    throw Napi::TypeError::New(env, "family and command must be strings");
+  std::string fname = family.As<Napi::String>().Utf8Value();
+  std::string cname = command.As<Napi::String>().Utf8Value();
+  const nl::FamilySpec* fam = nl::FindFamily(fname);
+  if (!fam) throw Napi::TypeError::New(env, "unknown netlink family \"" + fname + "\"");
+  const nl::CommandSpec* cmd = fam->Command(cname);
+  if (!cmd) throw Napi::TypeError::New(env, "unknown " + fname + " command \"" + cname + "\"");
+  if (dump && !cmd->can_dump) throw Napi::TypeError::New(env, fname + " " + cname + " cannot be dumped");
+
+  int32_t ifindex_hdr = 0;
+  Napi::Value body = attrs.IsUndefined() ? Napi::Object::New(env) : attrs;
+  if (fam->protocol == nl::Protocol::kRoute && body.IsObject()) {
+    // rtnetlink carries the ifindex in its fixed header, not as an attribute.
+    Napi::Object copy = Napi::Object::New(env);
+    Napi::Object src = body.As<Napi::Object>();
+    Napi::Array keys = src.GetPropertyNames();
+    for (uint32_t i = 0; i < keys.Length(); ++i) {
+      std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
+      if (k == "ifindex") {
+        Napi::Value v = src.Get(k);
+        if (!v.IsNumber()) throw Napi::TypeError::New(env, "ifindex must be a number");
+        ifindex_hdr = v.As<Napi::Number>().Int32Value();
+      } else {
+        copy.Set(k, src.Get(k));
+      }
+    }
+    body = copy;
+  }
+  nl::PreparedRequest req = nl::Prepare(*fam, *cmd, dump, ifindex_hdr);
+  EncodeAttrs(env, body, *cmd->request, req.builder, "");
+  return req;
+}
+
+Napi::Array DecodeReplies(Napi::Env env, const nl::FamilySpec& family, const nl::CommandSpec& command,
+                          const std::vector<nl::ReplyMessage>& replies) {
+  size_t hdr = nl::FixedHeaderLength(family);
+  Napi::Array out = Napi::Array::New(env);
+  for (const auto& m : replies) {
+    if (m.payload.size() < hdr) {
+      Failure f{EPROTO, "netlink", "malformed netlink reply: message shorter than its fixed header", std::nullopt, ""};
+      throw MakeError(env, f);
+    }
+    Napi::Object o = DecodeAttrs(env, m.payload.data() + hdr, m.payload.size() - hdr, *command.reply);
+    if (family.protocol == nl::Protocol::kRoute) {
+      ifinfomsg ifi;
+      std::memcpy(&ifi, m.payload.data(), sizeof(ifi));
+      o.Set("ifindex", Napi::Number::New(env, ifi.ifi_index));
+      o.Set("flags", Napi::Number::New(env, ifi.ifi_flags));
+      o.Set("type", Napi::Number::New(env, ifi.ifi_type));
+    }
+    out.Set(out.Length(), o);
+  }
+  return out;
+}
+
+namespace {
+
+// request(family, command, attrs, dump) -> Promise<object[]>
+Napi::Value Request(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  bool dump = info[3].ToBoolean();
+  auto req = std::make_shared<nl::PreparedRequest>(PrepareFromJs(env, info[0], info[1], info[2], dump));
+  auto replies = std::make_shared<std::vector<nl::ReplyMessage>>();
+  return PromiseWorker::Start(
+      env, "devmem:netlink",
+      [req, replies](Failure* f) {
+        nl::NetlinkSocket sock;
+        return nl::Execute(&sock, *req, replies.get(), f);
+      },
+      [req, replies](Napi::Env e) -> Napi::Value { return DecodeReplies(e, *req->family, *req->command, *replies); });
+}
+
+Napi::Object FamilyToJs(Napi::Env env, const nl::FamilyInfo& fi) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("name", fi.name);
+  o.Set("id", fi.id);
+  o.Set("version", fi.version);
+  o.Set("maxattr", fi.maxattr);
+  Napi::Array ops = Napi::Array::New(env, fi.ops.size());
+  for (size_t i = 0; i < fi.ops.size(); ++i) {
+    Napi::Object op = Napi::Object::New(env);
+    op.Set("cmd", fi.ops[i].cmd);
+    op.Set("flags", fi.ops[i].flags);
+    ops.Set(static_cast<uint32_t>(i), op);
+  }
+  o.Set("ops", ops);
+  Napi::Array groups = Napi::Array::New(env, fi.mcast_groups.size());
+  for (size_t i = 0; i < fi.mcast_groups.size(); ++i) {
+    Napi::Object g = Napi::Object::New(env);
+    g.Set("name", fi.mcast_groups[i].name);
+    g.Set("id", fi.mcast_groups[i].id);
+    groups.Set(static_cast<uint32_t>(i), g);
+  }
+  o.Set("mcastGroups", groups);
+  return o;
+}
+
+// family(name) -> Promise<FamilyInfo>
+Napi::Value Family(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "family name must be a string");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  auto fi = std::make_shared<nl::FamilyInfo>();
+  return PromiseWorker::Start(
+      env, "devmem:netlink", [name, fi](Failure* f) { return nl::ResolveFamily(name, fi.get(), f); },
+      [fi](Napi::Env e) -> Napi::Value { return FamilyToJs(e, *fi); });
+}
+
+// Test entry point: run the production reply path over hand-built datagrams.
+// decodeReplies(family, command, dump, seq, datagrams: Uint8Array[])
+//   -> { error: number, extack?, messages: object[] }
+Napi::Value TestDecodeReplies(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string fname = info[0].As<Napi::String>().Utf8Value();
+  std::string cname = info[1].As<Napi::String>().Utf8Value();
+  const nl::FamilySpec* fam = nl::FindFamily(fname);
+  const nl::CommandSpec* cmd = fam ? fam->Command(cname) : nullptr;
+  if (!cmd) throw Napi::TypeError::New(env, "unknown family or command");
+  bool dump = info[2].ToBoolean();
+  uint32_t seq = info[3].As<Napi::Number>().Uint32Value();
+  Napi::Array grams = info[4].As<Napi::Array>();
+  nl::ReplyCollector rc(seq, dump);
+  for (uint32_t i = 0; i < grams.Length(); ++i) {
+    auto u8 = grams.Get(i).As<Napi::Uint8Array>();
+    rc.Feed(u8.Data(), u8.ByteLength());
+  }
+  if (rc.state() == nl::ReplyCollector::State::kMalformed) {
+    Failure f{EPROTO, "recvmsg", "malformed netlink reply: " + rc.malformed_reason(), std::nullopt, ""};
+    throw MakeError(env, f);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("complete", rc.state() == nl::ReplyCollector::State::kDone);
+  out.Set("error", rc.error());
+  out.Set("skippedStale", static_cast<double>(rc.skipped_stale()));
+  if (rc.extack().present) {
+    Failure f{-rc.error(), "netlink", "test", rc.extack(), ""};
+    out.Set("extack", MakeError(env, f).Value().Get("extack"));
+  }
+  out.Set("messages", DecodeReplies(env, *fam, *cmd, rc.messages()));
+  return out;
+}
+
+// Test entry point: the bytes we would send for a request.
+Napi::Value TestEncodeRequest(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  nl::PreparedRequest req = PrepareFromJs(env, info[0], info[1], info[2], info[3].ToBoolean());
+  const auto& bytes = req.builder.Bytes();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("bytes", Napi::Buffer<uint8_t>::Copy(env, bytes.data(), bytes.size()));
+  Napi::Array locs = Napi::Array::New(env);
+  for (const auto& l : req.builder.Locations()) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("offset", l.offset);
+    o.Set("path", l.path);
+    locs.Set(locs.Length(), o);
+  }
+  out.Set("locations", locs);
+  return out;
+}
+
+}  // namespace
+
+void InitNetlink(Napi::Env env, Napi::Object exports) {
+  exports.Set("netlinkRequest", Napi::Function::New(env, Request, "netlinkRequest"));
+  exports.Set("netlinkFamily", Napi::Function::New(env, Family, "netlinkFamily"));
+  Napi::Object testing = exports.Get("testing").IsObject() ? exports.Get("testing").As<Napi::Object>()
+                                                           : Napi::Object::New(env);
+  testing.Set("decodeReplies", Napi::Function::New(env, TestDecodeReplies, "decodeReplies"));
+  testing.Set("encodeRequest", Napi::Function::New(env, TestEncodeRequest, "encodeRequest"));
+  exports.Set("testing", testing);
+}
+
+}  // namespace devmem::js

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: MIT
+//
+// Every kernel constant and struct layout the addon relies on, in one place.
+//
+// Build hosts commonly carry uapi headers older than devmem (Debian 12 ships
+// 6.1: no linux/netdev.h, no SO_DEVMEM_*, no struct dmabuf_cmsg), and
+// MSG_SOCK_DEVMEM is not exported by any uapi header at all. Including
+// <linux/uio.h> next to glibc's <sys/socket.h> redefines struct iovec, so the
+// structs are re-declared here under our own names and pinned with
+// static_asserts to the layouts documented in include/uapi/linux/uio.h.
+//
+// Values are those of asm-generic (x86-64, arm64, riscv, ...). parisc and
+// sparc number the socket options differently; see the per-arch block.
+#ifndef DEVMEM_TCP_UAPI_H_
+#define DEVMEM_TCP_UAPI_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <sys/ioctl.h>
+
+namespace devmem::uapi {
+
+// ---- socket options and cmsg types (SOL_SOCKET level) -----------------------
+#if defined(__hppa__)
+// Fixed upstream in fd87b7783802 (v6.15, backported to 6.12.y); 6.12.0 on
+// parisc shipped the generic numbers by mistake.
+inline constexpr int kSoDevmemLinear = 0x404E;
+inline constexpr int kSoDevmemDmabuf = 0x404F;
+inline constexpr int kSoDevmemDontneed = 0x4050;
+#elif defined(__sparc__)
+inline constexpr int kSoDevmemLinear = 0x0057;
+inline constexpr int kSoDevmemDmabuf = 0x0058;
+inline constexpr int kSoDevmemDontneed = 0x0059;
+#else
+inline constexpr int kSoDevmemLinear = 78;
+inline constexpr int kSoDevmemDmabuf = 79;
+inline constexpr int kSoDevmemDontneed = 80;
+#endif
+inline constexpr int kScmDevmemLinear = kSoDevmemLinear;
+inline constexpr int kScmDevmemDmabuf = kSoDevmemDmabuf;
+
+// include/linux/socket.h (kernel-internal, never exported).
+inline constexpr int kMsgSockDevmem = 0x2000000;
+inline constexpr int kMsgZerocopy = 0x4000000;
+inline constexpr int kMsgErrqueue = 0x2000;
+inline constexpr int kSoZerocopy = 60;
+inline constexpr int kSoEeOriginZerocopy = 5;
+inline constexpr int kSoEeCodeZerocopyCopied = 1;
+// Not in glibc: the kernel's "buffer or request is too small" errno.
+inline constexpr int kEtoosmall = 525;
+
+// SO_DEVMEM_DONTNEED limits (net/core/sock.c).
+inline constexpr unsigned kMaxDontneedTokens = 128;
+inline constexpr unsigned kMaxDontneedFrags = 1024;
+
+// struct dmabuf_cmsg, include/uapi/linux/uio.h
+struct DmabufCmsg {
+  uint64_t frag_offset;  // offset into the dma-buf, not into a page
+  uint32_t frag_size;
+  uint32_t frag_token;   // 1 .. 2^31-1
+  uint32_t dmabuf_id;    // binding id (NETDEV_A_DMABUF_ID)
+  uint32_t flags;        // reserved, 0
+};
+static_assert(sizeof(DmabufCmsg) == 24, "struct dmabuf_cmsg is 24 bytes");
+static_assert(alignof(DmabufCmsg) == 8, "struct dmabuf_cmsg is 8-aligned");
+static_assert(offsetof(DmabufCmsg, frag_offset) == 0);
+static_assert(offsetof(DmabufCmsg, frag_size) == 8);
+static_assert(offsetof(DmabufCmsg, frag_token) == 12);
+static_assert(offsetof(DmabufCmsg, dmabuf_id) == 16);
+static_assert(offsetof(DmabufCmsg, flags) == 20);
+
+// struct dmabuf_token, include/uapi/linux/uio.h
+struct DmabufToken {
+  uint32_t token_start;
+  uint32_t token_count;
+};
+static_assert(sizeof(DmabufToken) == 8, "struct dmabuf_token is 8 bytes");
+static_assert(offsetof(DmabufToken, token_count) == 4);
+
+// ---- generic netlink: nlctrl -------------------------------------------------
+namespace ctrl {
+inline constexpr uint16_t kId = 16;  // GENL_ID_CTRL
+inline constexpr uint8_t kCmdGetFamily = 3;
+enum Attr : uint16_t {
+  kFamilyId = 1, kFamilyName = 2, kVersion = 3, kHdrsize = 4, kMaxattr = 5,
+  kOps = 6, kMcastGroups = 7,
+};
+enum OpAttr : uint16_t { kOpId = 1, kOpFlags = 2 };
+enum McastAttr : uint16_t { kMcastName = 1, kMcastId = 2 };
+// GENL_* op flags as reported in CTRL_ATTR_OP_FLAGS.
+inline constexpr uint32_t kOpAdminPerm = 0x01;
+inline constexpr uint32_t kOpCmdCapDo = 0x02;
+inline constexpr uint32_t kOpCmdCapDump = 0x04;
+inline constexpr uint32_t kOpCmdCapHaspol = 0x08;
+inline constexpr uint32_t kOpUnsAdminPerm = 0x10;
+}  // namespace ctrl
+
+// Extended-ACK TLVs inside NLMSG_ERROR / NLMSG_DONE (linux/netlink.h); 6.1
+// headers have them, but re-stating keeps this file the single reference.
+namespace extack {
+inline constexpr int kSolNetlink = 270;
+inline constexpr int kOptCapAck = 10;
+inline constexpr int kOptExtAck = 11;
+inline constexpr uint16_t kFlagCapped = 0x100;
+inline constexpr uint16_t kFlagAckTlvs = 0x200;
+enum Attr : uint16_t { kMsg = 1, kOffs = 2, kCookie = 3, kPolicy = 4, kMissType = 5, kMissNest = 6 };
+}  // namespace extack
+
+// ---- netdev family (Documentation/netlink/specs/netdev.yaml) ---------------
+namespace netdev {
+inline constexpr const char* kFamilyName = "netdev";
+enum Cmd : uint8_t {
+  kDevGet = 1, kDevAddNtf = 2, kDevDelNtf = 3, kDevChangeNtf = 4,
+  kPagePoolGet = 5, kPagePoolAddNtf = 6, kPagePoolDelNtf = 7, kPagePoolChangeNtf = 8,
+  kPagePoolStatsGet = 9, kQueueGet = 10, kNapiGet = 11, kQstatsGet = 12,
+  kBindRx = 13,  // 6.12
+  kNapiSet = 14,
+  kBindTx = 15,  // 6.16
+  kQueueCreate = 16,  // 7.1
+};
+enum DevAttr : uint16_t {
+  kDevIfindex = 1, kDevPad = 2, kDevXdpFeatures = 3, kDevXdpZcMaxSegs = 4,
+  kDevXdpRxMetadataFeatures = 5, kDevXskFeatures = 6,
+};
+enum PagePoolAttr : uint16_t {
+  kPpId = 1, kPpIfindex = 2, kPpNapiId = 3, kPpInflight = 4, kPpInflightMem = 5,
+  kPpDetachTime = 6, kPpDmabuf = 7, kPpIoUring = 8,
+};
+enum PagePoolStatsAttr : uint16_t {
+  kPpsInfo = 1, kPpsAllocFast = 8, kPpsAllocSlow = 9, kPpsAllocSlowHighOrder = 10,
+  kPpsAllocEmpty = 11, kPpsAllocRefill = 12, kPpsAllocWaive = 13, kPpsRecycleCached = 14,
+  kPpsRecycleCacheFull = 15, kPpsRecycleRing = 16, kPpsRecycleRingFull = 17,
+  kPpsRecycleReleasedRefcnt = 18,
+};
+enum NapiAttr : uint16_t {
+  kNapiIfindex = 1, kNapiId = 2, kNapiIrq = 3, kNapiPid = 4, kNapiDeferHardIrqs = 5,
+  kNapiGroFlushTimeout = 6, kNapiIrqSuspendTimeout = 7, kNapiThreaded = 8,
+};
+enum QueueAttr : uint16_t {
+  kQueueId = 1, kQueueIfindex = 2, kQueueType = 3, kQueueNapiId = 4, kQueueDmabuf = 5,
+  kQueueIoUring = 6, kQueueXsk = 7, kQueueLease = 8,
+};
+enum QueueType : uint32_t { kQueueTypeRx = 0, kQueueTypeTx = 1 };
+enum QstatsAttr : uint16_t {
+  kQstatsIfindex = 1, kQstatsQueueType = 2, kQstatsQueueId = 3, kQstatsScope = 4,
+  kQstatsRxPackets = 8, kQstatsRxBytes = 9, kQstatsTxPackets = 10, kQstatsTxBytes = 11,
+  kQstatsRxAllocFail = 12, kQstatsRxHwDrops = 13, kQstatsRxHwDropOverruns = 14,
+  kQstatsRxCsumComplete = 15, kQstatsRxCsumUnnecessary = 16, kQstatsRxCsumNone = 17,
+  kQstatsRxCsumBad = 18, kQstatsRxHwGroPackets = 19, kQstatsRxHwGroBytes = 20,
+  kQstatsRxHwGroWirePackets = 21, kQstatsRxHwGroWireBytes = 22, kQstatsRxHwDropRatelimits = 23,
+  kQstatsTxHwDrops = 24, kQstatsTxHwDropErrors = 25, kQstatsTxCsumNone = 26,
+  kQstatsTxNeedsCsum = 27, kQstatsTxHwGsoPackets = 28, kQstatsTxHwGsoBytes = 29,
+  kQstatsTxHwGsoWirePackets = 30, kQstatsTxHwGsoWireBytes = 31, kQstatsTxHwDropRatelimits = 32,
+  kQstatsTxStop = 33, kQstatsTxWake = 34,
+};
+enum DmabufAttr : uint16_t {
+  kDmabufIfindex = 1, kDmabufQueues = 2, kDmabufFd = 3, kDmabufId = 4,
+  kDmabufRxPageSize = 5,  // 7.3
+};
+// The queue-id subset used inside NETDEV_A_DMABUF_QUEUES nests.
+enum QueueIdAttr : uint16_t { kQueueIdId = 1, kQueueIdType = 3 };
+}  // namespace netdev
+
+// ---- ethtool family (include/uapi/linux/ethtool_netlink*.h) ----------------
+namespace ethtool {
+inline constexpr const char* kFamilyName = "ethtool";
+enum Msg : uint8_t {
+  kRingsGet = 15, kRingsSet = 16, kChannelsGet = 17, kChannelsSet = 18,
+  kFeaturesGet = 11, kFeaturesSet = 12, kRssGet = 38,
+};
+enum HeaderAttr : uint16_t { kHeaderDevIndex = 1, kHeaderDevName = 2, kHeaderFlags = 3, kHeaderPhyIndex = 4 };
+enum RingsAttr : uint16_t {
+  kRingsHeader = 1, kRingsRxMax = 2, kRingsRxMiniMax = 3, kRingsRxJumboMax = 4, kRingsTxMax = 5,
+  kRingsRx = 6, kRingsRxMini = 7, kRingsRxJumbo = 8, kRingsTx = 9, kRingsRxBufLen = 10,
+  kRingsTcpDataSplit = 11, kRingsCqeSize = 12, kRingsTxPush = 13, kRingsRxPush = 14,
+  kRingsTxPushBufLen = 15, kRingsTxPushBufLenMax = 16,
+  kRingsHdsThresh = 17,     // 6.14
+  kRingsHdsThreshMax = 18,  // 6.14
+};
+enum TcpDataSplit : uint8_t { kTdsUnknown = 0, kTdsDisabled = 1, kTdsEnabled = 2 };
+enum ChannelsAttr : uint16_t {
+  kChannelsHeader = 1, kChannelsRxMax = 2, kChannelsTxMax = 3, kChannelsOtherMax = 4,
+  kChannelsCombinedMax = 5, kChannelsRxCount = 6, kChannelsTxCount = 7,
+  kChannelsOtherCount = 8, kChannelsCombinedCount = 9,
+};
+// SIOCETHTOOL ioctl commands (include/uapi/linux/ethtool.h).
+inline constexpr unsigned long kSiocEthtool = 0x8946;
+inline constexpr uint32_t kCmdGdrvinfo = 0x00000003;
+}  // namespace ethtool
+
+// ---- udmabuf, dma-buf and dma-heap ioctls -----------------------------------
+struct UdmabufCreate {  // struct udmabuf_create, include/uapi/linux/udmabuf.h
+  uint32_t memfd;
+  uint32_t flags;
+  uint64_t offset;
+  uint64_t size;
+};
+static_assert(sizeof(UdmabufCreate) == 24);
+static_assert(offsetof(UdmabufCreate, offset) == 8 && offsetof(UdmabufCreate, size) == 16);
+inline constexpr uint32_t kUdmabufFlagsCloexec = 0x01;
+inline constexpr unsigned long kUdmabufCreate = _IOW('u', 0x42, UdmabufCreate);
+static_assert(kUdmabufCreate == 0x40187542UL);
+
+struct DmaBufSync {  // struct dma_buf_sync, include/uapi/linux/dma-buf.h
+  uint64_t flags;
+};
+static_assert(sizeof(DmaBufSync) == 8);
+inline constexpr unsigned long kDmaBufIoctlSync = _IOW('b', 0, DmaBufSync);
+static_assert(kDmaBufIoctlSync == 0x40086200UL);
+inline constexpr uint64_t kDmaBufSyncRead = 1;
+inline constexpr uint64_t kDmaBufSyncWrite = 2;
+inline constexpr uint64_t kDmaBufSyncStart = 0;
+inline constexpr uint64_t kDmaBufSyncEnd = 4;
+
+struct DmaHeapAllocationData {  // struct dma_heap_allocation_data, linux/dma-heap.h
+  uint64_t len;
+  uint32_t fd;
+  uint32_t fd_flags;
+  uint64_t heap_flags;
+};
+static_assert(sizeof(DmaHeapAllocationData) == 24);
+static_assert(offsetof(DmaHeapAllocationData, fd) == 8 && offsetof(DmaHeapAllocationData, heap_flags) == 16);
+inline constexpr unsigned long kDmaHeapIoctlAlloc = _IOWR('H', 0x0, DmaHeapAllocationData);
+static_assert(kDmaHeapIoctlAlloc == 0xc0184800UL);
+
+}  // namespace devmem::uapi
+
+#endif  // DEVMEM_TCP_UAPI_H_

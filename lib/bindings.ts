@@ -1,0 +1,141 @@
+/**
+ * Binding a dma-buf to NIC queues.
+ *
+ * Lifetime rules: the kernel keeps a binding exactly as long as the netlink
+ * socket that created it is open, and has no unbind command. Each binding
+ * object therefore owns its own netlink socket, and `close()` is the unbind.
+ * A binding that is never closed lives until the process (or the worker
+ * thread that made it) exits; it is deliberately never unbound by the garbage
+ * collector, because code may still hold and use its numeric `id`. The
+ * socket is close-on-exec, so child processes do not inherit bindings.
+ */
+import { call, DevmemError, invalidArgument } from './errors';
+import { checkInterfaceSpec, resolveInterface, type InterfaceSpec } from './interfaces';
+import { native, type NativeBinding } from './native';
+
+/** Anything with a dma-buf fd: a DmaBuf from this library, or `{ fd }` from elsewhere. */
+export interface DmaBufLike {
+  readonly fd: number;
+  readonly size?: number;
+}
+
+export interface BindRxOptions {
+  /** Buffer (niov) size for this binding, a power of two >= PAGE_SIZE; Linux 7.3+. */
+  rxPageSize?: number;
+}
+
+abstract class Binding {
+  /** The binding id: `dmabuf_id` in received fragments, the cmsg value for TX. */
+  readonly id: number;
+  readonly ifindex: number;
+  readonly ifname: string;
+  readonly #native: NativeBinding;
+
+  protected constructor(nat: NativeBinding, ifname: string) {
+    this.#native = nat;
+    this.id = nat.id;
+    this.ifindex = nat.ifindex;
+    this.ifname = ifname;
+  }
+
+  /** True once close() ran. */
+  get closed(): boolean {
+    return this.#native.closed;
+  }
+
+  /**
+   * Unbinds by closing the owning netlink socket. Idempotent. Fragments
+   * already handed to sockets stay valid until they are released.
+   */
+  close(): void {
+    this.#native.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+}
+
+/** A dma-buf bound to RX queues (bind-rx). */
+export class RxBinding extends Binding {
+  readonly queues: readonly number[];
+
+  /** @internal */
+  constructor(nat: NativeBinding, ifname: string, queues: number[]) {
+    super(nat, ifname);
+    this.queues = Object.freeze([...queues]);
+  }
+}
+
+/** A dma-buf bound for transmit (bind-tx, Linux 6.16+). */
+export class TxBinding extends Binding {
+  /** @internal */
+  constructor(nat: NativeBinding, ifname: string) {
+    super(nat, ifname);
+  }
+}
+
+function checkDmabufFd(dmabuf: unknown): number {
+  const fd = typeof dmabuf === 'number' ? dmabuf : (dmabuf as DmaBufLike | null)?.fd;
+  if (typeof fd !== 'number') throw new TypeError('dmabuf must be a DmaBuf, an object with an fd, or an fd number');
+  if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff)
+    throw invalidArgument(`dmabuf fd must be a non-negative integer, got ${fd}`);
+  if ((dmabuf as { closed?: boolean }).closed === true)
+    throw new DevmemError('the dma-buf is closed', { reason: 'CLOSED', errno: -9 });
+  return fd;
+}
+
+function checkQueues(queues: unknown): number[] {
+  if (!Array.isArray(queues)) throw new TypeError('queues must be an array of RX queue ids');
+  if (queues.length === 0) throw invalidArgument('queues is empty: bind-rx needs at least one RX queue');
+  const seen = new Set<number>();
+  for (const q of queues) {
+    if (typeof q !== 'number') throw new TypeError(`queue ids must be numbers, got ${typeof q}`);
+    if (!Number.isInteger(q) || q < 0 || q > 0xffffffff) throw invalidArgument(`queue id ${q} is not a valid queue index`);
+    if (seen.has(q)) throw invalidArgument(`queue ${q} is listed twice`);
+    seen.add(q);
+  }
+  return [...queues] as number[];
+}
+
+/**
+ * Binds `dmabuf` to the RX `queues` of `iface`. Needs CAP_NET_ADMIN, header
+ * split enabled with threshold 0, and a driver with devmem support. Traffic
+ * reaches the binding only when flow steering sends it to those queues.
+ */
+export async function bindRx(
+  iface: InterfaceSpec,
+  queues: readonly number[],
+  dmabuf: DmaBufLike | number,
+  options: BindRxOptions = {},
+): Promise<RxBinding> {
+  checkInterfaceSpec(iface);
+  const qs = checkQueues(queues);
+  const fd = checkDmabufFd(dmabuf);
+  const attrs: Record<string, unknown> = { fd, queues: qs.map((id) => ({ id, type: 0 })) };
+  if (options.rxPageSize !== undefined) {
+    const p = options.rxPageSize;
+    if (typeof p !== 'number') throw new TypeError('rxPageSize must be a number');
+    if (!Number.isInteger(p) || p < 4096 || p > 0xffffffff || (p & (p - 1)) !== 0)
+      throw invalidArgument(`rxPageSize must be a power of two of at least 4096, got ${p}`);
+    attrs.rxPageSize = p;
+  }
+  const { ifindex, ifname } = await resolveInterface(iface);
+  const nat = await call('bind-rx', `bind-rx of queues ${qs.join(',')} on ${ifname}`, () =>
+    native().bind('bind-rx', { ifindex, ...attrs }),
+  );
+  return new RxBinding(nat, ifname, qs);
+}
+
+/** Binds `dmabuf` for transmit on `iface` (Linux 6.16+; no privilege needed). */
+export async function bindTx(iface: InterfaceSpec, dmabuf: DmaBufLike | number): Promise<TxBinding> {
+  checkInterfaceSpec(iface);
+  const fd = checkDmabufFd(dmabuf);
+  const { ifindex, ifname } = await resolveInterface(iface);
+  const nat = await call('bind-tx', `bind-tx on ${ifname}`, () => native().bind('bind-tx', { ifindex, fd }));
+  return new TxBinding(nat, ifname);
+}

@@ -1,0 +1,199 @@
+import * as os from 'node:os';
+import * as util from 'node:util';
+
+import type { NativeError, NativeExtack } from './native';
+
+/**
+ * Stable, library-level reasons. `code` follows the errno (and Node names
+ * errno 95 `ENOTSUP`, never `EOPNOTSUPP`), and the same mistake yields
+ * different errnos on different kernels, so programs should branch on
+ * `reason`.
+ */
+export type DevmemReason =
+  | 'NOT_PERMITTED'
+  | 'NO_SUCH_DEVICE'
+  | 'DEVICE_UNSUPPORTED'
+  | 'HEADER_SPLIT_DISABLED'
+  | 'HDS_THRESHOLD_NONZERO'
+  | 'QUEUE_BUSY'
+  | 'QUEUE_OUT_OF_RANGE'
+  | 'XDP_ATTACHED'
+  | 'NOT_A_DMABUF'
+  | 'KERNEL_TOO_OLD'
+  | 'RX_PAGE_SIZE_UNSUPPORTED'
+  | 'INVALID_ARGUMENT'
+  | 'TIMEOUT'
+  | 'PROTOCOL_ERROR'
+  | 'CLOSED'
+  | 'KERNEL_ERROR';
+
+/** What the kernel's extended ACK said, with attribute numbers named. */
+export interface Extack {
+  /** The kernel's explanation (NLMSGERR_ATTR_MSG); several failures carry none. */
+  message?: string;
+  /** The attribute of our request the kernel rejected, e.g. `"ifindex"` or `"queues[1].id"`. */
+  attribute?: string;
+  /** Byte offset of that attribute in our request. */
+  offset?: number;
+  /** The attribute the kernel needed but did not get, e.g. `"fd"`. */
+  missingAttribute?: string;
+  /** Its numeric type. */
+  missingType?: number;
+}
+
+const ADVICE: Record<DevmemReason, string> = {
+  NOT_PERMITTED: 'Run with CAP_NET_ADMIN (for example as root); bind-rx and NIC configuration need it.',
+  NO_SUCH_DEVICE: 'Check the interface name or index in this network namespace (`ip link`).',
+  DEVICE_UNSUPPORTED:
+    'This device cannot carry devmem TCP: it needs a driver with the queue API and unreadable-netmem page pools (gve, mlx5, bnxt, fbnic). Run `devmem probe`.',
+  HEADER_SPLIT_DISABLED:
+    'Enable header split explicitly (tcp-data-split "enabled", hds-thresh 0) before binding, e.g. with ringsSet().',
+  HDS_THRESHOLD_NONZERO: 'Set hds-thresh to 0 before binding.',
+  QUEUE_BUSY: 'The queue already has a memory provider (another devmem binding or io_uring zcrx); close it or pick another queue.',
+  QUEUE_OUT_OF_RANGE: 'Pick queue ids below the number of RX channels (`devmem probe` lists them).',
+  XDP_ATTACHED: 'Detach the XDP program from the device; devmem and XDP are mutually exclusive.',
+  NOT_A_DMABUF: 'Pass the fd of a dma-buf (allocUdmabuf(), allocDmaHeap(), or one exported by a GPU driver).',
+  KERNEL_TOO_OLD: 'devmem RX needs Linux 6.12 or later and TX needs 6.16 or later.',
+  RX_PAGE_SIZE_UNSUPPORTED: 'Leave rxPageSize unset; this driver or kernel does not support it.',
+  INVALID_ARGUMENT: 'Check the arguments against the documentation.',
+  TIMEOUT: 'The kernel did not answer in time; retry, and check dmesg.',
+  PROTOCOL_ERROR: 'The kernel answer could not be parsed; please report this with your kernel version.',
+  CLOSED: 'The object was already closed; create a new one.',
+  KERNEL_ERROR: 'See the errno and the kernel message.',
+};
+
+/**
+ * The error every public function throws for a kernel or argument failure.
+ * Shaped like Node's SystemError: `code` (errno name), `errno` (negative, as
+ * Node reports it) and `syscall`, plus `reason`, `extack` and advice in the
+ * message.
+ */
+export class DevmemError extends Error {
+  readonly code: string;
+  readonly errno: number;
+  readonly syscall?: string;
+  readonly reason: DevmemReason;
+  readonly extack?: Extack;
+
+  constructor(
+    message: string,
+    fields: { reason: DevmemReason; errno?: number; code?: string; syscall?: string; extack?: Extack; cause?: unknown },
+  ) {
+    super(`${message}. ${ADVICE[fields.reason]}`, fields.cause === undefined ? undefined : { cause: fields.cause });
+    const errno = fields.errno ?? -os.constants.errno.EINVAL;
+    this.errno = errno;
+    this.code = fields.code ?? util.getSystemErrorName(errno);
+    this.reason = fields.reason;
+    if (fields.syscall !== undefined) this.syscall = fields.syscall;
+    if (fields.extack !== undefined) this.extack = fields.extack;
+  }
+
+  override get name(): string {
+    return 'DevmemError';
+  }
+}
+
+/** An argument error raised before any syscall, so no state has changed. */
+export function invalidArgument(message: string): DevmemError {
+  return new DevmemError(message, { reason: 'INVALID_ARGUMENT', errno: -os.constants.errno.EINVAL });
+}
+
+/** The operation a native error came from; decides how errno maps to a reason. */
+export type Operation = 'bind-rx' | 'bind-tx' | 'netlink' | 'ethtool' | 'dmabuf' | 'socket';
+
+const E = os.constants.errno;
+
+function cleanExtack(x: NativeExtack | undefined): Extack | undefined {
+  if (!x) return undefined;
+  const out: Extack = {};
+  if (x.message !== undefined) out.message = x.message;
+  if (x.attribute !== undefined) out.attribute = x.attribute;
+  if (x.offset !== undefined) out.offset = x.offset;
+  if (x.missingAttribute !== undefined) out.missingAttribute = x.missingAttribute;
+  if (x.missingType !== undefined) out.missingType = x.missingType;
+  return out;
+}
+
+/** Maps errno and extack together: kernels differ in which errno a mistake gets. */
+export function classify(errnoPositive: number, extack: Extack | undefined, op: Operation, hint?: string): DevmemReason {
+  if (hint === 'KERNEL_TOO_OLD') return 'KERNEL_TOO_OLD';
+  const msg = extack?.message ?? '';
+  const attr = extack?.attribute ?? '';
+  const isBind = op === 'bind-rx' || op === 'bind-tx';
+  switch (errnoPositive) {
+    case E.EPERM:
+    case E.EACCES:
+      return 'NOT_PERMITTED';
+    case E.ENODEV:
+    case E.ENXIO:
+      return 'NO_SUCH_DEVICE';
+    case E.EOPNOTSUPP:
+      if (/rx_page_size/.test(msg)) return 'RX_PAGE_SIZE_UNSUPPORTED';
+      return 'DEVICE_UNSUPPORTED';
+    case E.ENODATA:
+      // The driver has the queue API but its page pool refused the provider.
+      return isBind ? 'DEVICE_UNSUPPORTED' : 'KERNEL_ERROR';
+    case E.EEXIST:
+      if (/XDP/i.test(msg)) return 'XDP_ATTACHED';
+      return isBind ? 'QUEUE_BUSY' : 'KERNEL_ERROR';
+    case E.EBUSY:
+      return isBind ? 'QUEUE_BUSY' : 'KERNEL_ERROR';
+    case E.ERANGE:
+      if (/rx queue index/.test(msg) || attr.startsWith('queues')) return 'QUEUE_OUT_OF_RANGE';
+      if (attr === 'ifindex') return 'NO_SUCH_DEVICE';
+      return 'INVALID_ARGUMENT';
+    case E.EBADF:
+      return isBind ? 'NOT_A_DMABUF' : 'KERNEL_ERROR';
+    case E.EINVAL:
+      if (/tcp-data-split is disabled/.test(msg)) return 'HEADER_SPLIT_DISABLED';
+      if (/hds-thresh is not zero/.test(msg)) return 'HDS_THRESHOLD_NONZERO';
+      if (/rx queue index/.test(msg) || /^queues\[\d+\]\.id$/.test(attr)) return 'QUEUE_OUT_OF_RANGE';
+      if (isBind && !msg && !attr && extack?.missingAttribute === undefined) return 'NOT_A_DMABUF';
+      if (/dma-?buf/i.test(msg) && isBind) return 'NOT_A_DMABUF';
+      return 'INVALID_ARGUMENT';
+    case E.ETIMEDOUT:
+      return 'TIMEOUT';
+    case E.EPROTO:
+      return 'PROTOCOL_ERROR';
+    default:
+      return 'KERNEL_ERROR';
+  }
+}
+
+function isNativeError(e: unknown): e is NativeError {
+  return e instanceof Error && typeof (e as NativeError).errno === 'number' && typeof (e as NativeError).code === 'string';
+}
+
+/**
+ * Converts what the native layer threw into a DevmemError. TypeErrors from
+ * argument encoding pass through unchanged.
+ */
+export function fromNative(e: unknown, op: Operation, what: string): unknown {
+  if (!isNativeError(e)) return e;
+  const extack = cleanExtack(e.extack);
+  const reason = classify(-e.errno, extack, op, e.reasonHint);
+  return new DevmemError(`${what}: ${e.message}`, {
+    reason,
+    errno: e.errno,
+    code: e.code,
+    syscall: e.syscall,
+    ...(extack ? { extack } : {}),
+  });
+}
+
+/** Runs a native call and maps its failure. */
+export async function call<T>(op: Operation, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw fromNative(e, op, what);
+  }
+}
+
+export function callSync<T>(op: Operation, what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw fromNative(e, op, what);
+  }
+}

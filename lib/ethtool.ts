@@ -1,0 +1,119 @@
+/**
+ * ethtool: ring parameters (including header split), channels, and driver
+ * identity. Rings and channels go through ethtool netlink; driver identity
+ * through the SIOCETHTOOL ioctl, which has no netlink equivalent.
+ */
+import { call, callSync, invalidArgument } from './errors';
+import { resolveInterface, type InterfaceSpec } from './interfaces';
+import { native, type Attrs } from './native';
+
+/** ETHTOOL_TCP_DATA_SPLIT_*: `unknown` is the driver default ("auto"), which devmem does not accept. */
+export type TcpDataSplit = 'unknown' | 'disabled' | 'enabled';
+const TDS: TcpDataSplit[] = ['unknown', 'disabled', 'enabled'];
+
+export interface Rings {
+  rx?: number;
+  rxMax?: number;
+  rxMini?: number;
+  rxMiniMax?: number;
+  rxJumbo?: number;
+  rxJumboMax?: number;
+  tx?: number;
+  txMax?: number;
+  rxBufLen?: number;
+  cqeSize?: number;
+  txPush?: number;
+  rxPush?: number;
+  txPushBufLen?: number;
+  txPushBufLenMax?: number;
+  /** Absent when the driver does not report header split at all. */
+  tcpDataSplit?: TcpDataSplit;
+  hdsThresh?: number;
+  hdsThreshMax?: number;
+}
+
+export type RingsUpdate = Partial<Pick<Rings, 'rx' | 'rxMini' | 'rxJumbo' | 'tx' | 'rxBufLen' | 'cqeSize' | 'hdsThresh' | 'tcpDataSplit'>>;
+
+export interface Channels {
+  rxMax?: number;
+  txMax?: number;
+  otherMax?: number;
+  combinedMax?: number;
+  rxCount?: number;
+  txCount?: number;
+  otherCount?: number;
+  combinedCount?: number;
+}
+
+export type ChannelsUpdate = Partial<Pick<Channels, 'rxCount' | 'txCount' | 'otherCount' | 'combinedCount'>>;
+
+export interface DriverInfo {
+  driver: string;
+  version: string;
+  firmwareVersion: string;
+  busInfo: string;
+}
+
+function stripHeader(a: Attrs): Attrs {
+  const { header: _header, ...rest } = a;
+  return rest;
+}
+
+/** Ring sizes and header-split state. */
+export async function getRings(iface: InterfaceSpec): Promise<Rings> {
+  const { ifindex, ifname } = await resolveInterface(iface);
+  const [r] = await call('ethtool', `cannot read ring parameters of ${ifname}`, () =>
+    native().netlinkRequest('ethtool', 'rings-get', { header: { devIndex: ifindex } }, false),
+  );
+  const out = stripHeader(r!) as Rings & { tcpDataSplit?: unknown };
+  if (typeof out.tcpDataSplit === 'number') out.tcpDataSplit = TDS[out.tcpDataSplit] ?? 'unknown';
+  return out as Rings;
+}
+
+/**
+ * Changes ring parameters. For devmem set `{ tcpDataSplit: 'enabled', hdsThresh: 0 }`:
+ * the kernel checks what the user configured, so a driver that splits by
+ * default still fails bind-rx until header split is set explicitly.
+ */
+export async function setRings(iface: InterfaceSpec, update: RingsUpdate): Promise<void> {
+  if (update === null || typeof update !== 'object') throw new TypeError('setRings needs an object of ring parameters');
+  const attrs: Attrs = {};
+  for (const [k, v] of Object.entries(update)) {
+    if (v === undefined) continue;
+    if (k === 'tcpDataSplit') {
+      const i = TDS.indexOf(v as TcpDataSplit);
+      if (i < 0) throw invalidArgument(`tcpDataSplit must be one of ${TDS.join(', ')}, got ${String(v)}`);
+      attrs.tcpDataSplit = i;
+    } else {
+      attrs[k] = v;
+    }
+  }
+  const { ifindex, ifname } = await resolveInterface(iface);
+  await call('ethtool', `cannot set ring parameters of ${ifname}`, () =>
+    native().netlinkRequest('ethtool', 'rings-set', { header: { devIndex: ifindex }, ...attrs }, false),
+  );
+}
+
+/** Channel counts; devmem counts RX queues as rxCount + combinedCount. */
+export async function getChannels(iface: InterfaceSpec): Promise<Channels> {
+  const { ifindex, ifname } = await resolveInterface(iface);
+  const [c] = await call('ethtool', `cannot read channels of ${ifname}`, () =>
+    native().netlinkRequest('ethtool', 'channels-get', { header: { devIndex: ifindex } }, false),
+  );
+  return stripHeader(c!) as Channels;
+}
+
+/** Changes channel counts; the kernel refuses to drop a queue that is bound. */
+export async function setChannels(iface: InterfaceSpec, update: ChannelsUpdate): Promise<void> {
+  if (update === null || typeof update !== 'object') throw new TypeError('setChannels needs an object of counts');
+  const { ifindex, ifname } = await resolveInterface(iface);
+  await call('ethtool', `cannot set channels of ${ifname}`, () =>
+    native().netlinkRequest('ethtool', 'channels-set', { header: { devIndex: ifindex }, ...update }, false),
+  );
+}
+
+/** Driver name, version, firmware and bus address (ETHTOOL_GDRVINFO). */
+export async function getDriverInfo(iface: InterfaceSpec): Promise<DriverInfo> {
+  const { ifname } = await resolveInterface(iface);
+  return callSync('ethtool', `cannot read driver info of ${ifname}`, () => native().ethtoolDriverInfo(ifname));
+}

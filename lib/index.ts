@@ -1,0 +1,17 @@
+/**
+ * devmem-tcp: Linux device memory TCP for Node.js.
+ * @packageDocumentation
+ */
+export { DevmemError, type DevmemReason, type Extack } from './errors';
+export {
+  getLink,
+  listLinks,
+  resolveInterface,
+  type InterfaceRef,
+  type InterfaceSpec,
+  type LinkInfo,
+} from './interfaces';
+export * as netdev from './netdev';
+export * as ethtool from './ethtool';
+export { bindRx, bindTx, RxBinding, TxBinding, type BindRxOptions, type DmaBufLike } from './bindings';
+export { probe, PROBE_SCHEMA_VERSION, type ProbeInterface, type ProbeOptions, type ProbeReport } from './probe';

@@ -1,0 +1,81 @@
+import { call, invalidArgument } from './errors';
+import { native } from './native';
+
+/** A network interface as the kernel names it in this network namespace. */
+export interface InterfaceRef {
+  ifindex: number;
+  ifname: string;
+}
+
+/** An interface given by name (`"eth0"`) or index (`2`). */
+export type InterfaceSpec = string | number;
+
+export interface LinkInfo extends InterfaceRef {
+  mtu?: number;
+  operstate?: number;
+  numRxQueues?: number;
+  numTxQueues?: number;
+  /** XDP attach mode (0 none, 1 driver, 2 generic, 3 hardware, 4 multi). */
+  xdpAttached: number;
+  /** IFF_* flags. */
+  flags: number;
+}
+
+function toLink(a: Record<string, unknown>): LinkInfo {
+  const xdp = a.xdp as { attached?: number } | undefined;
+  const link: LinkInfo = {
+    ifindex: a.ifindex as number,
+    ifname: a.ifname as string,
+    xdpAttached: xdp?.attached ?? 0,
+    flags: a.flags as number,
+  };
+  if (a.mtu !== undefined) link.mtu = a.mtu as number;
+  if (a.operstate !== undefined) link.operstate = a.operstate as number;
+  if (a.numRxQueues !== undefined) link.numRxQueues = a.numRxQueues as number;
+  if (a.numTxQueues !== undefined) link.numTxQueues = a.numTxQueues as number;
+  return link;
+}
+
+/** Every link in the caller's network namespace (rtnetlink). */
+export async function listLinks(): Promise<LinkInfo[]> {
+  const links = await call('netlink', 'cannot list network interfaces', () =>
+    native().netlinkRequest('rtnl', 'link-get', {}, true),
+  );
+  return links.map(toLink);
+}
+
+/** One link, by name or index. */
+export async function getLink(iface: InterfaceSpec): Promise<LinkInfo> {
+  const attrs = typeof iface === 'number' ? { ifindex: checkIfindex(iface) } : { ifname: checkIfname(iface) };
+  const [link] = await call('netlink', `cannot find interface ${JSON.stringify(iface)}`, () =>
+    native().netlinkRequest('rtnl', 'link-get', attrs, false),
+  );
+  if (!link) throw invalidArgument(`no such interface ${JSON.stringify(iface)}`);
+  return toLink(link);
+}
+
+/** Resolves a name or index to both. */
+export async function resolveInterface(iface: InterfaceSpec): Promise<InterfaceRef> {
+  const { ifindex, ifname } = await getLink(iface);
+  return { ifindex, ifname };
+}
+
+export function checkIfindex(ifindex: unknown): number {
+  if (typeof ifindex !== 'number') throw new TypeError(`ifindex must be a number, got ${typeof ifindex}`);
+  if (!Number.isInteger(ifindex) || ifindex < 1 || ifindex > 0x7fffffff)
+    throw invalidArgument(`ifindex must be a positive 32-bit integer, got ${ifindex}`);
+  return ifindex;
+}
+
+function checkIfname(ifname: string): string {
+  if (ifname.length === 0 || ifname.length > 15 || /[\s/:]/.test(ifname))
+    throw invalidArgument(`${JSON.stringify(ifname)} is not a valid interface name`);
+  return ifname;
+}
+
+/** Validates the type of an interface argument before any syscall. */
+export function checkInterfaceSpec(iface: unknown): InterfaceSpec {
+  if (typeof iface === 'number') return checkIfindex(iface);
+  if (typeof iface === 'string') return checkIfname(iface);
+  throw new TypeError(`an interface must be a name or an ifindex, got ${iface === null ? 'null' : typeof iface}`);
+}

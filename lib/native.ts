@@ -1,0 +1,99 @@
+/**
+ * The raw N-API binding and its types. Nothing outside `lib/` should import
+ * this: the public API wraps every call so that errors become DevmemError and
+ * inputs are validated first.
+ * @internal
+ */
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+
+/** Error thrown by the native layer (Node SystemError shape). */
+export interface NativeError extends Error {
+  errno: number;
+  code: string;
+  syscall: string;
+  extack?: NativeExtack;
+  reasonHint?: string;
+}
+
+export interface NativeExtack {
+  message?: string;
+  offset?: number;
+  attribute?: string;
+  missingType?: number;
+  missingAttribute?: string;
+}
+
+export interface NativeFamily {
+  name: string;
+  id: number;
+  version: number;
+  maxattr: number;
+  ops: { cmd: number; flags: number }[];
+  mcastGroups: { name: string; id: number }[];
+}
+
+export interface NativeBinding {
+  readonly id: number;
+  readonly ifindex: number;
+  readonly kind: 'rx' | 'tx';
+  readonly closed: boolean;
+  close(): void;
+}
+
+export type NetlinkFamilyName = 'netdev' | 'ethtool' | 'rtnl';
+export type Attrs = Record<string, unknown>;
+
+export interface NativeAddon {
+  netlinkRequest(family: NetlinkFamilyName, command: string, attrs: Attrs, dump: boolean): Promise<Attrs[]>;
+  netlinkFamily(name: string): Promise<NativeFamily>;
+  bind(command: 'bind-rx' | 'bind-tx', attrs: Attrs): Promise<NativeBinding>;
+  ethtoolDriverInfo(ifname: string): { driver: string; version: string; firmwareVersion: string; busInfo: string };
+  constants: Record<string, number>;
+  testing: {
+    decodeReplies(
+      family: NetlinkFamilyName,
+      command: string,
+      dump: boolean,
+      seq: number,
+      datagrams: Uint8Array[],
+    ): { complete: boolean; error: number; skippedStale: number; extack?: NativeExtack; messages: Attrs[] };
+    encodeRequest(
+      family: NetlinkFamilyName,
+      command: string,
+      attrs: Attrs,
+      dump: boolean,
+    ): { bytes: Buffer; locations: { offset: number; path: string }[] };
+  };
+}
+
+const requireHere = createRequire(__filename);
+
+/** Root of the installed package (where binding.gyp and prebuilds/ live). */
+export const packageRoot: string = findPackageRoot(__dirname);
+
+function findPackageRoot(start: string): string {
+  let dir = start;
+  for (;;) {
+    try {
+      const pkg = requireHere(path.join(dir, 'package.json')) as { name?: string };
+      if (pkg.name === 'devmem-tcp') return dir;
+    } catch {
+      // keep walking up
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`devmem-tcp: cannot find the package root above ${start}`);
+    dir = parent;
+  }
+}
+
+let cached: NativeAddon | undefined;
+
+/** Loads the addon once: a local build first, then the shipped prebuild. */
+export function native(): NativeAddon {
+  if (!cached) {
+    const load = requireHere('node-gyp-build') as (dir: string) => NativeAddon;
+    cached = load(packageRoot);
+  }
+  return cached;
+}

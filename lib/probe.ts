@@ -1,0 +1,244 @@
+/**
+ * What this host can do for devmem TCP. Everything is read, nothing is
+ * changed: the only definitive capability test would be a bind, which
+ * restarts queues, so per-interface verdicts are built from what the kernel
+ * reports. Works unprivileged and records what it could not read.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as zlib from 'node:zlib';
+
+import { DevmemError } from './errors';
+import { getChannels, getDriverInfo, getRings, type TcpDataSplit } from './ethtool';
+import { listLinks, type LinkInfo } from './interfaces';
+import { listPagePools, listQueues, netdevFamily } from './netdev';
+
+/** Version of the JSON document `devmem probe --json` prints; bumped on breaking changes. */
+export const PROBE_SCHEMA_VERSION = 1;
+
+/** Drivers upstream Linux lets carry devmem RX (and TX from the noted release). */
+export const DEVMEM_DRIVERS: Record<string, string> = {
+  gve: 'Google gVNIC (RX 6.12, TX 6.16 on DQO-RDA)',
+  mlx5_core: 'NVIDIA ConnectX (6.17)',
+  bnxt_en: 'Broadcom NetXtreme (queue-API chips)',
+  fbnic: 'Meta fbnic (6.18)',
+  netdevsim: 'netdevsim (only the devmem-lab patched build carries data)',
+};
+
+export interface ProbeInterface {
+  name: string;
+  ifindex: number;
+  driver: string | null;
+  rxQueues: number | null;
+  combinedQueues: number | null;
+  headerSplit: TcpDataSplit | 'unsupported' | null;
+  hdsThreshold: number | null;
+  xdpAttached: boolean;
+  pagePools: number | null;
+  boundQueues: { queue: number; dmabufId: number }[];
+  ready: boolean;
+  reasons: string[];
+}
+
+export interface ProbeReport {
+  schemaVersion: number;
+  kernel: { release: string; rxSupported: boolean; txSupported: boolean };
+  netdev: {
+    available: boolean;
+    familyId: number | null;
+    ops: { bindRx: boolean; bindTx: boolean; queueCreate: boolean };
+    bindRxPermission: 'admin' | 'user-namespace-admin' | 'none' | null;
+  };
+  ioUringZcrx: 'available' | 'unavailable' | 'unknown';
+  privileges: { capNetAdmin: boolean; uid: number };
+  dmabufSources: {
+    udmabuf: { present: boolean; sizeLimitMb: number | null };
+    dmaHeaps: string[];
+    libcuda: string | null;
+  };
+  interfaces: ProbeInterface[];
+  /** Things that could not be read, each with the reason. */
+  unreadable: string[];
+}
+
+export interface ProbeOptions {
+  /** Only report this interface. */
+  iface?: string;
+}
+
+function hasCapNetAdmin(): boolean {
+  try {
+    const status = fs.readFileSync('/proc/self/status', 'utf8');
+    const m = /^CapEff:\s*([0-9a-f]+)/m.exec(status);
+    return m ? (BigInt(`0x${m[1]}`) & (1n << 12n)) !== 0n : false;
+  } catch {
+    return false;
+  }
+}
+
+function kernelConfigHas(option: string): boolean | null {
+  const candidates = ['/proc/config.gz', `/boot/config-${os.release()}`, `/lib/modules/${os.release()}/config`];
+  for (const file of candidates) {
+    try {
+      const raw = fs.readFileSync(file);
+      const text = file.endsWith('.gz') ? zlib.gunzipSync(raw).toString('utf8') : raw.toString('utf8');
+      return new RegExp(`^${option}=[ym]`, 'm').test(text);
+    } catch {
+      // try the next place
+    }
+  }
+  return null;
+}
+
+function probeZcrx(): ProbeReport['ioUringZcrx'] {
+  try {
+    if (fs.readFileSync('/proc/sys/kernel/io_uring_disabled', 'utf8').trim() === '2') return 'unavailable';
+  } catch {
+    // older kernels lack the sysctl
+  }
+  const cfg = kernelConfigHas('CONFIG_IO_URING_ZCRX');
+  if (cfg !== null) return cfg ? 'available' : 'unavailable';
+  try {
+    const syms = fs.readFileSync('/proc/kallsyms', 'utf8');
+    return /\bio_register_zcrx_ifq\b/.test(syms) ? 'available' : 'unavailable';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function readDmabufSources(): ProbeReport['dmabufSources'] {
+  const present = fs.existsSync('/dev/udmabuf');
+  let sizeLimitMb: number | null = null;
+  try {
+    sizeLimitMb = Number(fs.readFileSync('/sys/module/udmabuf/parameters/size_limit_mb', 'utf8').trim());
+  } catch {
+    sizeLimitMb = null;
+  }
+  let dmaHeaps: string[] = [];
+  try {
+    dmaHeaps = fs.readdirSync('/dev/dma_heap').sort();
+  } catch {
+    dmaHeaps = [];
+  }
+  const cudaPaths = [
+    '/usr/lib/x86_64-linux-gnu/libcuda.so.1',
+    '/usr/lib/aarch64-linux-gnu/libcuda.so.1',
+    '/usr/lib64/libcuda.so.1',
+    '/usr/lib/libcuda.so.1',
+    '/usr/local/nvidia/lib64/libcuda.so.1',
+    '/usr/local/cuda/lib64/stubs/libcuda.so',
+  ];
+  const libcuda = cudaPaths.find((p) => fs.existsSync(p)) ?? null;
+  return { udmabuf: { present, sizeLimitMb }, dmaHeaps, libcuda };
+}
+
+function describe(e: unknown): string {
+  if (e instanceof DevmemError) return `${e.code} (${e.reason})`;
+  return e instanceof Error ? e.message : String(e);
+}
+
+async function probeInterface(link: LinkInfo, report: ProbeReport): Promise<ProbeInterface> {
+  const name = link.ifname;
+  const info: ProbeInterface = {
+    name,
+    ifindex: link.ifindex,
+    driver: null,
+    rxQueues: null,
+    combinedQueues: null,
+    headerSplit: null,
+    hdsThreshold: null,
+    xdpAttached: link.xdpAttached !== 0,
+    pagePools: null,
+    boundQueues: [],
+    ready: false,
+    reasons: [],
+  };
+  const note = (what: string, e: unknown) => report.unreadable.push(`${name}: ${what}: ${describe(e)}`);
+
+  try {
+    info.driver = (await getDriverInfo(link.ifindex)).driver || null;
+  } catch (e) {
+    if (!(e instanceof DevmemError && e.code === 'ENOTSUP')) note('driver', e);
+  }
+  try {
+    const ch = await getChannels(link.ifindex);
+    info.rxQueues = ch.rxCount ?? 0;
+    info.combinedQueues = ch.combinedCount ?? 0;
+  } catch (e) {
+    if (!(e instanceof DevmemError && e.code === 'ENOTSUP')) note('channels', e);
+  }
+  try {
+    const rings = await getRings(link.ifindex);
+    info.headerSplit = rings.tcpDataSplit ?? 'unsupported';
+    info.hdsThreshold = rings.hdsThresh ?? null;
+  } catch (e) {
+    if (e instanceof DevmemError && e.code === 'ENOTSUP') info.headerSplit = 'unsupported';
+    else note('rings', e);
+  }
+  try {
+    const queues = await listQueues(link.ifindex);
+    info.boundQueues = queues
+      .filter((q) => q.type === 'rx' && q.dmabuf !== undefined)
+      .map((q) => ({ queue: q.id, dmabufId: q.dmabuf! }));
+  } catch (e) {
+    note('queues', e);
+  }
+  try {
+    info.pagePools = (await listPagePools(link.ifindex)).length;
+  } catch (e) {
+    note('page pools', e);
+  }
+
+  const r = info.reasons;
+  if (!report.kernel.rxSupported) r.push('kernel has no bind-rx (needs 6.12+)');
+  if (link.flags & 0x8) r.push('loopback cannot carry devmem');
+  if (info.driver === null) r.push('no driver information (virtual device?)');
+  else if (!(info.driver in DEVMEM_DRIVERS)) r.push(`driver ${info.driver} has no devmem support`);
+  const rxTotal = (info.rxQueues ?? 0) + (info.combinedQueues ?? 0);
+  if (info.rxQueues !== null && rxTotal < 2) r.push(`${rxTotal} RX queue(s): devmem needs at least 2 (one stays for other traffic)`);
+  if (info.headerSplit === 'unsupported' || info.headerSplit === null) r.push('header split is not supported');
+  else if (info.headerSplit !== 'enabled') r.push(`header split is "${info.headerSplit}": it must be set to "enabled"`);
+  if (info.hdsThreshold !== null && info.hdsThreshold !== 0) r.push(`hds-thresh is ${info.hdsThreshold}: it must be 0`);
+  if (info.xdpAttached) r.push('an XDP program is attached');
+  info.ready = r.length === 0;
+  return info;
+}
+
+/** Reports what this host can do for devmem TCP. Reads only; changes nothing. */
+export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
+  const report: ProbeReport = {
+    schemaVersion: PROBE_SCHEMA_VERSION,
+    kernel: { release: os.release(), rxSupported: false, txSupported: false },
+    netdev: { available: false, familyId: null, ops: { bindRx: false, bindTx: false, queueCreate: false }, bindRxPermission: null },
+    ioUringZcrx: probeZcrx(),
+    privileges: { capNetAdmin: hasCapNetAdmin(), uid: process.getuid?.() ?? -1 },
+    dmabufSources: readDmabufSources(),
+    interfaces: [],
+    unreadable: [],
+  };
+  try {
+    const fam = await netdevFamily();
+    report.netdev.available = true;
+    report.netdev.familyId = fam.id;
+    report.netdev.ops = { bindRx: fam.has('bind-rx'), bindTx: fam.has('bind-tx'), queueCreate: fam.has('queue-create') };
+    const bindRx = fam.ops.find((o) => o.name === 'bind-rx');
+    report.netdev.bindRxPermission = !bindRx ? null : bindRx.admin ? 'admin' : bindRx.userNamespaceAdmin ? 'user-namespace-admin' : 'none';
+    report.kernel.rxSupported = report.netdev.ops.bindRx;
+    report.kernel.txSupported = report.netdev.ops.bindTx;
+  } catch (e) {
+    report.unreadable.push(`netdev family: ${describe(e)}`);
+  }
+
+  let links: LinkInfo[] = [];
+  try {
+    links = await listLinks();
+  } catch (e) {
+    report.unreadable.push(`interfaces: ${describe(e)}`);
+  }
+  if (options.iface !== undefined) {
+    links = links.filter((l) => l.ifname === options.iface);
+    if (links.length === 0) report.unreadable.push(`interface ${options.iface}: not found in this network namespace`);
+  }
+  for (const link of links) report.interfaces.push(await probeInterface(link, report));
+  return report;
+}

@@ -1,0 +1,51 @@
+import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const root = path.resolve(__dirname, '../..');
+
+// npm 11 blocks dependency install scripts by default, so a consumer only
+// gets a working addon if the tarball ships a prebuild. This builds one,
+// packs, installs the tarball into an empty project with scripts disabled,
+// and loads it there.
+describe('the packed package', function () {
+  this.timeout(300_000);
+  let tmp: string;
+
+  before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'devmem-pack-'));
+  });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('ships a prebuild that loads from an install without scripts', () => {
+    const npm = (args: string[], cwd: string) =>
+      execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_nodedir: '/usr' } });
+    npm(['run', 'prebuild'], root);
+    assert.ok(fs.existsSync(path.join(root, 'prebuilds/linux-x64/devmem-tcp.node')));
+    const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', tmp], root)) as { filename: string; files: { path: string }[] }[];
+    const files = packed[0]!.files.map((f) => f.path);
+    assert.ok(files.includes('prebuilds/linux-x64/devmem-tcp.node'), files.join('\n'));
+    assert.ok(files.includes('dist/lib/index.js'));
+    assert.ok(files.includes('dist/bin/devmem.js'));
+    assert.ok(!files.some((f) => f.startsWith('test/')), 'tests are not shipped');
+
+    const app = path.join(tmp, 'app');
+    fs.mkdirSync(app);
+    fs.writeFileSync(path.join(app, 'package.json'), '{"name":"app","version":"1.0.0","private":true}');
+    npm(['install', '--ignore-scripts', '--no-audit', '--no-fund', path.join(tmp, packed[0]!.filename)], app);
+    assert.ok(!fs.existsSync(path.join(app, 'node_modules/devmem-tcp/build')), 'nothing was compiled');
+
+    const script = `const d = require('devmem-tcp');
+      const p = require('node-gyp-build').path(require('path').dirname(require.resolve('devmem-tcp/package.json')));
+      d.probe().then(r => console.log(JSON.stringify({ path: p, kernel: r.kernel.release, api: typeof d.bindRx })));`;
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: app, encoding: 'utf8' }));
+    assert.match(out.path, /prebuilds\/linux-x64\/devmem-tcp\.node$/);
+    assert.equal(out.kernel, os.release());
+    assert.equal(out.api, 'function');
+
+    const cli = execFileSync(path.join(app, 'node_modules/.bin/devmem'), ['probe', '--json'], { cwd: app, encoding: 'utf8' });
+    assert.equal(JSON.parse(cli).schemaVersion, 1);
+  });
+});

@@ -1,0 +1,84 @@
+import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import Ajv from 'ajv';
+
+import { probe } from '../../lib/index';
+import { requireRoot } from './helpers/root';
+import { VethPair } from './helpers/veth';
+
+const root = path.resolve(__dirname, '../..');
+const schema = JSON.parse(fs.readFileSync(path.join(root, 'docs/probe-schema.json'), 'utf8'));
+
+function runCli(args: string[], opts: { uid?: number } = {}): string {
+  return execFileSync(process.execPath, ['--import', 'tsx', path.join(root, 'bin/devmem.ts'), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, HOME: '/tmp' },
+    ...(opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.uid }),
+  });
+}
+
+describe('devmem probe', function () {
+  this.timeout(60_000);
+  let veth: VethPair;
+  const validate = new Ajv({ allErrors: true, strict: true }).compile(schema);
+
+  before(function () {
+    requireRoot(this);
+    veth = new VethPair(4, 4).create();
+  });
+  after(() => veth?.remove());
+
+  it('--json follows the documented schema', () => {
+    const report = JSON.parse(runCli(['probe', '--json']));
+    assert.ok(validate(report), JSON.stringify(validate.errors, null, 2));
+    assert.equal(report.kernel.release, fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim());
+  });
+
+  it('reports the kernel ops and a not-ready verdict with reasons for a veth', async () => {
+    const report = await probe({ iface: veth.local });
+    assert.ok(validate(report), JSON.stringify(validate.errors));
+    assert.equal(report.netdev.ops.bindRx, true);
+    assert.equal(report.kernel.rxSupported, true);
+    assert.equal(report.interfaces.length, 1);
+    const v = report.interfaces[0]!;
+    assert.equal(v.name, veth.local);
+    assert.equal(v.driver, 'veth');
+    assert.equal(v.ready, false);
+    assert.ok(v.reasons.some((r) => /driver veth has no devmem support/.test(r)), v.reasons.join('; '));
+    assert.equal(v.xdpAttached, false);
+    assert.deepEqual(v.boundQueues, []);
+  });
+
+  it('needs no arguments: the default job prints a readable table', () => {
+    const out = runCli([]);
+    assert.match(out, /^kernel\s+\S+/m);
+    assert.match(out, /IFACE\s+DRIVER/);
+    assert.match(out, /^lo\s.*not ready: loopback cannot carry devmem/m);
+  });
+
+  it('works unprivileged and says so', () => {
+    const report = JSON.parse(runCli(['--json'], { uid: 65534 }));
+    assert.ok(validate(report), JSON.stringify(validate.errors));
+    assert.equal(report.privileges.capNetAdmin, false);
+    assert.equal(report.privileges.uid, 65534);
+    assert.ok(report.interfaces.length >= 1);
+  });
+
+  it('reports an unknown interface as unreadable rather than failing', () => {
+    const report = JSON.parse(runCli(['--json', '--iface', 'nosuchif0']));
+    assert.deepEqual(report.interfaces, []);
+    assert.ok(report.unreadable.some((u: string) => /nosuchif0: not found/.test(u)));
+  });
+
+  it('rejects unknown options with exit code 1', () => {
+    assert.throws(() => execFileSync(process.execPath, ['--import', 'tsx', path.join(root, 'bin/devmem.ts'), 'probe', '--bogus'], { cwd: root, stdio: 'pipe' }), (e: any) => {
+      assert.equal(e.status, 1);
+      assert.match(String(e.stderr), /Unknown option '--bogus'/);
+      return true;
+    });
+  });
+});

@@ -33,7 +33,7 @@ describe('devmem probe', function () {
   after(() => veth?.remove());
 
   it('--json follows the documented schema', () => {
-    const report = JSON.parse(runCli(['probe', '--json']));
+    const report: any = JSON.parse(runCli(['probe', '--json']));
     assert.ok(validate(report), JSON.stringify(validate.errors, null, 2));
     assert.equal(report.kernel.release, fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim());
   });
@@ -61,7 +61,7 @@ describe('devmem probe', function () {
   });
 
   it('works unprivileged and says so', () => {
-    const report = JSON.parse(runCli(['--json'], { uid: 65534 }));
+    const report: any = JSON.parse(runCli(['--json'], { uid: 65534 }));
     assert.ok(validate(report), JSON.stringify(validate.errors));
     assert.equal(report.privileges.capNetAdmin, false);
     assert.equal(report.privileges.uid, 65534);
@@ -69,7 +69,7 @@ describe('devmem probe', function () {
   });
 
   it('reports an unknown interface as unreadable rather than failing', () => {
-    const report = JSON.parse(runCli(['--json', '--iface', 'nosuchif0']));
+    const report: any = JSON.parse(runCli(['--json', '--iface', 'nosuchif0']));
     assert.deepEqual(report.interfaces, []);
     assert.ok(report.unreadable.some((u: string) => /nosuchif0: not found/.test(u)));
   });

@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// `npm test`: build from a clean clone, check, then run every suite (host
+// tests against the running kernel, then the QEMU guest suite) and print one
+// closing line "N passed, N failed". A suite that runs no test fails the run.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = new Set(process.argv.slice(2));
+const env = { ...process.env };
+// node-gyp finds this machine's Node headers only through npm's nodedir.
+if (!env.npm_config_nodedir && fs.existsSync('/usr/include/node/node_api.h')) env.npm_config_nodedir = '/usr';
+
+function step(name, cmd, argv, extraEnv = {}) {
+  const t0 = Date.now();
+  console.log(`\n=== ${name}`);
+  const r = spawnSync(cmd, argv, { cwd: root, stdio: 'inherit', env: { ...env, ...extraEnv } });
+  console.log(`=== ${name}: ${r.status === 0 ? 'ok' : `failed (exit ${r.status ?? r.signal})`} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return r.status === 0;
+}
+
+function suite(name, cmd, argv, summaryVar) {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'devmem-sum-')), 'summary.json');
+  const ok = step(name, cmd, argv, { [summaryVar]: file });
+  let counts = { passed: 0, failed: 0, skipped: 0 };
+  try {
+    counts = { ...counts, ...JSON.parse(fs.readFileSync(file, 'utf8')) };
+  } catch {
+    counts.failed += 1; // the suite died before it could report
+    console.log(`=== ${name}: no summary was written`);
+  }
+  if (!ok && counts.failed === 0) counts.failed = 1;
+  if (counts.passed + counts.failed === 0) {
+    console.log(`=== ${name}: ran no test, which counts as a failure`);
+    counts.failed = 1;
+  }
+  return counts;
+}
+
+const total = { passed: 0, failed: 0, skipped: 0 };
+const add = (c) => {
+  total.passed += c.passed;
+  total.failed += c.failed;
+  total.skipped += c.skipped ?? 0;
+};
+
+if (!step('build (native addon + TypeScript)', 'npm', ['run', 'compile'])) add({ passed: 0, failed: 1 });
+else {
+  if (!step('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'])) add({ passed: 0, failed: 1 });
+  if (!step('lint', 'npx', ['eslint', '.'])) add({ passed: 0, failed: 1 });
+  add(suite('host tests (running kernel)', 'npx', ['mocha'], 'DEVMEM_TEST_SUMMARY'));
+  if (!args.has('--host-only')) add(suite('guest tests (QEMU lab)', 'node', ['scripts/vm/run.mjs'], 'DEVMEM_VM_SUMMARY'));
+}
+
+console.log(`\n${total.passed} passed, ${total.failed} failed${total.skipped ? `, ${total.skipped} skipped` : ''}`);
+process.exitCode = total.failed === 0 ? 0 : 1;

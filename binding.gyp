@@ -4,9 +4,12 @@
       "target_name": "devmem_tcp",
       "sources": [
         "native/addon.cc",
+        "native/dmabuf/alloc.cc",
+        "native/dmabuf/mapping.cc",
         "native/ethtool/ioctl.cc",
         "native/js/binding_object.cc",
         "native/js/codec.cc",
+        "native/js/dmabuf_exports.cc",
         "native/js/errors.cc",
         "native/js/ethtool_exports.cc",
         "native/js/netlink_exports.cc",

@@ -21,6 +21,9 @@ export type DevmemReason =
   | 'NOT_A_DMABUF'
   | 'KERNEL_TOO_OLD'
   | 'RX_PAGE_SIZE_UNSUPPORTED'
+  | 'NO_UDMABUF'
+  | 'NO_DMA_HEAP'
+  | 'UDMABUF_SIZE_LIMIT'
   | 'INVALID_ARGUMENT'
   | 'TIMEOUT'
   | 'PROTOCOL_ERROR'
@@ -55,6 +58,11 @@ const ADVICE: Record<DevmemReason, string> = {
   NOT_A_DMABUF: 'Pass the fd of a dma-buf (allocUdmabuf(), allocDmaHeap(), or one exported by a GPU driver).',
   KERNEL_TOO_OLD: 'devmem RX needs Linux 6.12 or later and TX needs 6.16 or later.',
   RX_PAGE_SIZE_UNSUPPORTED: 'Leave rxPageSize unset; this driver or kernel does not support it.',
+  NO_UDMABUF:
+    'This kernel has no /dev/udmabuf: enable CONFIG_UDMABUF (or `modprobe udmabuf`), or pass a dma-buf from another exporter with DmaBuf.fromFd().',
+  NO_DMA_HEAP: 'This dma-heap does not exist: enable CONFIG_DMABUF_HEAPS_SYSTEM, or see /dev/dma_heap/ for the heaps present.',
+  UDMABUF_SIZE_LIMIT:
+    'Raise the limit with the udmabuf module parameter size_limit_mb (`modprobe udmabuf size_limit_mb=N`, or udmabuf.size_limit_mb=N on the kernel command line), or allocate less.',
   INVALID_ARGUMENT: 'Check the arguments against the documentation.',
   TIMEOUT: 'The kernel did not answer in time; retry, and check dmesg.',
   PROTOCOL_ERROR: 'The kernel answer could not be parsed; please report this with your kernel version.',
@@ -116,7 +124,7 @@ function cleanExtack(x: NativeExtack | undefined): Extack | undefined {
 
 /** Maps errno and extack together: kernels differ in which errno a mistake gets. */
 export function classify(errnoPositive: number, extack: Extack | undefined, op: Operation, hint?: string): DevmemReason {
-  if (hint === 'KERNEL_TOO_OLD') return 'KERNEL_TOO_OLD';
+  if (hint === 'KERNEL_TOO_OLD' || hint === 'NO_UDMABUF' || hint === 'NO_DMA_HEAP') return hint;
   const msg = extack?.message ?? '';
   const attr = extack?.attribute ?? '';
   const isBind = op === 'bind-rx' || op === 'bind-tx';

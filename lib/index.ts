@@ -15,3 +15,13 @@ export * as netdev from './netdev';
 export * as ethtool from './ethtool';
 export { bindRx, bindTx, RxBinding, TxBinding, type BindRxOptions, type DmaBufLike } from './bindings';
 export { probe, PROBE_SCHEMA_VERSION, type ProbeInterface, type ProbeOptions, type ProbeReport } from './probe';
+export {
+  allocDmaHeap,
+  allocUdmabuf,
+  DmaBuf,
+  DmaBufView,
+  udmabufSizeLimit,
+  type AllocUdmabufOptions,
+  type DmaBufAccess,
+  type FromFdOptions,
+} from './dmabuf';

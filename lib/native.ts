@@ -41,6 +41,14 @@ export interface NativeBinding {
   close(): void;
 }
 
+export interface NativeMapping {
+  readonly size: number;
+  read(offset: number, target: Uint8Array): void;
+  write(offset: number, source: Uint8Array): void;
+  withView<T>(offset: number, length: number, access: 'read' | 'write' | 'readwrite', fn: (view: Uint8Array) => T): T;
+  unmap(): void;
+}
+
 export type NetlinkFamilyName = 'netdev' | 'ethtool' | 'rtnl';
 export type Attrs = Record<string, unknown>;
 
@@ -49,6 +57,10 @@ export interface NativeAddon {
   netlinkFamily(name: string): Promise<NativeFamily>;
   bind(command: 'bind-rx' | 'bind-tx', attrs: Attrs): Promise<NativeBinding>;
   ethtoolDriverInfo(ifname: string): { driver: string; version: string; firmwareVersion: string; busInfo: string };
+  allocUdmabuf(size: number, hugepages: boolean): number;
+  allocDmaHeap(heap: string, size: number): number;
+  dupCloexec(fd: number): number;
+  NativeMapping: new (fd: number, size: number) => NativeMapping;
   constants: Record<string, number>;
   testing: {
     decodeReplies(

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <napi.h>
+#include <unistd.h>
 
 #include "js/addon_data.h"
 #include "js/binding_object.h"
@@ -8,6 +9,7 @@
 
 namespace devmem::js {
 void InitEthtool(Napi::Env env, Napi::Object exports);
+void InitDmabuf(Napi::Env env, Napi::Object exports);
 }
 
 namespace {
@@ -19,6 +21,7 @@ Napi::Object Constants(Napi::Env env) {
   c.Set("SO_DEVMEM_DMABUF", u::kSoDevmemDmabuf);
   c.Set("SO_DEVMEM_DONTNEED", u::kSoDevmemDontneed);
   c.Set("MSG_SOCK_DEVMEM", u::kMsgSockDevmem);
+  c.Set("PAGE_SIZE", static_cast<double>(sysconf(_SC_PAGESIZE)));
   c.Set("DMABUF_CMSG_SIZE", static_cast<uint32_t>(sizeof(u::DmabufCmsg)));
   c.Set("DMABUF_TOKEN_SIZE", static_cast<uint32_t>(sizeof(u::DmabufToken)));
   c.Set("MAX_DONTNEED_TOKENS", u::kMaxDontneedTokens);
@@ -35,6 +38,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   devmem::js::InitNetlink(env, exports);
   devmem::js::InitBindings(env, exports);
   devmem::js::InitEthtool(env, exports);
+  devmem::js::InitDmabuf(env, exports);
   exports.Set("constants", Constants(env));
   return exports;
 }

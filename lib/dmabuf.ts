@@ -1,0 +1,232 @@
+/**
+ * dma-buf memory: allocate it (udmabuf, dma-heap), adopt one made elsewhere
+ * (a GPU driver's export, say), and read or write it from the CPU.
+ */
+import * as fs from 'node:fs';
+
+import { callSync, DevmemError, invalidArgument } from './errors';
+import { native, type NativeMapping } from './native';
+
+const HUGEPAGE = 2 * 1024 * 1024;
+
+export type DmaBufAccess = 'read' | 'write' | 'readwrite';
+
+export interface AllocUdmabufOptions {
+  /** Back the buffer with 2 MiB hugetlb pages (size must be a multiple of 2 MiB; needs vm.nr_hugepages). */
+  hugepages?: boolean;
+}
+
+export interface FromFdOptions {
+  /** Take over `fd` itself (closed by close()) instead of a duplicate of it. Default false. */
+  takeOwnership?: boolean;
+}
+
+function pageSize(): number {
+  return native().constants.PAGE_SIZE!;
+}
+
+function checkSize(size: unknown, align: number, what: string): number {
+  if (typeof size !== 'number') throw new TypeError(`${what} size must be a number, got ${typeof size}`);
+  if (!Number.isSafeInteger(size) || size <= 0) throw invalidArgument(`${what} size must be a positive integer, got ${size}`);
+  if (size % align !== 0)
+    throw invalidArgument(`${what} size ${size} is not a multiple of ${align} bytes; round it up to ${Math.ceil(size / align) * align}`);
+  return size;
+}
+
+function readFdinfo(fd: number): Map<string, string> | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const m = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const i = line.indexOf(':');
+    if (i > 0) m.set(line.slice(0, i).trim(), line.slice(i + 1).trim());
+  }
+  return m;
+}
+
+/**
+ * A CPU view of a mappable dma-buf. Every access is bracketed by
+ * DMA_BUF_IOCTL_SYNC with the matching READ/WRITE bits.
+ */
+export class DmaBufView {
+  readonly #map: NativeMapping;
+  readonly size: number;
+
+  /** @internal */
+  constructor(map: NativeMapping, size: number) {
+    this.#map = map;
+    this.size = size;
+  }
+
+  #check(offset: unknown, length: unknown): void {
+    if (typeof offset !== 'number' || typeof length !== 'number') throw new TypeError('offset and length must be numbers');
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0)
+      throw invalidArgument(`offset ${offset} and length ${length} must be non-negative integers`);
+    if (offset + length > this.size)
+      throw invalidArgument(`range [${offset}, ${offset + length}) lies outside the ${this.size}-byte dma-buf`);
+  }
+
+  /** Copies `length` bytes at `offset` out into a new Buffer. */
+  read(offset: number, length: number): Buffer {
+    this.#check(offset, length);
+    const out = Buffer.allocUnsafe(length);
+    callSync('dmabuf', 'dma-buf read', () => this.#map.read(offset, out));
+    return out;
+  }
+
+  /** Copies into `target` (all of it) from `offset`, without allocating. */
+  readInto(offset: number, target: Uint8Array): Uint8Array {
+    if (!(target instanceof Uint8Array)) throw new TypeError('target must be a Uint8Array');
+    this.#check(offset, target.byteLength);
+    callSync('dmabuf', 'dma-buf read', () => this.#map.read(offset, target));
+    return target;
+  }
+
+  /** Copies `data` into the dma-buf at `offset`. */
+  write(offset: number, data: Uint8Array): void {
+    if (!(data instanceof Uint8Array)) throw new TypeError('data must be a Buffer or Uint8Array');
+    this.#check(offset, data.byteLength);
+    callSync('dmabuf', 'dma-buf write', () => this.#map.write(offset, data));
+  }
+
+  /**
+   * Runs `fn` on a zero-copy view of `[offset, offset+length)`. The view is
+   * valid only during the call: it is detached afterwards, because outside
+   * the sync bracket the CPU's view of device memory is not coherent.
+   */
+  withView<T>(offset: number, length: number, access: DmaBufAccess, fn: (view: Uint8Array) => T): T {
+    this.#check(offset, length);
+    if (typeof fn !== 'function') throw new TypeError('fn must be a function');
+    return callSync('dmabuf', 'dma-buf view', () => this.#map.withView(offset, length, access, fn));
+  }
+}
+
+/** A dma-buf file descriptor owned by this object. */
+export class DmaBuf {
+  readonly fd: number;
+  readonly size: number;
+  /** The exporter's name from fdinfo (`udmabuf`, `system`, a GPU driver, ...). */
+  readonly exporter: string;
+  #closed = false;
+  #view: DmaBufView | undefined;
+  #map: NativeMapping | undefined;
+
+  /** @internal */
+  constructor(fd: number, size: number, exporter: string) {
+    this.fd = fd;
+    this.size = size;
+    this.exporter = exporter;
+  }
+
+  /**
+   * Adopts an existing dma-buf fd from any exporter. By default the fd is
+   * duplicated, so the caller keeps ownership of the one it passed.
+   */
+  static fromFd(fd: number, options: FromFdOptions = {}): DmaBuf {
+    if (typeof fd !== 'number') throw new TypeError(`fd must be a number, got ${typeof fd}`);
+    if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) throw invalidArgument(`fd must be a non-negative integer, got ${fd}`);
+    const info = readFdinfo(fd);
+    if (!info)
+      throw new DevmemError(`fd ${fd} is not open`, { reason: 'NOT_A_DMABUF', errno: -9, code: 'EBADF' });
+    const exporter = info.get('exp_name');
+    const size = Number(info.get('size'));
+    if (!exporter || !Number.isSafeInteger(size))
+      throw new DevmemError(`fd ${fd} is not a dma-buf (its fdinfo has no exp_name)`, { reason: 'NOT_A_DMABUF' });
+    const own = options.takeOwnership ? fd : callSync('dmabuf', `cannot duplicate fd ${fd}`, () => native().dupCloexec(fd));
+    return new DmaBuf(own, size, exporter);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The CPU mapping (created on first use, shared by later calls). */
+  map(): DmaBufView {
+    if (this.#closed) throw new DevmemError('the dma-buf is closed', { reason: 'CLOSED', errno: -9 });
+    if (!this.#view) {
+      this.#map = callSync('dmabuf', `cannot map the ${this.exporter} dma-buf`, () => new (native().NativeMapping)(this.fd, this.size));
+      this.#view = new DmaBufView(this.#map, this.size);
+    }
+    return this.#view;
+  }
+
+  /** Shorthand for `map().read(offset, length)`. */
+  read(offset: number, length: number): Buffer {
+    return this.map().read(offset, length);
+  }
+
+  /** Shorthand for `map().write(offset, data)`. */
+  write(offset: number, data: Uint8Array): void {
+    this.map().write(offset, data);
+  }
+
+  /**
+   * Unmaps and closes the fd. Idempotent. A binding that uses this dma-buf
+   * keeps its own reference in the kernel, so closing here does not unbind.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#map?.unmap();
+    this.#map = undefined;
+    this.#view = undefined;
+    fs.closeSync(this.fd);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+}
+
+/** The udmabuf module's per-buffer limit in bytes, or undefined if unknown. */
+export function udmabufSizeLimit(): number | undefined {
+  try {
+    const mb = Number(fs.readFileSync('/sys/module/udmabuf/parameters/size_limit_mb', 'utf8').trim());
+    return Number.isFinite(mb) && mb > 0 ? mb * 1024 * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Allocates host memory exported as a dma-buf through /dev/udmabuf. The size
+ * must be page aligned (2 MiB aligned with hugepages) and within the module's
+ * size_limit_mb (64 MiB by default); both are checked before any syscall.
+ */
+export function allocUdmabuf(size: number, options: AllocUdmabufOptions = {}): DmaBuf {
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  const hugepages = options.hugepages === true;
+  checkSize(size, hugepages ? HUGEPAGE : pageSize(), 'udmabuf');
+  if (!fs.existsSync('/dev/udmabuf'))
+    throw new DevmemError('cannot allocate a udmabuf: /dev/udmabuf does not exist', { reason: 'NO_UDMABUF', errno: -2, code: 'ENOENT' });
+  const limit = udmabufSizeLimit();
+  if (limit !== undefined && size > limit)
+    throw new DevmemError(`udmabuf size ${size} exceeds the kernel's limit of ${limit} bytes (size_limit_mb=${limit / 1048576})`, {
+      reason: 'UDMABUF_SIZE_LIMIT',
+    });
+  const fd = callSync('dmabuf', `cannot allocate a ${size}-byte udmabuf`, () => native().allocUdmabuf(size, hugepages));
+  return new DmaBuf(fd, size, 'udmabuf');
+}
+
+/** Allocates a dma-buf from `/dev/dma_heap/<heap>` (default `system`). */
+export function allocDmaHeap(size: number, heap = 'system'): DmaBuf {
+  if (typeof heap !== 'string') throw new TypeError('heap must be a string');
+  if (!/^[\w.-]+$/.test(heap)) throw invalidArgument(`${JSON.stringify(heap)} is not a dma-heap name`);
+  checkSize(size, pageSize(), 'dma-heap buffer');
+  if (!fs.existsSync(`/dev/dma_heap/${heap}`))
+    throw new DevmemError(`cannot allocate from dma-heap "${heap}": /dev/dma_heap/${heap} does not exist`, {
+      reason: 'NO_DMA_HEAP',
+      errno: -2,
+      code: 'ENOENT',
+    });
+  const fd = callSync('dmabuf', `cannot allocate ${size} bytes from dma-heap ${heap}`, () => native().allocDmaHeap(heap, size));
+  return new DmaBuf(fd, size, heap);
+}

@@ -28,6 +28,11 @@ export type DevmemReason =
   | 'TIMEOUT'
   | 'PROTOCOL_ERROR'
   | 'CLOSED'
+  | 'FLOW_STEERING'
+  | 'LINEAR_DATA'
+  | 'CONTROL_TRUNCATED'
+  | 'CONNECTION_RESET'
+  | 'CONNECTION_REFUSED'
   | 'KERNEL_ERROR';
 
 /** What the kernel's extended ACK said, with attribute numbers named. */
@@ -67,6 +72,14 @@ const ADVICE: Record<DevmemReason, string> = {
   TIMEOUT: 'The kernel did not answer in time; retry, and check dmesg.',
   PROTOCOL_ERROR: 'The kernel answer could not be parsed; please report this with your kernel version.',
   CLOSED: 'The object was already closed; create a new one.',
+  FLOW_STEERING:
+    'The flow did not arrive through the bound queue: install an n-tuple rule steering it there and keep RSS off the bound queues (see NicConfig / `devmem nc`).',
+  LINEAR_DATA:
+    'Payload arrived in host memory (SCM_DEVMEM_LINEAR): header split did not separate it. Check the NIC header-split setup, or accept linear data.',
+  CONTROL_TRUNCATED:
+    'The kernel truncated control messages, which loses tokens; the socket was closed so the kernel frees them. Upgrade to a kernel with put_cmsg_notrunc (6.15, or 6.12.y stable).',
+  CONNECTION_RESET: 'The peer reset the connection.',
+  CONNECTION_REFUSED: 'Nothing listens at that address and port.',
   KERNEL_ERROR: 'See the errno and the kernel message.',
 };
 
@@ -122,9 +135,11 @@ function cleanExtack(x: NativeExtack | undefined): Extack | undefined {
   return out;
 }
 
+const KNOWN_HINTS = ['KERNEL_TOO_OLD', 'NO_UDMABUF', 'NO_DMA_HEAP', 'FLOW_STEERING', 'CONTROL_TRUNCATED', 'PROTOCOL_ERROR'] as const;
+
 /** Maps errno and extack together: kernels differ in which errno a mistake gets. */
 export function classify(errnoPositive: number, extack: Extack | undefined, op: Operation, hint?: string): DevmemReason {
-  if (hint === 'KERNEL_TOO_OLD' || hint === 'NO_UDMABUF' || hint === 'NO_DMA_HEAP') return hint;
+  if (hint && (KNOWN_HINTS as readonly string[]).includes(hint)) return hint as DevmemReason;
   const msg = extack?.message ?? '';
   const attr = extack?.attribute ?? '';
   const isBind = op === 'bind-rx' || op === 'bind-tx';
@@ -161,6 +176,11 @@ export function classify(errnoPositive: number, extack: Extack | undefined, op: 
       return 'INVALID_ARGUMENT';
     case E.ETIMEDOUT:
       return 'TIMEOUT';
+    case E.ECONNRESET:
+    case E.EPIPE:
+      return 'CONNECTION_RESET';
+    case E.ECONNREFUSED:
+      return 'CONNECTION_REFUSED';
     case E.EPROTO:
       return 'PROTOCOL_ERROR';
     default:

@@ -25,3 +25,7 @@ export {
   type DmaBufAccess,
   type FromFdOptions,
 } from './dmabuf';
+export { FragmentBatch, FragmentKind, type ReleaseResult } from './batch';
+export { connect, DevmemSocket, type ConnectOptions, type ReceiveOptions, type SocketAddress, type SocketStats } from './socket';
+export { createServer, DevmemServer, type ServerOptions } from './server';
+export { AbortError } from './abort';

@@ -49,6 +49,60 @@ export interface NativeMapping {
   unmap(): void;
 }
 
+/** One batch of fragments as the native layer hands it over: columns, not objects. */
+export interface NativeBatch {
+  seq: number;
+  offsets: Float64Array;
+  sizes: Uint32Array;
+  tokens: Uint32Array;
+  dmabufIds: Uint32Array;
+  kinds: Uint8Array;
+  linear: Buffer;
+  dmabufBytes: number;
+  linearBytes: number;
+  hostBytes: number;
+}
+
+export type NativeSocketEvent =
+  | ['connect', NativeError | null]
+  | ['batch', NativeBatch]
+  | ['end']
+  | ['error', NativeError]
+  | ['stall'];
+
+export interface NativeAddress {
+  address: string;
+  port: number;
+  family: 'IPv4' | 'IPv6';
+}
+
+export interface NativeSocket {
+  readonly fd: number;
+  setCallback(cb: (...event: NativeSocketEvent) => void): void;
+  setBinding(id: number): void;
+  setLimits(limits: Record<string, number>): void;
+  resume(): void;
+  pause(): void;
+  release(seq: number): { requested: number; freed: number; calls: number };
+  close(): void;
+  shutdown(): void;
+  ref(): void;
+  unref(): void;
+  stats(): Record<string, number>;
+  address(): NativeAddress | null;
+  remoteAddress(): NativeAddress | null;
+}
+
+export interface NativeServer {
+  listen(opts: { host: string; port: number; ipv6only: boolean; reusePort: boolean; backlog?: number }): void;
+  setCallback(cb: (type: 'connection' | 'error', arg: NativeSocket | NativeError) => void): void;
+  watch(on: boolean): void;
+  close(): void;
+  ref(): void;
+  unref(): void;
+  address(): NativeAddress | null;
+}
+
 export type NetlinkFamilyName = 'netdev' | 'ethtool' | 'rtnl';
 export type Attrs = Record<string, unknown>;
 
@@ -61,6 +115,8 @@ export interface NativeAddon {
   allocDmaHeap(heap: string, size: number): number;
   dupCloexec(fd: number): number;
   NativeMapping: new (fd: number, size: number) => NativeMapping;
+  NativeServer: new () => NativeServer;
+  connect(opts: { host: string; port: number; localAddress?: string; localPort?: number; bindToDevice?: string }): NativeSocket;
   constants: Record<string, number>;
   testing: {
     decodeReplies(
@@ -76,6 +132,14 @@ export interface NativeAddon {
       attrs: Attrs,
       dump: boolean,
     ): { bytes: Buffer; locations: { offset: number; path: string }[] };
+    parseRecvmsg(
+      control: Uint8Array,
+      msgFlags: number,
+      nbytes: number,
+      iov: Uint8Array,
+      expectedId: number,
+    ): Omit<NativeBatch, 'seq' | 'dmabufBytes' | 'linearBytes' | 'hostBytes'> & { error: string; detail: string; foreignId: number };
+    planDontneed(tokens: Uint32Array): { ranges: Uint32Array; fragments: number }[];
   };
 }
 

@@ -1,15 +1,28 @@
 // SPDX-License-Identifier: MIT
 #include <napi.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "js/addon_data.h"
 #include "js/binding_object.h"
 #include "js/netlink_exports.h"
+#include "js/socket_object.h"
 #include "uapi/devmem_uapi.h"
 
 namespace devmem::js {
+AddonData::~AddonData() {
+  for (auto& w : binding_sockets)
+    if (auto s = w.lock()) s->Close();
+  std::set<SocketObject*> open;
+  open.swap(sockets);
+  for (SocketObject* s : open) {
+    s->ForgetAddonData();
+    s->CloseNow();
+  }
+}
 void InitEthtool(Napi::Env env, Napi::Object exports);
 void InitDmabuf(Napi::Env env, Napi::Object exports);
+void InitRxTesting(Napi::Env env, Napi::Object testing);
 }
 
 namespace {
@@ -21,6 +34,8 @@ Napi::Object Constants(Napi::Env env) {
   c.Set("SO_DEVMEM_DMABUF", u::kSoDevmemDmabuf);
   c.Set("SO_DEVMEM_DONTNEED", u::kSoDevmemDontneed);
   c.Set("MSG_SOCK_DEVMEM", u::kMsgSockDevmem);
+  c.Set("CMSG_SPACE_DMABUF", static_cast<uint32_t>(CMSG_SPACE(sizeof(u::DmabufCmsg))));
+  c.Set("CMSG_LEN_DMABUF", static_cast<uint32_t>(CMSG_LEN(sizeof(u::DmabufCmsg))));
   c.Set("PAGE_SIZE", static_cast<double>(sysconf(_SC_PAGESIZE)));
   c.Set("DMABUF_CMSG_SIZE", static_cast<uint32_t>(sizeof(u::DmabufCmsg)));
   c.Set("DMABUF_TOKEN_SIZE", static_cast<uint32_t>(sizeof(u::DmabufToken)));
@@ -39,6 +54,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   devmem::js::InitBindings(env, exports);
   devmem::js::InitEthtool(env, exports);
   devmem::js::InitDmabuf(env, exports);
+  devmem::js::InitSockets(env, exports);
+  devmem::js::InitRxTesting(env, exports.Get("testing").As<Napi::Object>());
   exports.Set("constants", Constants(env));
   return exports;
 }

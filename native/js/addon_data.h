@@ -5,23 +5,26 @@
 #include <napi.h>
 
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "netlink/socket.h"
 
 namespace devmem::js {
 
+class SocketObject;
+
 // Per-environment state (the main thread and each worker get their own).
 // Its destructor runs when the environment tears down, closing whatever the
 // user left open so that a terminated worker leaks no fd and no binding.
 struct AddonData {
   Napi::FunctionReference binding_ctor;
+  Napi::FunctionReference socket_ctor;
   std::vector<std::weak_ptr<nl::NetlinkSocket>> binding_sockets;
+  // Open sockets, closed at teardown (their objects stay referenced while open).
+  std::set<SocketObject*> sockets;
 
-  ~AddonData() {
-    for (auto& w : binding_sockets)
-      if (auto s = w.lock()) s->Close();
-  }
+  ~AddonData();
 
   static AddonData& Get(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 };

@@ -1,0 +1,132 @@
+/**
+ * A batch of received fragments, column-wise: index i across `offsets`,
+ * `sizes`, `tokens`, `dmabufIds` and `kinds` describes the i-th fragment in
+ * stream order. No object is made per fragment.
+ */
+import * as dc from 'node:diagnostics_channel';
+
+import type { DmaBuf } from './dmabuf';
+import type { NativeBatch } from './native';
+
+/** `kinds[i]` values. */
+export const FragmentKind = {
+  /** Payload in the dma-buf at `offsets[i]`. */
+  Dmabuf: 0,
+  /** SCM_DEVMEM_LINEAR: bytes the NIC left in host memory, at `offsets[i]` in `linear`. */
+  Linear: 1,
+  /** Ordinary data without devmem cmsgs (a flow not steered to a bound queue), in `linear`. */
+  Host: 2,
+} as const;
+
+export interface ReleaseResult {
+  /** Fragments this call asked the kernel to free (0 if already released). */
+  requested: number;
+  /** Fragments the kernel says it freed. */
+  freed: number;
+  /** SO_DEVMEM_DONTNEED calls made. */
+  calls: number;
+}
+
+const releaseChannel = dc.channel('devmem-tcp:rx:release');
+
+/** @internal The socket side of a batch. */
+export interface BatchOwner {
+  releaseBatch(seq: number): ReleaseResult;
+}
+
+export class FragmentBatch {
+  readonly seq: number;
+  readonly count: number;
+  /** dma-buf offset (Dmabuf) or offset into `linear` (Linear, Host). */
+  readonly offsets: Float64Array;
+  readonly sizes: Uint32Array;
+  /** Kernel tokens (0 for Linear/Host). Returned to the kernel by release(). */
+  readonly tokens: Uint32Array;
+  readonly dmabufIds: Uint32Array;
+  readonly kinds: Uint8Array;
+  /** Linear and host bytes, in stream order. */
+  readonly linear: Buffer;
+  readonly dmabufBytes: number;
+  readonly linearBytes: number;
+  readonly hostBytes: number;
+  readonly #owner: BatchOwner;
+  #released = false;
+
+  /** @internal */
+  constructor(owner: BatchOwner, b: NativeBatch) {
+    this.#owner = owner;
+    this.seq = b.seq;
+    this.count = b.kinds.length;
+    this.offsets = b.offsets;
+    this.sizes = b.sizes;
+    this.tokens = b.tokens;
+    this.dmabufIds = b.dmabufIds;
+    this.kinds = b.kinds;
+    this.linear = b.linear;
+    this.dmabufBytes = b.dmabufBytes;
+    this.linearBytes = b.linearBytes;
+    this.hostBytes = b.hostBytes;
+  }
+
+  /** Total payload bytes in the batch. */
+  get bytes(): number {
+    return this.dmabufBytes + this.linearBytes + this.hostBytes;
+  }
+
+  get released(): boolean {
+    return this.#released;
+  }
+
+  /**
+   * Returns this batch's dma-buf buffers to the kernel (SO_DEVMEM_DONTNEED,
+   * coalesced and batched in native code). Idempotent; a no-op once the
+   * socket has closed, which released everything.
+   */
+  release(): ReleaseResult {
+    if (this.#released) return { requested: 0, freed: 0, calls: 0 };
+    this.#released = true;
+    const r = this.#owner.releaseBatch(this.seq);
+    if (releaseChannel.hasSubscribers) releaseChannel.publish({ seq: this.seq, ...r });
+    return r;
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  /**
+   * Copies the batch's bytes, in stream order, into `target` (or a new
+   * Buffer): dma-buf fragments from `dmabuf`'s CPU mapping inside one sync
+   * bracket, linear and host bytes from `linear`. For validation and CPU
+   * consumers; GPU consumers use the offsets directly.
+   */
+  copyOut(dmabuf: DmaBuf | undefined, target?: Uint8Array): Uint8Array {
+    const out = target ?? Buffer.allocUnsafe(this.bytes);
+    if (out.byteLength < this.bytes) throw new RangeError(`target holds ${out.byteLength} bytes, the batch has ${this.bytes}`);
+    const copy = (dm: Uint8Array | undefined) => {
+      let pos = 0;
+      for (let i = 0; i < this.count; i++) {
+        const off = this.offsets[i]!;
+        const size = this.sizes[i]!;
+        const src = this.kinds[i] === FragmentKind.Dmabuf ? dm! : this.linear;
+        out.set(src.subarray(off, off + size), pos);
+        pos += size;
+      }
+    };
+    if (this.dmabufBytes === 0) copy(undefined);
+    else {
+      if (!dmabuf) throw new TypeError('copyOut needs the DmaBuf the fragments landed in');
+      dmabuf.map().withView(0, dmabuf.size, 'read', copy);
+    }
+    return out;
+  }
+
+  /** The linear and host chunks as Buffers (views into `linear`), in stream order. */
+  linearChunks(): Buffer[] {
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < this.count; i++) {
+      if (this.kinds[i] !== FragmentKind.Dmabuf) chunks.push(this.linear.subarray(this.offsets[i]!, this.offsets[i]! + this.sizes[i]!));
+    }
+    return chunks;
+  }
+}

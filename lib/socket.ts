@@ -1,0 +1,408 @@
+/**
+ * Sockets owned by the addon. Node's net.Socket cannot carry devmem: when
+ * libuv reads a devmem-steered socket without MSG_SOCK_DEVMEM the kernel
+ * answers EFAULT. These sockets read with recvmsg(MSG_SOCK_DEVMEM) in native
+ * code and deliver fragment batches.
+ */
+import * as dc from 'node:diagnostics_channel';
+import * as dns from 'node:dns/promises';
+import { EventEmitter } from 'node:events';
+import * as net from 'node:net';
+import { Readable } from 'node:stream';
+
+import { abortError, checkSignal } from './abort';
+import { FragmentBatch, type ReleaseResult } from './batch';
+import type { DmaBuf } from './dmabuf';
+import { DevmemError, fromNative, invalidArgument } from './errors';
+import { native, type NativeAddress, type NativeBatch, type NativeError, type NativeSocket, type NativeSocketEvent } from './native';
+
+export type { NativeAddress as SocketAddress };
+
+/** How a socket receives. */
+export interface ReceiveOptions {
+  /**
+   * The RX binding the flow is steered to. Every fragment's dmabuf id is
+   * checked against it; a mismatch is a FLOW_STEERING error naming both.
+   */
+  binding?: { readonly id: number };
+  /** The dma-buf behind `binding`, used by `FragmentBatch.copyOut()` helpers. */
+  dmabuf?: DmaBuf;
+  /**
+   * Ordinary data that arrives with no devmem cmsg (the flow is not going
+   * through a bound queue). Default: `'error'` with a binding, `'accept'` without.
+   */
+  hostData?: 'accept' | 'error';
+  /** SCM_DEVMEM_LINEAR data; `'error'` is ncdevmem's `-L`. Default `'accept'`. */
+  linear?: 'accept' | 'error';
+  /**
+   * `'auto'` (default): the async iterator releases each batch when the loop
+   * asks for the next one. `'manual'`: the consumer calls `batch.release()`,
+   * e.g. after a GPU kernel is done with the fragments.
+   */
+  release?: 'auto' | 'manual';
+  /** Stop reading while this many fragments are unreleased (default 16384). */
+  maxOutstandingFragments?: number;
+  /** Stop reading while this many dma-buf bytes are unreleased (default 64 MiB). */
+  maxOutstandingBytes?: number;
+  /** Fragments gathered per readiness event at most (default 4096). */
+  batchFragments?: number;
+  /** Bytes gathered per readiness event at most (default 8 MiB). */
+  batchBytes?: number;
+  /** Batches queued for a slow consumer before reading pauses (default 4). */
+  highWaterMark?: number;
+}
+
+export interface SocketStats {
+  bytes: number;
+  fragments: number;
+  dmabufBytes: number;
+  linearBytes: number;
+  hostBytes: number;
+  outstandingTokens: number;
+  outstandingBytes: number;
+  releasedTokens: number;
+  dontneedCalls: number;
+  shortReleases: number;
+  recvmsgCalls: number;
+  eagains: number;
+  batches: number;
+  controlGrows: number;
+  stalls: number;
+}
+
+const batchChannel = dc.channel('devmem-tcp:rx:batch');
+const stallChannel = dc.channel('devmem-tcp:rx:stall');
+const errorChannel = dc.channel('devmem-tcp:socket:error');
+
+function positiveInt(v: unknown, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number') throw new TypeError(`${name} must be a number`);
+  if (!Number.isSafeInteger(v) || v < 1) throw invalidArgument(`${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+/** Validates receive options once, before a socket exists. */
+export function checkReceiveOptions(o: ReceiveOptions | undefined): ReceiveOptions {
+  if (o === undefined) return {};
+  if (o === null || typeof o !== 'object') throw new TypeError('options must be an object');
+  if (o.binding !== undefined && (typeof o.binding !== 'object' || typeof o.binding?.id !== 'number'))
+    throw new TypeError('binding must be an RxBinding (an object with a numeric id)');
+  for (const k of ['hostData', 'linear'] as const)
+    if (o[k] !== undefined && o[k] !== 'accept' && o[k] !== 'error') throw invalidArgument(`${k} must be 'accept' or 'error'`);
+  if (o.release !== undefined && o.release !== 'auto' && o.release !== 'manual')
+    throw invalidArgument(`release must be 'auto' or 'manual'`);
+  for (const k of ['maxOutstandingFragments', 'maxOutstandingBytes', 'batchFragments', 'batchBytes', 'highWaterMark'] as const)
+    positiveInt(o[k], k);
+  return o;
+}
+
+interface Waiter {
+  resolve(b: FragmentBatch | null): void;
+  reject(e: unknown): void;
+}
+
+/**
+ * A TCP connection read with MSG_SOCK_DEVMEM. Consume it with
+ * `for await (const batch of socket)`, `socket.read()`, or `socket.stream()`.
+ *
+ * Events: `'end'`, `'error'` (only emitted when listened to; otherwise the
+ * next read rejects), `'stall'` (outstanding fragments hit a limit), `'close'`.
+ */
+export class DevmemSocket extends EventEmitter {
+  readonly #native: NativeSocket;
+  readonly #opts: ReceiveOptions;
+  readonly #queue: FragmentBatch[] = [];
+  readonly #waiters: Waiter[] = [];
+  readonly #hwm: number;
+  #ended = false;
+  #error: unknown;
+  #closed = false;
+  #connectWaiter: { resolve(): void; reject(e: unknown): void } | undefined;
+
+  /** @internal */
+  constructor(nat: NativeSocket, opts: ReceiveOptions) {
+    super();
+    this.#native = nat;
+    this.#opts = opts;
+    this.#hwm = opts.highWaterMark ?? 4;
+    nat.setCallback((...ev: NativeSocketEvent) => this.#onNative(ev));
+    const limits: Record<string, number> = {};
+    for (const k of ['maxOutstandingFragments', 'maxOutstandingBytes', 'batchFragments', 'batchBytes'] as const)
+      if (opts[k] !== undefined) limits[k] = opts[k];
+    nat.setLimits(limits);
+    if (opts.binding) nat.setBinding(opts.binding.id);
+  }
+
+  /** @internal Resolves once a connecting socket is connected. */
+  waitConnected(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#connectWaiter = { resolve, reject };
+    });
+  }
+
+  /** The binding fragments are checked against, if any. */
+  get binding(): { readonly id: number } | undefined {
+    return this.#opts.binding;
+  }
+
+  /** The dma-buf passed in the options, if any. */
+  get dmabuf(): DmaBuf | undefined {
+    return this.#opts.dmabuf;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #onNative(ev: NativeSocketEvent): void {
+    switch (ev[0]) {
+      case 'connect': {
+        const w = this.#connectWaiter;
+        this.#connectWaiter = undefined;
+        if (ev[1]) w?.reject(fromNative(ev[1], 'socket', 'connect failed'));
+        else w?.resolve();
+        return;
+      }
+      case 'batch':
+        this.#onBatch(ev[1]);
+        return;
+      case 'end':
+        this.#ended = true;
+        this.#flushWaiters();
+        this.emit('end');
+        return;
+      case 'stall':
+        if (stallChannel.hasSubscribers) stallChannel.publish({ socket: this, stats: this.stats() });
+        this.emit('stall');
+        return;
+      case 'error':
+        this.#fail(fromNative(ev[1] as NativeError, 'socket', 'receive failed'));
+        return;
+    }
+  }
+
+  #onBatch(nb: NativeBatch): void {
+    const batch = new FragmentBatch(this, nb);
+    if (batchChannel.hasSubscribers) batchChannel.publish({ socket: this, batch });
+    const hostPolicy = this.#opts.hostData ?? (this.#opts.binding ? 'error' : 'accept');
+    if (batch.hostBytes > 0 && hostPolicy === 'error') {
+      batch.release();
+      this.#fail(
+        new DevmemError(`flow steering error: ${batch.hostBytes} bytes arrived in host memory with no devmem cmsg`, {
+          reason: 'FLOW_STEERING',
+          errno: -71,
+          code: 'EPROTO',
+          syscall: 'recvmsg',
+        }),
+      );
+      return;
+    }
+    if (batch.linearBytes > 0 && this.#opts.linear === 'error') {
+      batch.release();
+      this.#fail(
+        new DevmemError(`received SCM_DEVMEM_LINEAR (${batch.linearBytes} bytes) and linear data is refused`, {
+          reason: 'LINEAR_DATA',
+          errno: -71,
+          code: 'EPROTO',
+          syscall: 'recvmsg',
+        }),
+      );
+      return;
+    }
+    const w = this.#waiters.shift();
+    if (w) w.resolve(batch);
+    else {
+      this.#queue.push(batch);
+      if (this.#queue.length >= this.#hwm) this.#native.pause();
+    }
+  }
+
+  #fail(err: unknown): void {
+    if (this.#error !== undefined) return;
+    this.#error = err;
+    if (errorChannel.hasSubscribers) errorChannel.publish({ socket: this, error: err });
+    for (const w of this.#waiters.splice(0)) w.reject(err);
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    this.close();
+  }
+
+  #flushWaiters(): void {
+    if (this.#queue.length === 0) for (const w of this.#waiters.splice(0)) w.resolve(null);
+  }
+
+  /** @internal */
+  releaseBatch(seq: number): ReleaseResult {
+    return this.#native.release(seq);
+  }
+
+  /**
+   * The next batch, or null at end of stream. Reading starts on the first
+   * call and continues ahead of the consumer up to `highWaterMark` batches.
+   */
+  read(): Promise<FragmentBatch | null> {
+    const next = this.#queue.shift();
+    if (next) {
+      if (this.#queue.length < this.#hwm && !this.#ended && !this.#closed) this.#native.resume();
+      return Promise.resolve(next);
+    }
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    if (this.#ended) return Promise.resolve(null);
+    if (this.#closed)
+      return Promise.reject(new DevmemError('the socket is closed', { reason: 'CLOSED', errno: -9, code: 'EBADF' }));
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ resolve, reject });
+      this.#native.resume();
+    });
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<FragmentBatch, void, undefined> {
+    const auto = (this.#opts.release ?? 'auto') === 'auto';
+    let prev: FragmentBatch | undefined;
+    try {
+      for (;;) {
+        if (auto) prev?.release();
+        const b = await this.read();
+        if (!b) return;
+        prev = b;
+        yield b;
+      }
+    } finally {
+      if (auto) prev?.release();
+    }
+  }
+
+  /**
+   * An object-mode Readable of batches. Batches from a stream are never
+   * released automatically: call `release()` (or `using`) on each.
+   */
+  stream(): Readable {
+    const readable = new Readable({
+      objectMode: true,
+      highWaterMark: this.#hwm,
+      read: () => {
+        this.read().then(
+          (b) => readable.push(b),
+          (e: unknown) => readable.destroy(e as Error),
+        );
+      },
+      destroy: (err, cb) => {
+        this.close();
+        cb(err);
+      },
+    });
+    return readable;
+  }
+
+  /** Receive counters, including outstanding and released tokens. */
+  stats(): SocketStats {
+    return this.#native.stats() as unknown as SocketStats;
+  }
+
+  address(): NativeAddress | null {
+    return this.#native.address();
+  }
+
+  remoteAddress(): NativeAddress | null {
+    return this.#native.remoteAddress();
+  }
+
+  /** Half-closes the sending side (the peer sees EOF). */
+  end(): void {
+    if (!this.#closed) this.#native.shutdown();
+  }
+
+  /**
+   * Closes the socket. Outstanding tokens are returned to the kernel first;
+   * batches still held become no-ops to release. Idempotent.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#native.close();
+    const err = new DevmemError('the socket was closed during a read', { reason: 'CLOSED', errno: -9, code: 'EBADF' });
+    for (const w of this.#waiters.splice(0)) (this.#ended ? w.resolve(null) : w.reject(err));
+    this.#connectWaiter?.reject(err);
+    this.#connectWaiter = undefined;
+    queueMicrotask(() => this.emit('close'));
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+
+  /** Lets the process exit while this socket is open. */
+  unref(): this {
+    this.#native.unref();
+    return this;
+  }
+
+  ref(): this {
+    this.#native.ref();
+    return this;
+  }
+}
+
+export interface ConnectOptions extends ReceiveOptions {
+  host: string;
+  port: number;
+  localAddress?: string;
+  localPort?: number;
+  /** SO_BINDTODEVICE: the route must leave through this interface (needed for devmem TX). */
+  bindToDevice?: string;
+  signal?: AbortSignal;
+}
+
+/** Resolves a host name to an address (IP literals pass through). */
+export async function resolveHost(host: string): Promise<string> {
+  if (net.isIP(host)) return host;
+  return (await dns.lookup(host)).address;
+}
+
+export function checkPort(port: unknown, name = 'port'): number {
+  if (typeof port !== 'number') throw new TypeError(`${name} must be a number`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidArgument(`${name} must be an integer in 0..65535, got ${port}`);
+  return port;
+}
+
+/** Opens a TCP connection owned by the addon. */
+export async function connect(options: ConnectOptions): Promise<DevmemSocket> {
+  if (options === null || typeof options !== 'object') throw new TypeError('connect needs an options object');
+  if (typeof options.host !== 'string') throw new TypeError('host must be a string');
+  const port = checkPort(options.port);
+  if (options.localPort !== undefined) checkPort(options.localPort, 'localPort');
+  if (options.localAddress !== undefined && !net.isIP(options.localAddress)) throw invalidArgument('localAddress must be an IP address');
+  if (options.bindToDevice !== undefined && typeof options.bindToDevice !== 'string') throw new TypeError('bindToDevice must be an interface name');
+  const signal = checkSignal(options.signal);
+  const opts = checkReceiveOptions(options);
+  if (signal?.aborted) throw abortError(signal);
+  const host = await resolveHost(options.host);
+  const nat = (() => {
+    try {
+      const req: Parameters<ReturnType<typeof native>['connect']>[0] = { host, port };
+      if (options.localAddress !== undefined) req.localAddress = options.localAddress;
+      if (options.localPort !== undefined) req.localPort = options.localPort;
+      if (options.bindToDevice !== undefined) req.bindToDevice = options.bindToDevice;
+      return native().connect(req);
+    } catch (e) {
+      throw fromNative(e, 'socket', `connect to ${host}:${port}`);
+    }
+  })();
+  const sock = new DevmemSocket(nat, opts);
+  const connected = sock.waitConnected();
+  const onAbort = () => sock.close();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await connected;
+  } catch (e) {
+    sock.close();
+    if (signal?.aborted) throw abortError(signal);
+    throw e;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+  return sock;
+}

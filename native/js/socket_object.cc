@@ -1,0 +1,579 @@
+// SPDX-License-Identifier: MIT
+#include "js/socket_object.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "js/addon_data.h"
+#include "js/errors.h"
+#include "net/address.h"
+#include "rx/token_release.h"
+#include "uapi/devmem_uapi.h"
+
+namespace devmem::js {
+
+namespace {
+// The iov caps what one recvmsg returns, dma-buf bytes included, yet only
+// linear bytes are ever written to it: untouched pages cost nothing.
+constexpr size_t kIovBytes = 2u << 20;
+// 40 bytes of control space per fragment (CMSG_SPACE(sizeof(dmabuf_cmsg))).
+constexpr size_t kInitialControl = CMSG_SPACE(sizeof(uapi::DmabufCmsg)) * 2048;
+constexpr size_t kMaxControl = 1u << 20;
+}  // namespace
+
+Napi::Function SocketObject::Define(Napi::Env env) {
+  return DefineClass(env, "NativeSocket",
+                     {
+                         InstanceMethod<&SocketObject::SetCallback>("setCallback"),
+                         InstanceMethod<&SocketObject::SetBinding>("setBinding"),
+                         InstanceMethod<&SocketObject::SetLimits>("setLimits"),
+                         InstanceMethod<&SocketObject::Resume>("resume"),
+                         InstanceMethod<&SocketObject::Pause>("pause"),
+                         InstanceMethod<&SocketObject::Release>("release"),
+                         InstanceMethod<&SocketObject::Close>("close"),
+                         InstanceMethod<&SocketObject::Shutdown>("shutdown"),
+                         InstanceMethod<&SocketObject::Ref>("ref"),
+                         InstanceMethod<&SocketObject::Unref>("unref"),
+                         InstanceMethod<&SocketObject::Stats>("stats"),
+                         InstanceMethod<&SocketObject::Address>("address"),
+                         InstanceMethod<&SocketObject::RemoteAddress>("remoteAddress"),
+                         InstanceAccessor<&SocketObject::GetFd>("fd"),
+                     });
+}
+
+SocketObject::SocketObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SocketObject>(info) {}
+
+SocketObject::~SocketObject() { CloseNow(); }
+
+void SocketObject::Adopt(Napi::Env env, int fd, bool connecting) {
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  poller_ = std::make_unique<UvPoller>(loop, fd, [this](int status, int events) { OnPoll(status, events); });
+  connecting_ = connecting;
+  async_context_ = std::make_unique<Napi::AsyncContext>(env, "devmem:socket");
+  addon_data_ = &AddonData::Get(env);
+  addon_data_->sockets.insert(this);
+  Napi::ObjectWrap<SocketObject>::Ref();  // an open socket keeps its object alive
+  UpdateWatch();
+}
+
+void SocketObject::Emit(const char* type, const std::vector<napi_value>& extra) {
+  if (callback_.IsEmpty()) return;
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  std::vector<napi_value> args{Napi::String::New(env, type)};
+  args.insert(args.end(), extra.begin(), extra.end());
+  try {
+    callback_.MakeCallback(Value(), args, *async_context_);
+  } catch (const Napi::Error& e) {
+    // An exception thrown by a listener must surface like any other uncaught one.
+    e.ThrowAsJavaScriptException();
+  }
+}
+
+void SocketObject::EmitError(int errnum, const char* syscall, const std::string& message, const char* reason) {
+  Failure f{errnum, syscall, message, std::nullopt, reason ? reason : ""};
+  Napi::HandleScope scope(Env());
+  Emit("error", {MakeError(Env(), f).Value()});
+}
+
+bool SocketObject::Limited() const {
+  return stats_.outstanding_tokens >= limits_.max_outstanding_fragments ||
+         stats_.outstanding_bytes >= limits_.max_outstanding_bytes;
+}
+
+void SocketObject::UpdateWatch() {
+  if (!poller_ || closed_) return;
+  int events = 0;
+  if (connecting_) events |= UV_WRITABLE;
+  else if (reading_ && !eof_ && !Limited()) events |= UV_READABLE;
+  poller_->Watch(events);
+}
+
+void SocketObject::OnPoll(int status, int events) {
+  if (closed_) return;
+  Napi::HandleScope scope(Env());
+  if (connecting_) {
+    OnConnectReady();
+    return;
+  }
+  if (status < 0 && status != UV_EBADF) {
+    // libuv reports POLLERR this way; recvmsg will tell the real error.
+    events |= UV_READABLE;
+  }
+  if (events & UV_READABLE) Drain();
+}
+
+void SocketObject::OnConnectReady() {
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (::getsockopt(poller_->Fd(), SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+  connecting_ = false;
+  UpdateWatch();
+  if (err) {
+    Failure f{err, "connect", "cannot connect", std::nullopt, ""};
+    Emit("connect", {MakeError(Env(), f).Value()});
+  } else {
+    Emit("connect", {Env().Null()});
+  }
+}
+
+void SocketObject::Drain() {
+  if (iov_.empty()) iov_.resize(kIovBytes);
+  if (control_.empty()) control_.resize(kInitialControl);
+  uint32_t calls = 0;
+  bool closed = false;
+  int fd = poller_->Fd();
+  while (!closed_ && !eof_ && calls < limits_.max_recvmsg_calls && pending_.Count() < limits_.batch_fragments &&
+         pending_.dmabuf_bytes + pending_.linear.size() < limits_.batch_bytes && !Limited()) {
+    iovec iov{iov_.data(), iov_.size()};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control_.data();
+    msg.msg_controllen = control_.size();
+    ssize_t n = ::recvmsg(fd, &msg, uapi::kMsgSockDevmem | MSG_DONTWAIT);
+    ++stats_.recvmsg_calls;
+    ++calls;
+    if (n < 0) {
+      int e = errno;
+      if (e == EINTR) continue;
+      if (e == EAGAIN || e == EWOULDBLOCK) {
+        ++stats_.eagains;
+        break;
+      }
+      if (e == uapi::kEtoosmall && control_.size() < kMaxControl) {
+        // Nothing was consumed: grow the control area and ask again.
+        control_.resize(control_.size() * 2);
+        ++stats_.ctrl_grows;
+        continue;
+      }
+      Deliver(&closed);
+      if (!closed) EmitError(e, "recvmsg", "receive failed");
+      return;
+    }
+    if (n == 0) {
+      eof_ = true;
+      break;
+    }
+    size_t before_linear = pending_.linear.size();
+    rx::ParseOutcome o = rx::ParseRecvmsg(control_.data(), msg.msg_controllen, msg.msg_flags, static_cast<size_t>(n),
+                                          iov_.data(), binding_id_, &pending_);
+    stats_.bytes += static_cast<uint64_t>(n);
+    stats_.fragments += o.fragments;
+    size_t linear_now = pending_.linear.size() - before_linear;
+    if (!pending_.kinds.empty() && pending_.kinds.back() == rx::kHost && linear_now == static_cast<size_t>(n))
+      stats_.host_bytes += linear_now;
+    else
+      stats_.linear_bytes += linear_now;
+    if (o.error != rx::ParseError::kNone) {
+      // Deliver what arrived first: its tokens must be tracked to be returned.
+      Deliver(&closed);
+      if (closed) return;
+      if (o.error == rx::ParseError::kFlowSteering) {
+        EmitError(EPROTO, "recvmsg",
+                  "flow steering error: a fragment arrived in dma-buf binding " + std::to_string(o.foreign_id) +
+                      " but this socket's binding is " + std::to_string(binding_id_),
+                  "FLOW_STEERING");
+      } else if (o.error == rx::ParseError::kControlTruncated) {
+        EmitError(EPROTO, "recvmsg", o.detail, "CONTROL_TRUNCATED");
+      } else {
+        EmitError(EPROTO, "recvmsg", "malformed devmem control data: " + o.detail, "PROTOCOL_ERROR");
+      }
+      return;
+    }
+  }
+  Deliver(&closed);
+  if (closed) return;
+  if (eof_) {
+    UpdateWatch();
+    Emit("end", {});
+    return;
+  }
+  if (Limited() && !stalled_) {
+    stalled_ = true;
+    ++stats_.stalls;
+    Emit("stall", {});
+  }
+  UpdateWatch();
+}
+
+void SocketObject::Deliver(bool* closed) {
+  *closed = false;
+  if (pending_.Count() == 0) return;
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  uint64_t seq = next_seq_++;
+  Outstanding out{{}, 0};
+  size_t n = pending_.Count();
+  uint64_t linear_bytes = 0, host_bytes = 0;
+  for (size_t i = 0; i < n; ++i) {
+    switch (pending_.kinds[i]) {
+      case rx::kDmabuf:
+        out.tokens.push_back(pending_.tokens[i]);
+        out.bytes += pending_.sizes[i];
+        break;
+      case rx::kLinear: linear_bytes += pending_.sizes[i]; break;
+      default: host_bytes += pending_.sizes[i]; break;
+    }
+  }
+  if (!out.tokens.empty()) {
+    stats_.outstanding_tokens += out.tokens.size();
+    stats_.outstanding_bytes += out.bytes;
+    outstanding_.emplace(seq, std::move(out));
+  }
+  ++stats_.batches;
+  stats_.dmabuf_bytes += pending_.dmabuf_bytes;
+
+  auto copy = [&](auto typed, const void* src, size_t bytes) {
+    if (bytes) std::memcpy(typed.Data(), src, bytes);
+    return typed;
+  };
+  Napi::Object batch = Napi::Object::New(env);
+  batch.Set("seq", Napi::Number::New(env, static_cast<double>(seq)));
+  batch.Set("offsets", copy(Napi::Float64Array::New(env, n), pending_.offsets.data(), n * sizeof(double)));
+  batch.Set("sizes", copy(Napi::Uint32Array::New(env, n), pending_.sizes.data(), n * 4));
+  batch.Set("tokens", copy(Napi::Uint32Array::New(env, n), pending_.tokens.data(), n * 4));
+  batch.Set("dmabufIds", copy(Napi::Uint32Array::New(env, n), pending_.dmabuf_ids.data(), n * 4));
+  batch.Set("kinds", copy(Napi::Uint8Array::New(env, n), pending_.kinds.data(), n));
+  batch.Set("linear", Napi::Buffer<uint8_t>::Copy(env, pending_.linear.data(), pending_.linear.size()));
+  batch.Set("dmabufBytes", Napi::Number::New(env, static_cast<double>(pending_.dmabuf_bytes)));
+  batch.Set("linearBytes", Napi::Number::New(env, static_cast<double>(linear_bytes)));
+  batch.Set("hostBytes", Napi::Number::New(env, static_cast<double>(host_bytes)));
+  pending_.Clear();
+  Emit("batch", {batch});
+  *closed = closed_;
+}
+
+uint64_t SocketObject::ReleaseBatch(uint64_t seq, uint64_t* requested, uint64_t* calls) {
+  auto it = outstanding_.find(seq);
+  if (it == outstanding_.end()) return 0;  // released already, or had no tokens
+  Outstanding out = std::move(it->second);
+  outstanding_.erase(it);
+  stats_.outstanding_tokens -= out.tokens.size();
+  stats_.outstanding_bytes -= out.bytes;
+  if (!poller_) return 0;
+  rx::ReleaseResult r = rx::ReleaseTokens(poller_->Fd(), out.tokens);
+  stats_.dontneed_calls += r.calls;
+  stats_.released_tokens += r.freed;
+  if (r.freed < r.requested) ++stats_.short_releases;
+  *requested += r.requested;
+  *calls += r.calls;
+  return r.freed;
+}
+
+void SocketObject::ReleaseAll() {
+  uint64_t requested = 0, calls = 0;
+  while (!outstanding_.empty()) ReleaseBatch(outstanding_.begin()->first, &requested, &calls);
+}
+
+// release(seq) -> { requested, freed, calls } (zeros when already released)
+Napi::Value SocketObject::Release(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "batch sequence must be a number");
+  uint64_t requested = 0, calls = 0;
+  uint64_t freed = ReleaseBatch(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()), &requested, &calls);
+  if (stalled_ && !Limited()) stalled_ = false;
+  UpdateWatch();
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("requested", static_cast<double>(requested));
+  r.Set("freed", static_cast<double>(freed));
+  r.Set("calls", static_cast<double>(calls));
+  return r;
+}
+
+Napi::Value SocketObject::SetCallback(const Napi::CallbackInfo& info) {
+  callback_ = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+Napi::Value SocketObject::SetBinding(const Napi::CallbackInfo& info) {
+  binding_id_ = info[0].As<Napi::Number>().Uint32Value();
+  return info.Env().Undefined();
+}
+
+Napi::Value SocketObject::SetLimits(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  auto num = [&](const char* k, auto* field) {
+    Napi::Value v = o.Get(k);
+    if (v.IsNumber()) *field = static_cast<std::remove_pointer_t<decltype(field)>>(v.As<Napi::Number>().DoubleValue());
+  };
+  num("maxOutstandingFragments", &limits_.max_outstanding_fragments);
+  num("maxOutstandingBytes", &limits_.max_outstanding_bytes);
+  num("batchFragments", &limits_.batch_fragments);
+  num("batchBytes", &limits_.batch_bytes);
+  num("maxRecvmsgCalls", &limits_.max_recvmsg_calls);
+  UpdateWatch();
+  return info.Env().Undefined();
+}
+
+Napi::Value SocketObject::Resume(const Napi::CallbackInfo& info) {
+  reading_ = true;
+  UpdateWatch();
+  return info.Env().Undefined();
+}
+
+Napi::Value SocketObject::Pause(const Napi::CallbackInfo& info) {
+  reading_ = false;
+  UpdateWatch();
+  return info.Env().Undefined();
+}
+
+void SocketObject::CloseNow() {
+  if (closed_) return;
+  closed_ = true;
+  if (addon_data_) addon_data_->sockets.erase(this);
+  addon_data_ = nullptr;
+  if (poller_) {
+    // Explicit release keeps the counters exact; the kernel would free them on close anyway.
+    ReleaseAll();
+    poller_->Close();
+  }
+}
+
+Napi::Value SocketObject::Close(const Napi::CallbackInfo& info) {
+  if (!closed_) {
+    CloseNow();
+    Napi::ObjectWrap<SocketObject>::Unref();
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value SocketObject::Shutdown(const Napi::CallbackInfo& info) {
+  if (poller_ && !closed_) ::shutdown(poller_->Fd(), SHUT_WR);
+  return info.Env().Undefined();
+}
+
+Napi::Value SocketObject::Ref(const Napi::CallbackInfo& info) {
+  if (poller_) poller_->Ref();
+  return info.Env().Undefined();
+}
+
+Napi::Value SocketObject::Unref(const Napi::CallbackInfo& info) {
+  if (poller_) poller_->Unref();
+  return info.Env().Undefined();
+}
+
+Napi::Value SocketObject::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  auto set = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
+  set("bytes", stats_.bytes);
+  set("fragments", stats_.fragments);
+  set("dmabufBytes", stats_.dmabuf_bytes);
+  set("linearBytes", stats_.linear_bytes);
+  set("hostBytes", stats_.host_bytes);
+  set("outstandingTokens", stats_.outstanding_tokens);
+  set("outstandingBytes", stats_.outstanding_bytes);
+  set("releasedTokens", stats_.released_tokens);
+  set("dontneedCalls", stats_.dontneed_calls);
+  set("shortReleases", stats_.short_releases);
+  set("recvmsgCalls", stats_.recvmsg_calls);
+  set("eagains", stats_.eagains);
+  set("batches", stats_.batches);
+  set("controlGrows", stats_.ctrl_grows);
+  set("stalls", stats_.stalls);
+  return o;
+}
+
+namespace {
+Napi::Value AddressObject(Napi::Env env, const sockaddr_storage& ss) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("address", net::FormatHost(ss));
+  o.Set("port", net::FormatPort(ss));
+  o.Set("family", ss.ss_family == AF_INET6 ? "IPv6" : "IPv4");
+  return o;
+}
+}  // namespace
+
+Napi::Value SocketObject::Address(const Napi::CallbackInfo& info) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (!poller_ || closed_ || ::getsockname(poller_->Fd(), reinterpret_cast<sockaddr*>(&ss), &len) < 0)
+    return info.Env().Null();
+  return AddressObject(info.Env(), ss);
+}
+
+Napi::Value SocketObject::RemoteAddress(const Napi::CallbackInfo& info) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (!poller_ || closed_ || ::getpeername(poller_->Fd(), reinterpret_cast<sockaddr*>(&ss), &len) < 0)
+    return info.Env().Null();
+  return AddressObject(info.Env(), ss);
+}
+
+Napi::Value SocketObject::GetFd(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), poller_ && !closed_ ? poller_->Fd() : -1);
+}
+
+// ---- server ------------------------------------------------------------------
+
+namespace {
+
+class ServerObject : public Napi::ObjectWrap<ServerObject> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeServer",
+                       {InstanceMethod<&ServerObject::Listen>("listen"),
+                        InstanceMethod<&ServerObject::SetCallback>("setCallback"),
+                        InstanceMethod<&ServerObject::Watch>("watch"), InstanceMethod<&ServerObject::Close>("close"),
+                        InstanceMethod<&ServerObject::Ref>("ref"), InstanceMethod<&ServerObject::Unref>("unref"),
+                        InstanceMethod<&ServerObject::Address>("address")});
+  }
+  explicit ServerObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ServerObject>(info) {}
+  ~ServerObject() override { CloseNow(); }
+
+  void CloseNow() {
+    if (poller_) poller_->Close();
+    poller_.reset();
+  }
+
+ private:
+  // listen({ host, port, ipv6only, reusePort, backlog })
+  Napi::Value Listen(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = info[0].As<Napi::Object>();
+    net::SocketAddress addr;
+    std::string host = o.Get("host").As<Napi::String>().Utf8Value();
+    uint16_t port = static_cast<uint16_t>(o.Get("port").As<Napi::Number>().Uint32Value());
+    if (!net::ParseAddress(host, port, &addr)) throw Napi::TypeError::New(env, "host must be an IP address");
+    int fd = ::socket(addr.Family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw MakeError(env, {errno, "socket", "cannot create the listening socket", std::nullopt, ""});
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (o.Get("reusePort").ToBoolean()) ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (addr.Family() == AF_INET6) {
+      int v6only = o.Get("ipv6only").ToBoolean() ? 1 : 0;
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+    }
+    int backlog = o.Get("backlog").IsNumber() ? o.Get("backlog").As<Napi::Number>().Int32Value() : 511;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr.storage), addr.length) < 0 || ::listen(fd, backlog) < 0) {
+      Failure f{errno, "listen", "cannot listen on " + host + ":" + std::to_string(port), std::nullopt, ""};
+      ::close(fd);
+      throw MakeError(env, f);
+    }
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    poller_ = std::make_unique<UvPoller>(loop, fd, [this](int, int) { OnReadable(); });
+    async_context_ = std::make_unique<Napi::AsyncContext>(env, "devmem:server");
+    Napi::ObjectWrap<ServerObject>::Ref();
+    return env.Undefined();
+  }
+
+  void OnReadable() {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    for (int i = 0; i < 64 && poller_; ++i) {
+      int fd = ::accept4(poller_->Fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED) break;
+        Failure f{errno, "accept4", "accept failed", std::nullopt, ""};
+        callback_.MakeCallback(Value(), {Napi::String::New(env, "error"), MakeError(env, f).Value()}, *async_context_);
+        break;
+      }
+      Napi::Object sock = AddonData::Get(env).socket_ctor.New({});
+      SocketObject::Unwrap(sock)->Adopt(env, fd, false);
+      callback_.MakeCallback(Value(), {Napi::String::New(env, "connection"), sock}, *async_context_);
+    }
+  }
+
+  Napi::Value SetCallback(const Napi::CallbackInfo& info) {
+    callback_ = Napi::Persistent(info[0].As<Napi::Function>());
+    return info.Env().Undefined();
+  }
+  // watch(bool): accept only while JS has room for connections; otherwise
+  // the kernel's backlog holds them.
+  Napi::Value Watch(const Napi::CallbackInfo& info) {
+    if (poller_) poller_->Watch(info[0].ToBoolean() ? UV_READABLE : 0);
+    return info.Env().Undefined();
+  }
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (poller_) {
+      CloseNow();
+      Napi::ObjectWrap<ServerObject>::Unref();
+    }
+    return info.Env().Undefined();
+  }
+  Napi::Value Ref(const Napi::CallbackInfo& info) {
+    if (poller_) poller_->Ref();
+    return info.Env().Undefined();
+  }
+  Napi::Value Unref(const Napi::CallbackInfo& info) {
+    if (poller_) poller_->Unref();
+    return info.Env().Undefined();
+  }
+  Napi::Value Address(const Napi::CallbackInfo& info) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof(ss);
+    if (!poller_ || ::getsockname(poller_->Fd(), reinterpret_cast<sockaddr*>(&ss), &len) < 0) return info.Env().Null();
+    return AddressObject(info.Env(), ss);
+  }
+
+  std::unique_ptr<UvPoller> poller_;
+  Napi::FunctionReference callback_;
+  std::unique_ptr<Napi::AsyncContext> async_context_;
+};
+
+// connect({ host, port, localAddress?, localPort?, bindToDevice? }) -> NativeSocket (connecting)
+Napi::Value Connect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = info[0].As<Napi::Object>();
+  std::string host = o.Get("host").As<Napi::String>().Utf8Value();
+  uint16_t port = static_cast<uint16_t>(o.Get("port").As<Napi::Number>().Uint32Value());
+  net::SocketAddress addr;
+  if (!net::ParseAddress(host, port, &addr)) throw Napi::TypeError::New(env, "host must be an IP address");
+  int fd = ::socket(addr.Family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw MakeError(env, {errno, "socket", "cannot create the socket", std::nullopt, ""});
+  auto fail = [&](const char* syscall, const std::string& what) {
+    Failure f{errno, syscall, what, std::nullopt, ""};
+    ::close(fd);
+    throw MakeError(env, f);
+  };
+  Napi::Value dev = o.Get("bindToDevice");
+  if (dev.IsString()) {
+    std::string name = dev.As<Napi::String>().Utf8Value();
+    if (::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name.c_str(), static_cast<socklen_t>(name.size() + 1)) < 0)
+      fail("setsockopt", "cannot bind the socket to device " + name);
+  }
+  Napi::Value la = o.Get("localAddress");
+  Napi::Value lp = o.Get("localPort");
+  if (la.IsString() || lp.IsNumber()) {
+    std::string lhost = la.IsString() ? la.As<Napi::String>().Utf8Value() : (addr.Family() == AF_INET6 ? "::" : "0.0.0.0");
+    net::SocketAddress local;
+    if (!net::ParseAddress(lhost, lp.IsNumber() ? static_cast<uint16_t>(lp.As<Napi::Number>().Uint32Value()) : 0, &local) ||
+        local.Family() != addr.Family()) {
+      ::close(fd);
+      throw Napi::TypeError::New(env, "localAddress must be an IP address of the same family as host");
+    }
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&local.storage), local.length) < 0)
+      fail("bind", "cannot bind to " + lhost);
+  }
+  int rc;
+  do {
+    rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr.storage), addr.length);
+  } while (rc < 0 && errno == EINTR);
+  if (rc < 0 && errno != EINPROGRESS) fail("connect", "cannot connect to " + host + ":" + std::to_string(port));
+  Napi::Object sock = AddonData::Get(env).socket_ctor.New({});
+  SocketObject::Unwrap(sock)->Adopt(env, fd, true);
+  return sock;
+}
+
+}  // namespace
+
+void InitSockets(Napi::Env env, Napi::Object exports) {
+  Napi::Function sock = SocketObject::Define(env);
+  AddonData::Get(env).socket_ctor = Napi::Persistent(sock);
+  exports.Set("NativeSocket", sock);
+  exports.Set("NativeServer", ServerObject::Define(env));
+  exports.Set("connect", Napi::Function::New(env, Connect, "connect"));
+}
+
+}  // namespace devmem::js

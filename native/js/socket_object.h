@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+#ifndef DEVMEM_TCP_JS_SOCKET_OBJECT_H_
+#define DEVMEM_TCP_JS_SOCKET_OBJECT_H_
+
+#include <napi.h>
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "js/uv_poller.h"
+#include "js/addon_data.h"
+#include "rx/fragments.h"
+
+namespace devmem::js {
+
+struct RxLimits {
+  uint32_t max_outstanding_fragments = 16384;
+  uint64_t max_outstanding_bytes = 64ull << 20;
+  uint32_t batch_fragments = 4096;    // per readiness event
+  uint64_t batch_bytes = 8ull << 20;  // per readiness event
+  uint32_t max_recvmsg_calls = 64;    // per readiness event
+};
+
+struct RxStats {
+  uint64_t bytes = 0, fragments = 0, dmabuf_bytes = 0, linear_bytes = 0, host_bytes = 0;
+  uint64_t outstanding_tokens = 0, outstanding_bytes = 0, released_tokens = 0;
+  uint64_t dontneed_calls = 0, short_releases = 0, recvmsg_calls = 0, eagains = 0;
+  uint64_t batches = 0, ctrl_grows = 0, stalls = 0;
+};
+
+// A TCP socket owned by the addon. libuv (and so net.Socket) must never read
+// a devmem-steered socket: without MSG_SOCK_DEVMEM the kernel answers EFAULT.
+//
+// JS gets events through one callback: ('connect', err?), ('batch', batch),
+// ('end'), ('error', err), ('stall'), ('close').
+class SocketObject : public Napi::ObjectWrap<SocketObject> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit SocketObject(const Napi::CallbackInfo& info);
+  ~SocketObject() override;
+
+  // Takes a connected (accepted) or connecting fd.
+  void Adopt(Napi::Env env, int fd, bool connecting);
+  void CloseNow();
+  // Environment teardown: the addon data is going away first.
+  void ForgetAddonData() { addon_data_ = nullptr; }
+
+ private:
+  // JS methods
+  Napi::Value SetCallback(const Napi::CallbackInfo& info);
+  Napi::Value SetBinding(const Napi::CallbackInfo& info);
+  Napi::Value SetLimits(const Napi::CallbackInfo& info);
+  Napi::Value Resume(const Napi::CallbackInfo& info);
+  Napi::Value Pause(const Napi::CallbackInfo& info);
+  Napi::Value Release(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Shutdown(const Napi::CallbackInfo& info);
+  Napi::Value Ref(const Napi::CallbackInfo& info);
+  Napi::Value Unref(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Address(const Napi::CallbackInfo& info);
+  Napi::Value RemoteAddress(const Napi::CallbackInfo& info);
+  Napi::Value GetFd(const Napi::CallbackInfo& info);
+
+  void OnPoll(int status, int events);
+  void OnConnectReady();
+  void Drain();
+  void Deliver(bool* closed);
+  void UpdateWatch();
+  bool Limited() const;
+  uint64_t ReleaseBatch(uint64_t seq, uint64_t* requested, uint64_t* calls);
+  void ReleaseAll();
+  void Emit(const char* type, const std::vector<napi_value>& extra);
+  void EmitError(int errnum, const char* syscall, const std::string& message, const char* reason = nullptr);
+
+  AddonData* addon_data_ = nullptr;
+  std::unique_ptr<UvPoller> poller_;
+  Napi::FunctionReference callback_;
+  std::unique_ptr<Napi::AsyncContext> async_context_;
+  bool connecting_ = false;
+  bool reading_ = false;  // JS wants data
+  bool eof_ = false;
+  bool closed_ = false;
+  bool stalled_ = false;
+  uint32_t binding_id_ = 0;
+  RxLimits limits_;
+  RxStats stats_;
+  rx::FragmentColumns pending_;
+  std::vector<uint8_t> iov_;
+  std::vector<uint8_t> control_;
+  uint64_t next_seq_ = 1;
+  struct Outstanding {
+    std::vector<uint32_t> tokens;
+    uint64_t bytes;
+  };
+  std::map<uint64_t, Outstanding> outstanding_;
+};
+
+void InitSockets(Napi::Env env, Napi::Object exports);
+
+}  // namespace devmem::js
+
+#endif  // DEVMEM_TCP_JS_SOCKET_OBJECT_H_

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+#ifndef DEVMEM_TCP_JS_UV_POLLER_H_
+#define DEVMEM_TCP_JS_UV_POLLER_H_
+
+#include <uv.h>
+
+#include <functional>
+
+namespace devmem::js {
+
+// One uv_poll_t watching one fd, on the loop of the environment that created
+// it (so worker threads work). libuv forbids two poll handles on one fd and
+// closing the fd while its handle is active, so the poller owns the fd and
+// closes it only from the handle's close callback.
+class UvPoller {
+ public:
+  using Callback = std::function<void(int status, int events)>;
+
+  UvPoller(uv_loop_t* loop, int fd, Callback cb);
+  ~UvPoller();
+  UvPoller(const UvPoller&) = delete;
+  UvPoller& operator=(const UvPoller&) = delete;
+
+  // Watches exactly `events` (UV_READABLE | UV_WRITABLE ...); 0 stops.
+  void Watch(int events);
+  int Watching() const { return events_; }
+  void Ref();
+  void Unref();
+  // Stops watching and closes the handle, then the fd. Idempotent.
+  void Close();
+  bool Closed() const { return handle_ == nullptr; }
+  int Fd() const { return fd_; }
+
+ private:
+  static void OnPoll(uv_poll_t* h, int status, int events);
+
+  uv_poll_t* handle_;
+  int fd_;
+  int events_ = 0;
+  bool refed_ = true;
+  Callback cb_;
+};
+
+}  // namespace devmem::js
+
+#endif  // DEVMEM_TCP_JS_UV_POLLER_H_

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+#include "rx/fragments.h"
+
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "uapi/devmem_uapi.h"
+
+namespace devmem::rx {
+
+void FragmentColumns::Clear() {
+  offsets.clear();
+  sizes.clear();
+  tokens.clear();
+  dmabuf_ids.clear();
+  kinds.clear();
+  linear.clear();
+  dmabuf_bytes = 0;
+}
+
+void FragmentColumns::Push(FragmentKind kind, double offset, uint32_t size, uint32_t token, uint32_t id) {
+  offsets.push_back(offset);
+  sizes.push_back(size);
+  tokens.push_back(token);
+  dmabuf_ids.push_back(id);
+  kinds.push_back(kind);
+  if (kind == kDmabuf) dmabuf_bytes += size;
+}
+
+ParseOutcome ParseRecvmsg(const uint8_t* control, size_t controllen, int msg_flags, size_t nbytes,
+                          const uint8_t* iov, uint32_t expected_id, FragmentColumns* out) {
+  ParseOutcome o;
+  size_t linear_used = 0;
+  size_t dmabuf_total = 0;
+  bool saw_devmem = false;
+
+  // Walk the cmsgs by hand with the same arithmetic as CMSG_NXTHDR, but
+  // bounds-checked against controllen so a bad length cannot walk off.
+  size_t pos = 0;
+  while (controllen - pos >= sizeof(cmsghdr)) {
+    cmsghdr h;
+    std::memcpy(&h, control + pos, sizeof(h));
+    if (h.cmsg_len < sizeof(cmsghdr) || h.cmsg_len > controllen - pos) {
+      o.error = ParseError::kMalformed;
+      o.detail = "cmsg length " + std::to_string(h.cmsg_len) + " does not fit the control buffer";
+      return o;
+    }
+    const uint8_t* data = control + pos + CMSG_LEN(0);
+    size_t dlen = h.cmsg_len - CMSG_LEN(0);
+    if (h.cmsg_level == SOL_SOCKET &&
+        (h.cmsg_type == uapi::kScmDevmemDmabuf || h.cmsg_type == uapi::kScmDevmemLinear)) {
+      if (dlen < sizeof(uapi::DmabufCmsg)) {
+        o.error = ParseError::kMalformed;
+        o.detail = "devmem cmsg of " + std::to_string(dlen) + " bytes, expected " +
+                   std::to_string(sizeof(uapi::DmabufCmsg));
+        return o;
+      }
+      uapi::DmabufCmsg d;
+      std::memcpy(&d, data, sizeof(d));
+      saw_devmem = true;
+      if (h.cmsg_type == uapi::kScmDevmemDmabuf) {
+        out->Push(kDmabuf, static_cast<double>(d.frag_offset), d.frag_size, d.frag_token, d.dmabuf_id);
+        dmabuf_total += d.frag_size;
+        ++o.fragments;
+        if (expected_id != 0 && d.dmabuf_id != expected_id && o.error == ParseError::kNone) {
+          o.error = ParseError::kFlowSteering;
+          o.foreign_id = d.dmabuf_id;
+        }
+      } else {
+        if (d.frag_size > nbytes - linear_used) {
+          o.error = ParseError::kMalformed;
+          o.detail = "SCM_DEVMEM_LINEAR of " + std::to_string(d.frag_size) + " bytes overruns the data returned";
+          return o;
+        }
+        out->Push(kLinear, static_cast<double>(out->linear.size()), d.frag_size, 0, 0);
+        out->linear.insert(out->linear.end(), iov + linear_used, iov + linear_used + d.frag_size);
+        linear_used += d.frag_size;
+        ++o.fragments;
+      }
+    }
+    pos += CMSG_ALIGN(h.cmsg_len);
+    if (pos > controllen) break;
+  }
+
+  if (!saw_devmem && nbytes > 0) {
+    // Ordinary data: the flow did not come through a bound queue.
+    out->Push(kHost, static_cast<double>(out->linear.size()), static_cast<uint32_t>(nbytes), 0, 0);
+    out->linear.insert(out->linear.end(), iov, iov + nbytes);
+    ++o.fragments;
+    linear_used = nbytes;
+  } else if (linear_used + dmabuf_total != nbytes && o.error == ParseError::kNone) {
+    o.error = ParseError::kMalformed;
+    o.detail = "fragments add up to " + std::to_string(linear_used + dmabuf_total) + " bytes but recvmsg returned " +
+               std::to_string(nbytes);
+  }
+  if (msg_flags & MSG_CTRUNC) {
+    o.error = ParseError::kControlTruncated;
+    o.detail = "MSG_CTRUNC: the kernel dropped control messages, and with them fragment tokens";
+  }
+  return o;
+}
+
+}  // namespace devmem::rx

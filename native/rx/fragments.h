@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: MIT
+//
+// Turning what recvmsg(MSG_SOCK_DEVMEM) returned into fragment records, in
+// stream order, laid out column-wise so that a whole batch crosses into JS as
+// a handful of typed arrays instead of an object per fragment.
+#ifndef DEVMEM_TCP_RX_FRAGMENTS_H_
+#define DEVMEM_TCP_RX_FRAGMENTS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace devmem::rx {
+
+enum FragmentKind : uint8_t {
+  kDmabuf = 0,  // payload in the dma-buf at `offset`
+  kLinear = 1,  // SCM_DEVMEM_LINEAR: bytes the NIC left in host memory, in `linear` at `offset`
+  kHost = 2,    // ordinary data with no devmem cmsg at all (a flow not steered to a bound queue)
+};
+
+// A batch of fragments, column-wise. For kLinear/kHost the offset indexes
+// `linear`, token and dmabuf id are 0.
+struct FragmentColumns {
+  std::vector<double> offsets;  // dma-buf offsets stay far below 2^53
+  std::vector<uint32_t> sizes;
+  std::vector<uint32_t> tokens;
+  std::vector<uint32_t> dmabuf_ids;
+  std::vector<uint8_t> kinds;
+  std::vector<uint8_t> linear;  // linear and host bytes, in stream order
+  uint64_t dmabuf_bytes = 0;
+
+  size_t Count() const { return kinds.size(); }
+  void Clear();
+  void Push(FragmentKind kind, double offset, uint32_t size, uint32_t token, uint32_t id);
+};
+
+enum class ParseError {
+  kNone,
+  kFlowSteering,     // a dmabuf_id that is not our binding's
+  kControlTruncated, // MSG_CTRUNC: cmsgs (and their tokens) were dropped
+  kMalformed,        // the cmsgs do not add up to the bytes returned
+};
+
+struct ParseOutcome {
+  ParseError error = ParseError::kNone;
+  std::string detail;
+  uint32_t foreign_id = 0;  // with kFlowSteering
+  size_t fragments = 0;     // fragments appended by this call
+};
+
+// Parses one recvmsg result: `nbytes` returned, the control area, and the
+// iov bytes (where linear and host data landed). Every DMABUF fragment is
+// appended (its token must be returned even when the batch is in error).
+// expected_id 0 disables the binding check.
+ParseOutcome ParseRecvmsg(const uint8_t* control, size_t controllen, int msg_flags, size_t nbytes,
+                          const uint8_t* iov, uint32_t expected_id, FragmentColumns* out);
+
+}  // namespace devmem::rx
+
+#endif  // DEVMEM_TCP_RX_FRAGMENTS_H_

@@ -320,7 +320,10 @@ export class DevmemSocket extends EventEmitter {
     this.#closed = true;
     this.#native.close();
     const err = new DevmemError('the socket was closed during a read', { reason: 'CLOSED', errno: -9, code: 'EBADF' });
-    for (const w of this.#waiters.splice(0)) (this.#ended ? w.resolve(null) : w.reject(err));
+    for (const w of this.#waiters.splice(0)) {
+      if (this.#ended) w.resolve(null);
+      else w.reject(err);
+    }
     this.#connectWaiter?.reject(err);
     this.#connectWaiter = undefined;
     queueMicrotask(() => this.emit('close'));

@@ -200,7 +200,7 @@ export function fromNative(e: unknown, op: Operation, what: string): unknown {
   if (!isNativeError(e)) return e;
   const extack = cleanExtack(e.extack);
   const reason = classify(-e.errno, extack, op, e.reasonHint);
-  return new DevmemError(`${what}: ${e.message}`, {
+  return new DevmemError(what ? `${what}: ${e.message}` : e.message, {
     reason,
     errno: e.errno,
     code: e.code,

@@ -68,7 +68,8 @@ export type NativeSocketEvent =
   | ['batch', NativeBatch]
   | ['end']
   | ['error', NativeError]
-  | ['stall'];
+  | ['stall']
+  | ['writable'];
 
 export interface NativeAddress {
   address: string;
@@ -86,6 +87,8 @@ export interface NativeSocket {
   release(seq: number): { requested: number; freed: number; calls: number };
   close(): void;
   shutdown(): void;
+  send(data: Uint8Array): number;
+  waitWritable(): void;
   ref(): void;
   unref(): void;
   stats(): Record<string, number>;

@@ -118,6 +118,7 @@ export class DevmemSocket extends EventEmitter {
   #error: unknown;
   #closed = false;
   #connectWaiter: { resolve(): void; reject(e: unknown): void } | undefined;
+  readonly #writableWaiters: (() => void)[] = [];
 
   /** @internal */
   constructor(nat: NativeSocket, opts: ReceiveOptions) {
@@ -176,8 +177,13 @@ export class DevmemSocket extends EventEmitter {
         this.emit('stall');
         return;
       case 'error':
-        this.#fail(fromNative(ev[1] as NativeError, 'socket', 'receive failed'));
+        this.#fail(fromNative(ev[1] as NativeError, 'socket', ''));
         return;
+      case 'writable': {
+        const ws = this.#writableWaiters.splice(0);
+        for (const w of ws) w();
+        return;
+      }
     }
   }
 
@@ -306,6 +312,30 @@ export class DevmemSocket extends EventEmitter {
     return this.#native.remoteAddress();
   }
 
+  /**
+   * Sends ordinary host-memory bytes (requests, acknowledgements, test
+   * data), waiting for socket buffer space as needed. Device-memory payload
+   * goes out with `sendDmabuf()` instead.
+   */
+  async write(data: Uint8Array): Promise<void> {
+    if (!(data instanceof Uint8Array)) throw new TypeError('data must be a Buffer or Uint8Array');
+    let off = 0;
+    while (off < data.byteLength) {
+      if (this.#closed) throw new DevmemError('the socket is closed', { reason: 'CLOSED', errno: -9, code: 'EBADF' });
+      let n: number;
+      try {
+        n = this.#native.send(data.subarray(off));
+      } catch (e) {
+        throw fromNative(e, 'socket', 'write failed');
+      }
+      if (n >= 0) off += n;
+      else await new Promise<void>((resolve) => {
+        this.#writableWaiters.push(resolve);
+        this.#native.waitWritable();
+      });
+    }
+  }
+
   /** Half-closes the sending side (the peer sees EOF). */
   end(): void {
     if (!this.#closed) this.#native.shutdown();
@@ -326,6 +356,7 @@ export class DevmemSocket extends EventEmitter {
     }
     this.#connectWaiter?.reject(err);
     this.#connectWaiter = undefined;
+    for (const w of this.#writableWaiters.splice(0)) w();
     queueMicrotask(() => this.emit('close'));
   }
 
@@ -395,6 +426,10 @@ export async function connect(options: ConnectOptions): Promise<DevmemSocket> {
     }
   })();
   const sock = new DevmemSocket(nat, opts);
+  if (signal?.aborted) {
+    sock.close();
+    throw abortError(signal);
+  }
   const connected = sock.waitConnected();
   const onAbort = () => sock.close();
   signal?.addEventListener('abort', onAbort, { once: true });

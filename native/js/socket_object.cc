@@ -37,6 +37,8 @@ Napi::Function SocketObject::Define(Napi::Env env) {
                          InstanceMethod<&SocketObject::Release>("release"),
                          InstanceMethod<&SocketObject::Close>("close"),
                          InstanceMethod<&SocketObject::Shutdown>("shutdown"),
+                         InstanceMethod<&SocketObject::Send>("send"),
+                         InstanceMethod<&SocketObject::WaitWritable>("waitWritable"),
                          InstanceMethod<&SocketObject::Ref>("ref"),
                          InstanceMethod<&SocketObject::Unref>("unref"),
                          InstanceMethod<&SocketObject::Stats>("stats"),
@@ -90,23 +92,55 @@ bool SocketObject::Limited() const {
 void SocketObject::UpdateWatch() {
   if (!poller_ || closed_) return;
   int events = 0;
-  if (connecting_) events |= UV_WRITABLE;
-  else if (reading_ && !eof_ && !Limited()) events |= UV_READABLE;
+  if (connecting_ || want_writable_) events |= UV_WRITABLE;
+  if (!connecting_ && reading_ && !eof_ && !Limited()) events |= UV_READABLE;
   poller_->Watch(events);
 }
 
 void SocketObject::OnPoll(int status, int events) {
   if (closed_) return;
   Napi::HandleScope scope(Env());
+  if (status < 0) {
+    // On POLLERR libuv stops the handle and reports UV_EBADF with no events.
+    // The socket's pending error is what matters: let the syscall that
+    // would run next (SO_ERROR, recvmsg) report it.
+    poller_->Forget();
+    events = UV_READABLE | UV_WRITABLE;
+  }
   if (connecting_) {
     OnConnectReady();
     return;
   }
-  if (status < 0 && status != UV_EBADF) {
-    // libuv reports POLLERR this way; recvmsg will tell the real error.
-    events |= UV_READABLE;
+  if ((events & UV_WRITABLE) && want_writable_) {
+    want_writable_ = false;
+    UpdateWatch();
+    Emit("writable", {});
+    if (closed_) return;
   }
   if (events & UV_READABLE) Drain();
+}
+
+// send(data: Uint8Array) -> bytes sent, or -1 when the socket buffer is full.
+Napi::Value SocketObject::Send(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!poller_ || closed_) throw MakeError(env, {EBADF, "send", "the socket is closed", std::nullopt, ""});
+  auto data = info[0].As<Napi::Uint8Array>();
+  ssize_t n;
+  do {
+    n = ::send(poller_->Fd(), data.Data(), data.ByteLength(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(env, -1);
+    throw MakeError(env, {errno, "send", "send failed", std::nullopt, ""});
+  }
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+// waitWritable(): emits 'writable' once the socket can take more data.
+Napi::Value SocketObject::WaitWritable(const Napi::CallbackInfo& info) {
+  want_writable_ = true;
+  UpdateWatch();
+  return info.Env().Undefined();
 }
 
 void SocketObject::OnConnectReady() {
@@ -154,7 +188,7 @@ void SocketObject::Drain() {
         continue;
       }
       Deliver(&closed);
-      if (!closed) EmitError(e, "recvmsg", "receive failed");
+      if (!closed) EmitError(e, "recvmsg", "receiving on the socket failed");
       return;
     }
     if (n == 0) {

@@ -33,7 +33,7 @@ struct RxStats {
 // a devmem-steered socket: without MSG_SOCK_DEVMEM the kernel answers EFAULT.
 //
 // JS gets events through one callback: ('connect', err?), ('batch', batch),
-// ('end'), ('error', err), ('stall'), ('close').
+// ('end'), ('error', err), ('stall'), ('writable').
 class SocketObject : public Napi::ObjectWrap<SocketObject> {
  public:
   static Napi::Function Define(Napi::Env env);
@@ -56,6 +56,8 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
   Napi::Value Release(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Shutdown(const Napi::CallbackInfo& info);
+  Napi::Value Send(const Napi::CallbackInfo& info);
+  Napi::Value WaitWritable(const Napi::CallbackInfo& info);
   Napi::Value Ref(const Napi::CallbackInfo& info);
   Napi::Value Unref(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
@@ -79,6 +81,7 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
   Napi::FunctionReference callback_;
   std::unique_ptr<Napi::AsyncContext> async_context_;
   bool connecting_ = false;
+  bool want_writable_ = false;
   bool reading_ = false;  // JS wants data
   bool eof_ = false;
   bool closed_ = false;

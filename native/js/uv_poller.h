@@ -24,6 +24,8 @@ class UvPoller {
   // Watches exactly `events` (UV_READABLE | UV_WRITABLE ...); 0 stops.
   void Watch(int events);
   int Watching() const { return events_; }
+  // libuv stopped the handle by itself (POLLERR): the next Watch() restarts it.
+  void Forget() { events_ = 0; }
   void Ref();
   void Unref();
   // Stops watching and closes the handle, then the fd. Idempotent.

@@ -1,0 +1,162 @@
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+
+import { allocUdmabuf, bindRx, createServer, type DmaBuf, type FragmentBatch, type RxBinding } from '../../../lib/index';
+import { allQueues, enableHeaderSplit, mismatches, sendFromRemote } from '../helpers/devmem-rx';
+import { e2eEnv } from '../helpers/env';
+
+const env = e2eEnv();
+const MiB = 1024 * 1024;
+let nextPort = 5201;
+
+describe('devmem receive on the patched netdevsim', function () {
+  this.timeout(300_000);
+  let restoreRings: () => Promise<void>;
+
+  before(async () => {
+    restoreRings = await enableHeaderSplit();
+  });
+  after(async () => restoreRings());
+
+  async function withBinding<T>(bufSize: number, fn: (b: RxBinding, d: DmaBuf) => Promise<T>): Promise<T> {
+    const dmabuf = allocUdmabuf(bufSize);
+    const binding = await bindRx(env.ifLocal, allQueues(), dmabuf);
+    try {
+      return await fn(binding, dmabuf);
+    } finally {
+      binding.close();
+      dmabuf.close();
+    }
+  }
+
+  it('receives 64 MiB entirely as dma-buf fragments, intact, and returns every token', async () => {
+    await withBinding(16 * MiB, async (binding, dmabuf) => {
+      const port = nextPort++;
+      const server = createServer({ host: env.addr4Local, port, binding, dmabuf });
+      await server.listen();
+      const total = 64 * MiB;
+      const sending = sendFromRemote(env.addr4Local, port, total);
+      const sock = await server.accept();
+      let pos = 0;
+      let bad = 0;
+      let dmabufFragments = 0;
+      let batches = 0;
+      for await (const batch of sock) {
+        batches++;
+        for (let i = 0; i < batch.count; i++) if (batch.kinds[i] === 0) dmabufFragments++;
+        for (let i = 0; i < batch.count; i++) assert.equal(batch.dmabufIds[i], binding.id);
+        const data = batch.copyOut(dmabuf);
+        bad += mismatches(data, pos);
+        pos += data.length;
+      }
+      await sending;
+      const s = sock.stats();
+      sock.close();
+      server.close();
+      assert.equal(pos, total);
+      assert.equal(bad, 0, 'every byte read through the dma-buf view matches the pattern');
+      assert.equal(s.dmabufBytes, total, 'all payload arrived in the dma-buf');
+      assert.equal(s.linearBytes + s.hostBytes, 0);
+      assert.equal(s.releasedTokens, dmabufFragments, 'the kernel freed exactly as many fragments as arrived');
+      assert.equal(s.outstandingTokens, 0);
+      assert.equal(s.shortReleases, 0);
+      assert.ok(s.dontneedCalls <= Math.ceil(dmabufFragments / 1024) + batches, `${s.dontneedCalls} DONTNEED calls for ${dmabufFragments} fragments in ${batches} batches`);
+    });
+  });
+
+  it('stalls without error while a consumer holds the tokens of a 256 KiB dma-buf, then completes', async () => {
+    await withBinding(256 * 1024, async (binding, dmabuf) => {
+      const port = nextPort++;
+      const server = createServer({ host: env.addr4Local, port, binding, dmabuf, release: 'manual' });
+      await server.listen();
+      const total = 2 * MiB;
+      const sending = sendFromRemote(env.addr4Local, port, total);
+      const sock = await server.accept();
+      const held: FragmentBatch[] = [];
+      let pos = 0;
+      let bad = 0;
+      const receiveUntilQuiet = async (quietMs: number) => {
+        for (;;) {
+          const next = sock.read();
+          const timeout = new Promise<'quiet'>((r) => setTimeout(() => r('quiet'), quietMs));
+          const b = await Promise.race([next, timeout]);
+          if (b === 'quiet') return next;
+          if (b === null) return null;
+          const data = b.copyOut(dmabuf);
+          bad += mismatches(data, pos);
+          pos += data.length;
+          held.push(b);
+        }
+      };
+      const pending = await receiveUntilQuiet(3000);
+      assert.ok(pending !== null, 'the stream stalled before its end');
+      assert.ok(pos < total, `stalled after ${pos} bytes`);
+      assert.ok(sock.stats().outstandingBytes <= 256 * 1024);
+      assert.equal(sock.closed, false, 'a stall is not an error');
+      for (const b of held.splice(0)) b.release();
+      // Now drain to the end, releasing as we go.
+      let b = await pending;
+      while (b) {
+        const data = b.copyOut(dmabuf);
+        bad += mismatches(data, pos);
+        pos += data.length;
+        b.release();
+        b = await sock.read();
+      }
+      await sending;
+      sock.close();
+      server.close();
+      assert.equal(pos, total);
+      assert.equal(bad, 0);
+    });
+  });
+
+  it('receives four parallel flows spread over four bound queues', async () => {
+    await withBinding(32 * MiB, async (binding, dmabuf) => {
+      const port = nextPort++;
+      const server = createServer({ host: env.addr4Local, port, binding, dmabuf });
+      await server.listen();
+      const per = 8 * MiB;
+      const sending = sendFromRemote(env.addr4Local, port, per, 4);
+      const results = await Promise.all(
+        [0, 1, 2, 3].map(async () => {
+          const sock = await server.accept();
+          let pos = 0;
+          let bad = 0;
+          for await (const batch of sock) {
+            const data = batch.copyOut(dmabuf);
+            bad += mismatches(data, pos);
+            pos += data.length;
+          }
+          const s = sock.stats();
+          sock.close();
+          return { pos, bad, dmabufBytes: s.dmabufBytes };
+        }),
+      );
+      await sending;
+      server.close();
+      for (const r of results) assert.deepEqual(r, { pos: per, bad: 0, dmabufBytes: per });
+    });
+  });
+
+  it('receives in a worker thread', async () => {
+    const port = nextPort++;
+    const worker = new Worker(path.join(__dirname, '../fixtures/worker-receiver.ts'), {
+      workerData: { ifname: env.ifLocal, queues: allQueues(), host: env.addr4Local, port },
+      execArgv: ['--import', 'tsx'],
+    });
+    const messages: Record<string, unknown>[] = [];
+    const done = new Promise<Record<string, unknown>>((resolve, reject) => {
+      worker.on('message', (m: Record<string, unknown>) => {
+        messages.push(m);
+        if (m.listening) sendFromRemote(env.addr4Local, port, 8 * MiB).catch(reject);
+        else resolve(m);
+      });
+      worker.on('error', reject);
+    });
+    const result = await done;
+    await worker.terminate();
+    assert.deepEqual(result, { bytes: 8 * MiB, mismatches: 0, dmabufBytes: 8 * MiB });
+  });
+});

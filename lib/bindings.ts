@@ -9,6 +9,8 @@
  * collector, because code may still hold and use its numeric `id`. The
  * socket is close-on-exec, so child processes do not inherit bindings.
  */
+import * as fs from 'node:fs';
+
 import { call, DevmemError, invalidArgument } from './errors';
 import { checkInterfaceSpec, resolveInterface, type InterfaceSpec } from './interfaces';
 import { native, type NativeBinding } from './native';
@@ -29,6 +31,8 @@ abstract class Binding {
   readonly id: number;
   readonly ifindex: number;
   readonly ifname: string;
+  /** `'rx'` or `'tx'`. */
+  readonly kind: 'rx' | 'tx';
   readonly #native: NativeBinding;
 
   protected constructor(nat: NativeBinding, ifname: string) {
@@ -36,6 +40,7 @@ abstract class Binding {
     this.id = nat.id;
     this.ifindex = nat.ifindex;
     this.ifname = ifname;
+    this.kind = nat.kind;
   }
 
   /** True once close() ran. */
@@ -73,10 +78,25 @@ export class RxBinding extends Binding {
 
 /** A dma-buf bound for transmit (bind-tx, Linux 6.16+). */
 export class TxBinding extends Binding {
+  /** Size of the bound dma-buf: send ranges must lie inside it. */
+  readonly size: number;
+
   /** @internal */
-  constructor(nat: NativeBinding, ifname: string) {
+  constructor(nat: NativeBinding, ifname: string, size: number) {
     super(nat, ifname);
+    this.size = size;
   }
+}
+
+function dmabufSize(dmabuf: DmaBufLike | number, fd: number): number {
+  if (typeof dmabuf === 'object' && typeof dmabuf.size === 'number') return dmabuf.size;
+  try {
+    const m = /^size:\s*(\d+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+    if (m) return Number(m[1]);
+  } catch {
+    // reported below
+  }
+  throw new DevmemError(`fd ${fd} is not a dma-buf (no size in its fdinfo)`, { reason: 'NOT_A_DMABUF' });
 }
 
 function checkDmabufFd(dmabuf: unknown): number {
@@ -135,7 +155,8 @@ export async function bindRx(
 export async function bindTx(iface: InterfaceSpec, dmabuf: DmaBufLike | number): Promise<TxBinding> {
   checkInterfaceSpec(iface);
   const fd = checkDmabufFd(dmabuf);
+  const size = dmabufSize(dmabuf, fd);
   const { ifindex, ifname } = await resolveInterface(iface);
   const nat = await call('bind-tx', `bind-tx on ${ifname}`, () => native().bind('bind-tx', { ifindex, fd }));
-  return new TxBinding(nat, ifname);
+  return new TxBinding(nat, ifname, size);
 }

@@ -33,6 +33,9 @@ export type DevmemReason =
   | 'CONTROL_TRUNCATED'
   | 'CONNECTION_RESET'
   | 'CONNECTION_REFUSED'
+  | 'INVALID_BINDING'
+  | 'ROUTE_NOT_ON_BOUND_DEVICE'
+  | 'ZEROCOPY_DISABLED'
   | 'KERNEL_ERROR';
 
 /** What the kernel's extended ACK said, with attribute numbers named. */
@@ -80,6 +83,10 @@ const ADVICE: Record<DevmemReason, string> = {
     'The kernel truncated control messages, which loses tokens; the socket was closed so the kernel frees them. Upgrade to a kernel with put_cmsg_notrunc (6.15, or 6.12.y stable).',
   CONNECTION_RESET: 'The peer reset the connection.',
   CONNECTION_REFUSED: 'Nothing listens at that address and port.',
+  INVALID_BINDING: 'Send with the id of an open TX binding (bindTx()); RX bindings and closed bindings cannot send.',
+  ROUTE_NOT_ON_BOUND_DEVICE:
+    'The route to the peer does not leave through the bound device: connect with { bindToDevice: <the bound interface> } or fix the routes.',
+  ZEROCOPY_DISABLED: 'devmem TX needs SO_ZEROCOPY on the socket and MSG_ZEROCOPY on each send; sendDmabuf() sets both.',
   KERNEL_ERROR: 'See the errno and the kernel message.',
 };
 
@@ -120,7 +127,7 @@ export function invalidArgument(message: string): DevmemError {
 }
 
 /** The operation a native error came from; decides how errno maps to a reason. */
-export type Operation = 'bind-rx' | 'bind-tx' | 'netlink' | 'ethtool' | 'dmabuf' | 'socket';
+export type Operation = 'bind-rx' | 'bind-tx' | 'netlink' | 'ethtool' | 'dmabuf' | 'socket' | 'send-dmabuf';
 
 const E = os.constants.errno;
 
@@ -143,6 +150,10 @@ export function classify(errnoPositive: number, extack: Extack | undefined, op: 
   const msg = extack?.message ?? '';
   const attr = extack?.attribute ?? '';
   const isBind = op === 'bind-rx' || op === 'bind-tx';
+  if (op === 'send-dmabuf') {
+    if (errnoPositive === E.ENODEV) return 'ROUTE_NOT_ON_BOUND_DEVICE';
+    if (errnoPositive === E.EINVAL) return 'INVALID_BINDING';
+  }
   switch (errnoPositive) {
     case E.EPERM:
     case E.EACCES:

@@ -29,3 +29,4 @@ export { FragmentBatch, FragmentKind, type ReleaseResult } from './batch';
 export { connect, DevmemSocket, type ConnectOptions, type ReceiveOptions, type SocketAddress, type SocketStats } from './socket';
 export { createServer, DevmemServer, type ServerOptions } from './server';
 export { AbortError } from './abort';
+export { type DmabufRange, type SendOptions, type SendResult, type TxBindingLike } from './tx';

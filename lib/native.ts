@@ -69,7 +69,8 @@ export type NativeSocketEvent =
   | ['end']
   | ['error', NativeError]
   | ['stall']
-  | ['writable'];
+  | ['writable']
+  | ['zerocopy', number, number, boolean];
 
 export interface NativeAddress {
   address: string;
@@ -89,6 +90,8 @@ export interface NativeSocket {
   shutdown(): void;
   send(data: Uint8Array): number;
   waitWritable(): void;
+  enableZerocopy(): void;
+  sendDmabuf(bindingId: number, iovs: Float64Array, count: number): { bytes: number; id: number };
   ref(): void;
   unref(): void;
   stats(): Record<string, number>;

@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 
 import { abortError, checkSignal } from './abort';
 import { FragmentBatch, type ReleaseResult } from './batch';
+import { Transmitter, type DmabufRange, type SendOptions, type SendResult, type TxBindingLike } from './tx';
 import type { DmaBuf } from './dmabuf';
 import { DevmemError, fromNative, invalidArgument } from './errors';
 import { native, type NativeAddress, type NativeBatch, type NativeError, type NativeSocket, type NativeSocketEvent } from './native';
@@ -53,6 +54,12 @@ export interface ReceiveOptions {
 }
 
 export interface SocketStats {
+  /** Transmit: bytes handed to the kernel by sendDmabuf, zerocopy sendmsg calls, completions. */
+  bytesSent: number;
+  zerocopySends: number;
+  completions: number;
+  copiedCompletions: number;
+  zerocopyPending: number;
   bytes: number;
   fragments: number;
   dmabufBytes: number;
@@ -119,6 +126,7 @@ export class DevmemSocket extends EventEmitter {
   #closed = false;
   #connectWaiter: { resolve(): void; reject(e: unknown): void } | undefined;
   readonly #writableWaiters: (() => void)[] = [];
+  readonly #tx: Transmitter;
 
   /** @internal */
   constructor(nat: NativeSocket, opts: ReceiveOptions) {
@@ -127,6 +135,7 @@ export class DevmemSocket extends EventEmitter {
     this.#opts = opts;
     this.#hwm = opts.highWaterMark ?? 4;
     nat.setCallback((...ev: NativeSocketEvent) => this.#onNative(ev));
+    this.#tx = new Transmitter(nat, () => this.#writable());
     const limits: Record<string, number> = {};
     for (const k of ['maxOutstandingFragments', 'maxOutstandingBytes', 'batchFragments', 'batchBytes'] as const)
       if (opts[k] !== undefined) limits[k] = opts[k];
@@ -184,6 +193,9 @@ export class DevmemSocket extends EventEmitter {
         for (const w of ws) w();
         return;
       }
+      case 'zerocopy':
+        this.#tx.onCompletion(ev[1], ev[2], ev[3]);
+        return;
     }
   }
 
@@ -226,6 +238,7 @@ export class DevmemSocket extends EventEmitter {
   #fail(err: unknown): void {
     if (this.#error !== undefined) return;
     this.#error = err;
+    this.#tx.fail(err);
     if (errorChannel.hasSubscribers) errorChannel.publish({ socket: this, error: err });
     for (const w of this.#waiters.splice(0)) w.reject(err);
     if (this.listenerCount('error') > 0) this.emit('error', err);
@@ -329,11 +342,28 @@ export class DevmemSocket extends EventEmitter {
         throw fromNative(e, 'socket', 'write failed');
       }
       if (n >= 0) off += n;
-      else await new Promise<void>((resolve) => {
-        this.#writableWaiters.push(resolve);
-        this.#native.waitWritable();
-      });
+      else await this.#writable();
     }
+  }
+
+  #writable(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#writableWaiters.push(resolve);
+      this.#native.waitWritable();
+    });
+  }
+
+  /**
+   * Sends dma-buf bytes with zerocopy (Linux 6.16+): one or many ranges of
+   * the TX binding's dma-buf, split into sendmsg calls of at most 1024
+   * iovecs, with partial sends continued where they stopped. Resolves once
+   * the kernel has completed every byte, after which the ranges may be
+   * rewritten; `copied` says whether the kernel fell back to copying.
+   * Ranges are checked against the dma-buf's size before any syscall.
+   */
+  sendDmabuf(binding: TxBindingLike, ranges: DmabufRange | DmabufRange[], options?: SendOptions): Promise<SendResult> {
+    if (this.#closed) return Promise.reject(new DevmemError('the socket is closed', { reason: 'CLOSED', errno: -9, code: 'EBADF' }));
+    return this.#tx.send(binding, ranges, options);
   }
 
   /** Half-closes the sending side (the peer sees EOF). */
@@ -357,6 +387,7 @@ export class DevmemSocket extends EventEmitter {
     this.#connectWaiter?.reject(err);
     this.#connectWaiter = undefined;
     for (const w of this.#writableWaiters.splice(0)) w();
+    this.#tx.fail(err);
     queueMicrotask(() => this.emit('close'));
   }
 

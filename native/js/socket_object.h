@@ -4,6 +4,8 @@
 
 #include <napi.h>
 
+#include <sys/uio.h>
+
 #include <map>
 #include <memory>
 #include <vector>
@@ -27,13 +29,14 @@ struct RxStats {
   uint64_t outstanding_tokens = 0, outstanding_bytes = 0, released_tokens = 0;
   uint64_t dontneed_calls = 0, short_releases = 0, recvmsg_calls = 0, eagains = 0;
   uint64_t batches = 0, ctrl_grows = 0, stalls = 0;
+  uint64_t tx_bytes = 0, tx_sends = 0, tx_completions = 0, tx_copied_completions = 0;
 };
 
 // A TCP socket owned by the addon. libuv (and so net.Socket) must never read
 // a devmem-steered socket: without MSG_SOCK_DEVMEM the kernel answers EFAULT.
 //
 // JS gets events through one callback: ('connect', err?), ('batch', batch),
-// ('end'), ('error', err), ('stall'), ('writable').
+// ('end'), ('error', err), ('stall'), ('writable'), ('zerocopy', lo, hi, copied).
 class SocketObject : public Napi::ObjectWrap<SocketObject> {
  public:
   static Napi::Function Define(Napi::Env env);
@@ -58,6 +61,9 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
   Napi::Value Shutdown(const Napi::CallbackInfo& info);
   Napi::Value Send(const Napi::CallbackInfo& info);
   Napi::Value WaitWritable(const Napi::CallbackInfo& info);
+  Napi::Value EnableZerocopy(const Napi::CallbackInfo& info);
+  Napi::Value SendDmabuf(const Napi::CallbackInfo& info);
+  void DrainErrorQueue();
   Napi::Value Ref(const Napi::CallbackInfo& info);
   Napi::Value Unref(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
@@ -82,6 +88,10 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
   std::unique_ptr<Napi::AsyncContext> async_context_;
   bool connecting_ = false;
   bool want_writable_ = false;
+  bool zc_enabled_ = false;
+  uint32_t zc_next_id_ = 0;
+  uint64_t zc_pending_ = 0;
+  std::vector<iovec> iovecs_;
   bool reading_ = false;  // JS wants data
   bool eof_ = false;
   bool closed_ = false;

@@ -96,7 +96,7 @@ describe('devmem receive on the patched netdevsim', function () {
       assert.equal(sock.closed, false, 'a stall is not an error');
       for (const b of held.splice(0)) b.release();
       // Now drain to the end, releasing as we go.
-      let b = await pending;
+      let b: FragmentBatch | null = await pending;
       while (b) {
         const data = b.copyOut(dmabuf);
         bad += mismatches(data, pos);

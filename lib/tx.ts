@@ -1,0 +1,207 @@
+/**
+ * Devmem transmit: sendmsg(MSG_ZEROCOPY) with an SCM_DEVMEM_DMABUF cmsg, and
+ * completion tracking through the socket's error queue. Each sendmsg that
+ * makes progress consumes one zerocopy notification id; the kernel reports
+ * completed ids as ranges, and a send's promise settles once all of its ids
+ * are done, because only then may the dma-buf bytes be rewritten.
+ */
+import { DevmemError, fromNative, invalidArgument } from './errors';
+import type { NativeSocket } from './native';
+
+/** A byte range of the bound dma-buf. */
+export interface DmabufRange {
+  offset: number;
+  length: number;
+}
+
+/** A TX binding, or an `{ id, size }` for one made elsewhere (another process, a daemon). */
+export interface TxBindingLike {
+  readonly id: number;
+  readonly size: number;
+  readonly closed?: boolean;
+  readonly kind?: string;
+}
+
+export interface SendResult {
+  /** Bytes sent. */
+  bytes: number;
+  /** sendmsg calls made. */
+  sends: number;
+  /** True when the kernel copied instead of sending from device memory for any part. */
+  copied: boolean;
+}
+
+export interface SendOptions {
+  /** Wait for completions while more than this many bytes are in flight (default 64 MiB). */
+  maxInFlightBytes?: number;
+  /**
+   * Set SO_ZEROCOPY on the socket before the first send (default true). Pass
+   * false only when something else manages the socket's options.
+   */
+  enableZerocopy?: boolean;
+}
+
+const MAX_IOV = 1024;
+
+interface PendingSend {
+  ids: Set<number>;
+  copied: boolean;
+  bytes: number;
+  sends: number;
+  resolve(r: SendResult): void;
+  reject(e: unknown): void;
+}
+
+/** Normalises and bounds-checks ranges before any syscall. */
+export function checkRanges(ranges: unknown, size: number): Float64Array {
+  const list = Array.isArray(ranges) ? ranges : [ranges];
+  if (list.length === 0) throw invalidArgument('sendDmabuf needs at least one range');
+  const pairs = new Float64Array(list.length * 2);
+  list.forEach((r: unknown, i) => {
+    if (r === null || typeof r !== 'object') throw new TypeError('each range must be { offset, length }');
+    const { offset, length } = r as DmabufRange;
+    if (typeof offset !== 'number' || typeof length !== 'number') throw new TypeError('range offset and length must be numbers');
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length <= 0)
+      throw invalidArgument(`range ${i} (offset ${offset}, length ${length}) must have a non-negative offset and a positive length`);
+    if (offset + length > size)
+      throw invalidArgument(`range ${i} [${offset}, ${offset + length}) lies outside the ${size}-byte dma-buf`);
+    pairs[2 * i] = offset;
+    pairs[2 * i + 1] = length;
+  });
+  return pairs;
+}
+
+/** The TX half of a DevmemSocket. @internal */
+export class Transmitter {
+  readonly #native: NativeSocket;
+  readonly #waitWritable: () => Promise<void>;
+  #zerocopy = false;
+  readonly #pending = new Set<PendingSend>();
+  readonly #idOwner = new Map<number, PendingSend>();
+  #inFlight = 0;
+  readonly #inFlightBytes = new Map<number, number>();
+  #drainWaiters: (() => void)[] = [];
+  #closedError: unknown;
+
+  constructor(nat: NativeSocket, waitWritable: () => Promise<void>) {
+    this.#native = nat;
+    this.#waitWritable = waitWritable;
+  }
+
+  /** Called for each completion range the kernel reports. */
+  onCompletion(lo: number, hi: number, copied: boolean): void {
+    for (let id = lo; ; id = (id + 1) >>> 0) {
+      const owner = this.#idOwner.get(id);
+      if (owner) {
+        this.#idOwner.delete(id);
+        owner.ids.delete(id);
+        if (copied) owner.copied = true;
+        if (owner.ids.size === 0) this.#maybeSettle(owner);
+      }
+      this.#inFlight -= this.#inFlightBytes.get(id) ?? 0;
+      this.#inFlightBytes.delete(id);
+      if (id === hi) break;
+    }
+    for (const w of this.#drainWaiters.splice(0)) w();
+  }
+
+  #finished = new WeakSet<PendingSend>();
+
+  #maybeSettle(p: PendingSend): void {
+    if (!this.#finished.has(p) || p.ids.size > 0) return;
+    this.#pending.delete(p);
+    p.resolve({ bytes: p.bytes, sends: p.sends, copied: p.copied });
+  }
+
+  /** Rejects everything still waiting (socket closed or failed). */
+  fail(err: unknown): void {
+    this.#closedError = err;
+    for (const p of this.#pending) p.reject(err);
+    this.#pending.clear();
+    this.#idOwner.clear();
+    for (const w of this.#drainWaiters.splice(0)) w();
+  }
+
+  async send(binding: TxBindingLike, ranges: DmabufRange | DmabufRange[], opts: SendOptions = {}): Promise<SendResult> {
+    if (binding === null || typeof binding !== 'object' || typeof binding.id !== 'number' || typeof binding.size !== 'number')
+      throw new TypeError('binding must be a TxBinding (or { id, size } of a TX binding made elsewhere)');
+    if (binding.kind !== undefined && binding.kind !== 'tx')
+      throw new DevmemError('sendDmabuf needs a TX binding (bindTx()), not an RX binding', { reason: 'INVALID_BINDING' });
+    if (binding.closed === true) throw new DevmemError('the TX binding is closed', { reason: 'INVALID_BINDING', errno: -9, code: 'EBADF' });
+    const pairs = checkRanges(ranges, binding.size);
+    const maxInFlight = opts.maxInFlightBytes ?? 64 * 1024 * 1024;
+    if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) throw invalidArgument('maxInFlightBytes must be a positive integer');
+    if (this.#closedError !== undefined) throw this.#closedError;
+    if (!this.#zerocopy && opts.enableZerocopy !== false) {
+      try {
+        this.#native.enableZerocopy();
+      } catch (e) {
+        throw fromNative(e, 'send-dmabuf', 'cannot enable zerocopy');
+      }
+      this.#zerocopy = true;
+    }
+
+    let settle!: { resolve(r: SendResult): void; reject(e: unknown): void };
+    const done = new Promise<SendResult>((resolve, reject) => (settle = { resolve, reject }));
+    const p: PendingSend = { ids: new Set(), copied: false, bytes: 0, sends: 0, ...settle };
+    this.#pending.add(p);
+
+    let first = 0; // first pair not fully sent
+    const nPairs = pairs.length / 2;
+    try {
+      while (first < nPairs) {
+        if (this.#closedError !== undefined) throw this.#closedError;
+        while (this.#inFlight >= maxInFlight && this.#closedError === undefined)
+          await new Promise<void>((r) => this.#drainWaiters.push(r));
+        const count = Math.min(MAX_IOV, nPairs - first);
+        const slice = pairs.subarray(first * 2, (first + count) * 2);
+        let r: { bytes: number; id: number };
+        try {
+          r = this.#native.sendDmabuf(binding.id, slice, count);
+        } catch (e) {
+          const err = fromNative(e, 'send-dmabuf', `sendDmabuf with binding ${binding.id}`);
+          if (!this.#zerocopy && err instanceof DevmemError && err.reason === 'INVALID_BINDING')
+            throw new DevmemError(`sendDmabuf on a socket without SO_ZEROCOPY: ${err.message}`, {
+              reason: 'ZEROCOPY_DISABLED',
+              errno: err.errno,
+              code: err.code,
+              syscall: 'sendmsg',
+            });
+          throw err;
+        }
+        if (r.bytes < 0) {
+          await this.#waitWritable();
+          continue;
+        }
+        p.bytes += r.bytes;
+        p.sends++;
+        if (r.id >= 0) {
+          p.ids.add(r.id);
+          this.#idOwner.set(r.id, p);
+          this.#inFlight += r.bytes;
+          this.#inFlightBytes.set(r.id, r.bytes);
+        }
+        // Advance past what was sent: whole ranges, then part of one.
+        let left = r.bytes;
+        while (left > 0 && first < nPairs) {
+          const len = pairs[first * 2 + 1]!;
+          if (left >= len) {
+            left -= len;
+            first++;
+          } else {
+            pairs[first * 2] = pairs[first * 2]! + left;
+            pairs[first * 2 + 1] = len - left;
+            left = 0;
+          }
+        }
+      }
+    } catch (e) {
+      this.#pending.delete(p);
+      for (const id of p.ids) this.#idOwner.delete(id);
+      throw e;
+    }
+    this.#finished.add(p);
+    this.#maybeSettle(p);
+    return done;
+  }
+}

@@ -97,7 +97,8 @@ describe('netdev netlink against the running kernel', function () {
   });
 
   it('bind-tx on a veth carries the kernel message "Driver does not support netmem TX"', async () => {
-    await assert.rejects(bindTx(veth.local, 0), (e: unknown) => {
+    // The driver check comes before the kernel looks at the fd.
+    await assert.rejects(bindTx(veth.local, { fd: 0, size: 4096 }), (e: unknown) => {
       assert.ok(e instanceof DevmemError);
       assert.equal(e.extack?.message, 'Driver does not support netmem TX');
       assert.equal(e.reason, 'DEVICE_UNSUPPORTED');

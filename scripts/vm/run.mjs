@@ -85,6 +85,7 @@ async function runMode(mode, { kernel, initramfs }, opts) {
         console.log(`[${mode}] ${line}`);
       },
     });
+    await haltIfAborting();
     const verdict = judgeMode({ mode, boot, job: readJobResults(job.dir), consoleLines, grep: opts.grep });
     // Keep the last console log and kernel log of each mode for post-mortems.
     const logs = join(opts.cacheRoot, 'logs');
@@ -110,6 +111,13 @@ function modeSummary(v) {
 }
 
 let aborting = false;
+
+// Once abort() has started, the normal flow must not go on to judge and report a guest
+// that abort() itself killed: it parks here until abort() exits the process.
+function haltIfAborting() {
+  return aborting ? new Promise(() => {}) : Promise.resolve();
+}
+
 async function abort(opts, reason, code) {
   if (aborting) return;
   aborting = true;
@@ -161,6 +169,7 @@ async function main() {
     console.log(`${total.passed} passed, ${total.failed} failed`);
     process.exitCode = verdicts.every((v) => v.ok) ? 0 : 1;
   } catch (err) {
+    await haltIfAborting();
     await killAllChildren();
     runCleanups();
     console.error(err instanceof HarnessError ? `test:vm: ${err.message}` : err);

@@ -3,6 +3,7 @@
 // chroot's make, qemu), e.g. on SIGINT or when the overall timeout fires.
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
+import { StringDecoder } from 'node:string_decoder';
 import { HarnessError } from './errors.mjs';
 
 const live = new Set();
@@ -31,8 +32,9 @@ export function run(cmd, args = [], opts = {}) {
     let stdout = '';
     let stderr = '';
     let partial = '';
+    const decoder = new StringDecoder('utf8');
     child.stdout?.on('data', (chunk) => {
-      const text = chunk.toString();
+      const text = decoder.write(chunk);
       if (capture) stdout += text;
       if (onLine) {
         partial += text;

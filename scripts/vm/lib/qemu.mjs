@@ -5,6 +5,7 @@
 // (-nic none): all traffic stays between the netns inside it. Two 9p shares: the host
 // root read-only ("hostroot") and the job directory writable ("e2ejob").
 import { createWriteStream } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { killTree, startChild } from './proc.mjs';
 
 export const QEMU = 'qemu-system-x86_64';
@@ -47,29 +48,44 @@ export function bootGuest({ vmlinuz, initramfs, jobDir, timeoutMs, consoleLog, o
     const log = createWriteStream(consoleLog);
     const child = startChild(QEMU, qemuArgs({ vmlinuz, initramfs, jobDir }));
     let timedOut = false;
-    let partial = '';
-    const handle = (chunk) => {
-      log.write(chunk);
-      partial += chunk.toString().replace(/\r/g, '');
-      const lines = partial.split('\n');
-      partial = lines.pop();
-      for (const line of lines) onLine(line);
+    // Splits a stream into lines; the decoder keeps UTF-8 characters split across
+    // chunks intact (mocha's check marks).
+    const lineSplitter = () => {
+      const decoder = new StringDecoder('utf8');
+      let partial = '';
+      return {
+        write(chunk) {
+          log.write(chunk);
+          partial += decoder.write(chunk).replace(/\r/g, '');
+          const lines = partial.split('\n');
+          partial = lines.pop();
+          for (const line of lines) onLine(line);
+        },
+        flush() {
+          partial += decoder.end();
+          if (partial) onLine(partial);
+          partial = '';
+        },
+      };
     };
-    child.stdout.on('data', handle);
-    child.stderr.on('data', handle);
+    const out = lineSplitter();
+    const err = lineSplitter();
+    child.stdout.on('data', (chunk) => out.write(chunk));
+    child.stderr.on('data', (chunk) => err.write(chunk));
     const timer = setTimeout(() => {
       timedOut = true;
       killTree(child, 'SIGTERM');
       setTimeout(() => killTree(child, 'SIGKILL'), 5000).unref();
     }, timeoutMs);
-    child.on('error', (err) => {
+    child.on('error', (error) => {
       clearTimeout(timer);
       log.end();
-      reject(err);
+      reject(error);
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (partial) onLine(partial);
+      out.flush();
+      err.flush();
       log.end(() => resolve({ exitCode: code ?? signal, timedOut, wallMs: Date.now() - t0 }));
     });
   });

@@ -16,7 +16,7 @@ export function judgeMode({ mode, boot, job, consoleLines, grep }) {
   if (boot.timedOut) problems.push(`guest timed out after ${(boot.wallMs / 1000).toFixed(0)} s and was killed`);
   if (job.initFailed) problems.push(`guest init failed: ${job.initFailed}`);
   if (!results) {
-    problems.push(job.resultsError ?? 'no results.json from the guest (mocha did not run or crashed; see the console above)');
+    if (!boot.timedOut) problems.push(job.resultsError ?? 'no results.json from the guest (mocha did not run or crashed; see the console above)');
   } else if (passed + testFailures === 0) {
     problems.push(`zero tests ran in ${mode} mode${grep ? ` (--grep ${JSON.stringify(grep)})` : ''}: an empty run is a defect`);
   }
@@ -51,7 +51,10 @@ export function printModeSummary(verdict) {
   const head = `${verdict.mode}: ${verdict.ok ? 'OK' : 'FAILED'}, ${verdict.passed} passed, ${verdict.testFailures} failed` +
     `${verdict.pending ? `, ${verdict.pending} pending` : ''} (guest ${verdict.bootSeconds} s)`;
   console.log(head);
-  for (const t of verdict.failedTests) console.log(`  failed: ${t.title}${t.error ? `\n      ${t.error.split('\n')[0]}` : ''}`);
+  for (const t of verdict.failedTests) {
+    const detail = (t.error ?? '').trim().split('\n').slice(0, 6).join('\n      ');
+    console.log(`  failed: ${t.title}${detail ? `\n      ${detail}` : ''}`);
+  }
   for (const p of verdict.problems) console.log(`  problem: ${p}`);
 }
 

@@ -58,7 +58,8 @@ export async function selectKernel({ opts, patch, work, prepareApt }) {
     rejected.push(`${candidate.release}: ${check.failures.join('; ')}`);
     if (candidates.indexOf(candidate) < candidates.length - 1) note('trying the next older kernel');
   }
+  const which = opts.kernel ? `DEVMEM_VM_KERNEL=${opts.kernel}` : 'any of the candidate kernels';
   throw new HarnessError(
-    `netdevsim/devmem-e2e.patch applies to none of the candidate kernels; rebase it (netdevsim/README.md):\n  ${rejected.join('\n  ')}`,
+    `netdevsim/devmem-e2e.patch does not apply to ${which}; rebase it (netdevsim/README.md):\n  ${rejected.join('\n  ')}`,
   );
 }

@@ -1,0 +1,62 @@
+# netdevsim-pair.sh: sourced by main.sh (POSIX sh, runs in the guest chroot).
+#
+# setup_netdevsim_pair QUEUES creates two netdevsim devices with one port each, moves
+# the ports into their own network namespaces (local nsa, remote nsb), links them
+# back to back (what one sends, the other receives) and addresses them. On return it
+# has set IF_LOCAL IFINDEX_LOCAL IF_REMOTE IFINDEX_REMOTE.
+
+NS_LOCAL=nsa
+NS_REMOTE=nsb
+ADDR4_LOCAL=10.77.1.1
+ADDR4_REMOTE=10.77.1.2
+ADDR6_LOCAL=fd77::1
+ADDR6_REMOTE=fd77::2
+
+# netdev_of_device ID: name of the (single) port netdev of netdevsim device ID.
+# Device creation is synchronous, but the netdev registration is not: poll briefly.
+netdev_of_device() {
+  i=0
+  while [ $i -lt 50 ]; do
+    for path in /sys/bus/netdevsim/devices/netdevsim"$1"/net/*; do
+      if [ -e "$path" ]; then
+        basename "$path"
+        return 0
+      fi
+    done
+    sleep 0.1
+    i=$((i + 1))
+  done
+  echo "netdevsim device $1 has no netdev after 5 s" >&2
+  return 1
+}
+
+# configure_port NETNS IFNAME ADDR4 ADDR6
+configure_port() {
+  ip netns add "$1"
+  ip link set "$2" netns "$1"
+  ip -n "$1" link set lo up
+  ip -n "$1" addr add "$3/24" dev "$2"
+  # nodad: the address is usable at once instead of after duplicate detection.
+  ip -n "$1" -6 addr add "$4/64" dev "$2" nodad
+  ip -n "$1" link set "$2" up
+}
+
+setup_netdevsim_pair() {
+  queues=$1
+  echo "1 1 $queues" > /sys/bus/netdevsim/new_device
+  echo "2 1 $queues" > /sys/bus/netdevsim/new_device
+  IF_LOCAL=$(netdev_of_device 1)
+  IF_REMOTE=$(netdev_of_device 2)
+
+  configure_port "$NS_LOCAL" "$IF_LOCAL" "$ADDR4_LOCAL" "$ADDR6_LOCAL"
+  configure_port "$NS_REMOTE" "$IF_REMOTE" "$ADDR4_REMOTE" "$ADDR6_REMOTE"
+
+  IFINDEX_LOCAL=$(ip netns exec "$NS_LOCAL" cat "/sys/class/net/$IF_LOCAL/ifindex")
+  IFINDEX_REMOTE=$(ip netns exec "$NS_REMOTE" cat "/sys/class/net/$IF_REMOTE/ifindex")
+
+  # link_device takes "NETNS_FD:IFINDEX NETNS_FD:IFINDEX"; the fds are resolved in the
+  # writing process, i.e. this shell.
+  exec 7< "/run/netns/$NS_LOCAL" 8< "/run/netns/$NS_REMOTE"
+  echo "7:$IFINDEX_LOCAL 8:$IFINDEX_REMOTE" > /sys/bus/netdevsim/link_device
+  exec 7<&- 8<&-
+}

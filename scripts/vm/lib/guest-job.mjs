@@ -1,0 +1,69 @@
+// The job directory of one guest boot: a host temp dir shared writable into the guest.
+// The host writes job.env (what to run); the guest writes back:
+//   results.json  mocha results (test/e2e/mocha-reporter.cjs)
+//   mocha-exit    mocha's exit status
+//   guest-exit    exit status of scripts/vm/guest/main.sh
+//   dmesg.txt     the guest kernel log, saved just before power-off
+//   init-failed   why the guest init gave up, if it did
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+function shellQuote(value) {
+  return `'${String(value).replace(/'/g, `'\\''`)}'`;
+}
+
+export function createJob({ mode, repoRoot, grep, color }) {
+  const dir = mkdtempSync(join(tmpdir(), `devmem-vm-${mode}-`));
+  const vars = {
+    DEVMEM_JOB_MODE: mode,
+    DEVMEM_JOB_REPO: repoRoot,
+    DEVMEM_JOB_GREP: grep ?? '',
+    DEVMEM_JOB_COLOR: color ? '1' : '0',
+  };
+  writeFileSync(
+    join(dir, 'job.env'),
+    `# written by scripts/vm/run.mjs, read by the guest (POSIX sh)\n` +
+      Object.entries(vars)
+        .map(([k, v]) => `${k}=${shellQuote(v)}`)
+        .join('\n') +
+      '\n',
+  );
+  return {
+    dir,
+    consoleLog: join(dir, 'console.log'),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+function readText(dir, name) {
+  const path = join(dir, name);
+  return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+}
+
+function readStatus(dir, name) {
+  const text = readText(dir, name)?.trim();
+  return text === undefined || text === '' ? undefined : Number(text);
+}
+
+/** What the guest left in the job directory (missing pieces are undefined). */
+export function readJobResults(dir) {
+  let results;
+  let resultsError;
+  const raw = readText(dir, 'results.json');
+  if (raw !== undefined) {
+    try {
+      results = JSON.parse(raw);
+    } catch (err) {
+      resultsError = `results.json is not valid JSON: ${err.message}`;
+    }
+  }
+  return {
+    results,
+    resultsError,
+    mochaExit: readStatus(dir, 'mocha-exit'),
+    guestExit: readStatus(dir, 'guest-exit'),
+    dmesg: readText(dir, 'dmesg.txt'),
+    initFailed: readText(dir, 'init-failed')?.trim(),
+  };
+}

@@ -1,0 +1,80 @@
+// Command line and environment of `npm run test:vm` (node scripts/vm/run.mjs).
+import { parseArgs } from 'node:util';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { HarnessError } from './errors.mjs';
+
+export const MODES = ['devmem', 'stock'];
+
+export const USAGE = `usage: npm run test:vm -- [--mode devmem|stock] [--grep PATTERN] [--timeout SECONDS] [--refresh]
+
+Boots Debian's kernel under QEMU (TCG) with the host root shared read-only and runs the
+e2e tests inside it: test/e2e/devmem/** with the devmem-capable netdevsim and
+test/e2e/stock/** with the stock one. Both modes run by default.
+
+options:
+  --mode MODE        run one mode only (devmem or stock)
+  --grep PATTERN     passed to mocha --grep inside the guest
+  --timeout SECONDS  limit for each guest boot (default 600, env DEVMEM_VM_TIMEOUT)
+  --refresh          ask apt for a newer kernel even if a cached one is usable
+  -h, --help         this text
+
+environment:
+  DEVMEM_VM_KERNEL=7.3.4+deb13-amd64  use this kernel instead of the newest that fits
+  DEVMEM_VM_REFRESH=1                 same as --refresh
+  DEVMEM_VM_TIMEOUT=SECONDS           per-boot limit (default 600)
+  DEVMEM_VM_TOTAL_TIMEOUT=SECONDS     limit for the whole run, build included (default 3600)
+  DEVMEM_VM_CACHE=DIR                 cache root (default ~/.cache/devmem-tcp)
+  DEVMEM_VM_KEEP_WORK=1               keep the build work dir (trixie chroot) for faster rebuilds
+  DEVMEM_VM_SUMMARY=FILE              also write {"passed":N,"failed":N,"modes":{...}} to FILE
+`;
+
+function positiveSeconds(value, name) {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new HarnessError(`${name} must be a positive number of seconds, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function flag(value) {
+  return value !== undefined && value !== '' && value !== '0' && value.toLowerCase() !== 'false';
+}
+
+export function parseOptions(argv = process.argv.slice(2), env = process.env) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        mode: { type: 'string' },
+        grep: { type: 'string' },
+        timeout: { type: 'string' },
+        refresh: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    throw new HarnessError(`${err.message}\n\n${USAGE}`);
+  }
+  if (parsed.mode !== undefined && !MODES.includes(parsed.mode)) {
+    throw new HarnessError(`--mode must be one of ${MODES.join(', ')}, got ${JSON.stringify(parsed.mode)}`);
+  }
+  const kernel = env.DEVMEM_VM_KERNEL?.trim() || undefined;
+  if (kernel !== undefined && !/^\d+\.\d+\.\d+\+deb\d+-amd64$/.test(kernel)) {
+    throw new HarnessError(`DEVMEM_VM_KERNEL must look like 7.3.4+deb13-amd64 (a Debian kernel release), got ${JSON.stringify(kernel)}`);
+  }
+  return {
+    help: parsed.help ?? false,
+    modes: parsed.mode ? [parsed.mode] : [...MODES],
+    grep: parsed.grep,
+    bootTimeoutMs: 1000 * positiveSeconds(parsed.timeout ?? env.DEVMEM_VM_TIMEOUT ?? 600, '--timeout / DEVMEM_VM_TIMEOUT'),
+    totalTimeoutMs: 1000 * positiveSeconds(env.DEVMEM_VM_TOTAL_TIMEOUT ?? 3600, 'DEVMEM_VM_TOTAL_TIMEOUT'),
+    refresh: (parsed.refresh ?? false) || flag(env.DEVMEM_VM_REFRESH),
+    kernel,
+    cacheRoot: env.DEVMEM_VM_CACHE || join(homedir(), '.cache', 'devmem-tcp'),
+    keepWork: flag(env.DEVMEM_VM_KEEP_WORK),
+    summaryFile: env.DEVMEM_VM_SUMMARY || undefined,
+    color: Boolean(process.stdout.isTTY) && !('NO_COLOR' in env),
+  };
+}

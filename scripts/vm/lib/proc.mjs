@@ -1,0 +1,109 @@
+// Child processes for the harness. Every child gets its own process group so that
+// killAllChildren() can stop it together with whatever it started (apt's dpkg, the
+// chroot's make, qemu), e.g. on SIGINT or when the overall timeout fires.
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { StringDecoder } from 'node:string_decoder';
+import { HarnessError } from './errors.mjs';
+
+const live = new Set();
+
+function describe(cmd, args) {
+  return [cmd, ...args].join(' ');
+}
+
+/**
+ * Runs a command to completion. stdin is always closed: the harness runs in CI without
+ * a terminal and nothing it starts may wait for input.
+ *   capture: collect stdout/stderr and return them (else they go to our stdout/stderr)
+ *   allowFail: resolve with the exit code instead of throwing on non-zero exit
+ *   onLine: called with each stdout line (implies capture of stdout)
+ */
+export function run(cmd, args = [], opts = {}) {
+  const { cwd, env, capture = false, allowFail = false, onLine } = opts;
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      cwd,
+      env: env ?? process.env,
+      stdio: ['ignore', capture || onLine ? 'pipe' : 'inherit', capture ? 'pipe' : 'inherit'],
+      detached: true,
+    });
+    live.add(child);
+    let stdout = '';
+    let stderr = '';
+    let partial = '';
+    const decoder = new StringDecoder('utf8');
+    child.stdout?.on('data', (chunk) => {
+      const text = decoder.write(chunk);
+      if (capture) stdout += text;
+      if (onLine) {
+        partial += text;
+        const lines = partial.split('\n');
+        partial = lines.pop();
+        for (const line of lines) onLine(line);
+      }
+    });
+    child.stderr?.on('data', (chunk) => {
+      stderr += chunk.toString();
+    });
+    child.on('error', (err) => {
+      live.delete(child);
+      reject(new HarnessError(`cannot run ${cmd}: ${err.message}`, { cause: err }));
+    });
+    child.on('close', (code, signal) => {
+      live.delete(child);
+      if (onLine && partial) onLine(partial);
+      const status = code ?? 128 + (constants.signals[signal] ?? 0);
+      if (status !== 0 && !allowFail) {
+        const tail = (stderr || stdout).trim().split('\n').slice(-15).join('\n');
+        reject(
+          new HarnessError(
+            `command failed (exit ${code ?? signal}): ${describe(cmd, args)}${tail ? `\n${tail}` : ''}`,
+          ),
+        );
+        return;
+      }
+      resolve({ code: status, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Runs a command and returns its stdout (throws on failure). */
+export async function capture(cmd, args = [], opts = {}) {
+  const { stdout } = await run(cmd, args, { ...opts, capture: true });
+  return stdout;
+}
+
+/** Starts a long-running child (qemu) whose lifetime the caller manages. */
+export function startChild(cmd, args, opts = {}) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...opts });
+  live.add(child);
+  child.on('close', () => live.delete(child));
+  return child;
+}
+
+/** Signals a child's whole process group; ignores children that already exited. */
+export function killTree(child, signal = 'SIGTERM') {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** Stops every child still running: SIGTERM first (lets traps unmount), then SIGKILL. */
+export async function killAllChildren(graceMs = 5000) {
+  const children = [...live];
+  if (children.length === 0) return;
+  for (const child of children) killTree(child, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline && children.some((c) => c.exitCode === null && c.signalCode === null)) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  for (const child of children) killTree(child, 'SIGKILL');
+}

@@ -1,0 +1,66 @@
+// Judging one mode's boot and printing the outcome.
+//
+// A mode fails on: any failed test; zero tests (an empty run means the harness or the
+// spec selection is broken, never that all is well); kernel log problems; a timeout,
+// crash or missing results. Each such harness-level problem counts as one failure in
+// the totals, so "N passed, 0 failed" is only ever printed for a clean run.
+import { consoleKernelProblems, kernelProblems } from './kernel-log.mjs';
+
+export function judgeMode({ mode, boot, job, consoleLines, grep }) {
+  const problems = [];
+  const results = job.results;
+  const passed = results?.stats?.passes ?? 0;
+  const testFailures = results?.stats?.failures ?? 0;
+  const pending = results?.stats?.pending ?? 0;
+
+  if (boot.timedOut) problems.push(`guest timed out after ${(boot.wallMs / 1000).toFixed(0)} s and was killed`);
+  if (job.initFailed) problems.push(`guest init failed: ${job.initFailed}`);
+  if (!results) {
+    if (!boot.timedOut) problems.push(job.resultsError ?? 'no results.json from the guest (mocha did not run or crashed; see the console above)');
+  } else if (passed + testFailures === 0) {
+    problems.push(`zero tests ran in ${mode} mode${grep ? ` (--grep ${JSON.stringify(grep)})` : ''}: an empty run is a defect`);
+  }
+  if (results && testFailures === 0 && job.mochaExit !== undefined && job.mochaExit !== 0) {
+    // mocha's exit status is its failure count: non-zero with no failures means a crash.
+    problems.push(`mocha exited with status ${job.mochaExit} although no test failed`);
+  }
+  if (job.guestExit === undefined && !boot.timedOut && !job.initFailed) {
+    problems.push(`guest stopped before its test script finished (qemu exit ${boot.exitCode})`);
+  } else if (job.guestExit !== undefined && job.guestExit !== 0 && !results) {
+    problems.push(`guest test script failed with status ${job.guestExit}`);
+  }
+  const kernel = job.dmesg !== undefined ? kernelProblems(job.dmesg) : consoleKernelProblems(consoleLines);
+  if (kernel.length) problems.push(`guest kernel log has ${kernel.length} problem line(s):\n      ${kernel.slice(0, 40).join('\n      ')}`);
+
+  const failedTests = (results?.tests ?? []).filter((t) => t.state === 'failed');
+  return {
+    mode,
+    ok: testFailures === 0 && problems.length === 0,
+    passed,
+    failed: testFailures + problems.length,
+    testFailures,
+    pending,
+    problems,
+    failedTests: failedTests.map((t) => ({ title: t.fullTitle, error: t.error?.message })),
+    kernelProblems: kernel,
+    bootSeconds: Math.round(boot.wallMs / 100) / 10,
+  };
+}
+
+export function printModeSummary(verdict) {
+  const head = `${verdict.mode}: ${verdict.ok ? 'OK' : 'FAILED'}, ${verdict.passed} passed, ${verdict.testFailures} failed` +
+    `${verdict.pending ? `, ${verdict.pending} pending` : ''} (guest ${verdict.bootSeconds} s)`;
+  console.log(head);
+  for (const t of verdict.failedTests) {
+    const detail = (t.error ?? '').trim().split('\n').slice(0, 6).join('\n      ');
+    console.log(`  failed: ${t.title}${detail ? `\n      ${detail}` : ''}`);
+  }
+  for (const p of verdict.problems) console.log(`  problem: ${p}`);
+}
+
+export function totals(verdicts) {
+  return {
+    passed: verdicts.reduce((n, v) => n + v.passed, 0),
+    failed: verdicts.reduce((n, v) => n + v.failed, 0),
+  };
+}

@@ -1,0 +1,182 @@
+#!/usr/bin/env node
+// npm run test:vm: the QEMU guest test harness. See docs/guest-lab.md.
+//
+//   1. build the addon if needed (the guest loads the host's build/Release/*.node)
+//   2. make sure the kernel artifacts are cached (~/.cache/devmem-tcp/<kernel>/),
+//      building them from Debian packages if not
+//   3. per mode (devmem, stock): boot the guest, which runs test/e2e/<mode>/** with mocha
+//      inside netns nsa, and judge the results and the guest kernel log
+//   4. print each mode's outcome and finally "N passed, N failed"; exit 0 only if clean
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureAddon } from './lib/addon.mjs';
+import { aptUpdate, ensureExtraSources } from './lib/apt.mjs';
+import { buildKernelArtifacts, cleanWork } from './lib/build.mjs';
+import { usableCachedKernel, workDir } from './lib/cache.mjs';
+import { onCleanup, runCleanups } from './lib/cleanup.mjs';
+import { HarnessError } from './lib/errors.mjs';
+import { createJob, readJobResults } from './lib/guest-job.mjs';
+import { ensureBuildTools, ensureRuntimeTools } from './lib/host-tools.mjs';
+import { ensureInitramfs } from './lib/initramfs.mjs';
+import { elapsedSeconds, step } from './lib/log.mjs';
+import { loadPatch } from './lib/netdevsim-patch.mjs';
+import { parseOptions, USAGE } from './lib/options.mjs';
+import { killAllChildren } from './lib/proc.mjs';
+import { bootGuest } from './lib/qemu.mjs';
+import { judgeMode, printModeSummary, totals } from './lib/report.mjs';
+import { selectKernel } from './lib/select-kernel.mjs';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Cached kernel artifacts and initramfs, building them first if needed. */
+async function prepareArtifacts(opts) {
+  await ensureRuntimeTools();
+  const patch = loadPatch(repoRoot);
+  const work = workDir(opts.cacheRoot);
+  const unregister = onCleanup(() => cleanWork(work, opts.keepWork));
+  try {
+    const choice = await selectKernel({
+      opts,
+      patch,
+      work,
+      prepareApt: async () => {
+        ensureExtraSources();
+        await aptUpdate();
+        await ensureBuildTools();
+      },
+    });
+    let kernel = choice.cached;
+    if (!kernel) {
+      const paths = await buildKernelArtifacts({
+        candidate: choice.build,
+        sourceDir: choice.sourceDir,
+        patch,
+        cacheRoot: opts.cacheRoot,
+        work,
+        repoRoot,
+      });
+      kernel = usableCachedKernel(paths.dir, patch.sha256);
+      step(`kernel ${kernel.release}: cached in ${paths.dir} (built in ${kernel.buildSeconds} s)`);
+    }
+    const initramfs = await ensureInitramfs({ paths: kernel.paths, stamp: kernel, repoRoot });
+    return { kernel, initramfs };
+  } finally {
+    unregister();
+    cleanWork(work, opts.keepWork);
+  }
+}
+
+/** One boot: runs the mode's specs in the guest and judges the outcome. */
+async function runMode(mode, { kernel, initramfs }, opts) {
+  const job = createJob({ mode, repoRoot, grep: opts.grep, color: opts.color });
+  const unregister = onCleanup(job.remove);
+  try {
+    step(`${mode}: booting ${kernel.release} (timeout ${opts.bootTimeoutMs / 1000} s)`);
+    const consoleLines = [];
+    const boot = await bootGuest({
+      vmlinuz: kernel.paths.vmlinuz,
+      initramfs,
+      jobDir: job.dir,
+      timeoutMs: opts.bootTimeoutMs,
+      consoleLog: job.consoleLog,
+      onLine: (line) => {
+        consoleLines.push(line);
+        console.log(`[${mode}] ${line}`);
+      },
+    });
+    await haltIfAborting();
+    const verdict = judgeMode({ mode, boot, job: readJobResults(job.dir), consoleLines, grep: opts.grep });
+    // Keep the last console log and kernel log of each mode for post-mortems.
+    const logs = join(opts.cacheRoot, 'logs');
+    mkdirSync(logs, { recursive: true });
+    copyFileSync(job.consoleLog, join(logs, `${mode}-console.log`));
+    if (existsSync(join(job.dir, 'dmesg.txt'))) copyFileSync(join(job.dir, 'dmesg.txt'), join(logs, `${mode}-dmesg.txt`));
+    if (!verdict.ok) verdict.logs = logs;
+    return verdict;
+  } finally {
+    unregister();
+    job.remove();
+  }
+}
+
+function writeSummary(file, summary) {
+  if (!file) return;
+  writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
+}
+
+function modeSummary(v) {
+  const { mode: _mode, failedTests, kernelProblems: _k, logs: _l, ...rest } = v;
+  return { ...rest, failedTests: failedTests.map((t) => t.title) };
+}
+
+let aborting = false;
+
+// Once abort() has started, the normal flow must not go on to judge and report a guest
+// that abort() itself killed: it parks here until abort() exits the process.
+function haltIfAborting() {
+  return aborting ? new Promise(() => {}) : Promise.resolve();
+}
+
+async function abort(opts, reason, code) {
+  if (aborting) return;
+  aborting = true;
+  console.error(`\ntest:vm: ${reason}; stopping`);
+  await killAllChildren();
+  runCleanups();
+  writeSummary(opts?.summaryFile, { passed: 0, failed: 1, modes: {}, error: reason });
+  console.log('0 passed, 1 failed');
+  process.exit(code);
+}
+
+async function main() {
+  let opts;
+  try {
+    opts = parseOptions();
+  } catch (err) {
+    console.error(err.message);
+    process.exit(2);
+  }
+  if (opts.help) {
+    console.log(USAGE);
+    return;
+  }
+  process.on('SIGINT', () => abort(opts, 'interrupted (SIGINT)', 130));
+  process.on('SIGTERM', () => abort(opts, 'terminated (SIGTERM)', 143));
+  setTimeout(
+    () => abort(opts, `overall timeout of ${opts.totalTimeoutMs / 1000} s reached (DEVMEM_VM_TOTAL_TIMEOUT)`, 124),
+    opts.totalTimeoutMs,
+  ).unref();
+
+  try {
+    await ensureAddon(repoRoot);
+    const artifacts = await prepareArtifacts(opts);
+    const verdicts = [];
+    for (const mode of opts.modes) verdicts.push(await runMode(mode, artifacts, opts));
+
+    console.log('');
+    for (const v of verdicts) printModeSummary(v);
+    const logs = verdicts.find((v) => v.logs)?.logs;
+    if (logs) console.log(`guest console and kernel logs: ${logs}`);
+    const total = totals(verdicts);
+    writeSummary(opts.summaryFile, {
+      ...total,
+      kernel: artifacts.kernel.release,
+      seconds: Math.round(elapsedSeconds()),
+      modes: Object.fromEntries(verdicts.map((v) => [v.mode, modeSummary(v)])),
+    });
+    console.log(`total time ${elapsedSeconds().toFixed(1)} s, kernel ${artifacts.kernel.release}`);
+    console.log(`${total.passed} passed, ${total.failed} failed`);
+    process.exitCode = verdicts.every((v) => v.ok) ? 0 : 1;
+  } catch (err) {
+    await haltIfAborting();
+    await killAllChildren();
+    runCleanups();
+    console.error(err instanceof HarnessError ? `test:vm: ${err.message}` : err);
+    writeSummary(opts.summaryFile, { passed: 0, failed: 1, modes: {}, error: String(err.message ?? err) });
+    console.log('0 passed, 1 failed');
+    process.exitCode = 1;
+  }
+}
+
+await main();

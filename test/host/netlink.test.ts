@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -115,11 +116,24 @@ describe('netdev netlink against the running kernel', function () {
   });
 
   it('leaves no netlink socket behind after requests', async () => {
-    const count = () => execFileSync('ls', [`/proc/${process.pid}/fd`], { encoding: 'utf8' }).split('\n').length;
-    await netdev.listQueues(veth.ifindex);
-    const before = count();
+    // Count this process's fds that are netlink sockets (inodes listed in
+    // /proc/self/net/netlink), so unrelated fds (tsx, the thread pool) do not count.
+    const netlinkFds = () => {
+      const inodes = new Set(
+        fs.readFileSync('/proc/self/net/netlink', 'utf8').trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/).pop()),
+      );
+      return fs.readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/self/fd/${fd}`));
+          return m !== null && inodes.has(m[1]);
+        } catch {
+          return false;
+        }
+      }).length;
+    };
+    const before = netlinkFds();
     for (let i = 0; i < 50; i++) await netdev.listQueues(veth.ifindex);
     await assert.rejects(bindRx(veth.local, [0], 0));
-    assert.equal(count(), before);
+    assert.equal(netlinkFds(), before);
   });
 });

@@ -118,8 +118,15 @@ function writeSummary(file, summary) {
 }
 
 function modeSummary(v) {
-  const { mode: _mode, failedTests, kernelProblems: _k, logs: _l, ...rest } = v;
-  return { ...rest, failedTests: failedTests.map((t) => t.title) };
+  return {
+    ok: v.ok,
+    passed: v.passed,
+    failed: v.failed,
+    pending: v.pending,
+    failedTests: v.failedTests.map((t) => t.title),
+    problems: v.problems,
+    guestSeconds: v.bootSeconds,
+  };
 }
 
 let aborting = false;
@@ -161,6 +168,9 @@ async function main() {
   ).unref();
 
   try {
+    if (!existsSync(join(repoRoot, 'node_modules', 'mocha'))) {
+      throw new HarnessError('node_modules/mocha missing: run npm ci first');
+    }
     checkVisibleInGuest('the repository', repoRoot);
     checkVisibleInGuest('node_modules', join(repoRoot, 'node_modules'));
     checkVisibleInGuest('node', process.execPath);

@@ -7,7 +7,7 @@
 //   3. per mode (devmem, stock): boot the guest, which runs test/e2e/<mode>/** with mocha
 //      inside netns nsa, and judge the results and the guest kernel log
 //   4. print each mode's outcome and finally "N passed, N failed"; exit 0 only if clean
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureAddon } from './lib/addon.mjs';
@@ -28,6 +28,18 @@ import { judgeMode, printModeSummary, totals } from './lib/report.mjs';
 import { selectKernel } from './lib/select-kernel.mjs';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+// The guest sees the host root read-only, but with its own tmpfs on /tmp and /run and
+// its own /proc, /sys and /dev: anything it must reach from the host cannot live there.
+const HIDDEN_IN_GUEST = ['/tmp', '/run', '/proc', '/sys', '/dev'];
+
+function checkVisibleInGuest(what, path) {
+  const real = realpathSync(path);
+  const hidden = HIDDEN_IN_GUEST.find((d) => real === d || real.startsWith(`${d}/`));
+  if (hidden) {
+    throw new HarnessError(`${what} (${real}) is under ${hidden}, which the guest replaces with its own; move it elsewhere`);
+  }
+}
 
 /** Cached kernel artifacts and initramfs, building them first if needed. */
 async function prepareArtifacts(opts) {
@@ -69,7 +81,7 @@ async function prepareArtifacts(opts) {
 
 /** One boot: runs the mode's specs in the guest and judges the outcome. */
 async function runMode(mode, { kernel, initramfs }, opts) {
-  const job = createJob({ mode, repoRoot, grep: opts.grep, color: opts.color });
+  const job = createJob({ mode, repoRoot, node: process.execPath, grep: opts.grep, color: opts.color });
   const unregister = onCleanup(job.remove);
   try {
     step(`${mode}: booting ${kernel.release} (timeout ${opts.bootTimeoutMs / 1000} s)`);
@@ -106,8 +118,15 @@ function writeSummary(file, summary) {
 }
 
 function modeSummary(v) {
-  const { mode: _mode, failedTests, kernelProblems: _k, logs: _l, ...rest } = v;
-  return { ...rest, failedTests: failedTests.map((t) => t.title) };
+  return {
+    ok: v.ok,
+    passed: v.passed,
+    failed: v.failed,
+    pending: v.pending,
+    failedTests: v.failedTests.map((t) => t.title),
+    problems: v.problems,
+    guestSeconds: v.bootSeconds,
+  };
 }
 
 let aborting = false;
@@ -149,6 +168,12 @@ async function main() {
   ).unref();
 
   try {
+    if (!existsSync(join(repoRoot, 'node_modules', 'mocha'))) {
+      throw new HarnessError('node_modules/mocha missing: run npm ci first');
+    }
+    checkVisibleInGuest('the repository', repoRoot);
+    checkVisibleInGuest('node_modules', join(repoRoot, 'node_modules'));
+    checkVisibleInGuest('node', process.execPath);
     await ensureAddon(repoRoot);
     const artifacts = await prepareArtifacts(opts);
     const verdicts = [];

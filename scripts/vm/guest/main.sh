@@ -2,7 +2,7 @@
 # main.sh: the guest side of `npm run test:vm`, run by the guest's init inside
 # `chroot /host`, i.e. with the host's own tools, node and repository.
 #
-# Reads the job (mode, repo path, mocha --grep) from /run/devmem-e2e/job.env, sets up
+# Reads the job (mode, repo path, node binary, mocha --grep) from /run/devmem-e2e/job.env, sets up
 # the linked netdevsim pair, exports the DEVMEM_E2E_* contract (docs/guest-lab.md,
 # test/e2e/helpers/env.ts) and runs mocha inside the local netns. mocha's spec output
 # goes to the console (the host streams it); its results go to results.json in the job
@@ -12,6 +12,9 @@ set -eu
 job=/run/devmem-e2e
 . "$job/job.env"
 here=$DEVMEM_JOB_REPO/scripts/vm/guest
+# The host's node first on PATH, for tests that spawn `node`.
+PATH=$(dirname "$DEVMEM_JOB_NODE"):$PATH
+export PATH
 . "$here/netdevsim-pair.sh"
 
 queues=4
@@ -50,7 +53,7 @@ fi
 # tsx is loaded by this node process directly (rather than through mocha's node-option,
 # which would start a second node: seconds under TCG).
 set +e
-ip netns exec "$NS_LOCAL" /usr/bin/node --import=tsx node_modules/mocha/bin/mocha.js "$@"
+ip netns exec "$NS_LOCAL" "$DEVMEM_JOB_NODE" --import=tsx node_modules/mocha/bin/mocha.js "$@"
 rc=$?
 set -e
 echo "$rc" > "$job/mocha-exit"

@@ -63,6 +63,8 @@ export function debianMirror() {
   return (main?.uri ?? DEFAULT_MIRROR).replace(/\/+$/, '');
 }
 
+let updated;
+
 /** Adds the missing extra suites (pinned at 100). Returns the suites it added. */
 export function ensureExtraSources() {
   const have = new Set(configuredSources().map((s) => s.suite));
@@ -79,11 +81,11 @@ export function ensureExtraSources() {
     `# Added by devmem-tcp's guest test harness (scripts/vm): never upgrade from these.\n` +
       missing.map((s) => `Package: *\nPin: release n=${s}\nPin-Priority: 100\n`).join('\n'),
   );
+  updated = undefined; // lists fetched before this lack the new suites
   return missing;
 }
 
-let updated;
-/** apt-get update, at most once per run. */
+/** apt-get update, at most once per run (again after sources were added). */
 export function aptUpdate() {
   updated ??= (async () => {
     step('apt-get update');

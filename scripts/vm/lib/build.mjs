@@ -1,7 +1,7 @@
 // Builds the cache directory of one kernel: Debian's vmlinuz and the modules the guest
 // needs, plus netdevsim.ko built out of tree twice (stock, and with the devmem-e2e
 // patch) in a trixie chroot (scripts/vm/build-netdevsim.sh).
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { debianMirror, download } from './apt.mjs';
 import { artifactPaths, kernelDir, writeStamp } from './cache.mjs';
@@ -129,6 +129,7 @@ export async function buildKernelArtifacts({ candidate, sourceDir, patch, cacheR
       builtAt: new Date().toISOString(),
       buildSeconds: Math.round((Date.now() - t0) / 1000),
     });
+    chmodSync(staging, 0o755); // mkdtemp made it private
     rmSync(final, { recursive: true, force: true });
     renameSync(staging, final);
     return artifactPaths(final);

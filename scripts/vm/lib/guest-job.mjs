@@ -13,11 +13,12 @@ function shellQuote(value) {
   return `'${String(value).replace(/'/g, `'\\''`)}'`;
 }
 
-export function createJob({ mode, repoRoot, grep, color }) {
+export function createJob({ mode, repoRoot, node, grep, color }) {
   const dir = mkdtempSync(join(tmpdir(), `devmem-vm-${mode}-`));
   const vars = {
     DEVMEM_JOB_MODE: mode,
     DEVMEM_JOB_REPO: repoRoot,
+    DEVMEM_JOB_NODE: node,
     DEVMEM_JOB_GREP: grep ?? '',
     DEVMEM_JOB_COLOR: color ? '1' : '0',
   };

@@ -3,7 +3,6 @@
 // chroot's make, qemu), e.g. on SIGINT or when the overall timeout fires.
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { StringDecoder } from 'node:string_decoder';
 import { HarnessError } from './errors.mjs';
 
 const live = new Set();
@@ -16,51 +15,34 @@ function describe(cmd, args) {
  * Runs a command to completion. stdin is always closed: the harness runs in CI without
  * a terminal and nothing it starts may wait for input.
  *   capture: collect stdout/stderr and return them (else they go to our stdout/stderr)
- *   allowFail: resolve with the exit code instead of throwing on non-zero exit
- *   onLine: called with each stdout line (implies capture of stdout)
+ *   allowFail: resolve with the exit status instead of throwing on non-zero exit
  */
 export function run(cmd, args = [], opts = {}) {
-  const { cwd, env, capture = false, allowFail = false, onLine } = opts;
+  const { cwd, env, capture = false, allowFail = false } = opts;
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
       cwd,
       env: env ?? process.env,
-      stdio: ['ignore', capture || onLine ? 'pipe' : 'inherit', capture ? 'pipe' : 'inherit'],
+      stdio: ['ignore', capture ? 'pipe' : 'inherit', capture ? 'pipe' : 'inherit'],
       detached: true,
     });
     live.add(child);
-    let stdout = '';
-    let stderr = '';
-    let partial = '';
-    const decoder = new StringDecoder('utf8');
-    child.stdout?.on('data', (chunk) => {
-      const text = decoder.write(chunk);
-      if (capture) stdout += text;
-      if (onLine) {
-        partial += text;
-        const lines = partial.split('\n');
-        partial = lines.pop();
-        for (const line of lines) onLine(line);
-      }
-    });
-    child.stderr?.on('data', (chunk) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', (err) => {
+    const out = [];
+    const err = [];
+    child.stdout?.on('data', (chunk) => out.push(chunk));
+    child.stderr?.on('data', (chunk) => err.push(chunk));
+    child.on('error', (error) => {
       live.delete(child);
-      reject(new HarnessError(`cannot run ${cmd}: ${err.message}`, { cause: err }));
+      reject(new HarnessError(`cannot run ${cmd}: ${error.message}`, { cause: error }));
     });
     child.on('close', (code, signal) => {
       live.delete(child);
-      if (onLine && partial) onLine(partial);
+      const stdout = Buffer.concat(out).toString();
+      const stderr = Buffer.concat(err).toString();
       const status = code ?? 128 + (constants.signals[signal] ?? 0);
       if (status !== 0 && !allowFail) {
         const tail = (stderr || stdout).trim().split('\n').slice(-15).join('\n');
-        reject(
-          new HarnessError(
-            `command failed (exit ${code ?? signal}): ${describe(cmd, args)}${tail ? `\n${tail}` : ''}`,
-          ),
-        );
+        reject(new HarnessError(`command failed (exit ${code ?? signal}): ${describe(cmd, args)}${tail ? `\n${tail}` : ''}`));
         return;
       }
       resolve({ code: status, signal, stdout, stderr });

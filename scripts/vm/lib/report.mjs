@@ -16,18 +16,20 @@ export function judgeMode({ mode, boot, job, consoleLines, grep }) {
   if (boot.timedOut) problems.push(`guest timed out after ${(boot.wallMs / 1000).toFixed(0)} s and was killed`);
   if (job.initFailed) problems.push(`guest init failed: ${job.initFailed}`);
   if (!results) {
-    if (!boot.timedOut) problems.push(job.resultsError ?? 'no results.json from the guest (mocha did not run or crashed; see the console above)');
+    if (boot.timedOut || job.initFailed) {
+      // already explained
+    } else if (job.resultsError) {
+      problems.push(job.resultsError);
+    } else if (job.guestExit === undefined) {
+      problems.push(`guest stopped before its test script finished (qemu exit ${boot.exitCode}); see the console above`);
+    } else {
+      problems.push(`no results from mocha (guest test script exit status ${job.guestExit}); see the console above`);
+    }
   } else if (passed + testFailures === 0) {
     problems.push(`zero tests ran in ${mode} mode${grep ? ` (--grep ${JSON.stringify(grep)})` : ''}: an empty run is a defect`);
-  }
-  if (results && testFailures === 0 && job.mochaExit !== undefined && job.mochaExit !== 0) {
+  } else if (testFailures === 0 && job.mochaExit !== undefined && job.mochaExit !== 0) {
     // mocha's exit status is its failure count: non-zero with no failures means a crash.
     problems.push(`mocha exited with status ${job.mochaExit} although no test failed`);
-  }
-  if (job.guestExit === undefined && !boot.timedOut && !job.initFailed) {
-    problems.push(`guest stopped before its test script finished (qemu exit ${boot.exitCode})`);
-  } else if (job.guestExit !== undefined && job.guestExit !== 0 && !results) {
-    problems.push(`guest test script failed with status ${job.guestExit}`);
   }
   const kernel = job.dmesg !== undefined ? kernelProblems(job.dmesg) : consoleKernelProblems(consoleLines);
   if (kernel.length) problems.push(`guest kernel log has ${kernel.length} problem line(s):\n      ${kernel.slice(0, 40).join('\n      ')}`);
@@ -48,8 +50,13 @@ export function judgeMode({ mode, boot, job, consoleLines, grep }) {
 }
 
 export function printModeSummary(verdict) {
-  const head = `${verdict.mode}: ${verdict.ok ? 'OK' : 'FAILED'}, ${verdict.passed} passed, ${verdict.testFailures} failed` +
-    `${verdict.pending ? `, ${verdict.pending} pending` : ''} (guest ${verdict.bootSeconds} s)`;
+  const extra = [
+    verdict.pending ? `${verdict.pending} pending` : '',
+    verdict.problems.length ? `${verdict.problems.length} harness problem(s) counted as failures` : '',
+  ].filter(Boolean);
+  const head =
+    `${verdict.mode}: ${verdict.ok ? 'OK' : 'FAILED'}, ${verdict.passed} passed, ${verdict.failed} failed` +
+    `${extra.length ? ` (${extra.join(', ')})` : ''}, guest ${verdict.bootSeconds} s`;
   console.log(head);
   for (const t of verdict.failedTests) {
     const detail = (t.error ?? '').trim().split('\n').slice(0, 6).join('\n      ');

@@ -76,12 +76,14 @@ describe('devmem receive on the patched netdevsim', function () {
       const held: FragmentBatch[] = [];
       let pos = 0;
       let bad = 0;
-      const receiveUntilQuiet = async (quietMs: number) => {
+      // Reads until nothing arrives for quietMs; returns the read still
+      // pending then (wrapped: an async function would adopt the promise).
+      const receiveUntilQuiet = async (quietMs: number): Promise<{ next: Promise<FragmentBatch | null> } | null> => {
         for (;;) {
           const next = sock.read();
           const timeout = new Promise<'quiet'>((r) => setTimeout(() => r('quiet'), quietMs));
           const b = await Promise.race([next, timeout]);
-          if (b === 'quiet') return next;
+          if (b === 'quiet') return { next };
           if (b === null) return null;
           const data = b.copyOut(dmabuf);
           bad += mismatches(data, pos);
@@ -89,14 +91,14 @@ describe('devmem receive on the patched netdevsim', function () {
           held.push(b);
         }
       };
-      const pending = await receiveUntilQuiet(3000);
-      assert.ok(pending !== null, 'the stream stalled before its end');
+      const stalled = await receiveUntilQuiet(3000);
+      assert.ok(stalled !== null, 'the stream stalled before its end');
       assert.ok(pos < total, `stalled after ${pos} bytes`);
       assert.ok(sock.stats().outstandingBytes <= 256 * 1024);
       assert.equal(sock.closed, false, 'a stall is not an error');
       for (const b of held.splice(0)) b.release();
       // Now drain to the end, releasing as we go.
-      let b: FragmentBatch | null = await pending;
+      let b: FragmentBatch | null = await stalled.next;
       while (b) {
         const data = b.copyOut(dmabuf);
         bad += mismatches(data, pos);
@@ -142,9 +144,12 @@ describe('devmem receive on the patched netdevsim', function () {
 
   it('receives in a worker thread', async () => {
     const port = nextPort++;
-    const worker = new Worker(path.join(__dirname, '../fixtures/worker-receiver.ts'), {
+    // tsx's loader hooks do not reach a worker's entry module, so the worker
+    // registers tsx's require hook itself before loading the TypeScript file.
+    const entry = path.join(__dirname, '../fixtures/worker-receiver.ts');
+    const worker = new Worker(`require('tsx/cjs'); require(${JSON.stringify(entry)});`, {
+      eval: true,
       workerData: { ifname: env.ifLocal, queues: allQueues(), host: env.addr4Local, port },
-      execArgv: ['--import', 'tsx'],
     });
     const messages: Record<string, unknown>[] = [];
     const done = new Promise<Record<string, unknown>>((resolve, reject) => {

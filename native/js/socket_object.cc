@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "js/addon_data.h"
+#include "js/callback.h"
 #include "js/errors.h"
 #include "net/address.h"
 #include "rx/token_release.h"
@@ -68,16 +69,15 @@ void SocketObject::Adopt(Napi::Env env, int fd, bool connecting) {
 }
 
 void SocketObject::Emit(const char* type, const std::vector<napi_value>& extra) {
-  if (callback_.IsEmpty()) return;
+  if (callback_.IsEmpty() || js_gone_) return;
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
   std::vector<napi_value> args{Napi::String::New(env, type)};
   args.insert(args.end(), extra.begin(), extra.end());
-  try {
-    callback_.MakeCallback(Value(), args, *async_context_);
-  } catch (const Napi::Error& e) {
-    // An exception thrown by a listener must surface like any other uncaught one.
-    e.ThrowAsJavaScriptException();
+  if (CallFromLoop(env, Value(), callback_.Value(), *async_context_, args) == CallResult::kJsGone) {
+    // The environment is going away (a terminated worker): stop reading.
+    js_gone_ = true;
+    CloseNow();
   }
 }
 
@@ -637,12 +637,18 @@ class ServerObject : public Napi::ObjectWrap<ServerObject> {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED) break;
         Failure f{errno, "accept4", "accept failed", std::nullopt, ""};
-        callback_.MakeCallback(Value(), {Napi::String::New(env, "error"), MakeError(env, f).Value()}, *async_context_);
+        if (CallFromLoop(env, Value(), callback_.Value(), *async_context_,
+                         {Napi::String::New(env, "error"), MakeError(env, f).Value()}) == CallResult::kJsGone)
+          CloseNow();
         break;
       }
       Napi::Object sock = AddonData::Get(env).socket_ctor.New({});
       SocketObject::Unwrap(sock)->Adopt(env, fd, false);
-      callback_.MakeCallback(Value(), {Napi::String::New(env, "connection"), sock}, *async_context_);
+      if (CallFromLoop(env, Value(), callback_.Value(), *async_context_, {Napi::String::New(env, "connection"), sock}) ==
+          CallResult::kJsGone) {
+        CloseNow();
+        return;
+      }
     }
   }
 

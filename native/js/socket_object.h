@@ -96,6 +96,7 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
   bool eof_ = false;
   bool closed_ = false;
   bool stalled_ = false;
+  bool js_gone_ = false;
   uint32_t binding_id_ = 0;
   RxLimits limits_;
   RxStats stats_;

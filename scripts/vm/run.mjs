@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureAddon } from './lib/addon.mjs';
 import { aptUpdate, ensureExtraSources } from './lib/apt.mjs';
 import { buildKernelArtifacts, cleanWork } from './lib/build.mjs';
+import { acquireBuildLock } from './lib/build-lock.mjs';
 import { usableCachedKernel, workDir } from './lib/cache.mjs';
 import { onCleanup, runCleanups } from './lib/cleanup.mjs';
 import { HarnessError } from './lib/errors.mjs';
@@ -46,13 +47,26 @@ async function prepareArtifacts(opts) {
   await ensureRuntimeTools();
   const patch = loadPatch(repoRoot);
   const work = workDir(opts.cacheRoot);
-  const unregister = onCleanup(() => cleanWork(work, opts.keepWork));
+  // The work dir belongs to whoever holds the build lock: only that run may delete it.
+  let releaseLock;
+  const finish = () => {
+    if (!releaseLock) return;
+    try {
+      cleanWork(work, opts.keepWork);
+    } finally {
+      releaseLock();
+      releaseLock = undefined;
+    }
+  };
+  const unregister = onCleanup(finish);
   try {
     const choice = await selectKernel({
       opts,
       patch,
       work,
+      // Runs before anything touches apt or the work dir, i.e. only on a cache miss.
       prepareApt: async () => {
+        releaseLock = await acquireBuildLock(opts.cacheRoot);
         ensureExtraSources();
         await aptUpdate();
         await ensureBuildTools();
@@ -75,7 +89,7 @@ async function prepareArtifacts(opts) {
     return { kernel, initramfs };
   } finally {
     unregister();
-    cleanWork(work, opts.keepWork);
+    finish();
   }
 }
 

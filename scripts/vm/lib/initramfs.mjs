@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { onCleanup } from './cleanup.mjs';
 import { HarnessError } from './errors.mjs';
 import { step } from './log.mjs';
 import { run } from './proc.mjs';
@@ -26,6 +27,11 @@ export async function ensureInitramfs({ paths, stamp, repoRoot }) {
 
   step(`building initramfs ${target}`);
   const root = mkdtempSync(join(tmpdir(), 'devmem-initramfs-'));
+  const partial = `${target}.${process.pid}.partial`;
+  const unregister = onCleanup(() => {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(partial, { force: true });
+  });
   try {
     for (const d of ['bin', 'dev', 'proc', 'sys', 'host', 'lib/modules']) mkdirSync(join(root, d), { recursive: true });
     copyFileSync(BUSYBOX, join(root, 'bin/busybox'));
@@ -36,15 +42,16 @@ export async function ensureInitramfs({ paths, stamp, repoRoot }) {
     for (const variant of ['stock', 'devmem']) {
       copyFileSync(paths.netdevsim[variant], join(root, 'lib/modules', `netdevsim-${variant}.ko`));
     }
-    const partial = `${target}.partial`;
     await run('sh', ['-c', 'cd "$1" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1 > "$2"', 'sh', root, partial]);
     // Drop images of earlier init versions, then publish the new one.
     for (const f of readdirSync(paths.dir)) {
-      if (/^initramfs-.*\.cpio\.gz$/.test(f)) rmSync(join(paths.dir, f), { force: true });
+      if (/^initramfs-.*\.cpio\.gz$/.test(f) && join(paths.dir, f) !== target) rmSync(join(paths.dir, f), { force: true });
     }
     renameSync(partial, target);
     return target;
   } finally {
+    unregister();
     rmSync(root, { recursive: true, force: true });
+    rmSync(partial, { force: true });
   }
 }

@@ -50,10 +50,10 @@ describe('devmem receive on the patched netdevsim', function () {
         bad += mismatches(data, pos);
         pos += data.length;
       }
-      await sending;
       const s = sock.stats();
-      sock.close();
+      sock.close(); // the sender waits for this before it exits
       server.close();
+      await sending;
       assert.equal(pos, total);
       assert.equal(bad, 0, 'every byte read through the dma-buf view matches the pattern');
       assert.equal(s.dmabufBytes, total, 'all payload arrived in the dma-buf');
@@ -106,9 +106,9 @@ describe('devmem receive on the patched netdevsim', function () {
         b.release();
         b = await sock.read();
       }
-      await sending;
       sock.close();
       server.close();
+      await sending;
       assert.equal(pos, total);
       assert.equal(bad, 0);
     });

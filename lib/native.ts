@@ -100,7 +100,7 @@ export interface NativeSocket {
 }
 
 export interface NativeServer {
-  listen(opts: { host: string; port: number; ipv6only: boolean; reusePort: boolean; backlog?: number }): void;
+  listen(opts: { host: string; port: number; ipv6only: boolean; reusePort: boolean; backlog?: number; receiveBufferSize?: number }): void;
   setCallback(cb: (type: 'connection' | 'error', arg: NativeSocket | NativeError) => void): void;
   watch(on: boolean): void;
   close(): void;
@@ -122,7 +122,14 @@ export interface NativeAddon {
   dupCloexec(fd: number): number;
   NativeMapping: new (fd: number, size: number) => NativeMapping;
   NativeServer: new () => NativeServer;
-  connect(opts: { host: string; port: number; localAddress?: string; localPort?: number; bindToDevice?: string }): NativeSocket;
+  connect(opts: {
+    host: string;
+    port: number;
+    localAddress?: string;
+    localPort?: number;
+    bindToDevice?: string;
+    receiveBufferSize?: number;
+  }): NativeSocket;
   constants: Record<string, number>;
   testing: {
     decodeReplies(

@@ -47,6 +47,7 @@ export class DevmemServer {
         ipv6only: this.#opts.ipv6only === true,
         reusePort: this.#opts.reusePort === true,
         ...(this.#opts.backlog === undefined ? {} : { backlog: this.#opts.backlog }),
+        ...(this.#opts.receiveBufferSize === undefined ? {} : { receiveBufferSize: this.#opts.receiveBufferSize }),
       });
     } catch (e) {
       throw fromNative(e, 'socket', `cannot listen on ${host}:${this.#opts.port ?? 0}`);

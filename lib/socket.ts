@@ -51,6 +51,13 @@ export interface ReceiveOptions {
   batchBytes?: number;
   /** Batches queued for a slow consumer before reading pauses (default 4). */
   highWaterMark?: number;
+  /**
+   * SO_RCVBUF, set before the connection is made so the TCP window follows
+   * it. Keep the window well below the bound dma-buf's size when the buffer
+   * is small: out-of-order segments hold buffers too, and a window larger
+   * than the buffer can leave no room for the missing segment.
+   */
+  receiveBufferSize?: number;
 }
 
 export interface SocketStats {
@@ -98,7 +105,7 @@ export function checkReceiveOptions(o: ReceiveOptions | undefined): ReceiveOptio
     if (o[k] !== undefined && o[k] !== 'accept' && o[k] !== 'error') throw invalidArgument(`${k} must be 'accept' or 'error'`);
   if (o.release !== undefined && o.release !== 'auto' && o.release !== 'manual')
     throw invalidArgument(`release must be 'auto' or 'manual'`);
-  for (const k of ['maxOutstandingFragments', 'maxOutstandingBytes', 'batchFragments', 'batchBytes', 'highWaterMark'] as const)
+  for (const k of ['maxOutstandingFragments', 'maxOutstandingBytes', 'batchFragments', 'batchBytes', 'highWaterMark', 'receiveBufferSize'] as const)
     positiveInt(o[k], k);
   return o;
 }
@@ -451,6 +458,7 @@ export async function connect(options: ConnectOptions): Promise<DevmemSocket> {
       if (options.localAddress !== undefined) req.localAddress = options.localAddress;
       if (options.localPort !== undefined) req.localPort = options.localPort;
       if (options.bindToDevice !== undefined) req.bindToDevice = options.bindToDevice;
+      if (options.receiveBufferSize !== undefined) req.receiveBufferSize = options.receiveBufferSize;
       return native().connect(req);
     } catch (e) {
       throw fromNative(e, 'socket', `connect to ${host}:${port}`);

@@ -614,6 +614,11 @@ class ServerObject : public Napi::ObjectWrap<ServerObject> {
       int v6only = o.Get("ipv6only").ToBoolean() ? 1 : 0;
       ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
     }
+    // Accepted sockets inherit the buffer size, and with it their window scale.
+    if (o.Get("receiveBufferSize").IsNumber()) {
+      int rcvbuf = o.Get("receiveBufferSize").As<Napi::Number>().Int32Value();
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    }
     int backlog = o.Get("backlog").IsNumber() ? o.Get("backlog").As<Napi::Number>().Int32Value() : 511;
     if (::bind(fd, reinterpret_cast<sockaddr*>(&addr.storage), addr.length) < 0 || ::listen(fd, backlog) < 0) {
       Failure f{errno, "listen", "cannot listen on " + host + ":" + std::to_string(port), std::nullopt, ""};
@@ -704,6 +709,10 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
     ::close(fd);
     throw MakeError(env, f);
   };
+  if (o.Get("receiveBufferSize").IsNumber()) {
+    int rcvbuf = o.Get("receiveBufferSize").As<Napi::Number>().Int32Value();
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0) fail("setsockopt", "cannot set SO_RCVBUF");
+  }
   Napi::Value dev = o.Get("bindToDevice");
   if (dev.IsString()) {
     std::string name = dev.As<Napi::String>().Utf8Value();

@@ -214,6 +214,7 @@ describe('DevmemSocket over loopback (real kernel, readable data)', function () 
     assert.throws(() => createServer({ port: 70000 }), DevmemError);
     assert.throws(() => createServer({ hostData: 'maybe' as 'accept' }), DevmemError);
     assert.throws(() => createServer({ maxOutstandingFragments: 0 }), DevmemError);
+    assert.throws(() => createServer({ receiveBufferSize: -1 }), DevmemError);
     assert.throws(() => createServer({ binding: 5 as unknown as { id: number } }), TypeError);
     await assert.rejects(connect({ host: '127.0.0.1', port: -1 }), DevmemError);
     await assert.rejects(connect({ host: 5 as unknown as string, port: 1 }), TypeError);

@@ -68,7 +68,9 @@ describe('devmem receive on the patched netdevsim', function () {
   it('stalls without error while a consumer holds the tokens of a 256 KiB dma-buf, then completes', async () => {
     await withBinding(256 * 1024, async (binding, dmabuf) => {
       const port = nextPort++;
-      const server = createServer({ host: env.addr4Local, port, binding, dmabuf, release: 'manual' });
+      // A window far below the 64 buffers, so out-of-order segments cannot
+      // take the last buffer the missing in-order segment needs.
+      const server = createServer({ host: env.addr4Local, port, binding, dmabuf, release: 'manual', receiveBufferSize: 16 * 1024 });
       await server.listen();
       const total = 2 * MiB;
       const sending = sendFromRemote(env.addr4Local, port, total);

@@ -186,14 +186,22 @@ export class DmaBuf {
   }
 }
 
-/** The udmabuf module's per-buffer limit in bytes, or undefined if unknown. */
-export function udmabufSizeLimit(): number | undefined {
+/** udmabuf's built-in default for size_limit_mb. */
+export const UDMABUF_DEFAULT_LIMIT = 64 * 1024 * 1024;
+
+/**
+ * The udmabuf module's per-buffer limit in bytes: its size_limit_mb
+ * parameter, or the kernel's default (64 MiB) when the parameter cannot be
+ * read (udmabuf absent or not yet loaded).
+ */
+export function udmabufSizeLimit(): number {
   try {
     const mb = Number(fs.readFileSync('/sys/module/udmabuf/parameters/size_limit_mb', 'utf8').trim());
-    return Number.isFinite(mb) && mb > 0 ? mb * 1024 * 1024 : undefined;
+    if (Number.isFinite(mb) && mb > 0) return mb * 1024 * 1024;
   } catch {
-    return undefined;
+    // fall through to the default
   }
+  return UDMABUF_DEFAULT_LIMIT;
 }
 
 /**
@@ -205,13 +213,13 @@ export function allocUdmabuf(size: number, options: AllocUdmabufOptions = {}): D
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
   const hugepages = options.hugepages === true;
   checkSize(size, hugepages ? HUGEPAGE : pageSize(), 'udmabuf');
-  if (!fs.existsSync('/dev/udmabuf'))
-    throw new DevmemError('cannot allocate a udmabuf: /dev/udmabuf does not exist', { reason: 'NO_UDMABUF', errno: -2, code: 'ENOENT' });
   const limit = udmabufSizeLimit();
-  if (limit !== undefined && size > limit)
+  if (size > limit)
     throw new DevmemError(`udmabuf size ${size} exceeds the kernel's limit of ${limit} bytes (size_limit_mb=${limit / 1048576})`, {
       reason: 'UDMABUF_SIZE_LIMIT',
     });
+  if (!fs.existsSync('/dev/udmabuf'))
+    throw new DevmemError('cannot allocate a udmabuf: /dev/udmabuf does not exist', { reason: 'NO_UDMABUF', errno: -2, code: 'ENOENT' });
   const fd = callSync('dmabuf', `cannot allocate a ${size}-byte udmabuf`, () => native().allocUdmabuf(size, hugepages));
   return new DmaBuf(fd, size, 'udmabuf');
 }

@@ -21,6 +21,7 @@ export {
   DmaBuf,
   DmaBufView,
   udmabufSizeLimit,
+  UDMABUF_DEFAULT_LIMIT,
   type AllocUdmabufOptions,
   type DmaBufAccess,
   type FromFdOptions,

@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { allocDmaHeap, allocUdmabuf, DevmemError, DmaBuf } from '../../lib/index';
+import { allocDmaHeap, allocUdmabuf, DevmemError, DmaBuf, udmabufSizeLimit } from '../../lib/index';
 
 const isReason = (reason: string) => (e: unknown) => {
   assert.ok(e instanceof DevmemError, String(e));
@@ -39,6 +39,15 @@ describe('dma-buf memory on the host kernel', () => {
       assert.throws(() => allocUdmabuf(size), isReason('INVALID_ARGUMENT'));
     });
   }
+
+  it('refuses a size over the udmabuf limit before any syscall', () => {
+    const limit = udmabufSizeLimit();
+    assert.throws(() => allocUdmabuf(limit + 4096), (e: unknown) => {
+      isReason('UDMABUF_SIZE_LIMIT')(e);
+      assert.match((e as Error).message, /size_limit_mb/);
+      return true;
+    });
+  });
 
   it('names the rounded-up size for an unaligned request', () => {
     assert.throws(() => allocUdmabuf(5000), /round it up to 8192/);

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { allocUdmabuf, bindRx, createServer, type DmaBuf, type FragmentBatch, type RxBinding } from '../../../lib/index';
 import { allQueues, enableHeaderSplit, mismatches, sendFromRemote } from '../helpers/devmem-rx';
 import { e2eEnv } from '../helpers/env';
+import { verifyPatternStream } from '../helpers/verify-stream';
 
 const env = e2eEnv();
 const MiB = 1024 * 1024;
@@ -126,13 +127,7 @@ describe('devmem receive on the patched netdevsim', function () {
       const results = await Promise.all(
         [0, 1, 2, 3].map(async () => {
           const sock = await server.accept();
-          let pos = 0;
-          let bad = 0;
-          for await (const batch of sock) {
-            const data = batch.copyOut(dmabuf);
-            bad += mismatches(data, pos);
-            pos += data.length;
-          }
+          const { bytes: pos, mismatches: bad } = await verifyPatternStream(sock, dmabuf);
           const s = sock.stats();
           sock.close();
           return { pos, bad, dmabufBytes: s.dmabufBytes };

@@ -80,6 +80,8 @@ export class Transmitter {
   readonly #idOwner = new Map<number, PendingSend>();
   #inFlight = 0;
   readonly #inFlightBytes = new Map<number, number>();
+  /** Sends whose last sendmsg has returned; they settle when their ids complete. */
+  readonly #finished = new WeakSet<PendingSend>();
   #drainWaiters: (() => void)[] = [];
   #closedError: unknown;
 
@@ -104,8 +106,6 @@ export class Transmitter {
     }
     for (const w of this.#drainWaiters.splice(0)) w();
   }
-
-  #finished = new WeakSet<PendingSend>();
 
   #maybeSettle(p: PendingSend): void {
     if (!this.#finished.has(p) || p.ids.size > 0) return;

@@ -120,7 +120,9 @@ interface Waiter {
  * `for await (const batch of socket)`, `socket.read()`, or `socket.stream()`.
  *
  * Events: `'end'`, `'error'` (only emitted when listened to; otherwise the
- * next read rejects), `'stall'` (outstanding fragments hit a limit), `'close'`.
+ * next read rejects), `'stall'` (outstanding fragments hit a limit; reading
+ * resumes on release), `'shortRelease'` (the kernel freed fewer fragments
+ * than returned), `'close'`.
  */
 export class DevmemSocket extends EventEmitter {
   readonly #native: NativeSocket;
@@ -258,7 +260,11 @@ export class DevmemSocket extends EventEmitter {
 
   /** @internal */
   releaseBatch(seq: number): ReleaseResult {
-    return this.#native.release(seq);
+    const r = this.#native.release(seq);
+    // The kernel freed fewer fragments than we returned: a kernel leak, or
+    // tokens it did not know. Counted in stats().shortReleases and reported.
+    if (r.freed < r.requested) this.emit('shortRelease', r);
+    return r;
   }
 
   /**

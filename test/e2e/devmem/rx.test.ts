@@ -117,6 +117,48 @@ describe('devmem receive on the patched netdevsim', function () {
     });
   });
 
+  it('stops reading at maxOutstandingFragments, reports the stall, and resumes on release', async () => {
+    await withBinding(16 * MiB, async (binding, dmabuf) => {
+      const port = nextPort++;
+      const limit = 32;
+      const server = createServer({ host: env.addr4Local, port, binding, dmabuf, release: 'manual', maxOutstandingFragments: limit });
+      await server.listen();
+      const total = 4 * MiB;
+      const sending = sendFromRemote(env.addr4Local, port, total);
+      const sock = await server.accept();
+      let stalls = 0;
+      sock.on('stall', () => stalls++);
+      const held: FragmentBatch[] = [];
+      let pos = 0;
+      let bad = 0;
+      // Hold everything until the socket stops reading.
+      while (stalls === 0) {
+        const b = (await sock.read())!;
+        bad += mismatches(b.copyOut(dmabuf), pos);
+        pos += b.bytes;
+        held.push(b);
+      }
+      const atStall = sock.stats();
+      assert.ok(atStall.outstandingTokens >= limit, `stopped with ${atStall.outstandingTokens} outstanding`);
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(sock.stats().recvmsgCalls, atStall.recvmsgCalls, 'no recvmsg while over the limit');
+      for (const b of held.splice(0)) b.release();
+      for (let b = await sock.read(); b; b = await sock.read()) {
+        bad += mismatches(b.copyOut(dmabuf), pos);
+        pos += b.bytes;
+        b.release();
+      }
+      const s = sock.stats();
+      sock.close();
+      server.close();
+      await sending;
+      assert.equal(pos, total);
+      assert.equal(bad, 0);
+      assert.ok(s.stalls >= 1);
+      assert.equal(s.releasedTokens, s.fragments, 'nothing was dropped or leaked');
+    });
+  });
+
   it('receives four parallel flows spread over four bound queues', async () => {
     await withBinding(32 * MiB, async (binding, dmabuf) => {
       const port = nextPort++;

@@ -127,23 +127,33 @@ describe('devmem receive on the patched netdevsim', function () {
       const sending = sendFromRemote(env.addr4Local, port, total);
       const sock = await server.accept();
       let stalls = 0;
-      sock.on('stall', () => stalls++);
+      const stalled = new Promise<'stall'>((resolve) =>
+        sock.on('stall', () => {
+          stalls++;
+          resolve('stall');
+        }),
+      );
       const held: FragmentBatch[] = [];
       let pos = 0;
       let bad = 0;
-      // Hold everything until the socket stops reading.
-      while (stalls === 0) {
-        const b = (await sock.read())!;
+      // Hold everything until the socket stops reading. The stall comes after
+      // the batch that crossed the limit, so race each read against it.
+      let next = sock.read();
+      for (;;) {
+        const b = await Promise.race([next, stalled]);
+        if (b === 'stall') break;
+        assert.ok(b, 'the stream did not end before the stall');
         bad += mismatches(b.copyOut(dmabuf), pos);
         pos += b.bytes;
         held.push(b);
+        next = sock.read();
       }
       const atStall = sock.stats();
       assert.ok(atStall.outstandingTokens >= limit, `stopped with ${atStall.outstandingTokens} outstanding`);
       await new Promise((r) => setTimeout(r, 1000));
       assert.equal(sock.stats().recvmsgCalls, atStall.recvmsgCalls, 'no recvmsg while over the limit');
       for (const b of held.splice(0)) b.release();
-      for (let b = await sock.read(); b; b = await sock.read()) {
+      for (let b = await next; b; b = await sock.read()) {
         bad += mismatches(b.copyOut(dmabuf), pos);
         pos += b.bytes;
         b.release();

@@ -164,7 +164,8 @@ describe('devmem receive on the patched netdevsim', function () {
       await sending;
       assert.equal(pos, total);
       assert.equal(bad, 0);
-      assert.ok(s.stalls >= 1);
+      assert.ok(stalls >= 1);
+      assert.equal(s.stalls, stalls, "every native stall reached JS as a 'stall' event");
       assert.equal(s.releasedTokens, s.fragments, 'nothing was dropped or leaked');
     });
   });

@@ -545,7 +545,12 @@ Napi::Value SocketObject::Stats(const Napi::CallbackInfo& info) {
 }
 
 namespace {
-Napi::Value AddressObject(Napi::Env env, const sockaddr_storage& ss) {
+// { address, port, family } of a socket's local (getsockname) or remote
+// (getpeername) end, or null when the fd is gone or has none.
+Napi::Value AddressOf(Napi::Env env, int fd, int (*get)(int, sockaddr*, socklen_t*)) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (fd < 0 || get(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0) return env.Null();
   Napi::Object o = Napi::Object::New(env);
   o.Set("address", net::FormatHost(ss));
   o.Set("port", net::FormatPort(ss));
@@ -555,19 +560,11 @@ Napi::Value AddressObject(Napi::Env env, const sockaddr_storage& ss) {
 }  // namespace
 
 Napi::Value SocketObject::Address(const Napi::CallbackInfo& info) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof(ss);
-  if (!poller_ || closed_ || ::getsockname(poller_->Fd(), reinterpret_cast<sockaddr*>(&ss), &len) < 0)
-    return info.Env().Null();
-  return AddressObject(info.Env(), ss);
+  return AddressOf(info.Env(), poller_ && !closed_ ? poller_->Fd() : -1, ::getsockname);
 }
 
 Napi::Value SocketObject::RemoteAddress(const Napi::CallbackInfo& info) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof(ss);
-  if (!poller_ || closed_ || ::getpeername(poller_->Fd(), reinterpret_cast<sockaddr*>(&ss), &len) < 0)
-    return info.Env().Null();
-  return AddressObject(info.Env(), ss);
+  return AddressOf(info.Env(), poller_ && !closed_ ? poller_->Fd() : -1, ::getpeername);
 }
 
 Napi::Value SocketObject::GetFd(const Napi::CallbackInfo& info) {
@@ -683,10 +680,7 @@ class ServerObject : public Napi::ObjectWrap<ServerObject> {
     return info.Env().Undefined();
   }
   Napi::Value Address(const Napi::CallbackInfo& info) {
-    sockaddr_storage ss{};
-    socklen_t len = sizeof(ss);
-    if (!poller_ || ::getsockname(poller_->Fd(), reinterpret_cast<sockaddr*>(&ss), &len) < 0) return info.Env().Null();
-    return AddressObject(info.Env(), ss);
+    return AddressOf(info.Env(), poller_ ? poller_->Fd() : -1, ::getsockname);
   }
 
   std::unique_ptr<UvPoller> poller_;

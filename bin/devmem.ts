@@ -1,97 +1,42 @@
 #!/usr/bin/env node
 /**
- * The `devmem` command line. Subcommands: `probe` (the default).
- * Reports go to stdout (a table, or with `--json` a document following
- * docs/probe-schema.json); diagnostics go to stderr.
+ * The `devmem` command line: one module per subcommand under bin/commands,
+ * each parsing its own options with util.parseArgs. Reports and payload go to
+ * stdout, diagnostics to stderr.
  */
-import { parseArgs } from 'node:util';
-
 import { packageRoot } from '../lib/native';
-import { probe, type ProbeReport } from '../lib/probe';
+import { PROBE_HELP, runProbe } from './commands/probe';
 
-const HELP = `Usage: devmem [probe] [--json] [--iface NAME]
+interface Command {
+  summary: string;
+  run(argv: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  probe: { summary: 'Report what this host can do for devmem TCP (default).', run: runProbe },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length)) + 2;
+  const list = Object.entries(COMMANDS)
+    .map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`)
+    .join('\n');
+  return `Usage: devmem [COMMAND] [OPTIONS]
 
 Commands:
-  probe            Report what this host can do for devmem TCP (default).
+${list}
 
-Options for probe:
-  --json           Print the report as JSON (schema: docs/probe-schema.json).
-  -i, --iface NAME Only report this interface.
+Run "devmem COMMAND --help" for a command's options.
   -h, --help       Show this help.
   -V, --version    Show the version.
-`;
 
-function yesNo(b: boolean): string {
-  return b ? 'yes' : 'no';
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
-}
-
-function renderProbe(r: ProbeReport): string {
-  const lines: string[] = [];
-  const ops = r.netdev.ops;
-  lines.push(`kernel          ${r.kernel.release}`);
-  lines.push(
-    `netdev family   ${r.netdev.available ? `id ${r.netdev.familyId}` : 'missing'}; bind-rx ${yesNo(ops.bindRx)}` +
-      `${r.netdev.bindRxPermission ? ` (${r.netdev.bindRxPermission})` : ''}, bind-tx ${yesNo(ops.bindTx)}, queue-create ${yesNo(ops.queueCreate)}`,
-  );
-  lines.push(`devmem RX/TX    RX ${r.kernel.rxSupported ? 'supported' : 'not supported (needs 6.12+)'}, TX ${r.kernel.txSupported ? 'supported' : 'not supported (needs 6.16+)'}`);
-  lines.push(`io_uring zcrx   ${r.ioUringZcrx}`);
-  lines.push(`privileges      uid ${r.privileges.uid}, CAP_NET_ADMIN ${yesNo(r.privileges.capNetAdmin)}`);
-  const u = r.dmabufSources.udmabuf;
-  lines.push(
-    `dma-buf         udmabuf ${u.present ? `yes (limit ${u.sizeLimitMb ?? '?'} MiB)` : 'no'}; dma heaps: ${r.dmabufSources.dmaHeaps.join(', ') || 'none'}; libcuda: ${r.dmabufSources.libcuda ?? 'no'}`,
-  );
-  lines.push('');
-  const rows = [['IFACE', 'DRIVER', 'RX', 'COMB', 'HDS', 'THRESH', 'XDP', 'POOLS', 'BOUND', 'VERDICT']];
-  for (const i of r.interfaces) {
-    rows.push([
-      i.name,
-      i.driver ?? '-',
-      i.rxQueues === null ? '-' : String(i.rxQueues),
-      i.combinedQueues === null ? '-' : String(i.combinedQueues),
-      i.headerSplit ?? '-',
-      i.hdsThreshold === null ? '-' : String(i.hdsThreshold),
-      yesNo(i.xdpAttached),
-      i.pagePools === null ? '-' : String(i.pagePools),
-      i.boundQueues.map((b) => `${b.queue}:${b.dmabufId}`).join(',') || '-',
-      i.ready ? 'ready' : `not ready: ${i.reasons.join('; ')}`,
-    ]);
-  }
-  lines.push(table(rows));
-  if (r.unreadable.length) {
-    lines.push('', 'Could not read:');
-    for (const u2 of r.unreadable) lines.push(`  ${u2}`);
-  }
-  return lines.join('\n');
-}
-
-async function runProbe(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      json: { type: 'boolean', default: false },
-      iface: { type: 'string', short: 'i' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  const report = await probe(values.iface === undefined ? {} : { iface: values.iface });
-  process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderProbe(report)}\n`);
-  return 0;
+${PROBE_HELP}`;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
   if (first === '-h' || first === '--help' || first === 'help') {
-    process.stdout.write(HELP);
+    process.stdout.write(help());
     return 0;
   }
   if (first === '-V' || first === '--version') {
@@ -99,8 +44,9 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (first === undefined || first.startsWith('-')) return runProbe(argv);
-  if (first === 'probe') return runProbe(rest);
-  process.stderr.write(`devmem: unknown command "${first}"\n\n${HELP}`);
+  const command = COMMANDS[first];
+  if (command) return command.run(rest);
+  process.stderr.write(`devmem: unknown command "${first}"\n\n${help()}`);
   return 1;
 }
 

@@ -213,7 +213,7 @@ export class DevmemSocket extends EventEmitter {
     if (batchChannel.hasSubscribers) batchChannel.publish({ socket: this, batch });
     const hostPolicy = this.#opts.hostData ?? (this.#opts.binding ? 'error' : 'accept');
     if (batch.hostBytes > 0 && hostPolicy === 'error') {
-      batch.release();
+      batch.releaseIfHeld();
       this.#fail(
         new DevmemError(`flow steering error: ${batch.hostBytes} bytes arrived in host memory with no devmem cmsg`, {
           reason: 'FLOW_STEERING',
@@ -225,7 +225,7 @@ export class DevmemSocket extends EventEmitter {
       return;
     }
     if (batch.linearBytes > 0 && this.#opts.linear === 'error') {
-      batch.release();
+      batch.releaseIfHeld();
       this.#fail(
         new DevmemError(`received SCM_DEVMEM_LINEAR (${batch.linearBytes} bytes) and linear data is refused`, {
           reason: 'LINEAR_DATA',
@@ -292,14 +292,14 @@ export class DevmemSocket extends EventEmitter {
     let prev: FragmentBatch | undefined;
     try {
       for (;;) {
-        if (auto) prev?.release();
+        if (auto) prev?.releaseIfHeld();
         const b = await this.read();
         if (!b) return;
         prev = b;
         yield b;
       }
     } finally {
-      if (auto) prev?.release();
+      if (auto) prev?.releaseIfHeld();
     }
   }
 
@@ -386,7 +386,7 @@ export class DevmemSocket extends EventEmitter {
 
   /**
    * Closes the socket. Outstanding tokens are returned to the kernel first;
-   * batches still held become no-ops to release. Idempotent.
+   * a later `release()` of a batch still held throws `CLOSED`. Idempotent.
    */
   close(): void {
     if (this.#closed) return;

@@ -4,7 +4,7 @@
 // Builds the libFuzzer targets in fuzz/ with clang, ASan and UBSan (any
 // sanitizer report aborts), replays every saved regression input, then
 // fuzzes each target from its committed seed corpus and prints the number
-// of executions. A working corpus is kept under build/fuzz/ so that later
+// of executions. A working corpus is kept under build-fuzz/ (node-gyp and prebuildify wipe build/) so that later
 // runs start where earlier ones stopped; the repository's seeds are only read.
 //
 // clang comes from Debian (clang-14, libclang-rt-14-dev). With --install, or
@@ -73,7 +73,7 @@ if (!clang) {
   if (!clang) fail('apt-get did not provide clang++-14 with libFuzzer');
 }
 
-const out = path.join(root, 'build/fuzz');
+const out = path.join(root, 'build-fuzz');
 fs.mkdirSync(out, { recursive: true });
 const results = {};
 

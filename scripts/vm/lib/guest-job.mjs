@@ -21,6 +21,12 @@ export function createJob({ mode, repoRoot, node, grep, color }) {
     DEVMEM_JOB_NODE: node,
     DEVMEM_JOB_GREP: grep ?? '',
     DEVMEM_JOB_COLOR: color ? '1' : '0',
+    // Set by `npm run test:asan`: the sanitizer build of the addon and the
+    // runtime preloaded into the guest's node (the host's own files, over 9p).
+    DEVMEM_JOB_LD_PRELOAD: process.env.DEVMEM_VM_LD_PRELOAD ?? '',
+    DEVMEM_JOB_ASAN_OPTIONS: process.env.DEVMEM_VM_ASAN_OPTIONS ?? '',
+    DEVMEM_JOB_UBSAN_OPTIONS: process.env.DEVMEM_VM_UBSAN_OPTIONS ?? '',
+    DEVMEM_JOB_ADDON: process.env.DEVMEM_VM_ADDON ?? '',
   };
   writeFileSync(
     join(dir, 'job.env'),

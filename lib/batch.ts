@@ -127,20 +127,34 @@ export class FragmentBatch {
    */
   copyOut(dmabuf: DmaBuf | undefined, target?: Uint8Array): Uint8Array {
     const out = target ?? Buffer.allocUnsafe(this.bytes);
-    if (out.byteLength < this.bytes) throw new RangeError(`target holds ${out.byteLength} bytes, the batch has ${this.bytes}`);
+    if (!(out instanceof Uint8Array)) throw new TypeError('target must be a Uint8Array');
+    if (out.byteLength < this.bytes)
+      throw new DevmemError(`target holds ${out.byteLength} bytes, the batch has ${this.bytes}: pass a larger target`, {
+        reason: 'INVALID_ARGUMENT',
+        errno: -22,
+        code: 'EINVAL',
+      });
     const copy = (dm: Uint8Array | undefined) => {
       let pos = 0;
       for (let i = 0; i < this.count; i++) {
         const off = this.offsets[i]!;
         const size = this.sizes[i]!;
         const src = this.kinds[i] === FragmentKind.Dmabuf ? dm! : this.linear;
+        // subarray() would clamp silently and copy short: a fragment outside
+        // the view means the wrong dma-buf was passed.
+        if (off + size > src.length)
+          throw new DevmemError(`fragment ${i} [${off}, ${off + size}) lies outside the ${src.length}-byte ${src === dm ? 'dma-buf' : 'linear buffer'}: pass the dma-buf the socket's binding uses`, {
+            reason: 'INVALID_ARGUMENT',
+            errno: -22,
+            code: 'EINVAL',
+          });
         out.set(src.subarray(off, off + size), pos);
         pos += size;
       }
     };
     if (this.dmabufBytes === 0) copy(undefined);
     else {
-      if (!dmabuf) throw new TypeError('copyOut needs the DmaBuf the fragments landed in');
+      if (!dmabuf || typeof dmabuf.map !== 'function') throw new TypeError('copyOut needs the DmaBuf the fragments landed in');
       dmabuf.map().withView(0, dmabuf.size, 'read', copy);
     }
     return out;

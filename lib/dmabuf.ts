@@ -100,6 +100,9 @@ export class DmaBufView {
    */
   withView<T>(offset: number, length: number, access: DmaBufAccess, fn: (view: Uint8Array) => T): T {
     this.#check(offset, length);
+    if (typeof access !== 'string') throw new TypeError(`access must be 'read', 'write' or 'readwrite'`);
+    if (access !== 'read' && access !== 'write' && access !== 'readwrite')
+      throw invalidArgument(`access must be 'read', 'write' or 'readwrite', got ${JSON.stringify(access)}`);
     if (typeof fn !== 'function') throw new TypeError('fn must be a function');
     return callSync('dmabuf', 'dma-buf view', () => this.#map.withView(offset, length, access, fn));
   }

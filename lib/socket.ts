@@ -101,6 +101,11 @@ export function checkReceiveOptions(o: ReceiveOptions | undefined): ReceiveOptio
   if (o === null || typeof o !== 'object') throw new TypeError('options must be an object');
   if (o.binding !== undefined && (typeof o.binding !== 'object' || typeof o.binding?.id !== 'number'))
     throw new TypeError('binding must be an RxBinding (an object with a numeric id)');
+  if ((o.binding as { closed?: unknown } | undefined)?.closed === true)
+    throw new DevmemError('the binding is closed: nothing can arrive in it; bind again', { reason: 'CLOSED', errno: -9, code: 'EBADF' });
+  if (o.dmabuf !== undefined && (o.dmabuf === null || typeof o.dmabuf !== 'object' || typeof o.dmabuf.size !== 'number'))
+    throw new TypeError('dmabuf must be a DmaBuf');
+  if (o.dmabuf?.closed === true) throw new DevmemError('the dma-buf is closed', { reason: 'CLOSED', errno: -9, code: 'EBADF' });
   for (const k of ['hostData', 'linear'] as const)
     if (o[k] !== undefined && o[k] !== 'accept' && o[k] !== 'error') throw invalidArgument(`${k} must be 'accept' or 'error'`);
   if (o.release !== undefined && o.release !== 'auto' && o.release !== 'manual')

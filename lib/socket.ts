@@ -52,6 +52,14 @@ export interface ReceiveOptions {
   /** Batches queued for a slow consumer before reading pauses (default 4). */
   highWaterMark?: number;
   /**
+   * Report `'starved'` when a read has waited this many ms with no data
+   * while this socket holds unreleased fragments (default 2000; 0: never).
+   * Held fragments are dma-buf buffers the NIC cannot refill with, so a
+   * long quiet read usually means the binding's buffers ran out: the kernel
+   * drops packets and TCP retransmits until some are released.
+   */
+  starvationTimeout?: number;
+  /**
    * SO_RCVBUF, set before the connection is made so the TCP window follows
    * it. Keep the window well below the bound dma-buf's size when the buffer
    * is small: out-of-order segments hold buffers too, and a window larger
@@ -112,6 +120,11 @@ export function checkReceiveOptions(o: ReceiveOptions | undefined): ReceiveOptio
     throw invalidArgument(`release must be 'auto' or 'manual'`);
   for (const k of ['maxOutstandingFragments', 'maxOutstandingBytes', 'batchFragments', 'batchBytes', 'highWaterMark', 'receiveBufferSize'] as const)
     positiveInt(o[k], k);
+  if (o.starvationTimeout !== undefined) {
+    if (typeof o.starvationTimeout !== 'number') throw new TypeError('starvationTimeout must be a number');
+    if (!Number.isSafeInteger(o.starvationTimeout) || o.starvationTimeout < 0)
+      throw invalidArgument(`starvationTimeout must be a non-negative integer of ms, got ${o.starvationTimeout}`);
+  }
   return o;
 }
 
@@ -126,7 +139,9 @@ interface Waiter {
  *
  * Events: `'end'`, `'error'` (only emitted when listened to; otherwise the
  * next read rejects), `'stall'` (outstanding fragments hit a limit; reading
- * resumes on release), `'shortRelease'` (the kernel freed fewer fragments
+ * resumes on release), `'starved'` (a read waited `starvationTimeout` ms
+ * with no data while fragments were held: `{ idleMs, outstandingTokens,
+ * outstandingBytes }`), `'shortRelease'` (the kernel freed fewer fragments
  * than returned), `'close'`.
  */
 export class DevmemSocket extends EventEmitter {
@@ -138,6 +153,7 @@ export class DevmemSocket extends EventEmitter {
   #ended = false;
   #error: unknown;
   #closed = false;
+  #starvation: NodeJS.Timeout | undefined;
   #connectWaiter: { resolve(): void; reject(e: unknown): void } | undefined;
   readonly #writableWaiters: (() => void)[] = [];
   readonly #tx: Transmitter;
@@ -214,6 +230,7 @@ export class DevmemSocket extends EventEmitter {
   }
 
   #onBatch(nb: NativeBatch): void {
+    this.#stopStarvationWatch();
     const batch = new FragmentBatch(this, nb);
     if (batchChannel.hasSubscribers) batchChannel.publish({ socket: this, batch });
     const hostPolicy = this.#opts.hostData ?? (this.#opts.binding ? 'error' : 'accept');
@@ -289,7 +306,32 @@ export class DevmemSocket extends EventEmitter {
     return new Promise((resolve, reject) => {
       this.#waiters.push({ resolve, reject });
       this.#native.resume();
+      this.#watchStarvation();
     });
+  }
+
+  // The kernel says nothing when the binding's buffers run out: packets are
+  // dropped below TCP and the read just waits. A quiet read while this
+  // socket holds fragments is the visible sign, so it is reported.
+  #watchStarvation(): void {
+    const ms = this.#opts.starvationTimeout ?? 2000;
+    if (ms === 0 || this.#starvation) return;
+    const started = Date.now();
+    this.#starvation = setTimeout(() => {
+      this.#starvation = undefined;
+      if (this.#closed || this.#waiters.length === 0) return;
+      const s = this.#native.stats();
+      if (!s.outstandingTokens) return;
+      const info = { idleMs: Date.now() - started, outstandingTokens: s.outstandingTokens, outstandingBytes: s.outstandingBytes };
+      if (stallChannel.hasSubscribers) stallChannel.publish({ socket: this, stats: this.stats(), starved: info });
+      this.emit('starved', info);
+    }, ms);
+    this.#starvation.unref();
+  }
+
+  #stopStarvationWatch(): void {
+    if (this.#starvation) clearTimeout(this.#starvation);
+    this.#starvation = undefined;
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<FragmentBatch, void, undefined> {
@@ -396,6 +438,7 @@ export class DevmemSocket extends EventEmitter {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#stopStarvationWatch();
     this.#native.close();
     const err = new DevmemError('the socket was closed during a read', { reason: 'CLOSED', errno: -9, code: 'EBADF' });
     for (const w of this.#waiters.splice(0)) {

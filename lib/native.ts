@@ -149,6 +149,8 @@ export interface NativeAddon {
   allocUdmabuf(size: number, hugepages: boolean): number;
   allocDmaHeap(heap: string, size: number): number;
   dupCloexec(fd: number): number;
+  adoptFd(fd: number): void;
+  closeOwnedFd(fd: number): boolean;
   NativeMapping: new (fd: number, size: number) => NativeMapping;
   NativeServer: new () => NativeServer;
   connect(opts: {

@@ -149,7 +149,7 @@ export const hostileCases: HostileCase[] = [
   { name: 'bindRx with a closed dma-buf', needs: ['dmabuf'], expect: 'CLOSED', run: (fx) => bindRx(fx.ifname, [0], fx.closedDmabuf!) },
   { name: 'bindRx with fd NaN', expect: 'INVALID_ARGUMENT', run: (fx) => bindRx(fx.ifname, [0], NaN) },
   { name: 'bindRx with rxPageSize not a power of two', expect: 'INVALID_ARGUMENT', run: (fx) => bindRx(fx.ifname, [0], NOT_OPEN, { rxPageSize: 6000 }) },
-  { name: 'bindRx on an interface that does not exist', needs: ['dmabuf'], expect: 'INVALID_ARGUMENT', run: (fx) => bindRx('nosuchif0', [0], fx.dmabuf!) },
+  { name: 'bindRx on an interface that does not exist', needs: ['dmabuf'], expect: 'NO_SUCH_DEVICE', run: (fx) => bindRx('nosuchif0', [0], fx.dmabuf!) },
   { name: 'bindRx on ifindex -1', expect: 'INVALID_ARGUMENT', run: () => bindRx(-1, [0], NOT_OPEN) },
   { name: 'bindRx with the interface as an object', expect: 'TypeError', run: () => bindRx(u({}), [0], NOT_OPEN) },
   { name: 'bindTx with the fd of a regular file', expect: 'NOT_A_DMABUF', run: (fx) => withFile((fd) => bindTx(fx.ifname, fd)) },

@@ -128,6 +128,8 @@ async function main() {
   const guest = await runLogged(process.execPath, ['scripts/vm/run.mjs'], {
     ...process.env,
     DEVMEM_VM_SUMMARY: guestSum,
+    // Instrumented code under TCG: give each boot more time than the usual 600 s.
+    DEVMEM_VM_TIMEOUT: process.env.DEVMEM_VM_TIMEOUT ?? '1500',
     DEVMEM_VM_LD_PRELOAD: sanEnv.LD_PRELOAD,
     DEVMEM_VM_ASAN_OPTIONS: sanEnv.ASAN_OPTIONS,
     DEVMEM_VM_UBSAN_OPTIONS: sanEnv.UBSAN_OPTIONS,

@@ -6,7 +6,6 @@ import * as path from 'node:path';
 import {
   allocUdmabuf,
   bindRx,
-  bindTx,
   createServer,
   DevmemError,
   ethtool,
@@ -163,21 +162,23 @@ describe('faults on the patched netdevsim', function () {
     }
   });
 
-  it('the interface is deleted while bound: close() still works and later calls name the missing device', async () => {
+  it('the interface is deleted while bound (RX): close() still works and later calls name the missing device', async () => {
     const pair = new ScratchPair(21, '10.77.21.1', '10.77.21.2');
     const dmabuf = allocUdmabuf(4 * MiB);
     try {
       await ethtool.setRings(pair.local, { tcpDataSplit: 'enabled', hdsThresh: 0 });
+      // RX only: on 7.3.4 a TX binding whose device was unregistered oopses
+      // the kernel when its netlink socket closes (netdev_nl_sock_priv_destroy
+      // touches the freed net_device), and every process exit closes it.
+      // Nothing in user space can avoid that; see docs/reliability.md.
       const rx = await bindRx(pair.local, [0, 1], dmabuf);
-      const tx = await bindTx(pair.local, dmabuf);
       const bound = await netdev.listQueues(pair.ifindex);
       assert.equal(bound.filter((q) => q.dmabuf === rx.id).length, 2);
       pair.deleteLocal();
       await assert.rejects(netdev.listQueues(pair.ifindex), (e: unknown) => e instanceof DevmemError && e.reason === 'NO_SUCH_DEVICE');
       await assert.rejects(bindRx(pair.local, [0], dmabuf), (e: unknown) => e instanceof DevmemError && e.reason === 'NO_SUCH_DEVICE' && e.message.includes(pair.local));
       rx.close();
-      tx.close();
-      assert.equal(rx.closed && tx.closed, true);
+      assert.equal(rx.closed, true);
       // The dma-buf outlives the device and stays usable.
       dmabuf.write(0, Buffer.from('still here'));
       assert.equal(dmabuf.read(0, 10).toString(), 'still here');

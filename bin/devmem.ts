@@ -6,6 +6,7 @@
  */
 import { packageRoot } from '../lib/native';
 import { runNc } from './commands/nc';
+import { runPeer } from './commands/peer';
 import { PROBE_HELP, runProbe } from './commands/probe';
 
 interface Command {
@@ -16,6 +17,7 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   probe: { summary: 'Report what this host can do for devmem TCP (default).', run: runProbe },
   nc: { summary: 'ncdevmem-compatible RX server, TX client and self-test (devmem nc --help).', run: runNc },
+  peer: { summary: 'Plain TCP far end for devmem tests, instead of socat (devmem peer --help).', run: runPeer },
 };
 
 function help(): string {

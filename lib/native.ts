@@ -184,6 +184,8 @@ export interface NativeAddon {
       expectedId: number,
     ): Omit<NativeBatch, 'seq' | 'dmabufBytes' | 'linearBytes' | 'hostBytes'> & { error: string; detail: string; foreignId: number };
     planDontneed(tokens: Uint32Array): { ranges: Uint32Array; fragments: number }[];
+    encodeFlowRule(rule: NativeTcpRule & { queue: number; location?: number }): Buffer;
+    decodeFlowRule(fs: Uint8Array): NativeReportedRule;
   };
 }
 

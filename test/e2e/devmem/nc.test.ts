@@ -30,7 +30,7 @@ describe('devmem nc (ncdevmem-compatible) on the patched netdevsim', function ()
       const port = nextPort++;
       const nc = startNc(['-l', '-f', env.ifLocal, '-s', local, '-p', String(port), '-c', remote, '-v', '7']);
       await nc.waitFor('waiting for a connection');
-      const peer = startPeer(['send', local, String(port), remote, String(1024), '7']);
+      const peer = startPeer(['send', '--host', local, '--port', String(port), '--bind', remote, '--bytes', String(1024), '--pattern', '7']);
       const r = await nc.done;
       await peer.done;
       assert.equal(r.code, 0, describeRun(r));
@@ -45,7 +45,7 @@ describe('devmem nc (ncdevmem-compatible) on the patched netdevsim', function ()
     const port = nextPort++;
     const nc = startNc(['-l', '-f', env.ifLocal, '-s', env.addr4Local, '-p', String(port), '-c', env.addr4Remote, '-v', '7']);
     await nc.waitFor('waiting for a connection');
-    const peer = startPeer(['send', env.addr4Local, String(port), env.addr4Remote, String(1 << 20), '6']);
+    const peer = startPeer(['send', '--host', env.addr4Local, '--port', String(port), '--bind', env.addr4Remote, '--bytes', String(1 << 20), '--pattern', '6']);
     const r = await nc.done;
     peer.child.kill();
     await peer.done;
@@ -57,7 +57,7 @@ describe('devmem nc (ncdevmem-compatible) on the patched netdevsim', function ()
     const port = nextPort++;
     const nc = startNc(['-l', '-f', env.ifLocal, '-s', env.addr4Local, '-p', String(port)]);
     await nc.waitFor('waiting for a connection');
-    const peer = startPeer(['send', env.addr4Local, String(port), env.addr4Remote, String(100_000), '7']);
+    const peer = startPeer(['send', '--host', env.addr4Local, '--port', String(port), '--bind', env.addr4Remote, '--bytes', String(100_000), '--pattern', '7']);
     const r = await nc.done;
     await peer.done;
     assert.equal(r.code, 0, describeRun(r));
@@ -72,7 +72,7 @@ describe('devmem nc (ncdevmem-compatible) on the patched netdevsim', function ()
     const port = nextPort++;
     const nc = startNc(['-l', '-f', env.ifLocal, '-s', env.addr4Local, '-p', String(port), '-v', '7', '--json']);
     await nc.waitFor('waiting for a connection');
-    const peer = startPeer(['send', env.addr4Local, String(port), env.addr4Remote, String(4096), '7']);
+    const peer = startPeer(['send', '--host', env.addr4Local, '--port', String(port), '--bind', env.addr4Remote, '--bytes', String(4096), '--pattern', '7']);
     const r = await nc.done;
     await peer.done;
     assert.equal(r.code, 0, describeRun(r));
@@ -91,7 +91,7 @@ describe('devmem nc (ncdevmem-compatible) on the patched netdevsim', function ()
   for (const chunks of [undefined, 3]) {
     it(`check_tx${chunks ? '_chunks (-z 3)' : ''}: the peer receives exactly "hello\\nworld\\n"`, async () => {
       const port = nextPort++;
-      const peer = startPeer(['listen', env.addr4Remote, String(port)]);
+      const peer = startPeer(['listen', '--host', env.addr4Remote, '--port', String(port)]);
       await new Promise<void>((resolve) => peer.child.stderr!.once('data', () => resolve()));
       const args = ['-f', env.ifLocal, '-s', env.addr4Remote, '-p', String(port)];
       if (chunks) args.push('-z', String(chunks));
@@ -112,7 +112,7 @@ describe('devmem nc (ncdevmem-compatible) on the patched netdevsim', function ()
       const port = nextPort++;
       const nc = startNc(['-l', '-f', env.ifLocal, '-s', env.addr4Local, '-p', String(port), '-L', '--json']);
       await nc.waitFor('waiting for a connection');
-      const peer = startPeer(['send', env.addr4Local, String(port), env.addr4Remote, String(size), '0']);
+      const peer = startPeer(['send', '--host', env.addr4Local, '--port', String(port), '--bind', env.addr4Remote, '--bytes', String(size)]);
       const r = await nc.done;
       await peer.done;
       assert.equal(r.code, 0, `size ${size}: ${describeRun(r)}`);
@@ -152,7 +152,7 @@ describe('devmem nc (ncdevmem-compatible) on the patched netdevsim', function ()
       const port = nextPort++;
       const nc = startNc(['-l', '-f', env.ifLocal, '-s', env.addr4Local, '-p', String(port), '-c', env.addr4Remote, '-v', '7']);
       await nc.waitFor('waiting for a connection');
-      const peer = startPeer(['stream', env.addr4Local, String(port), env.addr4Remote, '7']);
+      const peer = startPeer(['stream', '--host', env.addr4Local, '--port', String(port), '--bind', env.addr4Remote, '--pattern', '7']);
       await nc.waitFor('got connection');
       // Let data flow, then stop it mid-stream.
       await new Promise((r) => setTimeout(r, 500));

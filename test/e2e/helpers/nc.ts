@@ -1,12 +1,11 @@
-// Running `devmem nc` (the CLI, from source) in the local namespace, and its
-// peer (fixtures/nc-peer.cjs) in the remote one.
+// Running `devmem nc` in the local namespace and `devmem peer` (the plain-TCP
+// far end) in the remote one, both as the compiled CLI.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 
 import { spawnRemote } from './remote';
 
 const ROOT = path.resolve(__dirname, '../../..');
-export const PEER = path.join(__dirname, '../fixtures/nc-peer.cjs');
 export const CLI = path.join(ROOT, 'dist/bin/devmem.js');
 
 export interface NcResult {
@@ -68,9 +67,9 @@ export function runNc(args: string[], options: { input?: string; timeoutMs?: num
   return startNc(args, options).done;
 }
 
-/** Starts the peer in the remote namespace; it exits on its own when its mode is done. */
+/** Starts `devmem peer ARGS` in the remote namespace; it exits on its own when its mode is done. */
 export function startPeer(args: string[]): { child: ChildProcess; done: Promise<NcResult> } {
-  const child = spawnRemote([process.execPath, PEER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnRemote([process.execPath, CLI, 'peer', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d));

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 import { connect, createServer, listLinks, netdev, type DevmemSocket } from '../../lib/index';
-import { fdsSettle, gc, measure, openFds } from '../support/leak-meter';
+import { checkRss, fdsSettle, gc, measure, openFds } from '../support/leak-meter';
 
 const MiB = 1024 * 1024;
 // Generous: a leak of a few KiB per cycle over 1000 cycles still exceeds it.
@@ -24,7 +24,7 @@ describe('leaks and lifetimes (host kernel)', function () {
     });
     report('netlink', m);
     assert.equal(m.fdDelta, 0);
-    assert.ok(m.rssDelta < RSS_BOUND, `RSS grew by ${m.rssDelta} bytes`);
+    checkRss(m.rssDelta, RSS_BOUND);
   });
 
   it('1000 failing netlink requests (kernel errors with extack) leave them flat too', async () => {
@@ -36,7 +36,7 @@ describe('leaks and lifetimes (host kernel)', function () {
     });
     report('netlink errors', m);
     assert.equal(m.fdDelta, 0);
-    assert.ok(m.rssDelta < RSS_BOUND, `RSS grew by ${m.rssDelta} bytes`);
+    checkRss(m.rssDelta, RSS_BOUND);
   });
 
   it('1000 socket open/transfer/close cycles leave the fd count and RSS flat', async () => {
@@ -55,7 +55,7 @@ describe('leaks and lifetimes (host kernel)', function () {
     server.close();
     report('sockets', m);
     assert.ok(m.fdDelta <= 0, `${m.fdDelta} fds more`);
-    assert.ok(m.rssDelta < RSS_BOUND, `RSS grew by ${m.rssDelta} bytes`);
+    checkRss(m.rssDelta, RSS_BOUND);
   });
 
   it('1000 server listen/close cycles leave the fd count flat', async () => {
@@ -66,7 +66,7 @@ describe('leaks and lifetimes (host kernel)', function () {
     });
     report('servers', m);
     assert.ok(m.fdDelta <= 0, `${m.fdDelta} fds more`);
-    assert.ok(m.rssDelta < RSS_BOUND, `RSS grew by ${m.rssDelta} bytes`);
+    checkRss(m.rssDelta, RSS_BOUND);
   });
 
   it('worker threads terminated in the middle of a transfer leave no fd behind', async () => {

@@ -14,6 +14,19 @@ export const gc = vm.runInNewContext('gc') as () => void;
 
 export const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
 
+/**
+ * Under AddressSanitizer (npm run test:asan) freed memory sits in ASan's
+ * quarantine, so RSS grows with every allocation and says nothing about
+ * leaks; the fd checks still hold, and LSan covers native memory there.
+ */
+export const rssMeaningful = !/libasan/.test(process.env.LD_PRELOAD ?? '');
+
+/** Asserts `rssDelta` stays under `bound`, where RSS means something. */
+export function checkRss(rssDelta: number, bound: number): void {
+  if (!rssMeaningful) return;
+  if (rssDelta >= bound) throw new Error(`RSS grew by ${rssDelta} bytes (bound ${bound})`);
+}
+
 export interface Usage {
   fds: number;
   rss: number;

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 import { allocUdmabuf, bindRx, bindTx, netdev } from '../../../lib/index';
-import { fdsSettle, measure, openFds } from '../../support/leak-meter';
+import { checkRss, fdsSettle, measure, openFds } from '../../support/leak-meter';
 import { allQueues, enableHeaderSplit, sendFromRemote } from '../helpers/devmem-rx';
 import { e2eEnv } from '../helpers/env';
 
@@ -39,7 +39,7 @@ describe('leaks and lifetimes on the patched netdevsim', function () {
     });
     report('dma-bufs', m);
     assert.equal(m.fdDelta, 0);
-    assert.ok(m.rssDelta < RSS_BOUND, `RSS grew by ${m.rssDelta} bytes`);
+    checkRss(m.rssDelta, RSS_BOUND);
   });
 
   it('1000 bind-rx/bind-tx/close cycles leave the fd count and RSS flat, and nothing bound', async () => {
@@ -51,7 +51,7 @@ describe('leaks and lifetimes on the patched netdevsim', function () {
       });
       report('bindings', m);
       assert.equal(m.fdDelta, 0);
-      assert.ok(m.rssDelta < RSS_BOUND, `RSS grew by ${m.rssDelta} bytes`);
+      checkRss(m.rssDelta, RSS_BOUND);
       assert.deepEqual(await boundQueues(), []);
     } finally {
       buf.close();

@@ -102,6 +102,22 @@ class ScratchPair {
   }
 }
 
+// Deleting a device that holds devmem bindings hits kernel bugs in 7.3.4
+// (docs/reliability.md): with a TX binding, closing it oopses at once; with
+// an RX binding, the binding's deferred free later unmaps its dma-buf
+// attachment from the freed device, which oopses whenever the memory has
+// been reused. Either takes the guest down, so these two tests run only when
+// asked for, e.g. on a kernel with the fix:
+//   DEVMEM_E2E_DEVICE_REMOVAL=1 npm run test:vm -- --mode devmem --grep deleted
+const deviceRemoval = process.env.DEVMEM_E2E_DEVICE_REMOVAL === '1';
+
+function requireDeviceRemoval(ctx: Mocha.Context): void {
+  if (!deviceRemoval) {
+    console.log('      (skipped: device removal with bindings crashes this kernel; set DEVMEM_E2E_DEVICE_REMOVAL=1)');
+    ctx.skip();
+  }
+}
+
 describe('faults on the patched netdevsim', function () {
   this.timeout(300_000);
   let restoreRings: () => Promise<void>;
@@ -162,7 +178,8 @@ describe('faults on the patched netdevsim', function () {
     }
   });
 
-  it('the interface is deleted while bound (RX): close() still works and later calls name the missing device', async () => {
+  it('the interface is deleted while bound (RX): close() still works and later calls name the missing device', async function () {
+    requireDeviceRemoval(this);
     const pair = new ScratchPair(21, '10.77.21.1', '10.77.21.2');
     const dmabuf = allocUdmabuf(4 * MiB);
     try {
@@ -190,7 +207,8 @@ describe('faults on the patched netdevsim', function () {
     }
   });
 
-  it('the interface is deleted while receiving: held batches release, the socket closes cleanly, nothing crashes', async () => {
+  it('the interface is deleted while receiving: held batches release, the socket closes cleanly, nothing crashes', async function () {
+    requireDeviceRemoval(this);
     const pair = new ScratchPair(23, '10.77.23.1', '10.77.23.2');
     const dmabuf = allocUdmabuf(8 * MiB);
     try {

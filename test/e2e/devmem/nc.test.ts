@@ -37,7 +37,10 @@ describe('devmem nc (ncdevmem-compatible) on the patched netdevsim', function ()
       assert.equal(r.code, 0, describeRun(r));
       assert.match(r.stderr, /did: ethtool -N \S+ flow-type tcp[46] src-ip \S+ dst-ip \S+ src-port \d+ dst-port \d+ action 3 \(rule \d+\)/);
       assert.match(r.stderr, /client exited: 1024 bytes/);
-      assert.match(r.stderr, /undid: bind-rx/);
+      // The kernel's order: unbind, then the rule, RSS, and the rings last.
+      const undone = r.stderr.split('\n').filter((l) => l.startsWith('undid: ')).map((l) => l.split(' ')[1]);
+      assert.deepEqual(undone, ['bind-rx', 'ethtool', 'ethtool', 'ethtool']);
+      assert.match(r.stderr, /undid: bind-rx[^\n]*\nundid: ethtool -N[^\n]*\nundid: ethtool -X[^\n]*\nundid: ethtool -G/);
     });
   }
 

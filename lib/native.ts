@@ -153,6 +153,8 @@ export interface NativeAddon {
       expectedId: number,
     ): Omit<NativeBatch, 'seq' | 'dmabufBytes' | 'linearBytes' | 'hostBytes'> & { error: string; detail: string; foreignId: number };
     planDontneed(tokens: Uint32Array): { ranges: Uint32Array; fragments: number }[];
+    /** A NativeSocket fed by replaying control buffers instead of the kernel (fragment-pipeline benchmark). */
+    replaySocket(controls: Uint8Array[], nbytes: number[], recvmsgs: number): NativeSocket;
   };
 }
 

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "js/addon_data.h"
@@ -20,9 +21,14 @@
 namespace devmem::js {
 
 namespace {
-// The iov caps what one recvmsg returns, dma-buf bytes included, yet only
-// linear bytes are ever written to it: untouched pages cost nothing.
-constexpr size_t kIovBytes = 2u << 20;
+// The linear area (rx::RxArea) is each recvmsg's iov, and the iov caps what
+// one recvmsg returns, dma-buf bytes included; only linear and host bytes are
+// written to it. A batch holding at least this much of it takes the block as
+// its Buffer; less is copied out, which is cheaper than pinning 2 MiB.
+constexpr size_t kAdoptBytes = 256u << 10;
+// Below this much room a recvmsg would return too little to be worth a
+// syscall: deliver what the batch has and start a new area.
+constexpr size_t kMinRoom = 64u << 10;
 // 40 bytes of control space per fragment (CMSG_SPACE(sizeof(dmabuf_cmsg))).
 constexpr size_t kInitialControl = CMSG_SPACE(sizeof(uapi::DmabufCmsg)) * 2048;
 constexpr size_t kMaxControl = 1u << 20;
@@ -282,20 +288,26 @@ void SocketObject::OnConnectReady() {
 }
 
 void SocketObject::Drain() {
-  if (iov_.empty()) iov_.resize(kIovBytes);
   if (control_.empty()) control_.resize(kInitialControl);
   uint32_t calls = 0;
   bool closed = false;
   int fd = poller_->Fd();
   while (!closed_ && !eof_ && calls < limits_.max_recvmsg_calls && pending_.Count() < limits_.batch_fragments &&
-         pending_.dmabuf_bytes + pending_.linear.size() < limits_.batch_bytes && !Limited()) {
-    iovec iov{iov_.data(), iov_.size()};
+         pending_.dmabuf_bytes + pending_.linear_bytes < limits_.batch_bytes && !Limited()) {
+    if (area_.Used() > 0 && area_.Room() < kMinRoom) break;
+    uint8_t* tail = area_.Tail();
+    if (!tail) {
+      Deliver(&closed);
+      if (!closed) EmitError(ENOMEM, "recvmsg", "cannot allocate the receive area");
+      return;
+    }
+    iovec iov{tail, area_.Room()};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control_.data();
     msg.msg_controllen = control_.size();
-    ssize_t n = ::recvmsg(fd, &msg, uapi::kMsgSockDevmem | MSG_DONTWAIT);
+    ssize_t n = source_->Recvmsg(fd, &msg, uapi::kMsgSockDevmem | MSG_DONTWAIT);
     ++stats_.recvmsg_calls;
     ++calls;
     if (n < 0) {
@@ -319,12 +331,13 @@ void SocketObject::Drain() {
       eof_ = true;
       break;
     }
-    size_t before_linear = pending_.linear.size();
+    uint64_t before_linear = pending_.linear_bytes;
     rx::ParseOutcome o = rx::ParseRecvmsg(control_.data(), msg.msg_controllen, msg.msg_flags, static_cast<size_t>(n),
-                                          iov_.data(), binding_id_, &pending_);
+                                          binding_id_, &pending_);
     stats_.bytes += static_cast<uint64_t>(n);
     stats_.fragments += o.fragments;
-    size_t linear_now = pending_.linear.size() - before_linear;
+    uint64_t linear_now = pending_.linear_bytes - before_linear;
+    area_.Commit(linear_now);
     if (!pending_.kinds.empty() && pending_.kinds.back() == rx::kHost && linear_now == static_cast<size_t>(n))
       stats_.host_bytes += linear_now;
     else
@@ -399,7 +412,15 @@ void SocketObject::Deliver(bool* closed) {
   batch.Set("tokens", copy(Napi::Uint32Array::New(env, n), pending_.tokens.data(), n * 4));
   batch.Set("dmabufIds", copy(Napi::Uint32Array::New(env, n), pending_.dmabuf_ids.data(), n * 4));
   batch.Set("kinds", copy(Napi::Uint8Array::New(env, n), pending_.kinds.data(), n));
-  batch.Set("linear", Napi::Buffer<uint8_t>::Copy(env, pending_.linear.data(), pending_.linear.size()));
+  size_t used = area_.Used();
+  Napi::Buffer<uint8_t> linear;
+  if (used >= kAdoptBytes) {
+    linear = Napi::Buffer<uint8_t>::NewOrCopy(env, area_.Detach(), used, [](Napi::Env, uint8_t* p) { rx::RxArea::Recycle(p); });
+  } else {
+    linear = Napi::Buffer<uint8_t>::Copy(env, area_.Data(), used);
+    area_.Reset();
+  }
+  batch.Set("linear", linear);
   batch.Set("dmabufBytes", Napi::Number::New(env, static_cast<double>(pending_.dmabuf_bytes)));
   batch.Set("linearBytes", Napi::Number::New(env, static_cast<double>(linear_bytes)));
   batch.Set("hostBytes", Napi::Number::New(env, static_cast<double>(host_bytes)));
@@ -416,7 +437,7 @@ uint64_t SocketObject::ReleaseBatch(uint64_t seq, uint64_t* requested, uint64_t*
   stats_.outstanding_tokens -= out.tokens.size();
   stats_.outstanding_bytes -= out.bytes;
   if (!poller_) return 0;
-  rx::ReleaseResult r = rx::ReleaseTokens(poller_->Fd(), out.tokens);
+  rx::ReleaseResult r = rx::ReleaseTokens(*source_, poller_->Fd(), out.tokens);
   stats_.dontneed_calls += r.calls;
   stats_.released_tokens += r.freed;
   if (r.freed < r.requested) ++stats_.short_releases;

@@ -13,6 +13,8 @@
 #include "js/uv_poller.h"
 #include "js/addon_data.h"
 #include "rx/fragments.h"
+#include "rx/rx_area.h"
+#include "rx/rx_source.h"
 
 namespace devmem::js {
 
@@ -48,6 +50,8 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
   void CloseNow();
   // Environment teardown: the addon data is going away first.
   void ForgetAddonData() { addon_data_ = nullptr; }
+  // Replaces the kernel as the receive source (the fragment-pipeline benchmark).
+  void SetSource(std::unique_ptr<rx::RxSource> source) { source_ = std::move(source); }
 
  private:
   // JS methods
@@ -84,6 +88,7 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
 
   AddonData* addon_data_ = nullptr;
   std::unique_ptr<UvPoller> poller_;
+  std::unique_ptr<rx::RxSource> source_ = std::make_unique<rx::KernelSource>();
   Napi::FunctionReference callback_;
   std::unique_ptr<Napi::AsyncContext> async_context_;
   bool connecting_ = false;
@@ -101,7 +106,7 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
   RxLimits limits_;
   RxStats stats_;
   rx::FragmentColumns pending_;
-  std::vector<uint8_t> iov_;
+  rx::RxArea area_;
   std::vector<uint8_t> control_;
   uint64_t next_seq_ = 1;
   struct Outstanding {

@@ -15,7 +15,7 @@ void FragmentColumns::Clear() {
   tokens.clear();
   dmabuf_ids.clear();
   kinds.clear();
-  linear.clear();
+  linear_bytes = 0;
   dmabuf_bytes = 0;
 }
 
@@ -29,7 +29,7 @@ void FragmentColumns::Push(FragmentKind kind, double offset, uint32_t size, uint
 }
 
 ParseOutcome ParseRecvmsg(const uint8_t* control, size_t controllen, int msg_flags, size_t nbytes,
-                          const uint8_t* iov, uint32_t expected_id, FragmentColumns* out) {
+                          uint32_t expected_id, FragmentColumns* out) {
   ParseOutcome o;
   size_t linear_used = 0;
   size_t dmabuf_total = 0;
@@ -73,8 +73,8 @@ ParseOutcome ParseRecvmsg(const uint8_t* control, size_t controllen, int msg_fla
           o.detail = "SCM_DEVMEM_LINEAR of " + std::to_string(d.frag_size) + " bytes overruns the data returned";
           return o;
         }
-        out->Push(kLinear, static_cast<double>(out->linear.size()), d.frag_size, 0, 0);
-        out->linear.insert(out->linear.end(), iov + linear_used, iov + linear_used + d.frag_size);
+        out->Push(kLinear, static_cast<double>(out->linear_bytes), d.frag_size, 0, 0);
+        out->linear_bytes += d.frag_size;
         linear_used += d.frag_size;
         ++o.fragments;
       }
@@ -85,8 +85,8 @@ ParseOutcome ParseRecvmsg(const uint8_t* control, size_t controllen, int msg_fla
 
   if (!saw_devmem && nbytes > 0) {
     // Ordinary data: the flow did not come through a bound queue.
-    out->Push(kHost, static_cast<double>(out->linear.size()), static_cast<uint32_t>(nbytes), 0, 0);
-    out->linear.insert(out->linear.end(), iov, iov + nbytes);
+    out->Push(kHost, static_cast<double>(out->linear_bytes), static_cast<uint32_t>(nbytes), 0, 0);
+    out->linear_bytes += nbytes;
     ++o.fragments;
     linear_used = nbytes;
   } else if (linear_used + dmabuf_total != nbytes && o.error == ParseError::kNone) {

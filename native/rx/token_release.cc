@@ -47,15 +47,14 @@ std::vector<DontneedCall> PlanDontneed(const std::vector<TokenRange>& ranges, un
   return calls;
 }
 
-ReleaseResult ReleaseTokens(int fd, std::vector<uint32_t>& tokens) {
+ReleaseResult ReleaseTokens(RxSource& source, int fd, std::vector<uint32_t>& tokens) {
   ReleaseResult res;
   std::vector<TokenRange> ranges = CoalesceTokens(tokens);
   for (const DontneedCall& call : PlanDontneed(ranges)) {
     res.requested += call.fragments;
     int rc;
     do {
-      rc = ::setsockopt(fd, SOL_SOCKET, uapi::kSoDevmemDontneed, call.ranges.data(),
-                        static_cast<socklen_t>(call.ranges.size() * sizeof(TokenRange)));
+      rc = source.Dontneed(fd, call.ranges.data(), call.ranges.size());
     } while (rc < 0 && errno == EINTR);
     ++res.calls;
     if (rc < 0) {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "rx/rx_source.h"
 #include "uapi/devmem_uapi.h"
 
 namespace devmem::rx {
@@ -39,8 +40,8 @@ struct ReleaseResult {
   int error = 0;        // errno of a failed call, 0 if all succeeded
 };
 
-// Issues the calls on socket `fd`.
-ReleaseResult ReleaseTokens(int fd, std::vector<uint32_t>& tokens);
+// Issues the calls on socket `fd` through `source`.
+ReleaseResult ReleaseTokens(RxSource& source, int fd, std::vector<uint32_t>& tokens);
 
 }  // namespace devmem::rx
 

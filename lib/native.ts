@@ -65,7 +65,19 @@ export interface NativeBatch {
 
 export type NativeSocketEvent =
   | ['connect', NativeError | null]
-  | ['batch', NativeBatch]
+  | [
+      'batch',
+      seq: number,
+      offsets: Float64Array,
+      sizes: Uint32Array,
+      tokens: Uint32Array,
+      dmabufIds: Uint32Array,
+      kinds: Uint8Array,
+      linear: Buffer,
+      dmabufBytes: number,
+      linearBytes: number,
+      hostBytes: number,
+    ]
   | ['end']
   | ['error', NativeError]
   | ['stall']

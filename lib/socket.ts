@@ -183,7 +183,19 @@ export class DevmemSocket extends EventEmitter {
         return;
       }
       case 'batch':
-        this.#onBatch(ev[1]);
+        // Positional from native code: building this literal here is cheaper than N-API property sets.
+        this.#onBatch({
+          seq: ev[1],
+          offsets: ev[2],
+          sizes: ev[3],
+          tokens: ev[4],
+          dmabufIds: ev[5],
+          kinds: ev[6],
+          linear: ev[7],
+          dmabufBytes: ev[8],
+          linearBytes: ev[9],
+          hostBytes: ev[10],
+        });
         return;
       case 'end':
         this.#ended = true;

@@ -37,7 +37,8 @@ struct RxStats {
 // A TCP socket owned by the addon. libuv (and so net.Socket) must never read
 // a devmem-steered socket: without MSG_SOCK_DEVMEM the kernel answers EFAULT.
 //
-// JS gets events through one callback: ('connect', err?), ('batch', batch),
+// JS gets events through one callback: ('connect', err?), ('batch', seq,
+// offsets, sizes, tokens, dmabufIds, kinds, linear, dmabufBytes, linearBytes, hostBytes),
 // ('end'), ('error', err), ('stall'), ('writable'), ('zerocopy', lo, hi, copied).
 class SocketObject : public Napi::ObjectWrap<SocketObject> {
  public:

@@ -19,13 +19,14 @@ void FragmentColumns::Clear() {
   dmabuf_bytes = 0;
 }
 
-void FragmentColumns::Push(FragmentKind kind, double offset, uint32_t size, uint32_t token, uint32_t id) {
-  offsets.push_back(offset);
-  sizes.push_back(size);
-  tokens.push_back(token);
-  dmabuf_ids.push_back(id);
-  kinds.push_back(kind);
-  if (kind == kDmabuf) dmabuf_bytes += size;
+void FragmentColumns::Reserve(size_t more) {
+  size_t want = kinds.size() + more;
+  if (want <= kinds.capacity()) return;
+  offsets.reserve(want);
+  sizes.reserve(want);
+  tokens.reserve(want);
+  dmabuf_ids.reserve(want);
+  kinds.reserve(want);
 }
 
 ParseOutcome ParseRecvmsg(const uint8_t* control, size_t controllen, int msg_flags, size_t nbytes,
@@ -34,6 +35,8 @@ ParseOutcome ParseRecvmsg(const uint8_t* control, size_t controllen, int msg_fla
   size_t linear_used = 0;
   size_t dmabuf_total = 0;
   bool saw_devmem = false;
+  // One reservation per recvmsg instead of five capacity checks growing per fragment.
+  out->Reserve(controllen / CMSG_SPACE(sizeof(uapi::DmabufCmsg)) + 1);
 
   // Walk the cmsgs by hand with the same arithmetic as CMSG_NXTHDR, but
   // bounds-checked against controllen so a bad length cannot walk off.

@@ -33,7 +33,16 @@ struct FragmentColumns {
 
   size_t Count() const { return kinds.size(); }
   void Clear();
-  void Push(FragmentKind kind, double offset, uint32_t size, uint32_t token, uint32_t id);
+  void Reserve(size_t more);
+  // Inline: it runs once per fragment.
+  void Push(FragmentKind kind, double offset, uint32_t size, uint32_t token, uint32_t id) {
+    offsets.push_back(offset);
+    sizes.push_back(size);
+    tokens.push_back(token);
+    dmabuf_ids.push_back(id);
+    kinds.push_back(kind);
+    if (kind == kDmabuf) dmabuf_bytes += size;
+  }
 };
 
 enum class ParseError {

@@ -7,6 +7,8 @@
         "native/dmabuf/alloc.cc",
         "native/dmabuf/mapping.cc",
         "native/ethtool/ioctl.cc",
+        "native/ethtool/ntuple.cc",
+        "native/ethtool/rss.cc",
         "native/js/binding_object.cc",
         "native/js/codec.cc",
         "native/js/dmabuf_exports.cc",

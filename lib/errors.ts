@@ -36,6 +36,10 @@ export type DevmemReason =
   | 'INVALID_BINDING'
   | 'ROUTE_NOT_ON_BOUND_DEVICE'
   | 'ZEROCOPY_DISABLED'
+  | 'NTUPLE_UNSUPPORTED'
+  | 'RSS_UNSUPPORTED'
+  | 'TOO_FEW_QUEUES'
+  | 'NIC_RESTORE_FAILED'
   | 'KERNEL_ERROR';
 
 /** What the kernel's extended ACK said, with attribute numbers named. */
@@ -87,6 +91,13 @@ const ADVICE: Record<DevmemReason, string> = {
   ROUTE_NOT_ON_BOUND_DEVICE:
     'The route to the peer does not leave through the bound device: connect with { bindToDevice: <the bound interface> } or fix the routes.',
   ZEROCOPY_DISABLED: 'devmem TX needs SO_ZEROCOPY on the socket and MSG_ZEROCOPY on each send; sendDmabuf() sets both.',
+  NTUPLE_UNSUPPORTED:
+    'The device cannot steer flows with n-tuple rules (no driver support, or the rx-ntuple-filter feature is off and fixed). Use a NIC with n-tuple filters, or skip NIC configuration (`devmem nc -n`, NicConfig steerFlow not called) and steer the flow another way.',
+  RSS_UNSUPPORTED:
+    'The device has no configurable RSS indirection table, so the devmem queues cannot be kept free of other traffic. Skip RSS isolation, or use a NIC that supports it.',
+  TOO_FEW_QUEUES: 'The device has too few RX channels for the queues asked for; raise them (setChannels) or ask for fewer.',
+  NIC_RESTORE_FAILED:
+    'Some NIC settings could not be put back; the error lists each step that failed. Check the device with `devmem probe` and fix it by hand.',
   KERNEL_ERROR: 'See the errno and the kernel message.',
 };
 
@@ -127,7 +138,7 @@ export function invalidArgument(message: string): DevmemError {
 }
 
 /** The operation a native error came from; decides how errno maps to a reason. */
-export type Operation = 'bind-rx' | 'bind-tx' | 'netlink' | 'ethtool' | 'dmabuf' | 'socket' | 'send-dmabuf';
+export type Operation = 'bind-rx' | 'bind-tx' | 'netlink' | 'ethtool' | 'ntuple' | 'rss' | 'dmabuf' | 'socket' | 'send-dmabuf';
 
 const E = os.constants.errno;
 
@@ -150,6 +161,8 @@ export function classify(errnoPositive: number, extack: Extack | undefined, op: 
   const msg = extack?.message ?? '';
   const attr = extack?.attribute ?? '';
   const isBind = op === 'bind-rx' || op === 'bind-tx';
+  if ((op === 'ntuple' || op === 'rss') && errnoPositive === E.EOPNOTSUPP)
+    return op === 'ntuple' ? 'NTUPLE_UNSUPPORTED' : 'RSS_UNSUPPORTED';
   if (op === 'send-dmabuf') {
     if (errnoPositive === E.ENODEV) return 'ROUTE_NOT_ON_BOUND_DEVICE';
     if (errnoPositive === E.EINVAL) return 'INVALID_BINDING';

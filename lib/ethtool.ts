@@ -117,3 +117,15 @@ export async function getDriverInfo(iface: InterfaceSpec): Promise<DriverInfo> {
   const { ifname } = await resolveInterface(iface);
   return callSync('ethtool', `cannot read driver info of ${ifname}`, () => native().ethtoolDriverInfo(ifname));
 }
+
+export {
+  addFlowRule,
+  deleteFlowRule,
+  getNtupleFilter,
+  listFlowRules,
+  setNtupleFilter,
+  type FlowRule,
+  type FlowRuleTable,
+  type ReportedFlowRule,
+} from './flow-rules';
+export { equalIndirection, getRssIndirection, getRxRingCount, setRssIndirection } from './rss';

@@ -30,4 +30,15 @@ export { FragmentBatch, FragmentKind, type ReleaseResult } from './batch';
 export { connect, DevmemSocket, type ConnectOptions, type ReceiveOptions, type SocketAddress, type SocketStats } from './socket';
 export { createServer, DevmemServer, type ServerOptions } from './server';
 export { AbortError } from './abort';
+export {
+  NicConfig,
+  readNicState,
+  type BindResult,
+  type NicConfigOptions,
+  type NicState,
+  type NicStep,
+  type NicStepKind,
+  type SteeredFlow,
+  type SteerFlowOptions,
+} from './nic-config';
 export { type DmabufRange, type SendOptions, type SendResult, type TxBindingLike } from './tx';

@@ -121,6 +121,26 @@ export interface NativeServer {
   address(): NativeAddress | null;
 }
 
+/** A TCP n-tuple match; addresses are 4 or 16 bytes in network order. */
+export interface NativeTcpRule {
+  ipv6: boolean;
+  src?: Uint8Array;
+  dst?: Uint8Array;
+  srcPort?: number;
+  dstPort?: number;
+}
+
+export interface NativeReportedRule {
+  location: number;
+  flowType: number;
+  /** -1 for a drop rule. */
+  queue: number;
+  /** The whole ethtool_rx_flow_spec as the driver reported it. */
+  raw: Buffer;
+  /** Present for plain TCP rules with whole-field masks. */
+  tcp?: NativeTcpRule;
+}
+
 export type NetlinkFamilyName = 'netdev' | 'ethtool' | 'rtnl';
 export type Attrs = Record<string, unknown>;
 
@@ -128,7 +148,16 @@ export interface NativeAddon {
   netlinkRequest(family: NetlinkFamilyName, command: string, attrs: Attrs, dump: boolean): Promise<Attrs[]>;
   netlinkFamily(name: string): Promise<NativeFamily>;
   bind(command: 'bind-rx' | 'bind-tx', attrs: Attrs): Promise<NativeBinding>;
+  netlinkRequestSync(family: NetlinkFamilyName, command: string, attrs: Attrs): Attrs[];
   ethtoolDriverInfo(ifname: string): { driver: string; version: string; firmwareVersion: string; busInfo: string };
+  ethtoolFlags(ifname: string): number;
+  ethtoolSetFlags(ifname: string, flags: number): void;
+  ethtoolFlowRuleInsert(ifname: string, rule: NativeTcpRule & { queue: number; location?: number }): number;
+  ethtoolFlowRuleDelete(ifname: string, location: number): void;
+  ethtoolFlowRules(ifname: string): { capacity: number; driverPlaces: boolean; rules: NativeReportedRule[] };
+  ethtoolRxRings(ifname: string): number;
+  ethtoolRssIndirection(ifname: string): Uint32Array;
+  ethtoolSetRssIndirection(ifname: string, table: Uint32Array | null): void;
   allocUdmabuf(size: number, hugepages: boolean): number;
   allocDmaHeap(heap: string, size: number): number;
   dupCloexec(fd: number): number;

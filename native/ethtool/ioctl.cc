@@ -18,6 +18,8 @@ namespace {
 
 std::string Field(const char* s, size_t max) { return std::string(s, strnlen(s, max)); }
 
+}  // namespace
+
 bool EthtoolIoctl(const std::string& ifname, void* data, Failure* f, const char* what) {
   if (ifname.empty() || ifname.size() >= IFNAMSIZ) {
     *f = {EINVAL, "ioctl", "interface name \"" + ifname + "\" is empty or too long", std::nullopt, ""};
@@ -38,8 +40,6 @@ bool EthtoolIoctl(const std::string& ifname, void* data, Failure* f, const char*
   return true;
 }
 
-}  // namespace
-
 bool GetDriverInfo(const std::string& ifname, DriverInfo* out, Failure* f) {
   ethtool_drvinfo info{};
   info.cmd = uapi::ethtool::kCmdGdrvinfo;
@@ -49,6 +49,18 @@ bool GetDriverInfo(const std::string& ifname, DriverInfo* out, Failure* f) {
   out->firmware_version = Field(info.fw_version, sizeof(info.fw_version));
   out->bus_info = Field(info.bus_info, sizeof(info.bus_info));
   return true;
+}
+
+bool GetFlags(const std::string& ifname, uint32_t* flags, Failure* f) {
+  ethtool_value v{uapi::ethtool::kCmdGflags, 0};
+  if (!EthtoolIoctl(ifname, &v, f, "ETHTOOL_GFLAGS")) return false;
+  *flags = v.data;
+  return true;
+}
+
+bool SetFlags(const std::string& ifname, uint32_t flags, Failure* f) {
+  ethtool_value v{uapi::ethtool::kCmdSflags, flags};
+  return EthtoolIoctl(ifname, &v, f, "ETHTOOL_SFLAGS");
 }
 
 }  // namespace devmem::ethtool

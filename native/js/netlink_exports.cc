@@ -92,6 +92,18 @@ Napi::Value Request(const Napi::CallbackInfo& info) {
       [req, replies](Napi::Env e) -> Napi::Value { return DecodeReplies(e, *req->family, *req->command, *replies); });
 }
 
+// requestSync(family, command, attrs) -> object[]: the same transaction on
+// the calling thread, for NIC restore from a process 'exit' handler.
+Napi::Value RequestSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  nl::PreparedRequest req = PrepareFromJs(env, info[0], info[1], info[2], false);
+  std::vector<nl::ReplyMessage> replies;
+  nl::NetlinkSocket sock;
+  Failure f;
+  if (!nl::Execute(&sock, req, &replies, &f)) throw MakeError(env, f);
+  return DecodeReplies(env, *req.family, *req.command, replies);
+}
+
 Napi::Object FamilyToJs(Napi::Env env, const nl::FamilyInfo& fi) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("name", fi.name);
@@ -184,6 +196,7 @@ Napi::Value TestEncodeRequest(const Napi::CallbackInfo& info) {
 
 void InitNetlink(Napi::Env env, Napi::Object exports) {
   exports.Set("netlinkRequest", Napi::Function::New(env, Request, "netlinkRequest"));
+  exports.Set("netlinkRequestSync", Napi::Function::New(env, RequestSync, "netlinkRequestSync"));
   exports.Set("netlinkFamily", Napi::Function::New(env, Family, "netlinkFamily"));
   Napi::Object testing = exports.Get("testing").IsObject() ? exports.Get("testing").As<Napi::Object>()
                                                            : Napi::Object::New(env);

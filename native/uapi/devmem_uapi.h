@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <linux/ethtool.h>
 #include <sys/ioctl.h>
 
 namespace devmem::uapi {
@@ -183,9 +184,43 @@ enum ChannelsAttr : uint16_t {
   kChannelsCombinedMax = 5, kChannelsRxCount = 6, kChannelsTxCount = 7,
   kChannelsOtherCount = 8, kChannelsCombinedCount = 9,
 };
-// SIOCETHTOOL ioctl commands (include/uapi/linux/ethtool.h).
+// SIOCETHTOOL ioctl commands (include/uapi/linux/ethtool.h). n-tuple rules have
+// no ethtool netlink message at all, so these stay on the ioctl.
 inline constexpr unsigned long kSiocEthtool = 0x8946;
 inline constexpr uint32_t kCmdGdrvinfo = 0x00000003;
+inline constexpr uint32_t kCmdGflags = 0x00000025;
+inline constexpr uint32_t kCmdSflags = 0x00000026;
+inline constexpr uint32_t kCmdGrxrings = 0x0000002d;
+inline constexpr uint32_t kCmdGrxclsrlcnt = 0x0000002e;
+inline constexpr uint32_t kCmdGrxclsrule = 0x0000002f;
+inline constexpr uint32_t kCmdGrxclsrlall = 0x00000030;
+inline constexpr uint32_t kCmdSrxclsrldel = 0x00000031;
+inline constexpr uint32_t kCmdSrxclsrlins = 0x00000032;
+inline constexpr uint32_t kCmdGrxfhindir = 0x00000038;
+inline constexpr uint32_t kCmdSrxfhindir = 0x00000039;
+inline constexpr uint32_t kFlagNtuple = 1u << 27;  // ETH_FLAG_NTUPLE
+inline constexpr uint32_t kFlowTcpV4 = 0x01;        // TCP_V4_FLOW
+inline constexpr uint32_t kFlowTcpV6 = 0x05;        // TCP_V6_FLOW
+inline constexpr uint32_t kFlowExtMask = 0xe0000000;  // FLOW_EXT | FLOW_MAC_EXT | FLOW_RSS
+inline constexpr uint32_t kRxClsLocAny = 0xffffffff;
+inline constexpr uint32_t kRxClsLocSpecial = 0x80000000;
+inline constexpr uint64_t kRxClsFlowDisc = ~uint64_t{0};
+// Layouts from reference section 4.3; the ioctl ABI has not changed since
+// these structures were introduced, and the 6.1 headers here carry them.
+static_assert(sizeof(::ethtool_rxnfc) == 192);
+static_assert(offsetof(::ethtool_rxnfc, flow_type) == 4 && offsetof(::ethtool_rxnfc, data) == 8);
+static_assert(offsetof(::ethtool_rxnfc, fs) == 16 && offsetof(::ethtool_rxnfc, rule_cnt) == 184);
+static_assert(sizeof(::ethtool_rx_flow_spec) == 168);
+static_assert(offsetof(::ethtool_rx_flow_spec, h_u) == 4 && offsetof(::ethtool_rx_flow_spec, h_ext) == 56);
+static_assert(offsetof(::ethtool_rx_flow_spec, m_u) == 76 && offsetof(::ethtool_rx_flow_spec, m_ext) == 128);
+static_assert(offsetof(::ethtool_rx_flow_spec, ring_cookie) == 152);
+static_assert(offsetof(::ethtool_rx_flow_spec, location) == 160);
+static_assert(offsetof(::ethtool_tcpip4_spec, ip4dst) == 4 && offsetof(::ethtool_tcpip4_spec, psrc) == 8);
+static_assert(offsetof(::ethtool_tcpip4_spec, pdst) == 10 && offsetof(::ethtool_tcpip4_spec, tos) == 12);
+static_assert(offsetof(::ethtool_tcpip6_spec, ip6dst) == 16 && offsetof(::ethtool_tcpip6_spec, psrc) == 32);
+static_assert(offsetof(::ethtool_tcpip6_spec, pdst) == 34 && offsetof(::ethtool_tcpip6_spec, tclass) == 36);
+static_assert(sizeof(::ethtool_rxfh_indir) == 8 && offsetof(::ethtool_rxfh_indir, ring_index) == 8);
+static_assert(sizeof(::ethtool_value) == 8);
 }  // namespace ethtool
 
 // ---- udmabuf, dma-buf and dma-heap ioctls -----------------------------------

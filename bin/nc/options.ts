@@ -1,0 +1,173 @@
+/**
+ * `devmem nc` options: ncdevmem's getopt string "Lls:c:p:v:q:t:f:z:nb:" as
+ * util.parseArgs options (each flag also has a long name), and ncdevmem's
+ * rules for which mode runs and which queues it uses.
+ */
+import { parseArgs } from 'node:util';
+
+export type NcMode = 'rx' | 'tx' | 'selftest';
+
+export interface NcOptions {
+  mode: NcMode;
+  iface: string;
+  server?: string;
+  client?: string;
+  port?: number;
+  /** First queue and count; decided by resolveQueues() once the channel count is known. */
+  startQueue?: number;
+  numQueues?: number;
+  validate?: number;
+  failOnLinear: boolean;
+  maxChunk?: number;
+  skipConfig: boolean;
+  rxPageSize?: number;
+  json: boolean;
+  dryRun: boolean;
+  help: boolean;
+}
+
+/** A usage mistake: reported with exit code 1, like ncdevmem's "Missing -X argument". */
+export class UsageError extends Error {
+  override get name(): string {
+    return 'UsageError';
+  }
+}
+
+export const NC_OPTIONS = {
+  listen: { type: 'boolean', short: 'l', default: false },
+  server: { type: 'string', short: 's' },
+  client: { type: 'string', short: 'c' },
+  port: { type: 'string', short: 'p' },
+  iface: { type: 'string', short: 'f' },
+  'start-queue': { type: 'string', short: 't' },
+  'num-queues': { type: 'string', short: 'q' },
+  validate: { type: 'string', short: 'v' },
+  'fail-on-linear': { type: 'boolean', short: 'L', default: false },
+  'max-chunk': { type: 'string', short: 'z' },
+  'skip-config': { type: 'boolean', short: 'n', default: false },
+  'rx-page-size': { type: 'string', short: 'b' },
+  json: { type: 'boolean', default: false },
+  'dry-run': { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+function integer(text: string | undefined, flag: string, min: number, max: number, base10 = true): number | undefined {
+  if (text === undefined) return undefined;
+  // -b takes C's strtoul base 0 (0x.., 0..); the others are decimal.
+  const ok = base10 ? /^\d+$/.test(text) : /^(0x[0-9a-f]+|0[0-7]*|[1-9]\d*)$/i.test(text);
+  const n = !ok ? NaN : base10 ? Number(text) : /^0x/i.test(text) ? parseInt(text, 16) : /^0\d/.test(text) ? parseInt(text, 8) : Number(text);
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`${flag} needs an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+export function parseNcArgs(argv: string[]): NcOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: NC_OPTIONS, strict: true, allowPositionals: false }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const help = values.help;
+  const o: NcOptions = {
+    mode: values.listen ? 'rx' : values.server === undefined && values.client === undefined ? 'selftest' : 'tx',
+    iface: values.iface ?? '',
+    failOnLinear: values['fail-on-linear'],
+    skipConfig: values['skip-config'],
+    json: values.json,
+    dryRun: values['dry-run'],
+    help,
+  };
+  if (help) return o;
+  if (!values.iface) throw new UsageError('Missing -f argument: the interface is required');
+  const set = <K extends keyof NcOptions>(k: K, v: NcOptions[K] | undefined) => {
+    if (v !== undefined) o[k] = v;
+  };
+  set('server', values.server);
+  set('client', values.client);
+  set('port', integer(values.port, '-p', 1, 65535));
+  set('startQueue', integer(values['start-queue'], '-t', 0, 0xffff));
+  set('numQueues', integer(values['num-queues'], '-q', 1, 0xffff));
+  set('validate', integer(values.validate, '-v', 1, 255));
+  set('maxChunk', integer(values['max-chunk'], '-z', 1, 0x7fffffff));
+  set('rxPageSize', integer(values['rx-page-size'], '-b', 1, 0xffffffff, false));
+  if (o.mode === 'selftest' && o.skipConfig)
+    throw new UsageError('-n cannot be used without -s or -c: the self-test itself switches header split, which -n forbids');
+  if (o.mode !== 'selftest') {
+    if (o.server === undefined) throw new UsageError('Missing -s argument: the server address is required');
+    if (o.port === undefined) throw new UsageError('Missing -p argument: the port is required');
+  }
+  return o;
+}
+
+/**
+ * ncdevmem's queue choice. Self-test with neither -t nor -q: the upper half
+ * of the RX queues (needs at least two). Server or client with neither: the
+ * last queue. Giving one of -t/-q without the other is an error.
+ */
+export function resolveQueues(o: Pick<NcOptions, 'mode' | 'startQueue' | 'numQueues'>, rxQueues: number): { start: number; count: number } {
+  if (o.startQueue === undefined && o.numQueues === undefined) {
+    if (o.mode === 'selftest') {
+      if (rxQueues < 2) throw new UsageError(`the self-test needs at least 2 RX queues, the device has ${rxQueues}`);
+      const half = Math.floor(rxQueues / 2);
+      return { start: half, count: half };
+    }
+    if (rxQueues < 1) throw new UsageError('the device reports no RX queues');
+    return { start: rxQueues - 1, count: 1 };
+  }
+  if (o.startQueue === undefined) throw new UsageError('Missing -t argument: give the first queue with -q, or neither');
+  if (o.numQueues === undefined) throw new UsageError('Missing -q argument: give the queue count with -t, or neither');
+  if (o.startQueue + o.numQueues > rxQueues)
+    throw new UsageError(`queues ${o.startQueue}..${o.startQueue + o.numQueues - 1} do not exist: the device has ${rxQueues} RX queues`);
+  return { start: o.startQueue, count: o.numQueues };
+}
+
+export const NC_HELP = `Usage: devmem nc -f IFACE [-l] [-s ADDR] [-c ADDR] [-p PORT] [options]
+       ncdevmem-js (same options)
+
+A devmem TCP netcat, flag-compatible with the kernel's ncdevmem
+(tools/testing/selftests/drivers/net/hw/ncdevmem.c).
+
+Modes:
+  -l with -s         RX server: set up the NIC, bind the queues, accept one
+                     connection and receive into the dma-buf.
+  -s without -l      TX client: connect and send each line of stdin from the
+                     dma-buf (zerocopy).
+  neither -s nor -c  Self-test: binding with no valid queues and with header
+                     split off must fail, binding with it on must succeed,
+                     and shrinking the channels under a bound queue must fail.
+                     The exit code is the result.
+
+Options (ncdevmem flag, long form):
+  -f, --iface IFACE         -f  interface (required)
+  -l, --listen              -l  RX server mode
+  -s, --server ADDR         -s  server address (IPv4 or IPv6)
+  -c, --client ADDR         -c  client address: RX steers the 5-tuple with it
+                                (falling back to the 3-tuple); TX binds to it
+  -p, --port PORT           -p  TCP port
+  -t, --start-queue N       -t  first RX queue to bind
+  -q, --num-queues N        -q  number of queues to bind
+                                (neither -t nor -q: the last queue; in the
+                                self-test the upper half of the queues)
+  -v, --validate N          -v  check the stream against the pattern
+                                1,2,..,N-1,'\\n' repeated (-v 7 for
+                                "yes $(echo -e \\\\x01..\\\\x06)")
+  -L, --fail-on-linear      -L  fail if payload lands in host memory
+                                (SCM_DEVMEM_LINEAR): header split must hold
+  -z, --max-chunk BYTES     -z  TX: split each line into iovecs of at most
+                                BYTES (at most 1024 per sendmsg)
+  -n, --skip-config         -n  leave the NIC alone: no header split, RSS or
+                                flow rules (netkit and leased queues)
+  -b, --rx-page-size BYTES  -b  bind-rx buffer size (Linux 7.3+); above the
+                                page size the dma-buf uses 2 MiB huge pages
+      --json                    NDJSON events on stdout and a final summary
+      --dry-run                 print the NIC plan and change nothing
+  -h, --help                    this help
+
+Output: logs on stderr; received payload on stdout (RX without -v and
+without --json). Exit codes: 0 ok, 1 failure, 4 skipped (not supported on
+this host: no devmem driver, no udmabuf, no n-tuple filters, not root, or a
+kernel too old).
+
+Every NIC change is undone when the run ends, on error, on exit, and on
+SIGINT or SIGTERM, in the kernel's order: unbind, flow rules, RSS, rings.
+`;

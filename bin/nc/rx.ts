@@ -1,0 +1,107 @@
+/**
+ * `devmem nc -l`: ncdevmem's server. NIC set-up (unless -n), bind-rx, accept
+ * one connection, receive into the dma-buf until the peer closes, validating
+ * the pattern (-v) or writing the payload to stdout.
+ */
+import { once } from 'node:events';
+
+import { getChannels } from '../../lib/ethtool';
+import { NicConfig } from '../../lib/nic-config';
+import { createServer } from '../../lib/server';
+import { allocNcBuffer } from './buffer';
+import type { NcOptions } from './options';
+import { resolveQueues } from './options';
+import { fail, ok, type Outcome } from './outcome';
+import { PatternValidator } from './pattern';
+import type { Reporter } from './reporter';
+
+export async function runRx(o: NcOptions, r: Reporter): Promise<Outcome> {
+  const server = o.server!;
+  const port = o.port!;
+  const ch = await getChannels(o.iface);
+  const { start, count } = resolveQueues(o, (ch.rxCount ?? 0) + (ch.combinedCount ?? 0));
+  const queues = Array.from({ length: count }, (_, i) => start + i);
+  r.log(`using queues ${start}..${start + count - 1}`);
+
+  const nic = o.dryRun
+    ? await NicConfig.open(o.iface, { dryRun: true, onStep: (s) => r.step(s) })
+    : await NicConfig.open(o.iface, { onStep: (s) => r.step(s) });
+  try {
+    if (!o.skipConfig) {
+      await nic.enableHeaderSplit();
+      await nic.isolateQueues(start);
+      const steer = { serverIp: server, port, queue: start, ...(o.client ? { clientIp: o.client } : {}) };
+      await nic.steerFlow(steer);
+    }
+    if (nic.dryRun) {
+      await (nic as NicConfig<true>).bindRx(queues, null);
+      r.log(`plan: listen on ${server} port ${port}, accept one connection and receive`);
+      return ok('dry run: nothing was changed');
+    }
+    return await receive(o, r, nic as NicConfig<false>, queues, server, port);
+  } finally {
+    nic.close();
+  }
+}
+
+async function receive(o: NcOptions, r: Reporter, nic: NicConfig<false>, queues: number[], host: string, port: number): Promise<Outcome> {
+  const dmabuf = allocNcBuffer(o.rxPageSize);
+  try {
+    const binding = await nic.bindRx(queues, dmabuf, o.rxPageSize === undefined ? {} : { rxPageSize: o.rxPageSize });
+    r.log(`got dmabuf id=${binding.id}`);
+    r.event('bound', { dmabufId: binding.id, queues, dmabufSize: dmabuf.size });
+
+    const srv = createServer({ host, port, reusePort: true, binding, dmabuf, linear: o.failOnLinear ? 'error' : 'accept' });
+    const addr = await srv.listen();
+    r.log(`waiting for a connection on ${addr.address} port ${addr.port}`);
+    const sock = await srv.accept().finally(() => srv.close());
+    const peer = sock.remoteAddress();
+    r.log(`got connection from ${peer?.address} port ${peer?.port}`);
+    r.event('connection', { peer });
+
+    const validator = o.validate === undefined ? undefined : new PatternValidator(o.validate);
+    let scratch = Buffer.allocUnsafe(0);
+    let pageAligned = 0;
+    let unaligned = 0;
+    try {
+      for await (const batch of sock) {
+        if (batch.bytes > scratch.length) scratch = Buffer.allocUnsafe(Math.max(batch.bytes, scratch.length * 2));
+        const data = batch.copyOut(dmabuf, scratch).subarray(0, batch.bytes);
+        for (let i = 0; i < batch.count; i++) {
+          if (batch.kinds[i] !== 0) continue;
+          if (batch.sizes[i]! % 4096 === 0) pageAligned++;
+          else unaligned++;
+        }
+        if (batch.linearBytes > 0) r.log(`received ${batch.linearBytes} linear bytes (SCM_DEVMEM_LINEAR)`);
+        if (validator) {
+          for (const m of validator.check(data)) {
+            r.log(`pattern mismatch at byte ${m.position}: expected 0x${m.expected.toString(16)}, got 0x${m.actual.toString(16)}`);
+            r.event('mismatch', { ...m });
+          }
+          if (validator.mismatches > 20) return fail(`more than 20 bytes differ from the -v ${o.validate} pattern`);
+        } else if (!o.json) {
+          if (!process.stdout.write(Buffer.from(data))) await once(process.stdout, 'drain');
+        }
+      }
+    } finally {
+      const s = sock.stats();
+      sock.close();
+      const summary = {
+        bytes: s.bytes,
+        fragments: s.fragments,
+        dmabufBytes: s.dmabufBytes,
+        linearBytes: s.linearBytes,
+        pageAlignedFragments: pageAligned,
+        unalignedFragments: unaligned,
+        dontneedCalls: s.dontneedCalls,
+        tokensReleased: s.releasedTokens,
+      };
+      r.log(`client exited: ${s.bytes} bytes, ${s.fragments} fragments (${pageAligned} page-aligned), ${s.dontneedCalls} DONTNEED calls`);
+      r.event('received', summary);
+    }
+    if (validator && validator.mismatches > 0) return fail(`${validator.mismatches} byte(s) differ from the -v ${o.validate} pattern`);
+    return ok(validator ? `validated ${validator.position} bytes` : undefined);
+  } finally {
+    dmabuf.close();
+  }
+}

@@ -1,0 +1,413 @@
+/**
+ * NicConfig: the NIC set-up devmem needs (header split, RSS isolation, n-tuple
+ * flow steering, the binding), applied step by step onto an undo stack so that
+ * none of it outlives its user.
+ *
+ * The kernel dictates the unwind order: the binding goes first (header split
+ * cannot be turned off while a queue has a memory provider), then channel
+ * changes, the flow rules, the n-tuple feature, RSS, and last the rings. The
+ * stack is sorted by that order rather than popped blindly, so callers may
+ * apply steps in any order. Undo steps are synchronous, which lets the
+ * process-wide hooks in nic-restore.ts run them on exit and on SIGINT/SIGTERM.
+ */
+import { bindRx, type BindRxOptions, type DmaBufLike, RxBinding } from './bindings';
+import { DevmemError, invalidArgument } from './errors';
+import { getChannels, getRings, setChannels, setRings, type Channels, type TcpDataSplit } from './ethtool';
+import { addFlowRule, deleteFlowRule, encodeFlowRule, flowTypeFor, getNtupleFilter, listFlowRules, setNtupleFilter, type FlowRule } from './flow-rules';
+import { bytesToIp, ipToBytes, unmapIpv4 } from './ip';
+import { checkInterfaceSpec, resolveInterface, type InterfaceSpec } from './interfaces';
+import { native } from './native';
+import { track, untrack } from './nic-restore';
+import { equalIndirection, getRssIndirection, getRxRingCount, isDefaultIndirection, setRssIndirection } from './rss';
+
+export type NicStepKind = 'check-channels' | 'header-split' | 'rss' | 'ntuple-feature' | 'flow-rule' | 'bind-rx' | 'channels';
+
+/** One change (or check) NicConfig made, plans to make, or undid. */
+export interface NicStep {
+  kind: NicStepKind;
+  /** What the step does, in the terms of the ethtool command line where there is one. */
+  description: string;
+  /** `planned` in a dry run; `done` once applied; `undone` after restore; `failed` when its undo failed. */
+  state: 'planned' | 'done' | 'undone' | 'failed';
+}
+
+export interface NicConfigOptions {
+  /** List the steps without changing the NIC. Reads still happen, so the plan shows real values. */
+  dryRun?: boolean;
+  /** Put everything back on process exit, SIGINT and SIGTERM (default true). */
+  restoreOnExit?: boolean;
+  /** Called for every step as it is applied, planned or undone. */
+  onStep?: (step: NicStep) => void;
+}
+
+/** A flow to steer to a devmem queue: what ncdevmem's -s, -c and -p describe. */
+export interface SteerFlowOptions {
+  /** The local (server) address the flow arrives at. */
+  serverIp: string;
+  port: number;
+  /** The peer's address; with it the rule is a 5-tuple, falling back to a 3-tuple. */
+  clientIp?: string;
+  /** The peer's port (default: `port`, as ncdevmem's peers bind to it). */
+  clientPort?: number;
+  queue: number;
+}
+
+export interface SteeredFlow {
+  location: number;
+  /** 5 when the full tuple was accepted, 3 after the fallback to address and port. */
+  tuple: 5 | 3;
+  rule: FlowRule;
+}
+
+/** What devmem set-up touches, as read back from the device; equal snapshots mean nothing was left behind. */
+export interface NicState {
+  tcpDataSplit?: TcpDataSplit;
+  hdsThresh?: number;
+  /** null when the device has no readable RSS table. */
+  rssIndirection: number[] | null;
+  /** null when the device has no n-tuple rules. */
+  flowRules: string[] | null;
+  ntupleFilter: boolean | null;
+  rxChannels: number;
+}
+
+const PHASE: Record<NicStepKind, number> = {
+  'bind-rx': 0,
+  channels: 1,
+  'flow-rule': 2,
+  'ntuple-feature': 3,
+  rss: 4,
+  'header-split': 5,
+  'check-channels': 6,
+};
+
+interface UndoEntry {
+  step: NicStep;
+  seq: number;
+  undo: () => void;
+}
+
+const TDS: TcpDataSplit[] = ['unknown', 'disabled', 'enabled'];
+
+// IPv4-mapped IPv6 addresses become dotted quads, as a tcp4 rule needs them.
+function canonicalIp(text: string): string {
+  if (typeof text !== 'string') throw new TypeError(`an IP address must be a string, got ${typeof text}`);
+  const b = ipToBytes(text);
+  return bytesToIp(unmapIpv4(b) ?? b);
+}
+
+function rxChannelCount(c: Channels): number {
+  return (c.rxCount ?? 0) + (c.combinedCount ?? 0);
+}
+
+function orNull<T>(read: () => T): T | null {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof DevmemError && (e.reason === 'NTUPLE_UNSUPPORTED' || e.reason === 'RSS_UNSUPPORTED')) return null;
+    throw e;
+  }
+}
+
+/** Reads the state that devmem set-up changes, for before/after comparisons. */
+export async function readNicState(iface: InterfaceSpec): Promise<NicState> {
+  const { ifname } = await resolveInterface(checkInterfaceSpec(iface));
+  // A device without ring parameters (veth, for one) simply has no header-split state.
+  const rings: { tcpDataSplit?: TcpDataSplit; hdsThresh?: number } = await getRings(ifname).catch((e: unknown) => {
+    if (e instanceof DevmemError && e.reason === 'DEVICE_UNSUPPORTED') return {};
+    throw e;
+  });
+  const channels = await getChannels(ifname);
+  const state: NicState = {
+    rssIndirection: orNull(() => Array.from(getRssIndirection(ifname))),
+    flowRules: orNull(() => listFlowRules(ifname).rules.map((r) => `${r.location}:${r.raw.toString('hex')}`)),
+    ntupleFilter: getNtupleFilter(ifname),
+    rxChannels: rxChannelCount(channels),
+  };
+  if (rings.tcpDataSplit !== undefined) state.tcpDataSplit = rings.tcpDataSplit;
+  if (rings.hdsThresh !== undefined) state.hdsThresh = rings.hdsThresh;
+  return state;
+}
+
+/** `RxBinding`, or `null` for a dry run, which binds nothing. */
+export type BindResult<DryRun extends boolean> = DryRun extends true ? null : RxBinding;
+
+/**
+ * Transactional devmem set-up of one interface. Create with `NicConfig.open`,
+ * apply the steps you need, and `close()` (or `restore()`) when done; the
+ * process hooks undo whatever is left if the program exits or is signalled
+ * first. SIGKILL cannot be caught: after one, `devmem nc` or `restore` by
+ * hand is needed.
+ */
+export class NicConfig<DryRun extends boolean = false> {
+  readonly ifname: string;
+  readonly ifindex: number;
+  readonly dryRun: DryRun;
+  readonly #steps: NicStep[] = [];
+  readonly #undo: UndoEntry[] = [];
+  readonly #onStep: ((step: NicStep) => void) | undefined;
+  readonly #restoreOnExit: boolean;
+  #seq = 0;
+  #tracked = false;
+  #closed = false;
+
+  private constructor(ifname: string, ifindex: number, dryRun: DryRun, options: NicConfigOptions) {
+    this.ifname = ifname;
+    this.ifindex = ifindex;
+    this.dryRun = dryRun;
+    this.#onStep = options.onStep;
+    this.#restoreOnExit = options.restoreOnExit ?? true;
+  }
+
+  static async open(iface: InterfaceSpec, options?: NicConfigOptions & { dryRun?: false }): Promise<NicConfig<false>>;
+  static async open(iface: InterfaceSpec, options: NicConfigOptions & { dryRun: true }): Promise<NicConfig<true>>;
+  static async open(iface: InterfaceSpec, options: NicConfigOptions = {}): Promise<NicConfig<boolean>> {
+    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+    const { ifname, ifindex } = await resolveInterface(checkInterfaceSpec(iface));
+    return new NicConfig(ifname, ifindex, options.dryRun === true, options);
+  }
+
+  /** Every step so far, in the order applied (or planned). */
+  get steps(): readonly NicStep[] {
+    return this.#steps;
+  }
+
+  /** True while changes are waiting to be undone. */
+  get pending(): boolean {
+    return this.#undo.length > 0;
+  }
+
+  #check(): void {
+    if (this.#closed) throw new DevmemError(`NicConfig for ${this.ifname} is closed`, { reason: 'CLOSED', errno: -9 });
+  }
+
+  #record(kind: NicStepKind, description: string): NicStep {
+    const step: NicStep = { kind, description, state: this.dryRun ? 'planned' : 'done' };
+    this.#steps.push(step);
+    this.#onStep?.(step);
+    return step;
+  }
+
+  #pushUndo(step: NicStep, undo: () => void): void {
+    this.#undo.push({ step, seq: this.#seq++, undo });
+    if (this.#restoreOnExit && !this.#tracked) {
+      this.#tracked = true;
+      track(this);
+    }
+  }
+
+  /** Checks that queues first..first+count-1 exist; returns the RX channel count. */
+  async checkChannels(first: number, count: number): Promise<number> {
+    this.#check();
+    if (!Number.isInteger(first) || first < 0) throw invalidArgument(`the first queue must be a non-negative integer, got ${first}`);
+    if (!Number.isInteger(count) || count < 1) throw invalidArgument(`the queue count must be a positive integer, got ${count}`);
+    const n = rxChannelCount(await getChannels(this.ifname));
+    this.#record('check-channels', `check ${this.ifname} has RX queues ${first}..${first + count - 1} (it has ${n})`);
+    if (first + count > n)
+      throw new DevmemError(`${this.ifname} has ${n} RX channels, too few for queues ${first}..${first + count - 1}`, {
+        reason: 'TOO_FEW_QUEUES',
+      });
+    return n;
+  }
+
+  /** tcp-data-split "enabled" with hds-thresh 0, as bind-rx requires; restored from the saved values. */
+  async enableHeaderSplit(): Promise<void> {
+    this.#check();
+    const saved = await getRings(this.ifname);
+    const hasThresh = saved.hdsThresh !== undefined;
+    const description = `ethtool -G ${this.ifname} tcp-data-split on${hasThresh ? ' hds-thresh 0' : ''} (was ${saved.tcpDataSplit ?? 'not reported'}${hasThresh ? `, hds-thresh ${saved.hdsThresh}` : ''})`;
+    if (this.dryRun) {
+      this.#record('header-split', description);
+      return;
+    }
+    await setRings(this.ifname, hasThresh ? { tcpDataSplit: 'enabled', hdsThresh: 0 } : { tcpDataSplit: 'enabled' });
+    this.#pushUndo(this.#record('header-split', description), () => this.#restoreRings(saved.tcpDataSplit, saved.hdsThresh));
+  }
+
+  // Back to the driver default first and then to the saved value only if the
+  // default reads differently: a driver that splits by default reports
+  // "enabled" for "unknown", and restoring "enabled" explicitly would leave
+  // the user setting changed.
+  #restoreRings(tds: TcpDataSplit | undefined, thresh: number | undefined): void {
+    const header = { devIndex: this.ifindex };
+    const set = (attrs: Record<string, unknown>) => native().netlinkRequestSync('ethtool', 'rings-set', { header, ...attrs });
+    set(thresh === undefined ? { tcpDataSplit: 0 } : { tcpDataSplit: 0, hdsThresh: thresh });
+    if (tds === undefined) return;
+    const [now] = native().netlinkRequestSync('ethtool', 'rings-get', { header });
+    const readBack = TDS[(now?.tcpDataSplit as number | undefined) ?? 0];
+    if (readBack !== tds) set({ tcpDataSplit: TDS.indexOf(tds) });
+  }
+
+  /**
+   * Spreads RSS over queues 0..firstDevmemQueue-1 only, so the devmem queues
+   * get nothing but steered flows (`ethtool -X IF equal N`). The saved table
+   * comes back on restore; a default table comes back as the default.
+   */
+  async isolateQueues(firstDevmemQueue: number): Promise<void> {
+    this.#check();
+    if (!Number.isInteger(firstDevmemQueue) || firstDevmemQueue < 1)
+      throw invalidArgument(`RSS isolation needs at least queue 0 left for other traffic; the first devmem queue must be 1 or more, got ${firstDevmemQueue}`);
+    const rings = getRxRingCount(this.ifname);
+    const saved = getRssIndirection(this.ifname);
+    if (firstDevmemQueue >= rings)
+      throw new DevmemError(`${this.ifname} has ${rings} RX rings; RSS cannot keep queue ${firstDevmemQueue} and above free`, {
+        reason: 'TOO_FEW_QUEUES',
+      });
+    const wasDefault = isDefaultIndirection(saved, rings);
+    const description = `ethtool -X ${this.ifname} equal ${firstDevmemQueue} (was ${wasDefault ? 'the default' : 'a custom table'}, ${saved.length} entries)`;
+    if (this.dryRun) {
+      this.#record('rss', description);
+      return;
+    }
+    setRssIndirection(this.ifname, equalIndirection(saved.length, firstDevmemQueue));
+    this.#pushUndo(this.#record('rss', description), () => setRssIndirection(this.ifname, wasDefault ? null : saved));
+  }
+
+  /**
+   * Installs an n-tuple rule sending the flow to `queue`: the 5-tuple when the
+   * client is known, else (or when the driver refuses it) the 3-tuple of
+   * server address and port. Turns rx-ntuple-filter on first if it is off.
+   */
+  async steerFlow(flow: SteerFlowOptions): Promise<SteeredFlow | null> {
+    this.#check();
+    if (flow === null || typeof flow !== 'object') throw new TypeError('steerFlow needs { serverIp, port, queue }');
+    const flowType = flowTypeFor(flow.serverIp);
+    const three: FlowRule = { flowType, dstIp: canonicalIp(flow.serverIp), dstPort: flow.port, queue: flow.queue };
+    const five: FlowRule | undefined =
+      flow.clientIp === undefined
+        ? undefined
+        : { ...three, srcIp: canonicalIp(flow.clientIp), srcPort: flow.clientPort ?? flow.port };
+    // Validate both before touching anything.
+    encodeFlowRule(three);
+    if (five) encodeFlowRule(five);
+
+    if (!getNtupleFilter(this.ifname)) {
+      const description = `ethtool -K ${this.ifname} ntuple on (was off)`;
+      if (this.dryRun) this.#record('ntuple-feature', description);
+      else {
+        try {
+          setNtupleFilter(this.ifname, true);
+        } catch (e) {
+          if (!(e instanceof DevmemError)) throw e;
+          throw new DevmemError(`${this.ifname} has rx-ntuple-filter off and it cannot be turned on (${e.code})`, {
+            reason: 'NTUPLE_UNSUPPORTED',
+            errno: e.errno,
+            code: e.code,
+            cause: e,
+          });
+        }
+        this.#pushUndo(this.#record('ntuple-feature', description), () => setNtupleFilter(this.ifname, false));
+      }
+    }
+    const describe = (r: FlowRule) =>
+      `ethtool -N ${this.ifname} flow-type ${r.flowType}${r.srcIp ? ` src-ip ${r.srcIp}` : ''} dst-ip ${r.dstIp}` +
+      `${r.srcPort !== undefined ? ` src-port ${r.srcPort}` : ''} dst-port ${r.dstPort} action ${r.queue}`;
+    if (this.dryRun) {
+      this.#record('flow-rule', five ? `${describe(five)} (or, if refused, ${describe(three)})` : describe(three));
+      return null;
+    }
+    let firstError: unknown;
+    for (const [rule, tuple] of (five ? [[five, 5], [three, 3]] : [[three, 3]]) as [FlowRule, 5 | 3][]) {
+      let location: number;
+      try {
+        location = addFlowRule(this.ifname, rule);
+      } catch (e) {
+        firstError ??= e;
+        if (e instanceof DevmemError && e.reason === 'NTUPLE_UNSUPPORTED') throw e;
+        continue;
+      }
+      this.#pushUndo(this.#record('flow-rule', `${describe(rule)} (rule ${location})`), () => deleteFlowRule(this.ifname, location));
+      return { location, tuple, rule };
+    }
+    throw firstError;
+  }
+
+  /**
+   * Changes channel counts with the old counts on the undo stack; the kernel
+   * refuses to drop a queue that has a memory provider.
+   */
+  async setChannels(update: { rxCount?: number; combinedCount?: number; txCount?: number }): Promise<void> {
+    this.#check();
+    const saved = await getChannels(this.ifname);
+    const parts = Object.entries(update).map(([k, v]) => `${k.replace('Count', '')} ${v}`);
+    const description = `ethtool -L ${this.ifname} ${parts.join(' ')}`;
+    if (this.dryRun) {
+      this.#record('channels', description);
+      return;
+    }
+    await setChannels(this.ifname, update);
+    const step = this.#record('channels', description);
+    const back: Record<string, number> = {};
+    for (const k of Object.keys(update) as (keyof typeof update)[]) {
+      const v = saved[k];
+      if (v !== undefined) back[k] = v;
+    }
+    this.#pushUndo(step, () => {
+      native().netlinkRequestSync('ethtool', 'channels-set', { header: { devIndex: this.ifindex }, ...back });
+    });
+  }
+
+  /** bind-rx, with the unbind first on the undo stack. Binds nothing in a dry run. */
+  async bindRx(
+    queues: readonly number[],
+    dmabuf: DmaBufLike | number | (DryRun extends true ? null : never),
+    options: BindRxOptions = {},
+  ): Promise<BindResult<DryRun>> {
+    this.#check();
+    const description = `bind-rx ${this.ifname} queues ${queues.join(',')}`;
+    if (this.dryRun) {
+      this.#record('bind-rx', description);
+      return null as BindResult<DryRun>;
+    }
+    const binding = await bindRx(this.ifindex, queues, dmabuf as DmaBufLike | number, options);
+    const step = this.#record('bind-rx', `${description} (binding ${binding.id})`);
+    this.#pushUndo(step, () => binding.close());
+    return binding as BindResult<DryRun>;
+  }
+
+  /**
+   * Undoes every change in the kernel's order. Keeps going past a failed step
+   * and then throws `NIC_RESTORE_FAILED` listing every failure.
+   */
+  restore(): void {
+    const entries = this.#undo.splice(0).sort((a, b) => PHASE[a.step.kind] - PHASE[b.step.kind] || b.seq - a.seq);
+    const failures: { step: NicStep; error: unknown }[] = [];
+    for (const e of entries) {
+      try {
+        e.undo();
+        e.step.state = 'undone';
+      } catch (error) {
+        e.step.state = 'failed';
+        failures.push({ step: e.step, error });
+      }
+      this.#onStep?.(e.step);
+    }
+    if (this.#tracked) {
+      this.#tracked = false;
+      untrack(this);
+    }
+    if (failures.length > 0) {
+      const list = failures.map((f) => `${f.step.description}: ${f.error instanceof Error ? f.error.message : String(f.error)}`);
+      throw new DevmemError(`could not undo ${failures.length} change(s) on ${this.ifname}: ${list.join('; ')}`, {
+        reason: 'NIC_RESTORE_FAILED',
+        cause: new AggregateError(failures.map((f) => f.error)),
+      });
+    }
+  }
+
+  /** Used by the process hooks. */
+  restoreNow(_reason: string): void {
+    this.restore();
+  }
+
+  /** Restores and refuses further steps. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.restore();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+#include "ethtool/ntuple.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+
+#include <cstring>
+#include <memory>
+
+#include "ethtool/ioctl.h"
+#include "uapi/devmem_uapi.h"
+
+namespace devmem::ethtool {
+
+namespace u = uapi::ethtool;
+
+namespace {
+
+bool AllOnes(const uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (p[i] != 0xff) return false;
+  return true;
+}
+
+bool AllZero(const uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (p[i] != 0) return false;
+  return true;
+}
+
+// One field of a decoded rule: matched exactly (mask all ones), not matched
+// (mask zero), or neither, which this library cannot represent.
+enum class Field { kExact, kAny, kPartial };
+
+Field Classify(const void* mask, size_t n) {
+  auto m = static_cast<const uint8_t*>(mask);
+  if (AllOnes(m, n)) return Field::kExact;
+  if (AllZero(m, n)) return Field::kAny;
+  return Field::kPartial;
+}
+
+}  // namespace
+
+void EncodeTcpRule(const TcpRule& rule, ethtool_rx_flow_spec* fs) {
+  std::memset(fs, 0, sizeof(*fs));
+  fs->flow_type = rule.ipv6 ? u::kFlowTcpV6 : u::kFlowTcpV4;
+  fs->ring_cookie = rule.queue;
+  fs->location = rule.location;
+  if (rule.ipv6) {
+    auto& h = fs->h_u.tcp_ip6_spec;
+    auto& m = fs->m_u.tcp_ip6_spec;
+    if (rule.src) {
+      std::memcpy(h.ip6src, rule.src->data(), 16);
+      std::memset(m.ip6src, 0xff, 16);
+    }
+    if (rule.dst) {
+      std::memcpy(h.ip6dst, rule.dst->data(), 16);
+      std::memset(m.ip6dst, 0xff, 16);
+    }
+    if (rule.src_port) {
+      h.psrc = htons(*rule.src_port);
+      m.psrc = 0xffff;
+    }
+    if (rule.dst_port) {
+      h.pdst = htons(*rule.dst_port);
+      m.pdst = 0xffff;
+    }
+  } else {
+    auto& h = fs->h_u.tcp_ip4_spec;
+    auto& m = fs->m_u.tcp_ip4_spec;
+    if (rule.src) {
+      std::memcpy(&h.ip4src, rule.src->data(), 4);
+      m.ip4src = 0xffffffff;
+    }
+    if (rule.dst) {
+      std::memcpy(&h.ip4dst, rule.dst->data(), 4);
+      m.ip4dst = 0xffffffff;
+    }
+    if (rule.src_port) {
+      h.psrc = htons(*rule.src_port);
+      m.psrc = 0xffff;
+    }
+    if (rule.dst_port) {
+      h.pdst = htons(*rule.dst_port);
+      m.pdst = 0xffff;
+    }
+  }
+}
+
+ReportedRule DecodeRule(const ethtool_rx_flow_spec& fs) {
+  ReportedRule r;
+  r.location = fs.location;
+  r.flow_type = fs.flow_type;
+  r.ring_cookie = fs.ring_cookie;
+  auto bytes = reinterpret_cast<const uint8_t*>(&fs);
+  r.raw.assign(bytes, bytes + sizeof(fs));
+  if (fs.flow_type != u::kFlowTcpV4 && fs.flow_type != u::kFlowTcpV6) return r;
+  if (!AllZero(reinterpret_cast<const uint8_t*>(&fs.m_ext), sizeof(fs.m_ext))) return r;
+
+  TcpRule t;
+  t.ipv6 = fs.flow_type == u::kFlowTcpV6;
+  t.queue = fs.ring_cookie;
+  t.location = fs.location;
+  auto take_addr = [](const void* value, const void* mask, size_t n, std::optional<std::array<uint8_t, 16>>* out) {
+    Field k = Classify(mask, n);
+    if (k == Field::kExact) {
+      std::array<uint8_t, 16> a{};
+      std::memcpy(a.data(), value, n);
+      *out = a;
+    }
+    return k != Field::kPartial;
+  };
+  auto take_port = [](uint16_t value, uint16_t mask, std::optional<uint16_t>* out) {
+    Field k = Classify(&mask, 2);
+    if (k == Field::kExact) *out = ntohs(value);
+    return k != Field::kPartial;
+  };
+  bool ok;
+  if (t.ipv6) {
+    const auto& h = fs.h_u.tcp_ip6_spec;
+    const auto& m = fs.m_u.tcp_ip6_spec;
+    ok = take_addr(h.ip6src, m.ip6src, 16, &t.src) && take_addr(h.ip6dst, m.ip6dst, 16, &t.dst) &&
+         take_port(h.psrc, m.psrc, &t.src_port) && take_port(h.pdst, m.pdst, &t.dst_port) && m.tclass == 0;
+  } else {
+    const auto& h = fs.h_u.tcp_ip4_spec;
+    const auto& m = fs.m_u.tcp_ip4_spec;
+    ok = take_addr(&h.ip4src, &m.ip4src, 4, &t.src) && take_addr(&h.ip4dst, &m.ip4dst, 4, &t.dst) &&
+         take_port(h.psrc, m.psrc, &t.src_port) && take_port(h.pdst, m.pdst, &t.dst_port) && m.tos == 0;
+  }
+  if (ok) r.tcp = t;
+  return r;
+}
+
+bool InsertRule(const std::string& ifname, const TcpRule& rule, uint32_t* location, Failure* f) {
+  ethtool_rxnfc nfc{};
+  nfc.cmd = u::kCmdSrxclsrlins;
+  EncodeTcpRule(rule, &nfc.fs);
+  if (!EthtoolIoctl(ifname, &nfc, f, "ETHTOOL_SRXCLSRLINS")) return false;
+  *location = nfc.fs.location;
+  return true;
+}
+
+bool DeleteRule(const std::string& ifname, uint32_t location, Failure* f) {
+  ethtool_rxnfc nfc{};
+  nfc.cmd = u::kCmdSrxclsrldel;
+  nfc.fs.location = location;
+  return EthtoolIoctl(ifname, &nfc, f, "ETHTOOL_SRXCLSRLDEL");
+}
+
+bool ListRules(const std::string& ifname, RuleTable* out, Failure* f) {
+  ethtool_rxnfc cnt{};
+  cnt.cmd = u::kCmdGrxclsrlcnt;
+  if (!EthtoolIoctl(ifname, &cnt, f, "ETHTOOL_GRXCLSRLCNT")) return false;
+  out->capacity = static_cast<uint32_t>(cnt.data) & ~u::kRxClsLocSpecial;
+  out->driver_places = (cnt.data & u::kRxClsLocSpecial) != 0;
+  out->rules.clear();
+  uint32_t n = cnt.rule_cnt;
+  if (n == 0) return true;
+
+  // GRXCLSRLALL writes the locations right after the fixed structure.
+  size_t bytes = sizeof(ethtool_rxnfc) + size_t{n} * sizeof(uint32_t);
+  std::unique_ptr<uint8_t[]> buf(new uint8_t[bytes]());
+  auto* all = reinterpret_cast<ethtool_rxnfc*>(buf.get());
+  all->cmd = u::kCmdGrxclsrlall;
+  all->rule_cnt = n;
+  if (!EthtoolIoctl(ifname, all, f, "ETHTOOL_GRXCLSRLALL")) return false;
+  uint32_t got = all->rule_cnt < n ? all->rule_cnt : n;
+  for (uint32_t i = 0; i < got; ++i) {
+    uint32_t loc;
+    std::memcpy(&loc, buf.get() + sizeof(ethtool_rxnfc) + i * sizeof(uint32_t), sizeof(loc));
+    ethtool_rxnfc one{};
+    one.cmd = u::kCmdGrxclsrule;
+    one.fs.location = loc;
+    if (!EthtoolIoctl(ifname, &one, f, "ETHTOOL_GRXCLSRULE")) return false;
+    out->rules.push_back(DecodeRule(one.fs));
+  }
+  return true;
+}
+
+bool GetRxRings(const std::string& ifname, uint32_t* rings, Failure* f) {
+  ethtool_rxnfc nfc{};
+  nfc.cmd = u::kCmdGrxrings;
+  if (!EthtoolIoctl(ifname, &nfc, f, "ETHTOOL_GRXRINGS")) return false;
+  *rings = static_cast<uint32_t>(nfc.data);
+  return true;
+}
+
+}  // namespace devmem::ethtool

@@ -14,6 +14,13 @@ ReplaySource::ReplaySource(std::vector<Record> records, uint64_t recvmsgs)
 ssize_t ReplaySource::Recvmsg(int, msghdr* msg, int) {
   if (left_ == 0) return 0;
   const Record& r = records_[next_];
+  size_t room = 0;
+  for (size_t i = 0; i < msg->msg_iovlen; ++i) room += msg->msg_iov[i].iov_len;
+  if (r.nbytes > room) {
+    // The kernel never returns more than the iov can take, dma-buf bytes included.
+    errno = EMSGSIZE;
+    return -1;
+  }
   if (msg->msg_controllen < r.control.size()) {
     // The kernel's answer when not even one cmsg fits; the caller grows the area.
     errno = uapi::kEtoosmall;

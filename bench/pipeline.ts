@@ -1,0 +1,84 @@
+/**
+ * Fragment pipeline: ABI-exact control areas replayed through our production
+ * receive path (drain loop, parser, batch delivery to JS, release, coalescing,
+ * DONTNEED encoding) in a child process, against the C reference doing the
+ * same parse, coalesce and encode in a tight loop. One core each (the
+ * replay never blocks). Also reports JS heap bytes allocated per fragment, and
+ * one long run's RSS growth.
+ */
+import { buildCReference } from './c-reference';
+import { receiverArgv, start } from './child';
+import { fixed, median, pairedRatios } from './stats';
+
+export interface PipelineOptions {
+  fragments: number;
+  runs: number;
+  perRecvmsg: number;
+  batch: number;
+  /** Fragments of the single RSS run (0 skips it). */
+  rssFragments: number;
+  log?: (line: string) => void;
+}
+
+export interface PipelineSummary {
+  oursRate: number[];
+  cRate: number[];
+  ratioToC: number[];
+  heapBytesPerFragment: number[];
+  dontneedPerMiFragments: number;
+  cDontneedPerMiFragments: number;
+  batchesPerRun: number;
+  rss?: { fragments: number; startBytes: number; endBytes: number; maxGrowthBytes: number };
+}
+
+async function ours(fragments: number, o: PipelineOptions, sampleEvery = 1e6): Promise<Record<string, unknown>> {
+  return start(receiverArgv('pipeline-rx', [String(fragments), String(o.perRecvmsg), String(o.batch), String(sampleEvery)])).result;
+}
+
+export async function runPipeline(o: PipelineOptions): Promise<PipelineSummary> {
+  const c = buildCReference();
+  const s: PipelineSummary = {
+    oursRate: [],
+    cRate: [],
+    ratioToC: [],
+    heapBytesPerFragment: [],
+    dontneedPerMiFragments: 0,
+    cDontneedPerMiFragments: 0,
+    batchesPerRun: 0,
+  };
+  for (let run = 0; run < o.runs; run++) {
+    const r = (await ours(o.fragments, o)) as Record<string, number>;
+    const cr = await start([c, 'pipeline', '--fragments', String(o.fragments), '--per-recvmsg', String(o.perRecvmsg), '--batch', String(o.batch)]).result;
+    s.oursRate.push(r.fragments! / r.cpuSeconds!);
+    s.cRate.push(cr.fragments! / cr.cpuSeconds!);
+    if (typeof r.heapBytesPerFragment === 'number') s.heapBytesPerFragment.push(r.heapBytesPerFragment);
+    s.dontneedPerMiFragments = (r.dontneedCalls! / r.fragments!) * 2 ** 20;
+    s.cDontneedPerMiFragments = (cr.dontneedCalls! / cr.fragments!) * 2 ** 20;
+    s.batchesPerRun = r.batches!;
+    o.log?.(`pipeline run ${run + 1}/${o.runs}: ours ${fixed(s.oursRate.at(-1)! / 1e6, 1)} M fragments/s, C ${fixed(s.cRate.at(-1)! / 1e6, 1)} M/s`);
+  }
+  s.ratioToC = pairedRatios(s.oursRate, s.cRate);
+  if (o.rssFragments > 0) {
+    const every = Math.max(1e6, Math.floor(o.rssFragments / 100));
+    const r = await ours(o.rssFragments, o, every);
+    const samples = r.rssSamples as number[];
+    // The first sample is taken after warm-up (code compiled, pools and areas filled).
+    const start0 = samples[0]!;
+    s.rss = {
+      fragments: r.fragments as number,
+      startBytes: start0,
+      endBytes: samples.at(-1)!,
+      maxGrowthBytes: Math.max(...samples) - start0,
+    };
+    o.log?.(`pipeline RSS run: ${r.fragments} fragments, RSS ${fixed(start0 / 2 ** 20, 1)} -> ${fixed(samples.at(-1)! / 2 ** 20, 1)} MiB`);
+  }
+  return s;
+}
+
+export function pipelineRows(s: PipelineSummary): string[][] {
+  return [
+    ['path', 'fragments/s on one core (median)', 'ratio to C (median)', 'JS heap bytes per fragment', 'DONTNEED calls per 2^20 fragments'],
+    ['DevmemSocket (replay source)', `${fixed(median(s.oursRate) / 1e6, 1)} M`, fixed(median(s.ratioToC)), s.heapBytesPerFragment.length ? fixed(median(s.heapBytesPerFragment), 3) : 'n/a', fixed(s.dontneedPerMiFragments, 0)],
+    ['C parse + coalesce + encode', `${fixed(median(s.cRate) / 1e6, 1)} M`, '1.00', '-', fixed(s.cDontneedPerMiFragments, 0)],
+  ];
+}

@@ -35,13 +35,15 @@ export interface GuestReport {
 }
 
 export async function runGuest(o: GuestOptions): Promise<GuestReport> {
+  const harness = path.join(packageRoot, 'scripts/vm/run.mjs');
+  if (!fs.existsSync(harness)) throw new Error('the guest suite needs the guest lab (scripts/vm) of a clone of the repository');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'devmem-bench-'));
   const out = path.join(dir, 'bench.json');
   try {
     const code = await new Promise<number | null>((resolve, reject) => {
       const child = spawn(
         process.execPath,
-        [path.join(packageRoot, 'scripts/vm/run.mjs'), '--bench', `--bench-args=--runs ${o.runs} --bytes ${o.bytes}`, '--bench-out', out],
+        [harness, '--bench', `--bench-args=--runs ${o.runs} --bytes ${o.bytes}`, '--bench-out', out],
         { cwd: packageRoot, stdio: ['ignore', 'pipe', 'inherit'] },
       );
       child.stdout.setEncoding('utf8');

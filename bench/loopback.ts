@@ -3,6 +3,10 @@
  * our DevmemSocket and Node's net.Socket, each in its own process, once per
  * run. Reports GB/s and CPU seconds per GB at the receiver, and each
  * receiver's throughput as a ratio to C's within the same run.
+ *
+ * The C loop reads into one buffer that stays in cache; a receiver that hands
+ * every read's bytes to a consumer who may keep them cannot. The fourth row,
+ * the same C loop reading into 32 buffers in turn, prices that difference.
  */
 import { buildCReference } from './c-reference';
 import { receiverArgv, start } from './child';
@@ -26,6 +30,7 @@ const RECEIVERS = [
   { name: 'C recvmsg loop', argv: (c: string) => [c, 'recv'] },
   { name: 'DevmemSocket', argv: () => receiverArgv('devmem-rx') },
   { name: 'net.Socket', argv: () => receiverArgv('net-rx') },
+  { name: 'C loop, 32 buffers in turn', argv: (c: string) => [c, 'recv', '--rotate', '32'] },
 ] as const;
 
 async function once(receiver: string[], sender: string, bytes: number): Promise<Record<string, number>> {

@@ -6,7 +6,9 @@
  *
  * Usage: pipeline-rx FRAGMENTS [PER_RECVMSG] [BATCH] [SAMPLE_EVERY]
  * Prints one JSON line: fragments, seconds, cpuSeconds, DONTNEED calls, JS heap
- * bytes allocated per fragment (from GC-free windows) and RSS samples.
+ * bytes allocated per fragment in steady state (after the first sample) and
+ * RSS samples. Allocation is counted exactly with v8.GCProfiler: what the heap
+ * grew by between collections, plus the growth since the last one.
  */
 import * as v8 from 'node:v8';
 
@@ -34,30 +36,39 @@ async function main(): Promise<void> {
 
   const heapUsed = () => v8.getHeapStatistics().used_heap_size;
   const rss: number[] = [];
-  const heapPerFragment: number[] = [];
   let frags = 0;
   let nextSample = sampleEvery;
-  let windowStart = heapUsed();
-  let windowFrags = 0;
+  let profiler: v8.GCProfiler | undefined;
+  let steadyHeap = 0;
+  let steadyFrags = 0;
   const t0 = process.hrtime.bigint();
   const c0 = process.cpuUsage();
   for await (const b of sock) {
     frags += b.count;
     if (frags >= nextSample) {
       nextSample += sampleEvery;
-      const h = heapUsed();
-      // A window in which the heap shrank saw a GC and says nothing about allocation.
-      if (h >= windowStart) heapPerFragment.push((h - windowStart) / (frags - windowFrags));
-      windowStart = heapUsed();
-      windowFrags = frags;
       rss.push(process.memoryUsage.rss());
+      if (!profiler) {
+        profiler = new v8.GCProfiler();
+        profiler.start();
+        steadyHeap = heapUsed();
+        steadyFrags = frags;
+      }
     }
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(c0);
+  const endHeap = heapUsed();
+  const gcs = profiler?.stop().statistics ?? [];
+  let allocated = 0;
+  let last = steadyHeap;
+  for (const gc of gcs) {
+    allocated += gc.beforeGC.heapStatistics.usedHeapSize - last;
+    last = gc.afterGC.heapStatistics.usedHeapSize;
+  }
+  allocated += endHeap - last;
   const s = sock.stats();
   sock.close();
-  heapPerFragment.sort((a, b) => a - b);
   process.stdout.write(
     `${JSON.stringify({
       fragments: frags,
@@ -67,7 +78,9 @@ async function main(): Promise<void> {
       released: s.releasedTokens,
       batches: s.batches,
       recvmsgCalls: s.recvmsgCalls,
-      heapBytesPerFragment: heapPerFragment.length ? heapPerFragment[heapPerFragment.length >> 1] : null,
+      heapBytesPerFragment: profiler ? allocated / (frags - steadyFrags) : null,
+      heapBytesPerBatch: profiler ? allocated / (s.batches - Math.ceil(steadyFrags / batch)) : null,
+      gcs: gcs.length,
       rssSamples: rss,
     })}\n`,
   );

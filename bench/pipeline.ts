@@ -28,7 +28,14 @@ export interface PipelineSummary {
   dontneedPerMiFragments: number;
   cDontneedPerMiFragments: number;
   batchesPerRun: number;
-  rss?: { fragments: number; startBytes: number; endBytes: number; maxGrowthBytes: number };
+  /**
+   * RSS of the long run, sampled every 1% of it. The heap and the garbage
+   * column arrays make RSS swing between collections, so growth is read off
+   * the floor (RSS right after a collection) and the peaks: the lowest and
+   * highest sample of the first quarter (after 10% warm-up) against those of
+   * the last quarter.
+   */
+  rss?: { fragments: number; samples: number[]; floorGrowthBytes: number; peakGrowthBytes: number; swingBytes: number };
 }
 
 async function ours(fragments: number, o: PipelineOptions, sampleEvery = 1e6): Promise<Record<string, unknown>> {
@@ -47,7 +54,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineSummary> 
     batchesPerRun: 0,
   };
   for (let run = 0; run < o.runs; run++) {
-    const r = (await ours(o.fragments, o)) as Record<string, number>;
+    // Allocation is counted from the first sample on: the first tenth warms up.
+    const r = (await ours(o.fragments, o, Math.max(2 ** 16, Math.floor(o.fragments / 10)))) as Record<string, number>;
     const cr = await start([c, 'pipeline', '--fragments', String(o.fragments), '--per-recvmsg', String(o.perRecvmsg), '--batch', String(o.batch)]).result;
     s.oursRate.push(r.fragments! / r.cpuSeconds!);
     s.cRate.push(cr.fragments! / cr.cpuSeconds!);
@@ -62,15 +70,18 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineSummary> 
     const every = Math.max(1e6, Math.floor(o.rssFragments / 100));
     const r = await ours(o.rssFragments, o, every);
     const samples = r.rssSamples as number[];
-    // The first sample is taken after warm-up (code compiled, pools and areas filled).
-    const start0 = samples[0]!;
+    const steady = samples.slice(Math.ceil(samples.length / 10));
+    const q = Math.max(1, Math.floor(steady.length / 4));
+    const first = steady.slice(0, q);
+    const last = steady.slice(-q);
     s.rss = {
       fragments: r.fragments as number,
-      startBytes: start0,
-      endBytes: samples.at(-1)!,
-      maxGrowthBytes: Math.max(...samples) - start0,
+      samples,
+      floorGrowthBytes: Math.min(...last) - Math.min(...first),
+      peakGrowthBytes: Math.max(...last) - Math.max(...first),
+      swingBytes: Math.max(...steady) - Math.min(...steady),
     };
-    o.log?.(`pipeline RSS run: ${r.fragments} fragments, RSS ${fixed(start0 / 2 ** 20, 1)} -> ${fixed(samples.at(-1)! / 2 ** 20, 1)} MiB`);
+    o.log?.(`pipeline RSS run: ${r.fragments} fragments, floor ${fixed(s.rss.floorGrowthBytes / 2 ** 20, 2)} MiB, peak ${fixed(s.rss.peakGrowthBytes / 2 ** 20, 2)} MiB`);
   }
   return s;
 }

@@ -103,10 +103,13 @@ export async function runBench(argv: string[]): Promise<number> {
     const r = await runPipeline({ fragments, runs, perRecvmsg: 512, batch, rssFragments, log });
     results.pipeline = r;
     out.push('', `fragment pipeline, ${fragments} fragments of 4 KiB per run, 512 per recvmsg, batches of ${batch}, ${runs} runs`, render(pipelineRows(r)));
-    if (r.rss)
+    if (r.rss) {
+      const mib = (b: number) => fixed(b / 2 ** 20, 2);
       out.push(
-        `RSS over ${r.rss.fragments} fragments: ${fixed(r.rss.startBytes / 2 ** 20, 1)} MiB after warm-up, ${fixed(r.rss.endBytes / 2 ** 20, 1)} MiB at the end, largest growth ${fixed(r.rss.maxGrowthBytes / 2 ** 20, 2)} MiB`,
+        `RSS over ${r.rss.fragments} fragments (first vs last quarter after 10% warm-up): floor ${mib(r.rss.floorGrowthBytes)} MiB, ` +
+          `peak ${mib(r.rss.peakGrowthBytes)} MiB; swing between collections ${mib(r.rss.swingBytes)} MiB`,
       );
+    }
   }
   if (suites.includes('guest')) {
     const r = await runGuest({ runs, bytes: guestBytes, log });

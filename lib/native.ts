@@ -196,6 +196,8 @@ export interface NativeAddon {
     planDontneed(tokens: Uint32Array): { ranges: Uint32Array; fragments: number }[];
     /** A NativeSocket fed by replaying control buffers instead of the kernel (fragment-pipeline benchmark). */
     replaySocket(controls: Uint8Array[], nbytes: number[], recvmsgs: number): NativeSocket;
+    encodeFlowRule(rule: NativeTcpRule & { queue: number; location?: number }): Buffer;
+    decodeFlowRule(fs: Uint8Array): NativeReportedRule;
   };
 }
 

@@ -27,10 +27,12 @@ function restoreAll(reason: string): void {
 }
 
 function onSignal(signal: NodeJS.Signals): void {
-  restoreAll(signal);
   // Only when nobody else listens do we die of the signal, as the process
   // would have without us; another listener owns the decision otherwise.
-  if (process.listenerCount(signal) === 1) {
+  // Counted first: restoring the last config removes our own listener.
+  const alone = process.listenerCount(signal) === 1;
+  restoreAll(signal);
+  if (alone) {
     process.removeListener(signal, onSignal);
     signalHooks = false;
     process.kill(process.pid, signal);

@@ -18,7 +18,8 @@ export class Reporter {
   }
 
   event(event: string, fields: Fields = {}): void {
-    if (this.json) process.stdout.write(`${JSON.stringify({ event, ...fields })}\n`);
+    // t: milliseconds since the process started, to place events on a timeline.
+    if (this.json) process.stdout.write(`${JSON.stringify({ event, t: Math.round(performance.now()), ...fields })}\n`);
   }
 
   step(step: NicStep): void {

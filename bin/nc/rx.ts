@@ -5,6 +5,7 @@
  */
 import { once } from 'node:events';
 
+import { DevmemError } from '../../lib/errors';
 import { getChannels } from '../../lib/ethtool';
 import { NicConfig } from '../../lib/nic-config';
 import { createServer } from '../../lib/server';
@@ -29,7 +30,14 @@ export async function runRx(o: NcOptions, r: Reporter): Promise<Outcome> {
   try {
     if (!o.skipConfig) {
       await nic.enableHeaderSplit();
-      await nic.isolateQueues(start);
+      try {
+        await nic.isolateQueues(start);
+      } catch (e) {
+        // Without an RSS table nothing can be kept off the devmem queues, but the
+        // steered flow still works; unrelated flows landing there fail loudly.
+        if (!(e instanceof DevmemError && e.reason === 'RSS_UNSUPPORTED')) throw e;
+        r.log(`warning: RSS isolation skipped, ${o.iface} has no RSS table (${e.code}); other flows may reach queue ${start}`);
+      }
       const steer = { serverIp: server, port, queue: start, ...(o.client ? { clientIp: o.client } : {}) };
       await nic.steerFlow(steer);
     }

@@ -79,12 +79,9 @@ std::optional<uint16_t> PortArg(Napi::Env env, Napi::Value v, const char* name) 
   return static_cast<uint16_t>(p);
 }
 
-// flowRuleInsert(ifname, { ipv6, src?, dst?, srcPort?, dstPort?, queue, location? }) -> location
-Napi::Value FlowRuleInsert(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::string ifname = Ifname(info);
-  if (!info[1].IsObject()) throw Napi::TypeError::New(env, "rule must be an object");
-  Napi::Object r = info[1].As<Napi::Object>();
+ethtool::TcpRule RuleFromJs(Napi::Env env, Napi::Value v) {
+  if (!v.IsObject()) throw Napi::TypeError::New(env, "rule must be an object");
+  Napi::Object r = v.As<Napi::Object>();
   ethtool::TcpRule rule;
   rule.ipv6 = r.Get("ipv6").ToBoolean();
   size_t alen = rule.ipv6 ? 16 : 4;
@@ -94,6 +91,14 @@ Napi::Value FlowRuleInsert(const Napi::CallbackInfo& info) {
   rule.dst_port = PortArg(env, r.Get("dstPort"), "dstPort");
   rule.queue = U32Arg(env, r.Get("queue"), "queue");
   if (!r.Get("location").IsUndefined()) rule.location = U32Arg(env, r.Get("location"), "location");
+  return rule;
+}
+
+// flowRuleInsert(ifname, { ipv6, src?, dst?, srcPort?, dstPort?, queue, location? }) -> location
+Napi::Value FlowRuleInsert(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string ifname = Ifname(info);
+  ethtool::TcpRule rule = RuleFromJs(env, info[1]);
   uint32_t location = 0;
   Failure f;
   if (!ethtool::InsertRule(ifname, rule, &location, &f)) throw MakeError(env, f);
@@ -179,6 +184,23 @@ Napi::Value SetRssIndirection(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Test entry points: the production encoder and decoder over plain bytes.
+Napi::Value TestEncodeFlowRule(const Napi::CallbackInfo& info) {
+  ethtool_rx_flow_spec fs;
+  ethtool::EncodeTcpRule(RuleFromJs(info.Env(), info[0]), &fs);
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), reinterpret_cast<const uint8_t*>(&fs), sizeof(fs));
+}
+
+Napi::Value TestDecodeFlowRule(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      info[0].As<Napi::Uint8Array>().ByteLength() != sizeof(ethtool_rx_flow_spec))
+    throw Napi::TypeError::New(env, "decodeFlowRule needs a Uint8Array of sizeof(struct ethtool_rx_flow_spec)");
+  ethtool_rx_flow_spec fs;
+  std::memcpy(&fs, info[0].As<Napi::Uint8Array>().Data(), sizeof(fs));
+  return RuleToJs(env, ethtool::DecodeRule(fs));
+}
+
 }  // namespace
 
 void InitEthtool(Napi::Env env, Napi::Object exports) {
@@ -191,6 +213,11 @@ void InitEthtool(Napi::Env env, Napi::Object exports) {
   exports.Set("ethtoolRxRings", Napi::Function::New(env, RxRings, "ethtoolRxRings"));
   exports.Set("ethtoolRssIndirection", Napi::Function::New(env, RssIndirection, "ethtoolRssIndirection"));
   exports.Set("ethtoolSetRssIndirection", Napi::Function::New(env, SetRssIndirection, "ethtoolSetRssIndirection"));
+  Napi::Object testing = exports.Get("testing").IsObject() ? exports.Get("testing").As<Napi::Object>()
+                                                           : Napi::Object::New(env);
+  testing.Set("encodeFlowRule", Napi::Function::New(env, TestEncodeFlowRule, "encodeFlowRule"));
+  testing.Set("decodeFlowRule", Napi::Function::New(env, TestDecodeFlowRule, "decodeFlowRule"));
+  exports.Set("testing", testing);
 }
 
 }  // namespace devmem::js

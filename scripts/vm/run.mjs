@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // npm run test:vm: the QEMU guest test harness. See docs/guest-lab.md.
 //
-//   1. build the addon if needed (the guest loads the host's build/Release/*.node)
+//   1. build the addon if needed (the guest loads the host's build/Release/*.node) and
+//      compile dist/ (the CLI tests run the compiled CLI)
 //   2. make sure the kernel artifacts are cached (~/.cache/devmem-tcp/<kernel>/),
 //      building them from Debian packages if not
 //   3. per mode (devmem, stock): boot the guest, which runs test/e2e/<mode>/** with mocha
@@ -11,6 +12,7 @@ import { copyFileSync, existsSync, mkdirSync, realpathSync, writeFileSync } from
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureAddon } from './lib/addon.mjs';
+import { ensureCompiledCli } from './lib/cli-build.mjs';
 import { aptUpdate, ensureExtraSources } from './lib/apt.mjs';
 import { buildKernelArtifacts, cleanWork } from './lib/build.mjs';
 import { acquireBuildLock } from './lib/build-lock.mjs';
@@ -195,6 +197,7 @@ async function main() {
     checkVisibleInGuest('node', process.execPath);
     await ensureAddon(repoRoot);
     if (opts.bench) buildBenchReference(repoRoot);
+    await ensureCompiledCli(repoRoot);
     const artifacts = await prepareArtifacts(opts);
     const verdicts = [];
     for (const mode of opts.modes) verdicts.push(await runMode(mode, artifacts, opts));

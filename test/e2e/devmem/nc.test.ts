@@ -1,0 +1,200 @@
+// `devmem nc` against the patched netdevsim: the cases of the kernel's
+// drivers/net/hw/devmem.py, with our own peer standing in for socat, and
+// after every run the NIC state read back exactly as it was.
+import * as assert from 'node:assert/strict';
+
+import { ethtool, readNicState, type NicState } from '../../../lib/index';
+import { e2eEnv } from '../helpers/env';
+import { describeRun, runNc, startNc, startPeer } from '../helpers/nc';
+
+const env = e2eEnv();
+let nextPort = 6201;
+
+describe('devmem nc (ncdevmem-compatible) on the patched netdevsim', function () {
+  this.timeout(180_000);
+  let before: NicState;
+
+  beforeEach(async () => {
+    before = await readNicState(env.ifLocal);
+  });
+  afterEach(async function () {
+    // Every run, whatever its outcome, leaves the NIC as it found it.
+    assert.deepEqual(await readNicState(env.ifLocal), before, `NIC state changed by "${this.currentTest?.title}"`);
+  });
+
+  for (const family of ['IPv4', 'IPv6'] as const) {
+    const local = family === 'IPv4' ? env.addr4Local : env.addr6Local;
+    const remote = family === 'IPv4' ? env.addr4Remote : env.addr6Remote;
+
+    it(`check_rx (${family}): -l -s -c -p -v 7 validates the pattern from a 5-tuple-steered peer and exits 0`, async () => {
+      const port = nextPort++;
+      const nc = startNc(['-l', '-f', env.ifLocal, '-s', local, '-p', String(port), '-c', remote, '-v', '7']);
+      await nc.waitFor('waiting for a connection');
+      const peer = startPeer(['send', '--host', local, '--port', String(port), '--bind', remote, '--bytes', String(1024), '--pattern', '7']);
+      const r = await nc.done;
+      await peer.done;
+      assert.equal(r.code, 0, describeRun(r));
+      assert.match(r.stderr, /did: ethtool -N \S+ flow-type tcp[46] src-ip \S+ dst-ip \S+ src-port \d+ dst-port \d+ action 3 \(rule \d+\)/);
+      assert.match(r.stderr, /client exited: 1024 bytes/);
+      assert.match(r.stderr, /undid: bind-rx/);
+    });
+  }
+
+  it('check_rx: a 1 MiB stream with the pattern broken in one byte fails with exit 1', async () => {
+    // The validator must be able to fail: send the pattern for period 6 to a -v 7 receiver.
+    const port = nextPort++;
+    const nc = startNc(['-l', '-f', env.ifLocal, '-s', env.addr4Local, '-p', String(port), '-c', env.addr4Remote, '-v', '7']);
+    await nc.waitFor('waiting for a connection');
+    const peer = startPeer(['send', '--host', env.addr4Local, '--port', String(port), '--bind', env.addr4Remote, '--bytes', String(1 << 20), '--pattern', '6']);
+    const r = await nc.done;
+    peer.child.kill();
+    await peer.done;
+    assert.equal(r.code, 1, describeRun(r));
+    assert.match(r.stderr, /pattern mismatch at byte 5: expected 0x6, got 0xa/);
+  });
+
+  it('RX without -v writes the payload to stdout, byte for byte', async () => {
+    const port = nextPort++;
+    const nc = startNc(['-l', '-f', env.ifLocal, '-s', env.addr4Local, '-p', String(port)]);
+    await nc.waitFor('waiting for a connection');
+    const peer = startPeer(['send', '--host', env.addr4Local, '--port', String(port), '--bind', env.addr4Remote, '--bytes', String(100_000), '--pattern', '7']);
+    const r = await nc.done;
+    await peer.done;
+    assert.equal(r.code, 0, describeRun(r));
+    const expected = Buffer.alloc(100_000);
+    for (let i = 0; i < expected.length; i++) expected[i] = (i + 1) % 7 || 0x0a;
+    assert.equal(r.stdout, expected.toString());
+    // No -c: the 3-tuple rule.
+    assert.match(r.stderr, /did: ethtool -N \S+ flow-type tcp4 dst-ip \S+ dst-port \d+ action 3/);
+  });
+
+  it('RX with --json prints NDJSON events ending in a summary, and no payload', async () => {
+    const port = nextPort++;
+    const nc = startNc(['-l', '-f', env.ifLocal, '-s', env.addr4Local, '-p', String(port), '-v', '7', '--json']);
+    await nc.waitFor('waiting for a connection');
+    const peer = startPeer(['send', '--host', env.addr4Local, '--port', String(port), '--bind', env.addr4Remote, '--bytes', String(4096), '--pattern', '7']);
+    const r = await nc.done;
+    await peer.done;
+    assert.equal(r.code, 0, describeRun(r));
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const kinds = events.map((e) => e.event);
+    for (const k of ['nic-step', 'bound', 'connection', 'received', 'summary']) assert.ok(kinds.includes(k), `no ${k} event in ${kinds.join(',')}`);
+    const summary = events.at(-1)!;
+    assert.equal(summary.event, 'summary');
+    assert.equal(summary.result, 'ok');
+    assert.equal(summary.exitCode, 0);
+    const received = events.find((e) => e.event === 'received')!;
+    assert.equal(received.bytes, 4096);
+    assert.equal(received.linearBytes, 0);
+  });
+
+  for (const chunks of [undefined, 3]) {
+    it(`check_tx${chunks ? '_chunks (-z 3)' : ''}: the peer receives exactly "hello\\nworld\\n"`, async () => {
+      const port = nextPort++;
+      const peer = startPeer(['listen', '--host', env.addr4Remote, '--port', String(port)]);
+      await new Promise<void>((resolve) => peer.child.stderr!.once('data', () => resolve()));
+      const args = ['-f', env.ifLocal, '-s', env.addr4Remote, '-p', String(port)];
+      if (chunks) args.push('-z', String(chunks));
+      const r = await runNc(args, { input: 'hello\nworld\n' });
+      const got = await peer.done;
+      assert.equal(r.code, 0, describeRun(r));
+      assert.equal(got.stdout, 'hello\nworld\n');
+      assert.match(r.stderr, /tx complete: 6 bytes in 1 sendmsg/);
+      assert.match(r.stderr, /tx ok: 2 line\(s\), 12 bytes/);
+    });
+  }
+
+  it('check_rx_hds: payloads of 1 to 8192 bytes all land in the dma-buf with -L', async function () {
+    this.timeout(600_000);
+    // devmem.py's sizes, plus sizes that are not powers of two.
+    const sizes = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 3, 1000, 1448, 4097, 8191];
+    for (const size of sizes) {
+      const port = nextPort++;
+      const nc = startNc(['-l', '-f', env.ifLocal, '-s', env.addr4Local, '-p', String(port), '-L', '--json']);
+      await nc.waitFor('waiting for a connection');
+      const peer = startPeer(['send', '--host', env.addr4Local, '--port', String(port), '--bind', env.addr4Remote, '--bytes', String(size)]);
+      const r = await nc.done;
+      await peer.done;
+      assert.equal(r.code, 0, `size ${size}: ${describeRun(r)}`);
+      const received = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((e) => e.event === 'received')!;
+      assert.equal(received.bytes, size, `size ${size}`);
+      assert.equal(received.dmabufBytes, size, `size ${size}: not all in the dma-buf`);
+    }
+  });
+
+  it('self-test mode (no -s, no -c) passes every check and exits 0', async () => {
+    const r = await runNc(['-f', env.ifLocal]);
+    assert.equal(r.code, 0, describeRun(r));
+    for (const check of [
+      'ok: bind-rx with no valid queues fails',
+      'ok: bind-rx with header split off fails (HEADER_SPLIT_DISABLED',
+      'ok: bind-rx with header split on succeeds',
+      'ok: shrinking the channels under a bound queue fails (INVALID_ARGUMENT',
+    ])
+      assert.ok(r.stderr.includes(check), `missing "${check}" in\n${r.stderr}`);
+    assert.match(r.stderr, /using queues|queues 2\.\.3/);
+  });
+
+  it('restores rings, RSS, n-tuple rules and the ntuple feature after SIGTERM in the middle of a transfer', async () => {
+    // Start from a state that differs from the defaults in every field nc touches.
+    ethtool.setNtupleFilter(env.ifLocal, false);
+    await ethtool.setRings(env.ifLocal, { tcpDataSplit: 'disabled', hdsThresh: 128 });
+    const custom = Uint32Array.from({ length: ethtool.getRssIndirection(env.ifLocal).length }, (_, i) => (i * 3) % env.queues);
+    ethtool.setRssIndirection(env.ifLocal, custom);
+    const start = await readNicState(env.ifLocal);
+    try {
+      assert.equal(start.ntupleFilter, false);
+      assert.equal(start.tcpDataSplit, 'disabled');
+      const port = nextPort++;
+      const nc = startNc(['-l', '-f', env.ifLocal, '-s', env.addr4Local, '-p', String(port), '-c', env.addr4Remote, '-v', '7']);
+      await nc.waitFor('waiting for a connection');
+      const peer = startPeer(['stream', '--host', env.addr4Local, '--port', String(port), '--bind', env.addr4Remote, '--pattern', '7']);
+      await nc.waitFor('got connection');
+      // Let data flow, then stop it mid-stream.
+      await new Promise((r) => setTimeout(r, 500));
+      const during = await readNicState(env.ifLocal);
+      assert.equal(during.tcpDataSplit, 'enabled');
+      assert.equal(during.ntupleFilter, true);
+      assert.equal(during.flowRules?.length, 1);
+      nc.child.kill('SIGTERM');
+      const r = await nc.done;
+      peer.child.kill();
+      await peer.done;
+      assert.equal(r.signal, 'SIGTERM', describeRun(r));
+      assert.match(r.stderr, /undid: bind-rx/);
+      assert.deepEqual(await readNicState(env.ifLocal), start);
+    } finally {
+      ethtool.setRssIndirection(env.ifLocal, null);
+      await ethtool.setRings(env.ifLocal, { tcpDataSplit: 'unknown', hdsThresh: before.hdsThresh ?? 0 });
+      ethtool.setNtupleFilter(env.ifLocal, true);
+    }
+  });
+
+  it('--dry-run prints the plan and changes nothing', async () => {
+    for (const args of [
+      ['-l', '-f', env.ifLocal, '-s', env.addr4Local, '-p', '7000', '-c', env.addr4Remote, '--dry-run'],
+      ['-f', env.ifLocal, '--dry-run'],
+    ]) {
+      const r = await runNc(args);
+      assert.equal(r.code, 0, describeRun(r));
+      assert.match(r.stderr, /plan: ethtool -G \S+ tcp-data-split on hds-thresh 0/);
+      assert.match(r.stderr, /plan: ethtool -X \S+ equal \d/);
+      assert.match(r.stderr, /plan: bind-rx \S+ queues/);
+      assert.doesNotMatch(r.stderr, /^did: /m);
+      assert.deepEqual(await readNicState(env.ifLocal), before);
+    }
+  });
+
+  it('refuses to mix up usage: a missing -p or a lone -t exits 1 and touches nothing', async () => {
+    const a = await runNc(['-l', '-f', env.ifLocal, '-s', env.addr4Local]);
+    assert.equal(a.code, 1);
+    assert.match(a.stderr, /Missing -p argument/);
+    const b = await runNc(['-l', '-f', env.ifLocal, '-s', env.addr4Local, '-p', '7001', '-t', '1']);
+    assert.equal(b.code, 1);
+    assert.match(b.stderr, /Missing -q argument/);
+  });
+});

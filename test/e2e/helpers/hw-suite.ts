@@ -1,0 +1,50 @@
+// Runs `npm run test:hw`'s suite (test/hw/run.ts) in the guest lab exactly as
+// a hardware host would, configured by environment variables with
+// REMOTE_TYPE=netns, and parses its KTAP output.
+import { execFile } from 'node:child_process';
+import * as path from 'node:path';
+
+import { e2eEnv } from './env';
+
+export interface KtapRun {
+  code: number;
+  stdout: string;
+  results: Map<string, { ok: boolean; skip?: string }>;
+}
+
+export function runHwSuite(args: string[] = []): Promise<KtapRun> {
+  const env = e2eEnv();
+  const suiteEnv = {
+    ...process.env,
+    NETIF: env.ifLocal,
+    LOCAL_V4: env.addr4Local,
+    REMOTE_V4: env.addr4Remote,
+    LOCAL_V6: env.addr6Local,
+    REMOTE_V6: env.addr6Remote,
+    REMOTE_TYPE: 'netns',
+    REMOTE_ARGS: env.netnsRemote,
+  };
+  const entry = path.resolve(__dirname, '../../hw/run.ts');
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', entry, ...args], { env: suiteEnv, maxBuffer: 16 << 20, timeout: 1_200_000 }, (err, stdout) => {
+      const results = new Map<string, { ok: boolean; skip?: string }>();
+      for (const line of stdout.split('\n')) {
+        const m = /^(not )?ok \d+ (\S+)(?: # SKIP (.*))?$/.exec(line);
+        if (m) results.set(m[2]!, { ok: !m[1], ...(m[3] !== undefined ? { skip: m[3] } : {}) });
+      }
+      const code = err ? ((err as { code?: number }).code ?? 1) : 0;
+      resolve({ code: typeof code === 'number' ? code : 1, stdout, results });
+    });
+  });
+}
+
+export const HW_CASES = [
+  'selftest',
+  'check_rx',
+  'check_rx_hds',
+  'check_tx',
+  'check_tx_chunks',
+  'check_rx_multi_queue',
+  'check_rx_soak',
+  'nic_state_restored',
+] as const;

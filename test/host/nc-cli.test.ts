@@ -1,0 +1,165 @@
+// `devmem nc` pieces that need no device: flag parsing against ncdevmem's
+// getopt string, its queue auto-selection rules, the -v pattern, stdin line
+// splitting and -z chunking; plus the CLI's exits on a veth.
+import * as assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+
+import { lines } from '../../bin/nc/lines';
+import { NC_HELP, parseNcArgs, resolveQueues, UsageError } from '../../bin/nc/options';
+import { PatternValidator } from '../../bin/nc/pattern';
+import { chunkRanges } from '../../bin/nc/tx';
+import { requireRoot } from './helpers/root';
+import { VethPair } from './helpers/veth';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(__dirname, '../..');
+
+async function nc(args: string[], bin = 'bin/devmem.ts'): Promise<{ code: number; stdout: string; stderr: string }> {
+  const argv = ['--import', 'tsx', path.join(ROOT, bin), ...(bin.endsWith('devmem.ts') ? ['nc'] : []), ...args];
+  try {
+    const r = await run(process.execPath, argv, { cwd: ROOT });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+describe('devmem nc command line', () => {
+  describe('flags (ncdevmem getopt "Lls:c:p:v:q:t:f:z:nb:")', () => {
+    it('parses every ncdevmem flag, in short and glued forms', () => {
+      const o = parseNcArgs(['-l', '-f', 'eth0', '-s', '10.0.0.1', '-c', '10.0.0.2', '-p5201', '-t', '2', '-q', '1', '-v', '7', '-L', '-z', '3', '-n', '-b', '0x4000']);
+      assert.deepEqual(
+        { ...o },
+        {
+          mode: 'rx', iface: 'eth0', server: '10.0.0.1', client: '10.0.0.2', port: 5201, startQueue: 2, numQueues: 1,
+          validate: 7, failOnLinear: true, maxChunk: 3, skipConfig: true, rxPageSize: 16384, json: false, dryRun: false, help: false,
+        },
+      );
+      assert.equal(parseNcArgs(['-f', 'eth0', '-b', '16384']).rxPageSize, 16384);
+      assert.equal(parseNcArgs(['-f', 'eth0', '-b', '040000']).rxPageSize, 16384, '-b is strtoul base 0: octal');
+    });
+
+    it('picks the mode as ncdevmem does', () => {
+      assert.equal(parseNcArgs(['-f', 'x']).mode, 'selftest');
+      assert.equal(parseNcArgs(['-f', 'x', '-s', '::1', '-p', '1']).mode, 'tx');
+      assert.equal(parseNcArgs(['-f', 'x', '-l', '-s', '::1', '-p', '1']).mode, 'rx');
+    });
+
+    it('refuses what ncdevmem would misread, as a usage error', () => {
+      const bad: [string[], RegExp][] = [
+        [['-l', '-s', '::1', '-p', '1'], /Missing -f/],
+        [['-f', 'x', '-l', '-p', '1'], /Missing -s/],
+        [['-f', 'x', '-l', '-s', '::1'], /Missing -p/],
+        [['-f', 'x', '-s', '::1', '-p', '0'], /-p needs an integer from 1 to 65535/],
+        [['-f', 'x', '-s', '::1', '-p', '80x'], /-p needs an integer/],
+        [['-f', 'x', '-v', '0'], /-v needs an integer from 1 to 255/],
+        [['-f', 'x', '-b', '12abc'], /-b needs an integer/],
+        [['-f', 'x', '-n'], /-n cannot be used without -s or -c/],
+        [['-f', 'x', '-X'], /Unknown option '-X'/],
+        [['-f', 'x', 'extra'], /positional/],
+      ];
+      for (const [argv, re] of bad) assert.throws(() => parseNcArgs(argv), (e: unknown) => e instanceof UsageError && re.test(e.message), argv.join(' '));
+    });
+
+    it('chooses queues by ncdevmem\'s rules', () => {
+      assert.deepEqual(resolveQueues({ mode: 'selftest' }, 8), { start: 4, count: 4 });
+      assert.deepEqual(resolveQueues({ mode: 'selftest' }, 5), { start: 2, count: 2 });
+      assert.throws(() => resolveQueues({ mode: 'selftest' }, 1), /at least 2 RX queues/);
+      assert.deepEqual(resolveQueues({ mode: 'rx' }, 8), { start: 7, count: 1 });
+      assert.deepEqual(resolveQueues({ mode: 'rx', startQueue: 2, numQueues: 3 }, 8), { start: 2, count: 3 });
+      assert.throws(() => resolveQueues({ mode: 'rx', startQueue: 2 }, 8), /Missing -q/);
+      assert.throws(() => resolveQueues({ mode: 'rx', numQueues: 2 }, 8), /Missing -t/);
+      assert.throws(() => resolveQueues({ mode: 'rx', startQueue: 7, numQueues: 2 }, 8), /do not exist/);
+    });
+
+    it('--help names every flag beside its ncdevmem equivalent, and the exit codes', () => {
+      for (const f of ['l', 's', 'c', 'p', 'f', 't', 'q', 'v', 'L', 'z', 'n', 'b'])
+        assert.match(NC_HELP, new RegExp(`-${f}, --[a-z-]+.*\\s-${f}\\s`), `flag -${f}`);
+      assert.match(NC_HELP, /0 ok, 1 failure, 4 skipped/);
+      assert.match(NC_HELP, /--json/);
+      assert.match(NC_HELP, /--dry-run/);
+    });
+  });
+
+  describe('-v pattern', () => {
+    it('expects 1..N-1 then a newline, across chunk boundaries', () => {
+      const v = new PatternValidator(7);
+      const stream = Buffer.from('\x01\x02\x03\x04\x05\x06\n\x01\x02\x03\x04\x05\x06\n\x01');
+      assert.deepEqual(v.check(stream.subarray(0, 5)), []);
+      assert.deepEqual(v.check(stream.subarray(5)), []);
+      assert.equal(v.position, stream.length);
+      assert.equal(v.mismatches, 0);
+    });
+
+    it('reports mismatches with their stream position, up to the limit, and counts them all', () => {
+      const v = new PatternValidator(3, 2);
+      const found = v.check(Buffer.from([1, 2, 0x0a, 1, 9, 0x0a, 7, 7]));
+      assert.deepEqual(found, [
+        { position: 4, expected: 2, actual: 9 },
+        { position: 6, expected: 1, actual: 7 },
+      ]);
+      assert.equal(v.mismatches, 3);
+    });
+  });
+
+  describe('TX input', () => {
+    it('splits stdin into lines that keep their newline, like getline', async () => {
+      async function* chunks() {
+        yield Buffer.from('hel');
+        yield Buffer.from('lo\nwor');
+        yield Buffer.from('ld\n\nlast');
+      }
+      const got: string[] = [];
+      for await (const l of lines(chunks())) got.push(l.toString());
+      assert.deepEqual(got, ['hello\n', 'world\n', '\n', 'last']);
+    });
+
+    it('-z cuts a line into iovec ranges of at most that size', () => {
+      assert.deepEqual(chunkRanges(6, 3), [{ offset: 0, length: 3 }, { offset: 3, length: 3 }]);
+      assert.deepEqual(chunkRanges(7, 3), [{ offset: 0, length: 3 }, { offset: 3, length: 3 }, { offset: 6, length: 1 }]);
+      assert.deepEqual(chunkRanges(6, undefined), [{ offset: 0, length: 6 }]);
+      assert.deepEqual(chunkRanges(2, 3), [{ offset: 0, length: 2 }]);
+    });
+  });
+
+  describe('the process', function () {
+    this.timeout(30_000);
+
+    it('devmem nc --help and ncdevmem-js --help print the same text', async () => {
+      const a = await nc(['--help']);
+      const b = await nc(['--help'], 'bin/ncdevmem-js.ts');
+      assert.equal(a.code, 0);
+      assert.equal(a.stdout, NC_HELP);
+      assert.equal(b.stdout, NC_HELP);
+    });
+
+    it('a usage error exits 1 with the reason on stderr and nothing on stdout', async () => {
+      const r = await nc(['-f', 'lo', '-s', '::1']);
+      assert.equal(r.code, 1);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /devmem nc: FAIL: Missing -p argument/);
+    });
+
+    describe('on a veth', () => {
+      let veth: VethPair;
+      before(function () {
+        requireRoot(this);
+        veth = new VethPair(4, 4).create();
+      });
+      after(() => veth?.remove());
+
+      it('RX mode skips (exit 4) on a device without header split, with a JSON summary', async () => {
+        const r = await nc(['-l', '-f', veth.local, '-s', '10.0.0.1', '-p', '9000', '--json']);
+        assert.equal(r.code, 4, r.stderr);
+        const summary = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+        assert.equal(summary.event, 'summary');
+        assert.equal(summary.result, 'skip');
+        assert.equal(summary.reason, 'DEVICE_UNSUPPORTED');
+        assert.equal(summary.exitCode, 4);
+      });
+    });
+  });
+});

@@ -1,0 +1,148 @@
+// NicConfig on a real veth (which has channels but no header split, RSS or
+// n-tuple filters): the undo stack, its order, dry runs, refusals that leave
+// nothing behind, and the process hooks that restore on exit and signals.
+import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+
+import { DevmemError, ethtool, NicConfig, readNicState } from '../../lib/index';
+import { requireRoot } from './helpers/root';
+import { VethPair } from './helpers/veth';
+
+async function rxCount(iface: string): Promise<number | undefined> {
+  return (await ethtool.getChannels(iface)).rxCount;
+}
+
+describe('NicConfig', function () {
+  this.timeout(30_000);
+  let veth: VethPair;
+  beforeEach(function () {
+    requireRoot(this);
+    veth = new VethPair(4, 4).create();
+  });
+  afterEach(() => veth?.remove());
+
+  it('undoes a channel change on restore, and restore is idempotent', async () => {
+    const nic = await NicConfig.open(veth.local);
+    await nic.setChannels({ rxCount: 2 });
+    assert.equal(await rxCount(veth.local), 2);
+    assert.equal(nic.pending, true);
+    nic.restore();
+    assert.equal(await rxCount(veth.local), 4);
+    assert.equal(nic.pending, false);
+    assert.deepEqual(
+      nic.steps.map((s) => [s.kind, s.state]),
+      [['channels', 'undone']],
+    );
+    nic.restore();
+    nic.close();
+    await assert.rejects(nic.setChannels({ rxCount: 1 }), (e: unknown) => e instanceof DevmemError && e.reason === 'CLOSED');
+  });
+
+  it('unwinds in the kernel order, not the order of the calls, and newest first within a kind', async () => {
+    const order: string[] = [];
+    const nic = await NicConfig.open(veth.local, { onStep: (s) => s.state === 'undone' && order.push(s.description) });
+    await nic.setChannels({ rxCount: 3 });
+    await nic.setChannels({ txCount: 2 });
+    await nic.setChannels({ rxCount: 1 });
+    nic.close();
+    assert.deepEqual(order, [`ethtool -L ${veth.local} rx 1`, `ethtool -L ${veth.local} tx 2`, `ethtool -L ${veth.local} rx 3`]);
+    assert.deepEqual(await ethtool.getChannels(veth.local), { rxMax: 4, rxCount: 4, txMax: 4, txCount: 4 });
+  });
+
+  it('a dry run lists the steps and changes nothing', async () => {
+    const before = await readNicState(veth.local);
+    const nic = await NicConfig.open(veth.local, { dryRun: true });
+    await nic.setChannels({ rxCount: 1 });
+    await nic.steerFlow({ serverIp: '10.9.0.1', clientIp: '10.9.0.2', port: 4000, queue: 3 });
+    assert.equal(await nic.bindRx([3], null), null);
+    assert.deepEqual(
+      nic.steps.map((s) => [s.kind, s.state]),
+      [
+        ['channels', 'planned'],
+        ['ntuple-feature', 'planned'],
+        ['flow-rule', 'planned'],
+        ['bind-rx', 'planned'],
+      ],
+    );
+    assert.match(nic.steps[2]!.description, /flow-type tcp4 src-ip 10\.9\.0\.2 dst-ip 10\.9\.0\.1 src-port 4000 dst-port 4000 action 3 \(or, if refused, .* dst-ip 10\.9\.0\.1 dst-port 4000 action 3\)/);
+    assert.equal(nic.pending, false);
+    assert.deepEqual(await readNicState(veth.local), before);
+  });
+
+  it('a refused step leaves nothing to undo: NTUPLE_UNSUPPORTED, RSS_UNSUPPORTED, header split', async () => {
+    const before = await readNicState(veth.local);
+    const nic = await NicConfig.open(veth.local);
+    await assert.rejects(nic.steerFlow({ serverIp: 'fd00::1', port: 1, queue: 1 }), (e: unknown) => e instanceof DevmemError && e.reason === 'NTUPLE_UNSUPPORTED');
+    await assert.rejects(nic.isolateQueues(2), (e: unknown) => e instanceof DevmemError && e.reason === 'RSS_UNSUPPORTED');
+    await assert.rejects(nic.enableHeaderSplit(), (e: unknown) => e instanceof DevmemError && e.reason === 'DEVICE_UNSUPPORTED');
+    await assert.rejects(nic.checkChannels(3, 2), (e: unknown) => e instanceof DevmemError && e.reason === 'TOO_FEW_QUEUES');
+    await assert.rejects(nic.isolateQueues(0), (e: unknown) => e instanceof DevmemError && e.reason === 'INVALID_ARGUMENT');
+    assert.equal(nic.pending, false);
+    assert.deepEqual(nic.steps.filter((s) => s.state !== 'done' || s.kind !== 'check-channels'), []);
+    nic.close();
+    assert.deepEqual(await readNicState(veth.local), before);
+  });
+
+  it('reports every undo that fails as NIC_RESTORE_FAILED and still runs the rest', async () => {
+    const nic = await NicConfig.open(veth.local);
+    await nic.setChannels({ rxCount: 2 });
+    await nic.setChannels({ txCount: 3 });
+    veth.remove(); // the device is gone: both undos fail
+    assert.throws(
+      () => nic.close(),
+      (e: unknown) =>
+        e instanceof DevmemError &&
+        e.reason === 'NIC_RESTORE_FAILED' &&
+        /could not undo 2 change\(s\)/.test(e.message) &&
+        e.cause instanceof AggregateError &&
+        e.cause.errors.length === 2,
+    );
+    assert.deepEqual(
+      nic.steps.map((s) => s.state),
+      ['failed', 'failed'],
+    );
+  });
+
+  describe('process hooks', () => {
+    function runFixture(how: string, signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'fixtures/nic-exit.ts'), veth.local, how], { stdio: 'pipe' });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d;
+        if (signal && stdout.includes('changed\n')) child.kill(signal);
+      });
+      child.stderr.on('data', (d: Buffer) => (stderr += d));
+      return new Promise((resolve) => child.on('close', (code, sig) => resolve({ code, signal: sig, stdout, stderr })));
+    }
+
+    it('restore on an uncaught exception, after Node has reported the cause', async () => {
+      const r = await runFixture('throw');
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /the cause the user must see/);
+      assert.equal(await rxCount(veth.local), 4);
+    });
+
+    it('restore on process.exit()', async () => {
+      const r = await runFixture('exit');
+      assert.equal(r.code, 3);
+      assert.equal(await rxCount(veth.local), 4);
+    });
+
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+      it(`restore on ${sig}, then die of it as the process would have`, async () => {
+        const r = await runFixture('wait', sig);
+        assert.equal(r.signal, sig, r.stderr);
+        assert.equal(await rxCount(veth.local), 4);
+      });
+    }
+
+    it("restore on SIGTERM but leave the exit to the program's own handler", async () => {
+      const r = await runFixture('user-sigterm', 'SIGTERM');
+      assert.equal(r.code, 7, r.stderr);
+      assert.match(r.stdout, /user handler/);
+      assert.equal(await rxCount(veth.local), 4);
+    });
+  });
+});

@@ -97,7 +97,8 @@ export interface NativeSocket {
   setLimits(limits: Record<string, number>): void;
   resume(): void;
   pause(): void;
-  release(seq: number): { requested: number; freed: number; calls: number };
+  /** Writes [requested, freed, calls] into `out`. */
+  release(seq: number, out: Float64Array): void;
   close(): void;
   shutdown(): void;
   send(data: Uint8Array): number;

@@ -136,6 +136,8 @@ export class DevmemSocket extends EventEmitter {
   #connectWaiter: { resolve(): void; reject(e: unknown): void } | undefined;
   readonly #writableWaiters: (() => void)[] = [];
   readonly #tx: Transmitter;
+  /** Where the native release writes its counts, reused for every batch. */
+  readonly #releaseOut = new Float64Array(3);
 
   /** @internal */
   constructor(nat: NativeSocket, opts: ReceiveOptions) {
@@ -272,7 +274,9 @@ export class DevmemSocket extends EventEmitter {
 
   /** @internal */
   releaseBatch(seq: number): ReleaseResult {
-    const r = this.#native.release(seq);
+    const out = this.#releaseOut;
+    this.#native.release(seq, out);
+    const r = { requested: out[0]!, freed: out[1]!, calls: out[2]! };
     // The kernel freed fewer fragments than we returned: a kernel leak, or
     // tokens it did not know. Counted in stats().shortReleases and reported.
     if (r.freed < r.requested) this.emit('shortRelease', r);

@@ -420,9 +420,13 @@ void SocketObject::Deliver(bool* closed) {
   Napi::Buffer<uint8_t> linear;
   if (used >= kAdoptBytes) {
     linear = Napi::Buffer<uint8_t>::NewOrCopy(env, area_.Detach(), used, [](Napi::Env, uint8_t* p) { rx::RxArea::Recycle(p); });
-  } else {
+  } else if (used > 0) {
     linear = Napi::Buffer<uint8_t>::Copy(env, area_.Data(), used);
     area_.Reset();
+  } else {
+    // dma-buf batches carry no linear bytes: share one empty Buffer (nothing can write to it).
+    if (empty_linear_.IsEmpty()) empty_linear_ = Napi::Persistent(Napi::Buffer<uint8_t>::New(env, 0));
+    linear = empty_linear_.Value();
   }
   std::vector<napi_value> args{
       Napi::Number::New(env, static_cast<double>(seq)),
@@ -463,19 +467,24 @@ void SocketObject::ReleaseAll() {
   while (!outstanding_.empty()) ReleaseBatch(outstanding_.begin()->first, &requested, &calls);
 }
 
-// release(seq) -> { requested, freed, calls } (zeros when already released)
+// release(seq, out: Float64Array(3)): writes [requested, freed, calls] (zeros
+// when already released). JS builds the result object: cheaper than three
+// N-API property sets on every batch.
 Napi::Value SocketObject::Release(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "batch sequence must be a number");
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      info[1].As<Napi::Float64Array>().ElementLength() < 3)
+    throw Napi::TypeError::New(env, "release needs a Float64Array of 3 for its result");
   uint64_t requested = 0, calls = 0;
   uint64_t freed = ReleaseBatch(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()), &requested, &calls);
   if (stalled_ && !Limited()) stalled_ = false;
   UpdateWatch();
-  Napi::Object r = Napi::Object::New(env);
-  r.Set("requested", static_cast<double>(requested));
-  r.Set("freed", static_cast<double>(freed));
-  r.Set("calls", static_cast<double>(calls));
-  return r;
+  double* out = info[1].As<Napi::Float64Array>().Data();
+  out[0] = static_cast<double>(requested);
+  out[1] = static_cast<double>(freed);
+  out[2] = static_cast<double>(calls);
+  return env.Undefined();
 }
 
 Napi::Value SocketObject::SetCallback(const Napi::CallbackInfo& info) {

@@ -91,6 +91,7 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
   std::unique_ptr<UvPoller> poller_;
   std::unique_ptr<rx::RxSource> source_ = std::make_unique<rx::KernelSource>();
   Napi::FunctionReference callback_;
+  Napi::Reference<Napi::Buffer<uint8_t>> empty_linear_;
   std::unique_ptr<Napi::AsyncContext> async_context_;
   bool connecting_ = false;
   bool want_writable_ = false;

@@ -39,6 +39,29 @@ Field Classify(const void* mask, size_t n) {
   return Field::kPartial;
 }
 
+// Sets one matched field: the value, and a mask of all ones over it.
+void Match(void* value, void* mask, const void* from, size_t n) {
+  std::memcpy(value, from, n);
+  std::memset(mask, 0xff, n);
+}
+
+// The address and port fields sit at different offsets in the IPv4 and IPv6
+// specs but are filled the same way.
+template <typename Spec>
+void FillSpec(const TcpRule& rule, size_t addr_len, Spec* h, Spec* m, void* h_src, void* m_src, void* h_dst,
+              void* m_dst) {
+  if (rule.src) Match(h_src, m_src, rule.src->data(), addr_len);
+  if (rule.dst) Match(h_dst, m_dst, rule.dst->data(), addr_len);
+  if (rule.src_port) {
+    uint16_t be = htons(*rule.src_port);
+    Match(&h->psrc, &m->psrc, &be, 2);
+  }
+  if (rule.dst_port) {
+    uint16_t be = htons(*rule.dst_port);
+    Match(&h->pdst, &m->pdst, &be, 2);
+  }
+}
+
 }  // namespace
 
 void EncodeTcpRule(const TcpRule& rule, ethtool_rx_flow_spec* fs) {
@@ -47,43 +70,13 @@ void EncodeTcpRule(const TcpRule& rule, ethtool_rx_flow_spec* fs) {
   fs->ring_cookie = rule.queue;
   fs->location = rule.location;
   if (rule.ipv6) {
-    auto& h = fs->h_u.tcp_ip6_spec;
-    auto& m = fs->m_u.tcp_ip6_spec;
-    if (rule.src) {
-      std::memcpy(h.ip6src, rule.src->data(), 16);
-      std::memset(m.ip6src, 0xff, 16);
-    }
-    if (rule.dst) {
-      std::memcpy(h.ip6dst, rule.dst->data(), 16);
-      std::memset(m.ip6dst, 0xff, 16);
-    }
-    if (rule.src_port) {
-      h.psrc = htons(*rule.src_port);
-      m.psrc = 0xffff;
-    }
-    if (rule.dst_port) {
-      h.pdst = htons(*rule.dst_port);
-      m.pdst = 0xffff;
-    }
+    auto* h = &fs->h_u.tcp_ip6_spec;
+    auto* m = &fs->m_u.tcp_ip6_spec;
+    FillSpec(rule, 16, h, m, h->ip6src, m->ip6src, h->ip6dst, m->ip6dst);
   } else {
-    auto& h = fs->h_u.tcp_ip4_spec;
-    auto& m = fs->m_u.tcp_ip4_spec;
-    if (rule.src) {
-      std::memcpy(&h.ip4src, rule.src->data(), 4);
-      m.ip4src = 0xffffffff;
-    }
-    if (rule.dst) {
-      std::memcpy(&h.ip4dst, rule.dst->data(), 4);
-      m.ip4dst = 0xffffffff;
-    }
-    if (rule.src_port) {
-      h.psrc = htons(*rule.src_port);
-      m.psrc = 0xffff;
-    }
-    if (rule.dst_port) {
-      h.pdst = htons(*rule.dst_port);
-      m.pdst = 0xffff;
-    }
+    auto* h = &fs->h_u.tcp_ip4_spec;
+    auto* m = &fs->m_u.tcp_ip4_spec;
+    FillSpec(rule, 4, h, m, &h->ip4src, &m->ip4src, &h->ip4dst, &m->ip4dst);
   }
 }
 

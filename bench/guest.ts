@@ -22,6 +22,7 @@ interface Sample {
   bytes: number;
   seconds: number;
   cpuSeconds: number;
+  userSeconds?: number;
   fragments: number;
   recvmsgCalls: number;
   dontneedCalls: number;
@@ -69,7 +70,7 @@ export function guestRows(r: GuestReport): string[][] {
   const names = Object.keys(r.samples);
   const base = r.samples[names[0]!]!.map((s) => s.bytes / s.seconds);
   return [
-    ['receiver', 'MiB/s (median)', 'ratio to C (median)', 'CPU s/GiB (median)', 'recvmsg/GiB', 'DONTNEED calls/GiB', 'fragments per DONTNEED'],
+    ['receiver', 'MiB/s (median)', 'ratio to C (median)', 'CPU s/GiB (median)', 'user s/GiB (median)', 'recvmsg/GiB', 'DONTNEED calls/GiB', 'fragments per DONTNEED'],
     ...names.map((n) => {
       const s = r.samples[n]!;
       const rate = s.map((x) => x.bytes / x.seconds);
@@ -79,6 +80,7 @@ export function guestRows(r: GuestReport): string[][] {
         fixed(median(rate) / 2 ** 20, 1),
         fixed(median(pairedRatios(rate, base))),
         fixed(median(s.map((x) => x.cpuSeconds / (x.bytes / GiB))), 1),
+        s.every((x) => x.userSeconds !== undefined) ? fixed(median(s.map((x) => x.userSeconds! / (x.bytes / GiB))), 1) : 'n/a',
         fixed(median(s.map((x) => (x.recvmsgCalls / x.bytes) * GiB)), 0),
         fixed(calls, 0),
         fixed(median(s.map((x) => x.fragments / x.dontneedCalls)), 1),

@@ -54,6 +54,12 @@ static double now_s(void) {
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static double user_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
+}
+
 static double cpu_s(void) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
@@ -178,7 +184,7 @@ static int do_recv(int argc, char** argv) {
   char* ctrl = malloc(ctrl_len);
   struct releaser rel = {.fd = fd};
   uint64_t bytes = 0, frags = 0, recvmsgs = 0, host_bytes = 0, linear_bytes = 0;
-  double t0 = now_s(), c0 = cpu_s();
+  double t0 = now_s(), c0 = cpu_s(), u0 = user_s();
   for (;;) {
     struct iovec iov = {bufs[recvmsgs % rotate], iov_len};
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl, .msg_controllen = ctrl_len};
@@ -219,11 +225,11 @@ static int do_recv(int argc, char** argv) {
     if (!devmem) host_bytes += (uint64_t)n;
     flush(&rel);
   }
-  double secs = now_s() - t0, cpu = cpu_s() - c0;
+  double secs = now_s() - t0, cpu = cpu_s() - c0, user = user_s() - u0;
   printf(
-      "{\"bytes\":%llu,\"seconds\":%.6f,\"cpuSeconds\":%.6f,\"fragments\":%llu,\"recvmsgCalls\":%llu,"
+      "{\"bytes\":%llu,\"seconds\":%.6f,\"cpuSeconds\":%.6f,\"userSeconds\":%.6f,\"fragments\":%llu,\"recvmsgCalls\":%llu,"
       "\"hostBytes\":%llu,\"linearBytes\":%llu,\"dontneedCalls\":%llu,\"requested\":%llu,\"freed\":%llu}\n",
-      (unsigned long long)bytes, secs, cpu, (unsigned long long)frags, (unsigned long long)recvmsgs,
+      (unsigned long long)bytes, secs, cpu, user, (unsigned long long)frags, (unsigned long long)recvmsgs,
       (unsigned long long)host_bytes, (unsigned long long)linear_bytes, (unsigned long long)rel.calls,
       (unsigned long long)rel.requested, (unsigned long long)rel.freed);
   close(fd);

@@ -21,6 +21,8 @@ interface Sample {
   bytes: number;
   seconds: number;
   cpuSeconds: number;
+  /** User-mode part of cpuSeconds: JS, V8 and the addon for ours, the parse loop for C. */
+  userSeconds: number;
   fragments: number;
   recvmsgCalls: number;
   dontneedCalls: number;
@@ -53,7 +55,10 @@ async function main(): Promise<void> {
         const s = name === 'DevmemSocket' ? await ours(binding, env.addr4Local, send) : await theirs(c, name, binding, env.addr4Local, send);
         if (s.bytes !== bytes) throw new Error(`${name} received ${s.bytes} bytes, ${bytes} were sent`);
         samples[name]!.push(s);
-        console.log(`bench run ${run + 1}/${runs}: ${name}: ${((s.bytes / s.seconds) / 2 ** 20).toFixed(1)} MiB/s, ${s.dontneedCalls} DONTNEED calls, ${s.recvmsgCalls} recvmsg calls`);
+        console.log(
+          `bench run ${run + 1}/${runs}: ${name}: ${(s.bytes / s.seconds / 2 ** 20).toFixed(1)} MiB/s, CPU ${s.cpuSeconds.toFixed(2)} s ` +
+            `(user ${s.userSeconds.toFixed(2)} s), ${s.dontneedCalls} DONTNEED calls, ${s.recvmsgCalls} recvmsg calls`,
+        );
       }
     }
   } finally {
@@ -99,6 +104,7 @@ async function ours(binding: RxBinding, host: string, send: (port: number) => Pr
     bytes,
     seconds,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    userSeconds: cpu.user / 1e6,
     fragments: s.fragments,
     recvmsgCalls: s.recvmsgCalls,
     dontneedCalls: s.dontneedCalls,

@@ -10,8 +10,9 @@ namespace devmem::rx {
 namespace {
 
 // Blocks come back from Buffer finalizers of any environment (worker threads
-// included), hence one pool with a lock. Bounded, so a burst does not pin
-// memory for good; LIFO, so the block reused next is the warmest.
+// included), hence one pool with a lock. Bounded, so what a burst leaves
+// behind is at most kMaxBlocks blocks (32 MiB); LIFO, so the block reused next
+// is the warmest.
 class BlockPool {
  public:
   static constexpr size_t kMaxBlocks = 16;

@@ -6,6 +6,7 @@
 import * as dc from 'node:diagnostics_channel';
 
 import type { DmaBuf } from './dmabuf';
+import { DevmemError } from './errors';
 import type { NativeBatch } from './native';
 
 /** `kinds[i]` values. */
@@ -31,6 +32,7 @@ const releaseChannel = dc.channel('devmem-tcp:rx:release');
 
 /** @internal The socket side of a batch. */
 export interface BatchOwner {
+  readonly closed: boolean;
   releaseBatch(seq: number): ReleaseResult;
 }
 
@@ -79,11 +81,34 @@ export class FragmentBatch {
 
   /**
    * Returns this batch's dma-buf buffers to the kernel (SO_DEVMEM_DONTNEED,
-   * coalesced and batched in native code). Idempotent; a no-op once the
-   * socket has closed, which released everything.
+   * coalesced and batched in native code).
+   *
+   * @throws DevmemError `ALREADY_RELEASED` when called a second time: the
+   * tokens may by then name buffers holding newer data, so a repeat is a bug
+   * in the caller. `CLOSED` once the socket has closed, which returned every
+   * token already. Neither touches the kernel. `Symbol.dispose` (and the
+   * auto-release of the async iterator) skip both cases silently.
    */
   release(): ReleaseResult {
-    if (this.#released) return { requested: 0, freed: 0, calls: 0 };
+    if (this.#released)
+      throw new DevmemError(`batch ${this.seq} was already released`, { reason: 'ALREADY_RELEASED' });
+    if (this.#owner.closed) {
+      this.#released = true;
+      throw new DevmemError(`the socket of batch ${this.seq} is closed, which already returned its tokens`, {
+        reason: 'CLOSED',
+        errno: -9,
+        code: 'EBADF',
+      });
+    }
+    return this.releaseIfHeld();
+  }
+
+  /** @internal Releases unless already released or the socket closed. */
+  releaseIfHeld(): ReleaseResult {
+    if (this.#released || this.#owner.closed) {
+      this.#released = true;
+      return { requested: 0, freed: 0, calls: 0 };
+    }
     this.#released = true;
     const r = this.#owner.releaseBatch(this.seq);
     if (releaseChannel.hasSubscribers) releaseChannel.publish({ seq: this.seq, ...r });
@@ -91,7 +116,7 @@ export class FragmentBatch {
   }
 
   [Symbol.dispose](): void {
-    this.release();
+    this.releaseIfHeld();
   }
 
   /**
@@ -102,20 +127,34 @@ export class FragmentBatch {
    */
   copyOut(dmabuf: DmaBuf | undefined, target?: Uint8Array): Uint8Array {
     const out = target ?? Buffer.allocUnsafe(this.bytes);
-    if (out.byteLength < this.bytes) throw new RangeError(`target holds ${out.byteLength} bytes, the batch has ${this.bytes}`);
+    if (!(out instanceof Uint8Array)) throw new TypeError('target must be a Uint8Array');
+    if (out.byteLength < this.bytes)
+      throw new DevmemError(`target holds ${out.byteLength} bytes, the batch has ${this.bytes}: pass a larger target`, {
+        reason: 'INVALID_ARGUMENT',
+        errno: -22,
+        code: 'EINVAL',
+      });
     const copy = (dm: Uint8Array | undefined) => {
       let pos = 0;
       for (let i = 0; i < this.count; i++) {
         const off = this.offsets[i]!;
         const size = this.sizes[i]!;
         const src = this.kinds[i] === FragmentKind.Dmabuf ? dm! : this.linear;
+        // subarray() would clamp silently and copy short: a fragment outside
+        // the view means the wrong dma-buf was passed.
+        if (off + size > src.length)
+          throw new DevmemError(`fragment ${i} [${off}, ${off + size}) lies outside the ${src.length}-byte ${src === dm ? 'dma-buf' : 'linear buffer'}: pass the dma-buf the socket's binding uses`, {
+            reason: 'INVALID_ARGUMENT',
+            errno: -22,
+            code: 'EINVAL',
+          });
         out.set(src.subarray(off, off + size), pos);
         pos += size;
       }
     };
     if (this.dmabufBytes === 0) copy(undefined);
     else {
-      if (!dmabuf) throw new TypeError('copyOut needs the DmaBuf the fragments landed in');
+      if (!dmabuf || typeof dmabuf.map !== 'function') throw new TypeError('copyOut needs the DmaBuf the fragments landed in');
       dmabuf.map().withView(0, dmabuf.size, 'read', copy);
     }
     return out;

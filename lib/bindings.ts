@@ -135,15 +135,16 @@ export async function bindRx(
 ): Promise<RxBinding> {
   checkInterfaceSpec(iface);
   const qs = checkQueues(queues);
-  const fd = checkDmabufFd(dmabuf);
-  const attrs: Record<string, unknown> = { fd, queues: qs.map((id) => ({ id, type: 0 })) };
-  if (options.rxPageSize !== undefined) {
-    const p = options.rxPageSize;
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  const p = options.rxPageSize;
+  if (p !== undefined) {
     if (typeof p !== 'number') throw new TypeError('rxPageSize must be a number');
     if (!Number.isInteger(p) || p < 4096 || p > 0xffffffff || (p & (p - 1)) !== 0)
       throw invalidArgument(`rxPageSize must be a power of two of at least 4096, got ${p}`);
-    attrs.rxPageSize = p;
   }
+  const fd = checkDmabufFd(dmabuf);
+  const attrs: Record<string, unknown> = { fd, queues: qs.map((id) => ({ id, type: 0 })) };
+  if (p !== undefined) attrs.rxPageSize = p;
   const { ifindex, ifname } = await resolveInterface(iface);
   const nat = await call('bind-rx', `bind-rx of queues ${qs.join(',')} on ${ifname}`, () =>
     native().bind('bind-rx', { ifindex, ...attrs }),

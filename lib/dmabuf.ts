@@ -100,6 +100,9 @@ export class DmaBufView {
    */
   withView<T>(offset: number, length: number, access: DmaBufAccess, fn: (view: Uint8Array) => T): T {
     this.#check(offset, length);
+    if (typeof access !== 'string') throw new TypeError(`access must be 'read', 'write' or 'readwrite'`);
+    if (access !== 'read' && access !== 'write' && access !== 'readwrite')
+      throw invalidArgument(`access must be 'read', 'write' or 'readwrite', got ${JSON.stringify(access)}`);
     if (typeof fn !== 'function') throw new TypeError('fn must be a function');
     return callSync('dmabuf', 'dma-buf view', () => this.#map.withView(offset, length, access, fn));
   }
@@ -136,7 +139,11 @@ export class DmaBuf {
     const size = Number(info.get('size'));
     if (!exporter || !Number.isSafeInteger(size))
       throw new DevmemError(`fd ${fd} is not a dma-buf (its fdinfo has no exp_name)`, { reason: 'NOT_A_DMABUF' });
-    const own = options.takeOwnership ? fd : callSync('dmabuf', `cannot duplicate fd ${fd}`, () => native().dupCloexec(fd));
+    let own: number;
+    if (options.takeOwnership) {
+      own = fd;
+      native().adoptFd(fd);
+    } else own = callSync('dmabuf', `cannot duplicate fd ${fd}`, () => native().dupCloexec(fd));
     return new DmaBuf(own, size, exporter);
   }
 
@@ -174,7 +181,7 @@ export class DmaBuf {
     this.#map?.unmap();
     this.#map = undefined;
     this.#view = undefined;
-    fs.closeSync(this.fd);
+    native().closeOwnedFd(this.fd);
   }
 
   [Symbol.dispose](): void {

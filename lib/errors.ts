@@ -28,6 +28,7 @@ export type DevmemReason =
   | 'TIMEOUT'
   | 'PROTOCOL_ERROR'
   | 'CLOSED'
+  | 'ALREADY_RELEASED'
   | 'FLOW_STEERING'
   | 'LINEAR_DATA'
   | 'CONTROL_TRUNCATED'
@@ -79,6 +80,7 @@ const ADVICE: Record<DevmemReason, string> = {
   TIMEOUT: 'The kernel did not answer in time; retry, and check dmesg.',
   PROTOCOL_ERROR: 'The kernel answer could not be parsed; please report this with your kernel version.',
   CLOSED: 'The object was already closed; create a new one.',
+  ALREADY_RELEASED: 'Release each batch once: its tokens went back to the kernel the first time, and may already belong to newer data.',
   FLOW_STEERING:
     'The flow did not arrive through the bound queue: install an n-tuple rule steering it there and keep RSS off the bound queues (see NicConfig / `devmem nc`).',
   LINEAR_DATA:

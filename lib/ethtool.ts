@@ -59,6 +59,27 @@ function stripHeader(a: Attrs): Attrs {
   return rest;
 }
 
+const RING_KEYS = ['rx', 'rxMini', 'rxJumbo', 'tx', 'rxBufLen', 'cqeSize', 'hdsThresh', 'tcpDataSplit'];
+const CHANNEL_KEYS = ['rxCount', 'txCount', 'otherCount', 'combinedCount'];
+
+/** Checks a settings object before any request: only known keys, u32 counts. */
+function checkUpdate(update: unknown, keys: string[], what: string): Record<string, unknown> {
+  if (update === null || typeof update !== 'object' || Array.isArray(update)) throw new TypeError(`${what} needs an object`);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(update)) {
+    if (v === undefined) continue;
+    if (!keys.includes(k)) throw invalidArgument(`${what}: unknown setting ${JSON.stringify(k)}; known: ${keys.join(', ')}`);
+    if (k === 'tcpDataSplit') {
+      out[k] = v;
+      continue;
+    }
+    if (typeof v !== 'number') throw new TypeError(`${what}: ${k} must be a number, got ${typeof v}`);
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw invalidArgument(`${what}: ${k} must be an integer in 0..2^32-1, got ${v}`);
+    out[k] = v;
+  }
+  return out;
+}
+
 /** Ring sizes and header-split state. */
 export async function getRings(iface: InterfaceSpec): Promise<Rings> {
   const { ifindex, ifname } = await resolveInterface(iface);
@@ -76,9 +97,8 @@ export async function getRings(iface: InterfaceSpec): Promise<Rings> {
  * default still fails bind-rx until header split is set explicitly.
  */
 export async function setRings(iface: InterfaceSpec, update: RingsUpdate): Promise<void> {
-  if (update === null || typeof update !== 'object') throw new TypeError('setRings needs an object of ring parameters');
   const attrs: Attrs = {};
-  for (const [k, v] of Object.entries(update)) {
+  for (const [k, v] of Object.entries(checkUpdate(update, RING_KEYS, 'setRings'))) {
     if (v === undefined) continue;
     if (k === 'tcpDataSplit') {
       const i = TDS.indexOf(v as TcpDataSplit);
@@ -105,10 +125,10 @@ export async function getChannels(iface: InterfaceSpec): Promise<Channels> {
 
 /** Changes channel counts; the kernel refuses to drop a queue that is bound. */
 export async function setChannels(iface: InterfaceSpec, update: ChannelsUpdate): Promise<void> {
-  if (update === null || typeof update !== 'object') throw new TypeError('setChannels needs an object of counts');
+  const counts = checkUpdate(update, CHANNEL_KEYS, 'setChannels');
   const { ifindex, ifname } = await resolveInterface(iface);
   await call('ethtool', `cannot set channels of ${ifname}`, () =>
-    native().netlinkRequest('ethtool', 'channels-set', { header: { devIndex: ifindex }, ...update }, false),
+    native().netlinkRequest('ethtool', 'channels-set', { header: { devIndex: ifindex }, ...counts }, false),
   );
 }
 

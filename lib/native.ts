@@ -162,6 +162,8 @@ export interface NativeAddon {
   allocUdmabuf(size: number, hugepages: boolean): number;
   allocDmaHeap(heap: string, size: number): number;
   dupCloexec(fd: number): number;
+  adoptFd(fd: number): void;
+  closeOwnedFd(fd: number): boolean;
   NativeMapping: new (fd: number, size: number) => NativeMapping;
   NativeServer: new () => NativeServer;
   connect(opts: {
@@ -224,11 +226,16 @@ function findPackageRoot(start: string): string {
 
 let cached: NativeAddon | undefined;
 
-/** Loads the addon once: a local build first, then the shipped prebuild. */
+/**
+ * Loads the addon once: a local build first, then the shipped prebuild.
+ * `DEVMEM_TCP_ADDON` names a .node file to load instead; `npm run test:asan`
+ * uses it for the sanitizer build, which lives beside the normal one.
+ */
 export function native(): NativeAddon {
   if (!cached) {
-    const load = requireHere('node-gyp-build') as (dir: string) => NativeAddon;
-    cached = load(packageRoot);
+    const override = process.env.DEVMEM_TCP_ADDON;
+    if (override) cached = requireHere(path.resolve(override)) as NativeAddon;
+    else cached = (requireHere('node-gyp-build') as (dir: string) => NativeAddon)(packageRoot);
   }
   return cached;
 }

@@ -52,6 +52,14 @@ export interface ReceiveOptions {
   /** Batches queued for a slow consumer before reading pauses (default 4). */
   highWaterMark?: number;
   /**
+   * Report `'starved'` when a read has waited this many ms with no data
+   * while this socket holds unreleased fragments (default 2000; 0: never).
+   * Held fragments are dma-buf buffers the NIC cannot refill with, so a
+   * long quiet read usually means the binding's buffers ran out: the kernel
+   * drops packets and TCP retransmits until some are released.
+   */
+  starvationTimeout?: number;
+  /**
    * SO_RCVBUF, set before the connection is made so the TCP window follows
    * it. Keep the window well below the bound dma-buf's size when the buffer
    * is small: out-of-order segments hold buffers too, and a window larger
@@ -101,12 +109,22 @@ export function checkReceiveOptions(o: ReceiveOptions | undefined): ReceiveOptio
   if (o === null || typeof o !== 'object') throw new TypeError('options must be an object');
   if (o.binding !== undefined && (typeof o.binding !== 'object' || typeof o.binding?.id !== 'number'))
     throw new TypeError('binding must be an RxBinding (an object with a numeric id)');
+  if ((o.binding as { closed?: unknown } | undefined)?.closed === true)
+    throw new DevmemError('the binding is closed: nothing can arrive in it; bind again', { reason: 'CLOSED', errno: -9, code: 'EBADF' });
+  if (o.dmabuf !== undefined && (o.dmabuf === null || typeof o.dmabuf !== 'object' || typeof o.dmabuf.size !== 'number'))
+    throw new TypeError('dmabuf must be a DmaBuf');
+  if (o.dmabuf?.closed === true) throw new DevmemError('the dma-buf is closed', { reason: 'CLOSED', errno: -9, code: 'EBADF' });
   for (const k of ['hostData', 'linear'] as const)
     if (o[k] !== undefined && o[k] !== 'accept' && o[k] !== 'error') throw invalidArgument(`${k} must be 'accept' or 'error'`);
   if (o.release !== undefined && o.release !== 'auto' && o.release !== 'manual')
     throw invalidArgument(`release must be 'auto' or 'manual'`);
   for (const k of ['maxOutstandingFragments', 'maxOutstandingBytes', 'batchFragments', 'batchBytes', 'highWaterMark', 'receiveBufferSize'] as const)
     positiveInt(o[k], k);
+  if (o.starvationTimeout !== undefined) {
+    if (typeof o.starvationTimeout !== 'number') throw new TypeError('starvationTimeout must be a number');
+    if (!Number.isSafeInteger(o.starvationTimeout) || o.starvationTimeout < 0)
+      throw invalidArgument(`starvationTimeout must be a non-negative integer of ms, got ${o.starvationTimeout}`);
+  }
   return o;
 }
 
@@ -121,7 +139,9 @@ interface Waiter {
  *
  * Events: `'end'`, `'error'` (only emitted when listened to; otherwise the
  * next read rejects), `'stall'` (outstanding fragments hit a limit; reading
- * resumes on release), `'shortRelease'` (the kernel freed fewer fragments
+ * resumes on release), `'starved'` (a read waited `starvationTimeout` ms
+ * with no data while fragments were held: `{ idleMs, outstandingTokens,
+ * outstandingBytes }`), `'shortRelease'` (the kernel freed fewer fragments
  * than returned), `'close'`.
  */
 export class DevmemSocket extends EventEmitter {
@@ -133,6 +153,7 @@ export class DevmemSocket extends EventEmitter {
   #ended = false;
   #error: unknown;
   #closed = false;
+  #starvation: NodeJS.Timeout | undefined;
   #connectWaiter: { resolve(): void; reject(e: unknown): void } | undefined;
   readonly #writableWaiters: (() => void)[] = [];
   readonly #tx: Transmitter;
@@ -223,11 +244,12 @@ export class DevmemSocket extends EventEmitter {
   }
 
   #onBatch(nb: NativeBatch): void {
+    this.#stopStarvationWatch();
     const batch = new FragmentBatch(this, nb);
     if (batchChannel.hasSubscribers) batchChannel.publish({ socket: this, batch });
     const hostPolicy = this.#opts.hostData ?? (this.#opts.binding ? 'error' : 'accept');
     if (batch.hostBytes > 0 && hostPolicy === 'error') {
-      batch.release();
+      batch.releaseIfHeld();
       this.#fail(
         new DevmemError(`flow steering error: ${batch.hostBytes} bytes arrived in host memory with no devmem cmsg`, {
           reason: 'FLOW_STEERING',
@@ -239,7 +261,7 @@ export class DevmemSocket extends EventEmitter {
       return;
     }
     if (batch.linearBytes > 0 && this.#opts.linear === 'error') {
-      batch.release();
+      batch.releaseIfHeld();
       this.#fail(
         new DevmemError(`received SCM_DEVMEM_LINEAR (${batch.linearBytes} bytes) and linear data is refused`, {
           reason: 'LINEAR_DATA',
@@ -300,7 +322,32 @@ export class DevmemSocket extends EventEmitter {
     return new Promise((resolve, reject) => {
       this.#waiters.push({ resolve, reject });
       this.#native.resume();
+      this.#watchStarvation();
     });
+  }
+
+  // The kernel says nothing when the binding's buffers run out: packets are
+  // dropped below TCP and the read just waits. A quiet read while this
+  // socket holds fragments is the visible sign, so it is reported.
+  #watchStarvation(): void {
+    const ms = this.#opts.starvationTimeout ?? 2000;
+    if (ms === 0 || this.#starvation) return;
+    const started = Date.now();
+    this.#starvation = setTimeout(() => {
+      this.#starvation = undefined;
+      if (this.#closed || this.#waiters.length === 0) return;
+      const s = this.#native.stats();
+      if (!s.outstandingTokens) return;
+      const info = { idleMs: Date.now() - started, outstandingTokens: s.outstandingTokens, outstandingBytes: s.outstandingBytes };
+      if (stallChannel.hasSubscribers) stallChannel.publish({ socket: this, stats: this.stats(), starved: info });
+      this.emit('starved', info);
+    }, ms);
+    this.#starvation.unref();
+  }
+
+  #stopStarvationWatch(): void {
+    if (this.#starvation) clearTimeout(this.#starvation);
+    this.#starvation = undefined;
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<FragmentBatch, void, undefined> {
@@ -308,14 +355,14 @@ export class DevmemSocket extends EventEmitter {
     let prev: FragmentBatch | undefined;
     try {
       for (;;) {
-        if (auto) prev?.release();
+        if (auto) prev?.releaseIfHeld();
         const b = await this.read();
         if (!b) return;
         prev = b;
         yield b;
       }
     } finally {
-      if (auto) prev?.release();
+      if (auto) prev?.releaseIfHeld();
     }
   }
 
@@ -402,11 +449,12 @@ export class DevmemSocket extends EventEmitter {
 
   /**
    * Closes the socket. Outstanding tokens are returned to the kernel first;
-   * batches still held become no-ops to release. Idempotent.
+   * a later `release()` of a batch still held throws `CLOSED`. Idempotent.
    */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#stopStarvationWatch();
     this.#native.close();
     const err = new DevmemError('the socket was closed during a read', { reason: 'CLOSED', errno: -9, code: 'EBADF' });
     for (const w of this.#waiters.splice(0)) {

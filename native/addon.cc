@@ -19,6 +19,7 @@ AddonData::~AddonData() {
     s->ForgetAddonData();
     s->CloseNow();
   }
+  for (int fd : owned_fds) ::close(fd);
 }
 void InitEthtool(Napi::Env env, Napi::Object exports);
 void InitDmabuf(Napi::Env env, Napi::Object exports);

@@ -23,6 +23,10 @@ struct AddonData {
   std::vector<std::weak_ptr<nl::NetlinkSocket>> binding_sockets;
   // Open sockets, closed at teardown (their objects stay referenced while open).
   std::set<SocketObject*> sockets;
+  // dma-buf fds handed to JS (allocated, duplicated or adopted); JS closes
+  // them through closeOwnedFd, teardown closes the rest: a terminated
+  // worker's dma-bufs are not left open in the process.
+  std::set<int> owned_fds;
 
   ~AddonData();
 

@@ -13,6 +13,7 @@
 
 #include "dmabuf/alloc.h"
 #include "dmabuf/mapping.h"
+#include "js/addon_data.h"
 #include "js/errors.h"
 
 namespace devmem::js {
@@ -41,6 +42,7 @@ Napi::Value AllocUdmabuf(const Napi::CallbackInfo& info) {
   Failure f;
   int fd = dmabuf::AllocUdmabuf(size, info[1].ToBoolean(), &f);
   if (fd < 0) throw MakeError(env, f);
+  AddonData::Get(env).owned_fds.insert(fd);
   return Napi::Number::New(env, fd);
 }
 
@@ -51,6 +53,7 @@ Napi::Value AllocDmaHeap(const Napi::CallbackInfo& info) {
   Failure f;
   int fd = dmabuf::AllocDmaHeap(info[0].As<Napi::String>().Utf8Value(), size, &f);
   if (fd < 0) throw MakeError(env, f);
+  AddonData::Get(env).owned_fds.insert(fd);
   return Napi::Number::New(env, fd);
 }
 
@@ -63,7 +66,27 @@ Napi::Value DupCloexec(const Napi::CallbackInfo& info) {
     Failure f{errno, "fcntl", "cannot duplicate the fd", std::nullopt, ""};
     throw MakeError(env, f);
   }
+  AddonData::Get(env).owned_fds.insert(fd);
   return Napi::Number::New(env, fd);
+}
+
+// adoptFd(fd): the caller gave this fd to a DmaBuf (takeOwnership).
+Napi::Value AdoptFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "fd must be a number");
+  AddonData::Get(env).owned_fds.insert(info[0].As<Napi::Number>().Int32Value());
+  return env.Undefined();
+}
+
+// closeOwnedFd(fd): closes an fd this environment owns. An fd it does not
+// own is left alone: closing a number twice could close someone else's file.
+Napi::Value CloseOwnedFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "fd must be a number");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  if (AddonData::Get(env).owned_fds.erase(fd) == 0) return Napi::Boolean::New(env, false);
+  ::close(fd);
+  return Napi::Boolean::New(env, true);
 }
 
 class MappingObject : public Napi::ObjectWrap<MappingObject> {
@@ -169,6 +192,8 @@ void InitDmabuf(Napi::Env env, Napi::Object exports) {
   exports.Set("allocUdmabuf", Napi::Function::New(env, AllocUdmabuf, "allocUdmabuf"));
   exports.Set("allocDmaHeap", Napi::Function::New(env, AllocDmaHeap, "allocDmaHeap"));
   exports.Set("dupCloexec", Napi::Function::New(env, DupCloexec, "dupCloexec"));
+  exports.Set("adoptFd", Napi::Function::New(env, AdoptFd, "adoptFd"));
+  exports.Set("closeOwnedFd", Napi::Function::New(env, CloseOwnedFd, "closeOwnedFd"));
   exports.Set("NativeMapping", MappingObject::Define(env));
 }
 

@@ -65,7 +65,17 @@ SocketObject::~SocketObject() { CloseNow(); }
 void SocketObject::Adopt(Napi::Env env, int fd, bool connecting) {
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
-  poller_ = std::make_unique<UvPoller>(loop, fd, [this](int status, int events) { OnPoll(status, events); });
+  poller_ = std::make_unique<UvPoller>(loop, fd, [this](int status, int events) {
+    // Nothing below a libuv callback catches a C++ exception: one escaping
+    // here is std::terminate. node-addon-api throws when the environment can
+    // no longer run JS (a worker being terminated mid-transfer).
+    try {
+      OnPoll(status, events);
+    } catch (const Napi::Error&) {
+      js_gone_ = true;
+      CloseNow();
+    }
+  });
   connecting_ = connecting;
   async_context_ = std::make_unique<Napi::AsyncContext>(env, "devmem:socket");
   addon_data_ = &AddonData::Get(env);
@@ -534,6 +544,13 @@ void SocketObject::CloseNow() {
     ReleaseAll();
     poller_->Close();
   }
+  // The callback closes over the JS socket, which holds this object: kept,
+  // that persistent reference would make the pair uncollectable, and every
+  // closed socket would keep its receive buffers (2 MiB) forever.
+  callback_.Reset();
+  std::vector<uint8_t>().swap(iov_);
+  std::vector<uint8_t>().swap(control_);
+  pending_ = rx::FragmentColumns();
 }
 
 Napi::Value SocketObject::Close(const Napi::CallbackInfo& info) {
@@ -633,6 +650,7 @@ class ServerObject : public Napi::ObjectWrap<ServerObject> {
   void CloseNow() {
     if (poller_) poller_->Close();
     poller_.reset();
+    callback_.Reset();  // see SocketObject::CloseNow
   }
 
  private:
@@ -666,7 +684,13 @@ class ServerObject : public Napi::ObjectWrap<ServerObject> {
     }
     uv_loop_t* loop = nullptr;
     napi_get_uv_event_loop(env, &loop);
-    poller_ = std::make_unique<UvPoller>(loop, fd, [this](int, int) { OnReadable(); });
+    poller_ = std::make_unique<UvPoller>(loop, fd, [this](int, int) {
+      try {
+        OnReadable();
+      } catch (const Napi::Error&) {  // see SocketObject::Adopt
+        CloseNow();
+      }
+    });
     async_context_ = std::make_unique<Napi::AsyncContext>(env, "devmem:server");
     Napi::ObjectWrap<ServerObject>::Ref();
     return env.Undefined();

@@ -3,9 +3,15 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
+#include <new>
+
 namespace devmem::js {
 
-UvPoller::UvPoller(uv_loop_t* loop, int fd, Callback cb) : handle_(new uv_poll_t), fd_(fd), cb_(std::move(cb)) {
+// malloc, not new: the handle is freed by libc's free() as its close callback.
+UvPoller::UvPoller(uv_loop_t* loop, int fd, Callback cb)
+    : handle_(static_cast<uv_poll_t*>(std::malloc(sizeof(uv_poll_t)))), fd_(fd), cb_(std::move(cb)) {
+  if (!handle_) throw std::bad_alloc();
   uv_poll_init(loop, handle_, fd);
   handle_->data = this;
 }
@@ -36,12 +42,16 @@ void UvPoller::Unref() {
 
 void UvPoller::Close() {
   if (!handle_) return;
-  uv_poll_stop(handle_);
-  handle_->data = reinterpret_cast<void*>(static_cast<intptr_t>(fd_));
-  uv_close(reinterpret_cast<uv_handle_t*>(handle_), [](uv_handle_t* h) {
-    ::close(static_cast<int>(reinterpret_cast<intptr_t>(h->data)));
-    delete reinterpret_cast<uv_poll_t*>(h);
-  });
+  uv_poll_stop(handle_);  // removes the fd from epoll at once
+  ::close(fd_);
+  handle_->data = nullptr;
+  // The close callback may run after this addon is unloaded: a worker that
+  // was the only user of the addon closes its handles during teardown, Node
+  // dlclose()s the addon, and only then does the worker's loop finish the
+  // closes. A callback in this library's code would jump into unmapped
+  // memory (seen as a SIGSEGV in uv__finish_close), so libc's free() is the
+  // callback; it has the same calling convention as uv_close_cb.
+  uv_close(reinterpret_cast<uv_handle_t*>(handle_), reinterpret_cast<uv_close_cb>(reinterpret_cast<void (*)()>(&std::free)));
   handle_ = nullptr;
   fd_ = -1;
   events_ = 0;

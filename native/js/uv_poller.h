@@ -10,8 +10,9 @@ namespace devmem::js {
 
 // One uv_poll_t watching one fd, on the loop of the environment that created
 // it (so worker threads work). libuv forbids two poll handles on one fd and
-// closing the fd while its handle is active, so the poller owns the fd and
-// closes it only from the handle's close callback.
+// closing the fd while its handle is active; it allows closing it right
+// after uv_poll_stop(), which is what Close() does, so the fd is gone the
+// moment the owner closes, even if the loop never runs again.
 class UvPoller {
  public:
   using Callback = std::function<void(int status, int events)>;

@@ -47,7 +47,7 @@ ParseOutcome ParseRecvmsg(const uint8_t* control, size_t controllen, int msg_fla
     if (h.cmsg_len < sizeof(cmsghdr) || h.cmsg_len > controllen - pos) {
       o.error = ParseError::kMalformed;
       o.detail = "cmsg length " + std::to_string(h.cmsg_len) + " does not fit the control buffer";
-      return o;
+      break;
     }
     const uint8_t* data = control + pos + CMSG_LEN(0);
     size_t dlen = h.cmsg_len - CMSG_LEN(0);
@@ -57,7 +57,7 @@ ParseOutcome ParseRecvmsg(const uint8_t* control, size_t controllen, int msg_fla
         o.error = ParseError::kMalformed;
         o.detail = "devmem cmsg of " + std::to_string(dlen) + " bytes, expected " +
                    std::to_string(sizeof(uapi::DmabufCmsg));
-        return o;
+        break;
       }
       uapi::DmabufCmsg d;
       std::memcpy(&d, data, sizeof(d));
@@ -74,7 +74,7 @@ ParseOutcome ParseRecvmsg(const uint8_t* control, size_t controllen, int msg_fla
         if (d.frag_size > nbytes - linear_used) {
           o.error = ParseError::kMalformed;
           o.detail = "SCM_DEVMEM_LINEAR of " + std::to_string(d.frag_size) + " bytes overruns the data returned";
-          return o;
+          break;
         }
         out->Push(kLinear, static_cast<double>(out->linear_bytes), d.frag_size, 0, 0);
         out->linear_bytes += d.frag_size;
@@ -86,7 +86,10 @@ ParseOutcome ParseRecvmsg(const uint8_t* control, size_t controllen, int msg_fla
     if (pos > controllen) break;
   }
 
-  if (!saw_devmem && nbytes > 0) {
+  if (o.error == ParseError::kMalformed) {
+    // Nothing after a bad cmsg can be trusted; the fragments before it stay
+    // appended so that their tokens are returned.
+  } else if (!saw_devmem && nbytes > 0) {
     // Ordinary data: the flow did not come through a bound queue.
     out->Push(kHost, static_cast<double>(out->linear_bytes), static_cast<uint32_t>(nbytes), 0, 0);
     out->linear_bytes += nbytes;
@@ -97,6 +100,9 @@ ParseOutcome ParseRecvmsg(const uint8_t* control, size_t controllen, int msg_fla
     o.detail = "fragments add up to " + std::to_string(linear_used + dmabuf_total) + " bytes but recvmsg returned " +
                std::to_string(nbytes);
   }
+  // put_cmsg() truncates the cmsg that did not fit but leaves its full
+  // length in cmsg_len, so a truncated area also looks malformed: the
+  // kernel's flag is the real cause and wins.
   if (msg_flags & MSG_CTRUNC) {
     o.error = ParseError::kControlTruncated;
     o.detail = "MSG_CTRUNC: the kernel dropped control messages, and with them fragment tokens";

@@ -220,14 +220,16 @@ describe('DevmemSocket over loopback (real kernel, readable data)', function () 
     await assert.rejects(connect({ host: 5 as unknown as string, port: 1 }), TypeError);
   });
 
-  it('releasing after close and double release are harmless', async () => {
+  it('a second release, or one after close, throws without touching the kernel', async () => {
     const { client, peer } = await pair(server);
     await client.write(Buffer.from('abc'));
     const b = (await peer.read())!;
+    const c = (await client.write(Buffer.from('def')), (await peer.read())!);
     assert.deepEqual(b.release(), { requested: 0, freed: 0, calls: 0 }, 'host data has no tokens');
-    assert.deepEqual(b.release(), { requested: 0, freed: 0, calls: 0 });
+    assert.throws(() => b.release(), (e: unknown) => e instanceof DevmemError && e.reason === 'ALREADY_RELEASED');
     peer.close();
-    assert.deepEqual(b.release(), { requested: 0, freed: 0, calls: 0 });
+    assert.throws(() => c.release(), (e: unknown) => e instanceof DevmemError && e.reason === 'CLOSED');
+    c[Symbol.dispose](); // disposal stays silent
     client.close();
   });
 });

@@ -64,6 +64,20 @@ describe('recvmsg(MSG_SOCK_DEVMEM) control parsing (ABI-exact buffers)', () => {
     assert.deepEqual([...r.tokens], [1], 'what did arrive is still tracked');
   });
 
+  // Found by the rx_recvmsg fuzzer (fuzz/regressions/rx_recvmsg/): put_cmsg()
+  // cuts the cmsg that did not fit but keeps its full cmsg_len, so the
+  // truncated area looked malformed and MSG_CTRUNC was never reported.
+  it('reports MSG_CTRUNC when the last cmsg was cut short, keeping the tokens before it', () => {
+    const whole = control([
+      { type: 'dmabuf', size: 10, token: 4, id: 1 },
+      { type: 'dmabuf', size: 10, token: 5, id: 1 },
+    ]);
+    const cut = whole.subarray(0, CMSG_SPACE_DMABUF + 20);
+    const r = parse(cut, 20, { flags: MSG_CTRUNC });
+    assert.equal(r.error, 'CONTROL_TRUNCATED');
+    assert.deepEqual([...r.tokens], [4]);
+  });
+
   it('rejects a cmsg whose length runs past the control buffer', () => {
     const ctl = control([{ type: 'dmabuf', size: 10, token: 1, id: 1 }]);
     ctl.writeBigUInt64LE(4000n, 0);

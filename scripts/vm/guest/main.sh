@@ -67,7 +67,12 @@ fi
 # tsx is loaded by this node process directly (rather than through mocha's node-option,
 # which would start a second node: seconds under TCG).
 set +e
-ip netns exec "$NS_LOCAL" "$DEVMEM_JOB_NODE" --import=tsx node_modules/mocha/bin/mocha.js "$@"
+# The sanitizer settings (empty unless `npm run test:asan`) reach only node and its children.
+ip netns exec "$NS_LOCAL" env \
+  "LD_PRELOAD=${DEVMEM_JOB_LD_PRELOAD:-}" "ASAN_OPTIONS=${DEVMEM_JOB_ASAN_OPTIONS:-}" \
+  "UBSAN_OPTIONS=${DEVMEM_JOB_UBSAN_OPTIONS:-}" "DEVMEM_TCP_ADDON=${DEVMEM_JOB_ADDON:-}" \
+  "DEVMEM_E2E_DEVICE_REMOVAL=${DEVMEM_JOB_DEVICE_REMOVAL:-}" \
+  "$DEVMEM_JOB_NODE" --import=tsx node_modules/mocha/bin/mocha.js "$@"
 rc=$?
 set -e
 echo "$rc" > "$job/mocha-exit"

@@ -25,6 +25,14 @@ export function createJob({ mode, repoRoot, node, grep, color, bench }) {
     DEVMEM_JOB_COLOR: color ? '1' : '0',
     DEVMEM_JOB_KIND: bench ? 'bench' : 'test',
     DEVMEM_JOB_BENCH_ARGS: bench?.args ?? '',
+    // Set by `npm run test:asan`: the sanitizer build of the addon and the
+    // runtime preloaded into the guest's node (the host's own files, over 9p).
+    DEVMEM_JOB_LD_PRELOAD: process.env.DEVMEM_VM_LD_PRELOAD ?? '',
+    DEVMEM_JOB_ASAN_OPTIONS: process.env.DEVMEM_VM_ASAN_OPTIONS ?? '',
+    DEVMEM_JOB_UBSAN_OPTIONS: process.env.DEVMEM_VM_UBSAN_OPTIONS ?? '',
+    DEVMEM_JOB_ADDON: process.env.DEVMEM_VM_ADDON ?? '',
+    // Opt-in for the device-removal fault tests (they crash kernels with the bug).
+    DEVMEM_JOB_DEVICE_REMOVAL: process.env.DEVMEM_E2E_DEVICE_REMOVAL ?? '',
   };
   writeFileSync(
     join(dir, 'job.env'),

@@ -66,16 +66,20 @@ describe('devmem receive on the patched netdevsim', function () {
     });
   });
 
-  it('stalls without error while a consumer holds the tokens of a 256 KiB dma-buf, then completes', async () => {
+  // Kernel token exhaustion: the held fragments are all the buffers there
+  // are, the read stalls, 'starved' reports it, and reading recovers.
+  it('stalls without error while a consumer holds the tokens of a 256 KiB dma-buf, reports it, then completes', async () => {
     await withBinding(256 * 1024, async (binding, dmabuf) => {
       const port = nextPort++;
       // A window far below the 64 buffers, so out-of-order segments cannot
       // take the last buffer the missing in-order segment needs.
-      const server = createServer({ host: env.addr4Local, port, binding, dmabuf, release: 'manual', receiveBufferSize: 16 * 1024 });
+      const server = createServer({ host: env.addr4Local, port, binding, dmabuf, release: 'manual', receiveBufferSize: 16 * 1024, starvationTimeout: 500 });
       await server.listen();
       const total = MiB;
       const sending = sendFromRemote(env.addr4Local, port, total);
       const sock = await server.accept();
+      const starved: { outstandingBytes: number }[] = [];
+      sock.on('starved', (info: { outstandingBytes: number }) => starved.push(info));
       const held: FragmentBatch[] = [];
       let pos = 0;
       let bad = 0;
@@ -99,6 +103,8 @@ describe('devmem receive on the patched netdevsim', function () {
       assert.ok(pos < total, `stalled after ${pos} bytes`);
       assert.ok(sock.stats().outstandingBytes <= 256 * 1024);
       assert.equal(sock.closed, false, 'a stall is not an error');
+      assert.ok(starved.length >= 1, "the stall was reported with 'starved'");
+      assert.ok(starved[0]!.outstandingBytes > 0);
       for (const b of held.splice(0)) b.release();
       // Now drain to the end, releasing as we go.
       let b: FragmentBatch | null = await stalled.next;

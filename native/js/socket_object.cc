@@ -548,7 +548,7 @@ void SocketObject::CloseNow() {
   // that persistent reference would make the pair uncollectable, and every
   // closed socket would keep its receive buffers (2 MiB) forever.
   callback_.Reset();
-  std::vector<uint8_t>().swap(iov_);
+  area_.Release();
   std::vector<uint8_t>().swap(control_);
   pending_ = rx::FragmentColumns();
 }

@@ -75,4 +75,10 @@ uint8_t* RxArea::Detach() {
 
 void RxArea::Recycle(uint8_t* block) { Pool().Put(block); }
 
+void RxArea::Release() {
+  if (block_) Pool().Put(block_);
+  block_ = nullptr;
+  used_ = 0;
+}
+
 }  // namespace devmem::rx

@@ -35,6 +35,8 @@ class RxArea {
   // Hands the block (kBlockBytes long, Used() of it valid) to the caller,
   // who gives it back with Recycle(); the next Tail() starts another block.
   uint8_t* Detach();
+  // Gives the block back to the pool now, for a socket that reads no more.
+  void Release();
   static void Recycle(uint8_t* block);
 
  private:

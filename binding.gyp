@@ -20,6 +20,8 @@
         "native/js/uv_poller.cc",
         "native/net/address.cc",
         "native/rx/fragments.cc",
+        "native/rx/replay_source.cc",
+        "native/rx/rx_area.cc",
         "native/rx/token_release.cc",
         "native/netlink/family.cc",
         "native/netlink/reply.cc",

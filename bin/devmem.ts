@@ -5,6 +5,7 @@
  * stdout, diagnostics to stderr.
  */
 import { packageRoot } from '../lib/native';
+import { runBench } from './commands/bench';
 import { runNc } from './commands/nc';
 import { runPeer } from './commands/peer';
 import { PROBE_HELP, runProbe } from './commands/probe';
@@ -17,6 +18,7 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   probe: { summary: 'Report what this host can do for devmem TCP (default).', run: runProbe },
   nc: { summary: 'ncdevmem-compatible RX server, TX client and self-test (devmem nc --help).', run: runNc },
+  bench: { summary: 'Benchmark the receive path against C (BENCHMARKS.md; devmem bench --help).', run: runBench },
   peer: { summary: 'Plain TCP far end for devmem tests, instead of socat (devmem peer --help).', run: runPeer },
 };
 

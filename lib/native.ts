@@ -65,7 +65,19 @@ export interface NativeBatch {
 
 export type NativeSocketEvent =
   | ['connect', NativeError | null]
-  | ['batch', NativeBatch]
+  | [
+      'batch',
+      seq: number,
+      offsets: Float64Array,
+      sizes: Uint32Array,
+      tokens: Uint32Array,
+      dmabufIds: Uint32Array,
+      kinds: Uint8Array,
+      linear: Buffer,
+      dmabufBytes: number,
+      linearBytes: number,
+      hostBytes: number,
+    ]
   | ['end']
   | ['error', NativeError]
   | ['stall']
@@ -85,7 +97,8 @@ export interface NativeSocket {
   setLimits(limits: Record<string, number>): void;
   resume(): void;
   pause(): void;
-  release(seq: number): { requested: number; freed: number; calls: number };
+  /** Writes [requested, freed, calls] into `out`. */
+  release(seq: number, out: Float64Array): void;
   close(): void;
   shutdown(): void;
   send(data: Uint8Array): number;
@@ -184,6 +197,8 @@ export interface NativeAddon {
       expectedId: number,
     ): Omit<NativeBatch, 'seq' | 'dmabufBytes' | 'linearBytes' | 'hostBytes'> & { error: string; detail: string; foreignId: number };
     planDontneed(tokens: Uint32Array): { ranges: Uint32Array; fragments: number }[];
+    /** A NativeSocket fed by replaying control buffers instead of the kernel (fragment-pipeline benchmark). */
+    replaySocket(controls: Uint8Array[], nbytes: number[], recvmsgs: number): NativeSocket;
     encodeFlowRule(rule: NativeTcpRule & { queue: number; location?: number }): Buffer;
     decodeFlowRule(fs: Uint8Array): NativeReportedRule;
   };

@@ -157,6 +157,8 @@ export class DevmemSocket extends EventEmitter {
   #connectWaiter: { resolve(): void; reject(e: unknown): void } | undefined;
   readonly #writableWaiters: (() => void)[] = [];
   readonly #tx: Transmitter;
+  /** Where the native release writes its counts, reused for every batch. */
+  readonly #releaseOut = new Float64Array(3);
 
   /** @internal */
   constructor(nat: NativeSocket, opts: ReceiveOptions) {
@@ -204,7 +206,19 @@ export class DevmemSocket extends EventEmitter {
         return;
       }
       case 'batch':
-        this.#onBatch(ev[1]);
+        // Positional from native code: building this literal here is cheaper than N-API property sets.
+        this.#onBatch({
+          seq: ev[1],
+          offsets: ev[2],
+          sizes: ev[3],
+          tokens: ev[4],
+          dmabufIds: ev[5],
+          kinds: ev[6],
+          linear: ev[7],
+          dmabufBytes: ev[8],
+          linearBytes: ev[9],
+          hostBytes: ev[10],
+        });
         return;
       case 'end':
         this.#ended = true;
@@ -282,7 +296,9 @@ export class DevmemSocket extends EventEmitter {
 
   /** @internal */
   releaseBatch(seq: number): ReleaseResult {
-    const r = this.#native.release(seq);
+    const out = this.#releaseOut;
+    this.#native.release(seq, out);
+    const r = { requested: out[0]!, freed: out[1]!, calls: out[2]! };
     // The kernel freed fewer fragments than we returned: a kernel leak, or
     // tokens it did not know. Counted in stats().shortReleases and reported.
     if (r.freed < r.requested) this.emit('shortRelease', r);

@@ -4,9 +4,16 @@
 // the token coalescer/DONTNEED planner, fed with ABI-exact bytes from JS.
 #include <napi.h>
 
+#include <errno.h>
+#include <sys/eventfd.h>
+
 #include <cstring>
 
+#include "js/addon_data.h"
+#include "js/errors.h"
+#include "js/socket_object.h"
 #include "rx/fragments.h"
+#include "rx/replay_source.h"
 #include "rx/token_release.h"
 
 namespace devmem::js {
@@ -22,8 +29,8 @@ Napi::Value ParseRecvmsg(const Napi::CallbackInfo& info) {
   auto iov = info[3].As<Napi::Uint8Array>();
   if (iov.ByteLength() < nbytes) throw Napi::RangeError::New(env, "iov shorter than nbytes");
   rx::FragmentColumns cols;
-  rx::ParseOutcome o = rx::ParseRecvmsg(control.Data(), control.ByteLength(), flags, nbytes, iov.Data(),
-                                        info[4].As<Napi::Number>().Uint32Value(), &cols);
+  rx::ParseOutcome o =
+      rx::ParseRecvmsg(control.Data(), control.ByteLength(), flags, nbytes, info[4].As<Napi::Number>().Uint32Value(), &cols);
   static const char* kErrors[] = {"", "FLOW_STEERING", "CONTROL_TRUNCATED", "MALFORMED"};
   Napi::Object r = Napi::Object::New(env);
   r.Set("error", kErrors[static_cast<int>(o.error)]);
@@ -47,7 +54,8 @@ Napi::Value ParseRecvmsg(const Napi::CallbackInfo& info) {
   r.Set("tokens", tokens);
   r.Set("dmabufIds", ids);
   r.Set("kinds", kinds);
-  r.Set("linear", Napi::Buffer<uint8_t>::Copy(env, cols.linear.data(), cols.linear.size()));
+  // The linear bytes sit at the front of the iov, where recvmsg put them.
+  r.Set("linear", Napi::Buffer<uint8_t>::Copy(env, iov.Data(), cols.linear_bytes));
   return r;
 }
 
@@ -69,11 +77,39 @@ Napi::Value PlanDontneed(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// replaySocket(controls: Uint8Array[], nbytes: number[], recvmsgs) -> NativeSocket
+// A NativeSocket whose receive source replays `controls` round-robin for
+// `recvmsgs` calls and then ends the stream. It is watched through an eventfd
+// that stays readable, so uv_poll drives its drain loop exactly as it drives
+// a TCP socket's.
+Napi::Value ReplaySocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto controls = info[0].As<Napi::Array>();
+  auto nbytes = info[1].As<Napi::Array>();
+  double recvmsgs = info[2].As<Napi::Number>().DoubleValue();
+  if (controls.Length() == 0 || controls.Length() != nbytes.Length())
+    throw Napi::RangeError::New(env, "one nbytes per control buffer, at least one");
+  std::vector<rx::ReplaySource::Record> records;
+  for (uint32_t i = 0; i < controls.Length(); ++i) {
+    auto c = controls.Get(i).As<Napi::Uint8Array>();
+    records.push_back({std::vector<uint8_t>(c.Data(), c.Data() + c.ByteLength()),
+                       static_cast<size_t>(nbytes.Get(i).As<Napi::Number>().DoubleValue())});
+  }
+  int fd = ::eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0) throw MakeError(env, {errno, "eventfd", "cannot create the replay socket's eventfd", std::nullopt, ""});
+  Napi::Object sock = AddonData::Get(env).socket_ctor.New({});
+  SocketObject* obj = SocketObject::Unwrap(sock);
+  obj->SetSource(std::make_unique<rx::ReplaySource>(std::move(records), static_cast<uint64_t>(recvmsgs)));
+  obj->Adopt(env, fd, false);
+  return sock;
+}
+
 }  // namespace
 
 void InitRxTesting(Napi::Env env, Napi::Object testing) {
   testing.Set("parseRecvmsg", Napi::Function::New(env, ParseRecvmsg, "parseRecvmsg"));
   testing.Set("planDontneed", Napi::Function::New(env, PlanDontneed, "planDontneed"));
+  testing.Set("replaySocket", Napi::Function::New(env, ReplaySocket, "replaySocket"));
 }
 
 }  // namespace devmem::js

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "js/addon_data.h"
@@ -20,9 +21,14 @@
 namespace devmem::js {
 
 namespace {
-// The iov caps what one recvmsg returns, dma-buf bytes included, yet only
-// linear bytes are ever written to it: untouched pages cost nothing.
-constexpr size_t kIovBytes = 2u << 20;
+// The linear area (rx::RxArea) is each recvmsg's iov, and the iov caps what
+// one recvmsg returns, dma-buf bytes included; only linear and host bytes are
+// written to it. A batch holding at least this much of it takes the block as
+// its Buffer; less is copied out, which is cheaper than pinning 2 MiB.
+constexpr size_t kAdoptBytes = 256u << 10;
+// Below this much room a recvmsg would return too little to be worth a
+// syscall: deliver what the batch has and start a new area.
+constexpr size_t kMinRoom = 64u << 10;
 // 40 bytes of control space per fragment (CMSG_SPACE(sizeof(dmabuf_cmsg))).
 constexpr size_t kInitialControl = CMSG_SPACE(sizeof(uapi::DmabufCmsg)) * 2048;
 constexpr size_t kMaxControl = 1u << 20;
@@ -292,20 +298,26 @@ void SocketObject::OnConnectReady() {
 }
 
 void SocketObject::Drain() {
-  if (iov_.empty()) iov_.resize(kIovBytes);
   if (control_.empty()) control_.resize(kInitialControl);
   uint32_t calls = 0;
   bool closed = false;
   int fd = poller_->Fd();
   while (!closed_ && !eof_ && calls < limits_.max_recvmsg_calls && pending_.Count() < limits_.batch_fragments &&
-         pending_.dmabuf_bytes + pending_.linear.size() < limits_.batch_bytes && !Limited()) {
-    iovec iov{iov_.data(), iov_.size()};
+         pending_.dmabuf_bytes + pending_.linear_bytes < limits_.batch_bytes && !Limited()) {
+    if (area_.Used() > 0 && area_.Room() < kMinRoom) break;
+    uint8_t* tail = area_.Tail();
+    if (!tail) {
+      Deliver(&closed);
+      if (!closed) EmitError(ENOMEM, "recvmsg", "cannot allocate the receive area");
+      return;
+    }
+    iovec iov{tail, area_.Room()};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control_.data();
     msg.msg_controllen = control_.size();
-    ssize_t n = ::recvmsg(fd, &msg, uapi::kMsgSockDevmem | MSG_DONTWAIT);
+    ssize_t n = source_->Recvmsg(fd, &msg, uapi::kMsgSockDevmem | MSG_DONTWAIT);
     ++stats_.recvmsg_calls;
     ++calls;
     if (n < 0) {
@@ -329,12 +341,13 @@ void SocketObject::Drain() {
       eof_ = true;
       break;
     }
-    size_t before_linear = pending_.linear.size();
+    uint64_t before_linear = pending_.linear_bytes;
     rx::ParseOutcome o = rx::ParseRecvmsg(control_.data(), msg.msg_controllen, msg.msg_flags, static_cast<size_t>(n),
-                                          iov_.data(), binding_id_, &pending_);
+                                          binding_id_, &pending_);
     stats_.bytes += static_cast<uint64_t>(n);
     stats_.fragments += o.fragments;
-    size_t linear_now = pending_.linear.size() - before_linear;
+    uint64_t linear_now = pending_.linear_bytes - before_linear;
+    area_.Commit(linear_now);
     if (!pending_.kinds.empty() && pending_.kinds.back() == rx::kHost && linear_now == static_cast<size_t>(n))
       stats_.host_bytes += linear_now;
     else
@@ -379,6 +392,7 @@ void SocketObject::Deliver(bool* closed) {
   uint64_t seq = next_seq_++;
   Outstanding out{{}, 0};
   size_t n = pending_.Count();
+  out.tokens.reserve(n);
   uint64_t linear_bytes = 0, host_bytes = 0;
   for (size_t i = 0; i < n; ++i) {
     switch (pending_.kinds[i]) {
@@ -398,23 +412,46 @@ void SocketObject::Deliver(bool* closed) {
   ++stats_.batches;
   stats_.dmabuf_bytes += pending_.dmabuf_bytes;
 
-  auto copy = [&](auto typed, const void* src, size_t bytes) {
-    if (bytes) std::memcpy(typed.Data(), src, bytes);
-    return typed;
+  // The five columns share one uninitialised allocation (a Buffer's, which
+  // unlike a bare ArrayBuffer is not zero-filled first), widest type first so
+  // every view is aligned; the batch goes out as callback arguments, which
+  // costs no object or property-name lookups here.
+  const size_t b_off = 0, b_sz = 8 * n, b_tok = 12 * n, b_id = 16 * n, b_kind = 20 * n;
+  Napi::Buffer<uint8_t> cols = Napi::Buffer<uint8_t>::New(env, 21 * n);
+  uint8_t* base = cols.Data();
+  std::memcpy(base + b_off, pending_.offsets.data(), 8 * n);
+  std::memcpy(base + b_sz, pending_.sizes.data(), 4 * n);
+  std::memcpy(base + b_tok, pending_.tokens.data(), 4 * n);
+  std::memcpy(base + b_id, pending_.dmabuf_ids.data(), 4 * n);
+  std::memcpy(base + b_kind, pending_.kinds.data(), n);
+  Napi::ArrayBuffer ab = cols.ArrayBuffer();
+  size_t at = cols.ByteOffset();
+  size_t used = area_.Used();
+  Napi::Buffer<uint8_t> linear;
+  if (used >= kAdoptBytes) {
+    linear = Napi::Buffer<uint8_t>::NewOrCopy(env, area_.Detach(), used, [](Napi::Env, uint8_t* p) { rx::RxArea::Recycle(p); });
+  } else if (used > 0) {
+    linear = Napi::Buffer<uint8_t>::Copy(env, area_.Data(), used);
+    area_.Reset();
+  } else {
+    // dma-buf batches carry no linear bytes: share one empty Buffer (nothing can write to it).
+    if (empty_linear_.IsEmpty()) empty_linear_ = Napi::Persistent(Napi::Buffer<uint8_t>::New(env, 0));
+    linear = empty_linear_.Value();
+  }
+  std::vector<napi_value> args{
+      Napi::Number::New(env, static_cast<double>(seq)),
+      Napi::Float64Array::New(env, n, ab, at + b_off),
+      Napi::Uint32Array::New(env, n, ab, at + b_sz),
+      Napi::Uint32Array::New(env, n, ab, at + b_tok),
+      Napi::Uint32Array::New(env, n, ab, at + b_id),
+      Napi::Uint8Array::New(env, n, ab, at + b_kind),
+      linear,
+      Napi::Number::New(env, static_cast<double>(pending_.dmabuf_bytes)),
+      Napi::Number::New(env, static_cast<double>(linear_bytes)),
+      Napi::Number::New(env, static_cast<double>(host_bytes)),
   };
-  Napi::Object batch = Napi::Object::New(env);
-  batch.Set("seq", Napi::Number::New(env, static_cast<double>(seq)));
-  batch.Set("offsets", copy(Napi::Float64Array::New(env, n), pending_.offsets.data(), n * sizeof(double)));
-  batch.Set("sizes", copy(Napi::Uint32Array::New(env, n), pending_.sizes.data(), n * 4));
-  batch.Set("tokens", copy(Napi::Uint32Array::New(env, n), pending_.tokens.data(), n * 4));
-  batch.Set("dmabufIds", copy(Napi::Uint32Array::New(env, n), pending_.dmabuf_ids.data(), n * 4));
-  batch.Set("kinds", copy(Napi::Uint8Array::New(env, n), pending_.kinds.data(), n));
-  batch.Set("linear", Napi::Buffer<uint8_t>::Copy(env, pending_.linear.data(), pending_.linear.size()));
-  batch.Set("dmabufBytes", Napi::Number::New(env, static_cast<double>(pending_.dmabuf_bytes)));
-  batch.Set("linearBytes", Napi::Number::New(env, static_cast<double>(linear_bytes)));
-  batch.Set("hostBytes", Napi::Number::New(env, static_cast<double>(host_bytes)));
   pending_.Clear();
-  Emit("batch", {batch});
+  Emit("batch", args);
   *closed = closed_;
 }
 
@@ -426,7 +463,7 @@ uint64_t SocketObject::ReleaseBatch(uint64_t seq, uint64_t* requested, uint64_t*
   stats_.outstanding_tokens -= out.tokens.size();
   stats_.outstanding_bytes -= out.bytes;
   if (!poller_) return 0;
-  rx::ReleaseResult r = rx::ReleaseTokens(poller_->Fd(), out.tokens);
+  rx::ReleaseResult r = rx::ReleaseTokens(*source_, poller_->Fd(), out.tokens);
   stats_.dontneed_calls += r.calls;
   stats_.released_tokens += r.freed;
   if (r.freed < r.requested) ++stats_.short_releases;
@@ -440,19 +477,24 @@ void SocketObject::ReleaseAll() {
   while (!outstanding_.empty()) ReleaseBatch(outstanding_.begin()->first, &requested, &calls);
 }
 
-// release(seq) -> { requested, freed, calls } (zeros when already released)
+// release(seq, out: Float64Array(3)): writes [requested, freed, calls] (zeros
+// when already released). JS builds the result object: cheaper than three
+// N-API property sets on every batch.
 Napi::Value SocketObject::Release(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "batch sequence must be a number");
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      info[1].As<Napi::Float64Array>().ElementLength() < 3)
+    throw Napi::TypeError::New(env, "release needs a Float64Array of 3 for its result");
   uint64_t requested = 0, calls = 0;
   uint64_t freed = ReleaseBatch(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()), &requested, &calls);
   if (stalled_ && !Limited()) stalled_ = false;
   UpdateWatch();
-  Napi::Object r = Napi::Object::New(env);
-  r.Set("requested", static_cast<double>(requested));
-  r.Set("freed", static_cast<double>(freed));
-  r.Set("calls", static_cast<double>(calls));
-  return r;
+  double* out = info[1].As<Napi::Float64Array>().Data();
+  out[0] = static_cast<double>(requested);
+  out[1] = static_cast<double>(freed);
+  out[2] = static_cast<double>(calls);
+  return env.Undefined();
 }
 
 Napi::Value SocketObject::SetCallback(const Napi::CallbackInfo& info) {
@@ -506,7 +548,7 @@ void SocketObject::CloseNow() {
   // that persistent reference would make the pair uncollectable, and every
   // closed socket would keep its receive buffers (2 MiB) forever.
   callback_.Reset();
-  std::vector<uint8_t>().swap(iov_);
+  area_.Release();
   std::vector<uint8_t>().swap(control_);
   pending_ = rx::FragmentColumns();
 }

@@ -13,6 +13,8 @@
 #include "js/uv_poller.h"
 #include "js/addon_data.h"
 #include "rx/fragments.h"
+#include "rx/rx_area.h"
+#include "rx/rx_source.h"
 
 namespace devmem::js {
 
@@ -35,7 +37,8 @@ struct RxStats {
 // A TCP socket owned by the addon. libuv (and so net.Socket) must never read
 // a devmem-steered socket: without MSG_SOCK_DEVMEM the kernel answers EFAULT.
 //
-// JS gets events through one callback: ('connect', err?), ('batch', batch),
+// JS gets events through one callback: ('connect', err?), ('batch', seq,
+// offsets, sizes, tokens, dmabufIds, kinds, linear, dmabufBytes, linearBytes, hostBytes),
 // ('end'), ('error', err), ('stall'), ('writable'), ('zerocopy', lo, hi, copied).
 class SocketObject : public Napi::ObjectWrap<SocketObject> {
  public:
@@ -48,6 +51,8 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
   void CloseNow();
   // Environment teardown: the addon data is going away first.
   void ForgetAddonData() { addon_data_ = nullptr; }
+  // Replaces the kernel as the receive source (the fragment-pipeline benchmark).
+  void SetSource(std::unique_ptr<rx::RxSource> source) { source_ = std::move(source); }
 
  private:
   // JS methods
@@ -84,7 +89,9 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
 
   AddonData* addon_data_ = nullptr;
   std::unique_ptr<UvPoller> poller_;
+  std::unique_ptr<rx::RxSource> source_ = std::make_unique<rx::KernelSource>();
   Napi::FunctionReference callback_;
+  Napi::Reference<Napi::Buffer<uint8_t>> empty_linear_;
   std::unique_ptr<Napi::AsyncContext> async_context_;
   bool connecting_ = false;
   bool want_writable_ = false;
@@ -101,7 +108,7 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
   RxLimits limits_;
   RxStats stats_;
   rx::FragmentColumns pending_;
-  std::vector<uint8_t> iov_;
+  rx::RxArea area_;
   std::vector<uint8_t> control_;
   uint64_t next_seq_ = 1;
   struct Outstanding {

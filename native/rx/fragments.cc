@@ -15,25 +15,28 @@ void FragmentColumns::Clear() {
   tokens.clear();
   dmabuf_ids.clear();
   kinds.clear();
-  linear.clear();
+  linear_bytes = 0;
   dmabuf_bytes = 0;
 }
 
-void FragmentColumns::Push(FragmentKind kind, double offset, uint32_t size, uint32_t token, uint32_t id) {
-  offsets.push_back(offset);
-  sizes.push_back(size);
-  tokens.push_back(token);
-  dmabuf_ids.push_back(id);
-  kinds.push_back(kind);
-  if (kind == kDmabuf) dmabuf_bytes += size;
+void FragmentColumns::Reserve(size_t more) {
+  size_t want = kinds.size() + more;
+  if (want <= kinds.capacity()) return;
+  offsets.reserve(want);
+  sizes.reserve(want);
+  tokens.reserve(want);
+  dmabuf_ids.reserve(want);
+  kinds.reserve(want);
 }
 
 ParseOutcome ParseRecvmsg(const uint8_t* control, size_t controllen, int msg_flags, size_t nbytes,
-                          const uint8_t* iov, uint32_t expected_id, FragmentColumns* out) {
+                          uint32_t expected_id, FragmentColumns* out) {
   ParseOutcome o;
   size_t linear_used = 0;
   size_t dmabuf_total = 0;
   bool saw_devmem = false;
+  // One reservation per recvmsg instead of five capacity checks growing per fragment.
+  out->Reserve(controllen / CMSG_SPACE(sizeof(uapi::DmabufCmsg)) + 1);
 
   // Walk the cmsgs by hand with the same arithmetic as CMSG_NXTHDR, but
   // bounds-checked against controllen so a bad length cannot walk off.
@@ -73,8 +76,8 @@ ParseOutcome ParseRecvmsg(const uint8_t* control, size_t controllen, int msg_fla
           o.detail = "SCM_DEVMEM_LINEAR of " + std::to_string(d.frag_size) + " bytes overruns the data returned";
           break;
         }
-        out->Push(kLinear, static_cast<double>(out->linear.size()), d.frag_size, 0, 0);
-        out->linear.insert(out->linear.end(), iov + linear_used, iov + linear_used + d.frag_size);
+        out->Push(kLinear, static_cast<double>(out->linear_bytes), d.frag_size, 0, 0);
+        out->linear_bytes += d.frag_size;
         linear_used += d.frag_size;
         ++o.fragments;
       }
@@ -88,8 +91,8 @@ ParseOutcome ParseRecvmsg(const uint8_t* control, size_t controllen, int msg_fla
     // appended so that their tokens are returned.
   } else if (!saw_devmem && nbytes > 0) {
     // Ordinary data: the flow did not come through a bound queue.
-    out->Push(kHost, static_cast<double>(out->linear.size()), static_cast<uint32_t>(nbytes), 0, 0);
-    out->linear.insert(out->linear.end(), iov, iov + nbytes);
+    out->Push(kHost, static_cast<double>(out->linear_bytes), static_cast<uint32_t>(nbytes), 0, 0);
+    out->linear_bytes += nbytes;
     ++o.fragments;
     linear_used = nbytes;
   } else if (linear_used + dmabuf_total != nbytes && o.error == ParseError::kNone) {

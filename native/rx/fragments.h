@@ -20,19 +20,29 @@ enum FragmentKind : uint8_t {
 };
 
 // A batch of fragments, column-wise. For kLinear/kHost the offset indexes
-// `linear`, token and dmabuf id are 0.
+// the batch's linear area (where recvmsg wrote those bytes, in stream order),
+// token and dmabuf id are 0.
 struct FragmentColumns {
   std::vector<double> offsets;  // dma-buf offsets stay far below 2^53
   std::vector<uint32_t> sizes;
   std::vector<uint32_t> tokens;
   std::vector<uint32_t> dmabuf_ids;
   std::vector<uint8_t> kinds;
-  std::vector<uint8_t> linear;  // linear and host bytes, in stream order
+  uint64_t linear_bytes = 0;  // linear and host bytes in the linear area
   uint64_t dmabuf_bytes = 0;
 
   size_t Count() const { return kinds.size(); }
   void Clear();
-  void Push(FragmentKind kind, double offset, uint32_t size, uint32_t token, uint32_t id);
+  void Reserve(size_t more);
+  // Inline: it runs once per fragment.
+  void Push(FragmentKind kind, double offset, uint32_t size, uint32_t token, uint32_t id) {
+    offsets.push_back(offset);
+    sizes.push_back(size);
+    tokens.push_back(token);
+    dmabuf_ids.push_back(id);
+    kinds.push_back(kind);
+    if (kind == kDmabuf) dmabuf_bytes += size;
+  }
 };
 
 enum class ParseError {
@@ -49,12 +59,13 @@ struct ParseOutcome {
   size_t fragments = 0;     // fragments appended by this call
 };
 
-// Parses one recvmsg result: `nbytes` returned, the control area, and the
-// iov bytes (where linear and host data landed). Every DMABUF fragment is
-// appended (its token must be returned even when the batch is in error).
-// expected_id 0 disables the binding check.
+// Parses one recvmsg result: `nbytes` returned and the control area. The
+// iov was the tail of the batch's linear area, so linear and host bytes are
+// already in place: they are recorded at `out->linear_bytes` onwards, never
+// copied. Every DMABUF fragment is appended (its token must be returned even
+// when the batch is in error). expected_id 0 disables the binding check.
 ParseOutcome ParseRecvmsg(const uint8_t* control, size_t controllen, int msg_flags, size_t nbytes,
-                          const uint8_t* iov, uint32_t expected_id, FragmentColumns* out);
+                          uint32_t expected_id, FragmentColumns* out);
 
 }  // namespace devmem::rx
 

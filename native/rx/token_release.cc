@@ -9,7 +9,9 @@
 namespace devmem::rx {
 
 std::vector<TokenRange> CoalesceTokens(std::vector<uint32_t>& tokens) {
-  std::sort(tokens.begin(), tokens.end());
+  // The kernel hands out tokens mostly in increasing order: checking is
+  // linear, sorting what is already sorted is not.
+  if (!std::is_sorted(tokens.begin(), tokens.end())) std::sort(tokens.begin(), tokens.end());
   std::vector<TokenRange> ranges;
   for (uint32_t t : tokens) {
     if (t == 0) continue;
@@ -29,41 +31,29 @@ std::vector<TokenRange> CoalesceTokens(std::vector<uint32_t>& tokens) {
 
 std::vector<DontneedCall> PlanDontneed(const std::vector<TokenRange>& ranges, unsigned max_ranges, unsigned max_frags) {
   std::vector<DontneedCall> calls;
-  DontneedCall cur;
-  for (TokenRange r : ranges) {
-    while (r.token_count > 0) {
-      if (cur.ranges.size() == max_ranges || cur.fragments == max_frags) {
-        calls.push_back(std::move(cur));
-        cur = DontneedCall();
-      }
-      uint32_t take = std::min<uint32_t>(r.token_count, max_frags - cur.fragments);
-      cur.ranges.push_back({r.token_start, take});
-      cur.fragments += take;
-      r.token_start += take;
-      r.token_count -= take;
-    }
-  }
-  if (!cur.ranges.empty()) calls.push_back(std::move(cur));
+  ForEachDontneedCall(ranges, max_ranges, max_frags, [&](const TokenRange* r, unsigned n, uint32_t frags) {
+    calls.push_back({std::vector<TokenRange>(r, r + n), frags});
+  });
   return calls;
 }
 
-ReleaseResult ReleaseTokens(int fd, std::vector<uint32_t>& tokens) {
+ReleaseResult ReleaseTokens(RxSource& source, int fd, std::vector<uint32_t>& tokens) {
   ReleaseResult res;
   std::vector<TokenRange> ranges = CoalesceTokens(tokens);
-  for (const DontneedCall& call : PlanDontneed(ranges)) {
-    res.requested += call.fragments;
-    int rc;
-    do {
-      rc = ::setsockopt(fd, SOL_SOCKET, uapi::kSoDevmemDontneed, call.ranges.data(),
-                        static_cast<socklen_t>(call.ranges.size() * sizeof(TokenRange)));
-    } while (rc < 0 && errno == EINTR);
-    ++res.calls;
-    if (rc < 0) {
-      res.error = errno;
-      continue;  // try the rest: each call stands alone
-    }
-    res.freed += static_cast<uint64_t>(rc);
-  }
+  ForEachDontneedCall(ranges, uapi::kMaxDontneedTokens, uapi::kMaxDontneedFrags,
+                      [&](const TokenRange* r, unsigned n, uint32_t frags) {
+                        res.requested += frags;
+                        int rc;
+                        do {
+                          rc = source.Dontneed(fd, r, n);
+                        } while (rc < 0 && errno == EINTR);
+                        ++res.calls;
+                        if (rc < 0) {
+                          res.error = errno;
+                          return;  // try the rest: each call stands alone
+                        }
+                        res.freed += static_cast<uint64_t>(rc);
+                      });
   return res;
 }
 

@@ -27,6 +27,7 @@ import { loadPatch } from './lib/netdevsim-patch.mjs';
 import { parseOptions, USAGE } from './lib/options.mjs';
 import { killAllChildren } from './lib/proc.mjs';
 import { bootGuest } from './lib/qemu.mjs';
+import { buildBenchReference, judgeBench } from './lib/bench-job.mjs';
 import { judgeMode, printModeSummary, totals } from './lib/report.mjs';
 import { selectKernel } from './lib/select-kernel.mjs';
 
@@ -97,7 +98,7 @@ async function prepareArtifacts(opts) {
 
 /** One boot: runs the mode's specs in the guest and judges the outcome. */
 async function runMode(mode, { kernel, initramfs }, opts) {
-  const job = createJob({ mode, repoRoot, node: process.execPath, grep: opts.grep, color: opts.color });
+  const job = createJob({ mode, repoRoot, node: process.execPath, grep: opts.grep, color: opts.color, bench: opts.bench });
   const unregister = onCleanup(job.remove);
   try {
     step(`${mode}: booting ${kernel.release} (timeout ${opts.bootTimeoutMs / 1000} s)`);
@@ -114,7 +115,11 @@ async function runMode(mode, { kernel, initramfs }, opts) {
       },
     });
     await haltIfAborting();
-    const verdict = judgeMode({ mode, boot, job: readJobResults(job.dir), consoleLines, grep: opts.grep });
+    const results = readJobResults(job.dir);
+    const verdict = opts.bench
+      ? judgeBench({ mode, boot, job: results, consoleLines })
+      : judgeMode({ mode, boot, job: results, consoleLines, grep: opts.grep });
+    if (opts.bench?.out && results.benchReport !== undefined) writeFileSync(opts.bench.out, results.benchReport);
     // Keep the last console log and kernel log of each mode for post-mortems.
     const logs = join(opts.cacheRoot, 'logs');
     mkdirSync(logs, { recursive: true });
@@ -191,6 +196,7 @@ async function main() {
     checkVisibleInGuest('node_modules', join(repoRoot, 'node_modules'));
     checkVisibleInGuest('node', process.execPath);
     await ensureAddon(repoRoot);
+    if (opts.bench) buildBenchReference(repoRoot);
     await ensureCompiledCli(repoRoot);
     const artifacts = await prepareArtifacts(opts);
     const verdicts = [];

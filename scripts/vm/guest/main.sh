@@ -38,6 +38,20 @@ DEVMEM_E2E_KERNEL=$(uname -r)
 export DEVMEM_E2E_KERNEL
 
 cd "$DEVMEM_JOB_REPO"
+
+if [ "${DEVMEM_JOB_KIND:-test}" = bench ]; then
+  # A benchmark job: the receive benchmark instead of mocha, same network.
+  # DEVMEM_JOB_BENCH_ARGS is split into words on purpose.
+  set +e
+  # shellcheck disable=SC2086
+  ip netns exec "$NS_LOCAL" "$DEVMEM_JOB_NODE" --import=tsx bench/guest/e2e-rx.ts \
+    $DEVMEM_JOB_BENCH_ARGS --out "$job/bench.json"
+  rc=$?
+  set -e
+  echo "$rc" > "$job/bench-exit"
+  exit "$rc"
+fi
+
 set -- --config test/e2e/mocharc.json \
   --reporter-option "output=$job/results.json" \
   "test/e2e/$DEVMEM_JOB_MODE/**/*.test.ts"

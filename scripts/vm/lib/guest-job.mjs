@@ -5,6 +5,8 @@
 //   guest-exit    exit status of scripts/vm/guest/main.sh
 //   dmesg.txt     the guest kernel log, saved just before power-off
 //   init-failed   why the guest init gave up, if it did
+//   bench.json    the benchmark's report (bench jobs)
+//   bench-exit    the benchmark's exit status (bench jobs)
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +15,7 @@ function shellQuote(value) {
   return `'${String(value).replace(/'/g, `'\\''`)}'`;
 }
 
-export function createJob({ mode, repoRoot, node, grep, color }) {
+export function createJob({ mode, repoRoot, node, grep, color, bench }) {
   const dir = mkdtempSync(join(tmpdir(), `devmem-vm-${mode}-`));
   const vars = {
     DEVMEM_JOB_MODE: mode,
@@ -21,6 +23,8 @@ export function createJob({ mode, repoRoot, node, grep, color }) {
     DEVMEM_JOB_NODE: node,
     DEVMEM_JOB_GREP: grep ?? '',
     DEVMEM_JOB_COLOR: color ? '1' : '0',
+    DEVMEM_JOB_KIND: bench ? 'bench' : 'test',
+    DEVMEM_JOB_BENCH_ARGS: bench?.args ?? '',
     // Set by `npm run test:asan`: the sanitizer build of the addon and the
     // runtime preloaded into the guest's node (the host's own files, over 9p).
     DEVMEM_JOB_LD_PRELOAD: process.env.DEVMEM_VM_LD_PRELOAD ?? '',
@@ -74,5 +78,7 @@ export function readJobResults(dir) {
     guestExit: readStatus(dir, 'guest-exit'),
     dmesg: readText(dir, 'dmesg.txt'),
     initFailed: readText(dir, 'init-failed')?.trim(),
+    benchReport: readText(dir, 'bench.json'),
+    benchExit: readStatus(dir, 'bench-exit'),
   };
 }

@@ -7,6 +7,7 @@ import { HarnessError } from './errors.mjs';
 export const MODES = ['devmem', 'stock'];
 
 export const USAGE = `usage: npm run test:vm -- [--mode devmem|stock] [--grep PATTERN] [--timeout SECONDS] [--refresh]
+       npm run test:vm -- --bench [--bench-args='ARGS'] [--bench-out FILE]
 
 Boots Debian's kernel under QEMU (TCG) with the host root shared read-only and runs the
 e2e tests inside it: test/e2e/devmem/** with the devmem-capable netdevsim and
@@ -17,6 +18,10 @@ options:
   --grep PATTERN     passed to mocha --grep inside the guest
   --timeout SECONDS  limit for each guest boot (default 600, env DEVMEM_VM_TIMEOUT)
   --refresh          ask apt for a newer kernel even if a cached one is usable
+  --bench            instead of the tests, run the receive benchmark (bench/guest/e2e-rx.ts)
+                     in devmem mode; its JSON report is printed and kept
+  --bench-args=ARGS  arguments for the benchmark (e.g. --bench-args='--runs 5')
+  --bench-out FILE   copy the benchmark's JSON report to FILE
   -h, --help         this text
 
 environment:
@@ -49,6 +54,9 @@ export function parseOptions(argv = process.argv.slice(2), env = process.env) {
         grep: { type: 'string' },
         timeout: { type: 'string' },
         refresh: { type: 'boolean' },
+        bench: { type: 'boolean' },
+        'bench-args': { type: 'string' },
+        'bench-out': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -60,13 +68,20 @@ export function parseOptions(argv = process.argv.slice(2), env = process.env) {
   if (parsed.mode !== undefined && !MODES.includes(parsed.mode)) {
     throw new HarnessError(`--mode must be one of ${MODES.join(', ')}, got ${JSON.stringify(parsed.mode)}`);
   }
+  if (parsed.bench && (parsed.grep !== undefined || (parsed.mode !== undefined && parsed.mode !== 'devmem'))) {
+    throw new HarnessError('--bench runs in devmem mode and takes no --grep');
+  }
+  if (!parsed.bench && (parsed['bench-args'] !== undefined || parsed['bench-out'] !== undefined)) {
+    throw new HarnessError('--bench-args and --bench-out need --bench');
+  }
   const kernel = env.DEVMEM_VM_KERNEL?.trim() || undefined;
   if (kernel !== undefined && !/^\d+\.\d+\.\d+\+deb\d+-amd64$/.test(kernel)) {
     throw new HarnessError(`DEVMEM_VM_KERNEL must look like 7.3.4+deb13-amd64 (a Debian kernel release), got ${JSON.stringify(kernel)}`);
   }
   return {
     help: parsed.help ?? false,
-    modes: parsed.mode ? [parsed.mode] : [...MODES],
+    modes: parsed.bench ? ['devmem'] : parsed.mode ? [parsed.mode] : [...MODES],
+    bench: parsed.bench ? { args: parsed['bench-args'] ?? '', out: parsed['bench-out'] } : undefined,
     grep: parsed.grep,
     bootTimeoutMs: 1000 * positiveSeconds(parsed.timeout ?? env.DEVMEM_VM_TIMEOUT ?? 600, '--timeout / DEVMEM_VM_TIMEOUT'),
     totalTimeoutMs: 1000 * positiveSeconds(env.DEVMEM_VM_TOTAL_TIMEOUT ?? 3600, 'DEVMEM_VM_TOTAL_TIMEOUT'),

@@ -1,0 +1,90 @@
+/**
+ * The end-to-end suite from the host: boots the guest lab in benchmark mode
+ * (`scripts/vm/run.mjs --bench`), which runs bench/guest/e2e-rx.ts against
+ * the patched netdevsim, and summarises its report. Ratios pair each run's
+ * receivers, which ran back to back in the same guest.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { packageRoot } from '../lib/native';
+import { fixed, median, pairedRatios } from './stats';
+
+export interface GuestOptions {
+  runs: number;
+  bytes: number;
+  log?: (line: string) => void;
+}
+
+interface Sample {
+  bytes: number;
+  seconds: number;
+  cpuSeconds: number;
+  userSeconds?: number;
+  fragments: number;
+  recvmsgCalls: number;
+  dontneedCalls: number;
+}
+
+export interface GuestReport {
+  kernel: string;
+  bytes: number;
+  runs: number;
+  samples: Record<string, Sample[]>;
+}
+
+export async function runGuest(o: GuestOptions): Promise<GuestReport> {
+  const harness = path.join(packageRoot, 'scripts/vm/run.mjs');
+  if (!fs.existsSync(harness)) throw new Error('the guest suite needs the guest lab (scripts/vm) of a clone of the repository');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'devmem-bench-'));
+  const out = path.join(dir, 'bench.json');
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        [harness, '--bench', `--bench-args=--runs ${o.runs} --bytes ${o.bytes}`, '--bench-out', out],
+        { cwd: packageRoot, stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      child.stdout.setEncoding('utf8');
+      let rest = '';
+      child.stdout.on('data', (d: string) => {
+        const lines = (rest + d).split('\n');
+        rest = lines.pop()!;
+        for (const l of lines) if (/bench run|test:vm|OK|FAILED|problem/.test(l)) o.log?.(l);
+      });
+      child.on('error', reject);
+      child.on('close', resolve);
+    });
+    if (code !== 0 || !fs.existsSync(out)) throw new Error(`the guest benchmark failed (scripts/vm/run.mjs exit ${code})`);
+    return JSON.parse(fs.readFileSync(out, 'utf8')) as GuestReport;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const GiB = 2 ** 30;
+
+export function guestRows(r: GuestReport): string[][] {
+  const names = Object.keys(r.samples);
+  const base = r.samples[names[0]!]!.map((s) => s.bytes / s.seconds);
+  return [
+    ['receiver', 'MiB/s (median)', 'ratio to C (median)', 'CPU s/GiB (median)', 'user s/GiB (median)', 'recvmsg/GiB', 'DONTNEED calls/GiB', 'fragments per DONTNEED'],
+    ...names.map((n) => {
+      const s = r.samples[n]!;
+      const rate = s.map((x) => x.bytes / x.seconds);
+      const calls = median(s.map((x) => (x.dontneedCalls / x.bytes) * GiB));
+      return [
+        n,
+        fixed(median(rate) / 2 ** 20, 1),
+        fixed(median(pairedRatios(rate, base))),
+        fixed(median(s.map((x) => x.cpuSeconds / (x.bytes / GiB))), 1),
+        s.every((x) => x.userSeconds !== undefined) ? fixed(median(s.map((x) => x.userSeconds! / (x.bytes / GiB))), 1) : 'n/a',
+        fixed(median(s.map((x) => (x.recvmsgCalls / x.bytes) * GiB)), 0),
+        fixed(calls, 0),
+        fixed(median(s.map((x) => x.fragments / x.dontneedCalls)), 1),
+      ];
+    }),
+  ];
+}

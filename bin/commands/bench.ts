@@ -1,0 +1,121 @@
+/**
+ * `devmem bench`: the performance benchmarks of issue #7, each of our paths
+ * beside a C reference built on the spot. Medians over runs, ratios taken
+ * within each run. Not a test: nothing here passes or fails on speed.
+ */
+import { parseArgs } from 'node:util';
+
+import { guestRows, runGuest } from '../../bench/guest';
+import { loopbackRows, runLoopback } from '../../bench/loopback';
+import { describeMachine, machine } from '../../bench/machine';
+import { pipelineRows, runPipeline } from '../../bench/pipeline';
+import { fixed, markdownTable, table } from '../../bench/stats';
+
+export const BENCH_HELP = `Usage: devmem bench [--suite NAME]... [OPTIONS]
+
+Benchmarks our receive path against C (see BENCHMARKS.md). Suites:
+  loopback   4 GiB over loopback TCP: the C recvmsg loop, DevmemSocket, net.Socket
+  pipeline   replayed control areas through the production receive path vs. a C loop;
+             fragments/s on one core, JS heap bytes per fragment, DONTNEED calls,
+             and RSS over one long run
+  guest      the QEMU guest lab (root, ~2-4 min): DevmemSocket vs. the C receiver on
+             the patched netdevsim, and DONTNEED calls per GiB against ncdevmem's
+Default: loopback and pipeline.
+
+Options:
+  --suite NAME          run this suite (repeatable; "all" for every suite)
+  --runs N              runs per figure (default 5; medians need at least 5)
+  --bytes N             loopback bytes per run (default 4 GiB)
+  --fragments N         pipeline fragments per run (default 20000000)
+  --rss-fragments N     fragments of the RSS run (default 100000000; 0 skips it)
+  --batch N             pipeline batch size in fragments (default 4096)
+  --guest-bytes N       guest bytes per run (default 32 MiB)
+  --json                print the raw results as JSON
+  --markdown            print Markdown tables (for BENCHMARKS.md)
+  -h, --help            show this help
+`;
+
+const SUITES = ['loopback', 'pipeline', 'guest'] as const;
+type Suite = (typeof SUITES)[number];
+
+function count(v: string | undefined, name: string, dflt: number, min = 1): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min) throw new RangeError(`--${name} must be an integer >= ${min}, got ${v}`);
+  return n;
+}
+
+export async function runBench(argv: string[]): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        suite: { type: 'string', multiple: true },
+        runs: { type: 'string' },
+        bytes: { type: 'string' },
+        fragments: { type: 'string' },
+        'rss-fragments': { type: 'string' },
+        batch: { type: 'string' },
+        'guest-bytes': { type: 'string' },
+        json: { type: 'boolean' },
+        markdown: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (e) {
+    process.stderr.write(`devmem bench: ${(e as Error).message}\n\n${BENCH_HELP}`);
+    return 1;
+  }
+  if (values.help) {
+    process.stdout.write(BENCH_HELP);
+    return 0;
+  }
+  let suites: Suite[];
+  let runs, bytes, fragments, rssFragments, batch, guestBytes;
+  try {
+    const asked = values.suite ?? ['loopback', 'pipeline'];
+    for (const s of asked) if (s !== 'all' && !SUITES.includes(s as Suite)) throw new RangeError(`unknown suite "${s}" (${SUITES.join(', ')}, all)`);
+    suites = asked.includes('all') ? [...SUITES] : SUITES.filter((s) => asked.includes(s));
+    runs = count(values.runs, 'runs', 5);
+    bytes = count(values.bytes, 'bytes', 4 * 2 ** 30);
+    fragments = count(values.fragments, 'fragments', 2e7);
+    rssFragments = count(values['rss-fragments'], 'rss-fragments', 1e8, 0);
+    batch = count(values.batch, 'batch', 4096);
+    guestBytes = count(values['guest-bytes'], 'guest-bytes', 32 * 2 ** 20);
+  } catch (e) {
+    process.stderr.write(`devmem bench: ${(e as Error).message}\n`);
+    return 1;
+  }
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const render = values.markdown ? markdownTable : table;
+  const m = machine();
+  const results: Record<string, unknown> = { machine: m };
+  const out: string[] = [`machine: ${describeMachine(m)}`];
+  if (suites.includes('loopback')) {
+    const r = await runLoopback({ bytes, runs, log });
+    results.loopback = r;
+    out.push('', `loopback receive, ${fixed(bytes / 2 ** 30)} GiB per run, ${runs} runs`, render(loopbackRows(r)));
+  }
+  if (suites.includes('pipeline')) {
+    const r = await runPipeline({ fragments, runs, perRecvmsg: 512, batch, rssFragments, log });
+    results.pipeline = r;
+    out.push('', `fragment pipeline, ${fragments} fragments of 4 KiB per run, 512 per recvmsg, batches of ${batch}, ${runs} runs`, render(pipelineRows(r)));
+    if (r.rss) {
+      const mib = (b: number) => fixed(b / 2 ** 20, 2);
+      out.push(
+        `RSS over ${r.rss.fragments} fragments (first vs last quarter after 10% warm-up): floor ${mib(r.rss.floorGrowthBytes)} MiB, ` +
+          `peak ${mib(r.rss.peakGrowthBytes)} MiB; swing between collections ${mib(r.rss.swingBytes)} MiB`,
+      );
+    }
+  }
+  if (suites.includes('guest')) {
+    const r = await runGuest({ runs, bytes: guestBytes, log });
+    results.guest = r;
+    out.push('', `end to end in the guest (${r.kernel}, QEMU TCG), ${fixed(r.bytes / 2 ** 20, 0)} MiB per run, ${r.runs} runs`, render(guestRows(r)));
+  }
+  process.stdout.write(values.json ? `${JSON.stringify(results, null, 2)}\n` : `${out.join('\n')}\n`);
+  return 0;
+}

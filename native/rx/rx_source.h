@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+//
+// Where a socket's receive path gets its data and returns its tokens. In
+// production that is the kernel, through the socket fd; the fragment-pipeline
+// benchmark replays recorded control buffers instead, so that everything above
+// this seam (drain loop, parser, batch delivery, token release) is the code
+// production runs.
+#ifndef DEVMEM_TCP_RX_RX_SOURCE_H_
+#define DEVMEM_TCP_RX_RX_SOURCE_H_
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <cstddef>
+
+#include "uapi/devmem_uapi.h"
+
+namespace devmem::rx {
+
+class RxSource {
+ public:
+  virtual ~RxSource() = default;
+  // recvmsg(2) semantics: bytes, 0 at end of stream, -1 with errno set.
+  virtual ssize_t Recvmsg(int fd, msghdr* msg, int flags) = 0;
+  // setsockopt(SO_DEVMEM_DONTNEED) semantics: fragments freed, or -1 with errno.
+  virtual int Dontneed(int fd, const uapi::DmabufToken* ranges, size_t count) = 0;
+};
+
+class KernelSource final : public RxSource {
+ public:
+  ssize_t Recvmsg(int fd, msghdr* msg, int flags) override { return ::recvmsg(fd, msg, flags); }
+  int Dontneed(int fd, const uapi::DmabufToken* ranges, size_t count) override {
+    return ::setsockopt(fd, SOL_SOCKET, uapi::kSoDevmemDontneed, ranges,
+                        static_cast<socklen_t>(count * sizeof(uapi::DmabufToken)));
+  }
+};
+
+}  // namespace devmem::rx
+
+#endif  // DEVMEM_TCP_RX_RX_SOURCE_H_

@@ -1,0 +1,61 @@
+import * as assert from 'node:assert/strict';
+
+import { DevmemError } from '../../lib/index';
+import { native } from '../../lib/native';
+import { DevmemSocket } from '../../lib/socket';
+import { dmabufControl } from '../../bench/cmsg';
+
+// The fragment-pipeline benchmark replays control areas through the
+// production receive path (testing.replaySocket). These check that the replay
+// is faithful: every fragment arrives once, in order, and every token goes
+// back in calls the kernel would accept.
+describe('replayed control areas through DevmemSocket (fragment-pipeline benchmark path)', () => {
+  const size = 4096;
+
+  function replay(perRecvmsg: number, records: number, recvmsgs: number, opts: ConstructorParameters<typeof DevmemSocket>[1] = {}) {
+    const controls = Array.from({ length: records }, (_, r) =>
+      dmabufControl({ fragments: perRecvmsg, fragmentSize: size, firstToken: 1 + r * perRecvmsg, dmabufId: 7 }),
+    );
+    const nat = native().testing.replaySocket(controls, controls.map(() => perRecvmsg * size), recvmsgs);
+    return new DevmemSocket(nat, { binding: { id: 7 }, ...opts });
+  }
+
+  it('delivers every replayed fragment in order and returns every token, 1024 per DONTNEED call', async () => {
+    const sock = replay(512, 8, 64, { batchFragments: 4096, batchBytes: 4096 * size });
+    let fragments = 0;
+    let batches = 0;
+    for await (const b of sock) {
+      batches++;
+      for (let i = 0; i < b.count; i++) {
+        const expected = (fragments % 4096) + 1;
+        assert.equal(b.tokens[i], expected);
+        assert.equal(b.offsets[i], (expected - 1) * size);
+        assert.equal(b.sizes[i], size);
+        assert.equal(b.dmabufIds[i], 7);
+        fragments++;
+      }
+    }
+    const s = sock.stats();
+    assert.equal(fragments, 64 * 512);
+    assert.equal(batches, 8, 'batches of 4096 fragments: 8 recvmsgs each');
+    assert.equal(s.releasedTokens, fragments);
+    assert.equal(s.outstandingTokens, 0);
+    assert.equal(s.dontneedCalls, fragments / 1024);
+    assert.equal(s.shortReleases, 0);
+  });
+
+  it('ends a batch at the byte budget', async () => {
+    const sock = replay(512, 2, 8, { batchFragments: 4096, batchBytes: 1024 * size });
+    const counts: number[] = [];
+    for await (const b of sock) counts.push(b.count);
+    assert.deepEqual(counts, [1024, 1024, 1024, 1024]);
+  });
+
+  it('fails like the kernel would when a record claims more bytes than the iov holds', async () => {
+    const controls = [dmabufControl({ fragments: 1024, fragmentSize: size, firstToken: 1, dmabufId: 7 })];
+    const nat = native().testing.replaySocket(controls, [1024 * size], 1);
+    const sock = new DevmemSocket(nat, { binding: { id: 7 } });
+    await assert.rejects(sock.read(), (e: unknown) => e instanceof DevmemError && e.code === 'EMSGSIZE');
+    sock.close();
+  });
+});

@@ -14,6 +14,9 @@ const args = new Set(process.argv.slice(2));
 const env = { ...process.env };
 // node-gyp finds this machine's Node headers only through npm's nodedir.
 if (!env.npm_config_nodedir && fs.existsSync('/usr/include/node/node_api.h')) env.npm_config_nodedir = '/usr';
+// The devmem boot runs well over 600 s (the harness's default limit) on a
+// loaded 2-core host now that it carries the reliability and NIC suites.
+env.DEVMEM_VM_TIMEOUT ??= '1200';
 
 function step(name, cmd, argv, extraEnv = {}) {
   const t0 = Date.now();

@@ -123,10 +123,11 @@ void LoopbackReceive() {
   ssize_t n = recvmsg(s, &m, devmem::uapi::kMsgSockDevmem);
   Check(n == 12, "recvmsg(MSG_SOCK_DEVMEM) on loopback returns the plain bytes");
   rx::FragmentColumns cols;
-  rx::ParseOutcome o = rx::ParseRecvmsg(ctl.data(), m.msg_controllen, m.msg_flags, n > 0 ? n : 0, buf.data(), 0, &cols);
+  rx::ParseOutcome o = rx::ParseRecvmsg(ctl.data(), m.msg_controllen, m.msg_flags, n > 0 ? n : 0, 0, &cols);
   Check(o.error == rx::ParseError::kNone && cols.Count() == 1 && cols.kinds[0] == rx::kHost, "host data parsed");
   std::vector<uint32_t> tokens{5, 6, 7, 100};
-  rx::ReleaseResult r = rx::ReleaseTokens(s, tokens);
+  rx::KernelSource kernel;
+  rx::ReleaseResult r = rx::ReleaseTokens(kernel, s, tokens);
   Check(r.calls == 1 && r.freed == 0, "DONTNEED on a socket that holds no tokens frees nothing");
   close(s);
   close(c);

@@ -59,4 +59,13 @@ setup_netdevsim_pair() {
   exec 7< "/run/netns/$NS_LOCAL" 8< "/run/netns/$NS_REMOTE"
   echo "7:$IFINDEX_LOCAL 8:$IFINDEX_REMOTE" > /sys/bus/netdevsim/link_device
   exec 7<&- 8<&-
+
+  # Tests that hold every dma-buf buffer make the sender back off; TCP's
+  # exponential RTO (up to 120 s) would then decide when a stream resumes.
+  # Capping it at 1 s (net.ipv4.tcp_rto_max_ms, Linux 6.15+) keeps recovery
+  # prompt on a link with microsecond latency. Older kernels lack the knob.
+  for ns in "$NS_LOCAL" "$NS_REMOTE"; do
+    ip netns exec "$ns" sh -c 'echo 1000 > /proc/sys/net/ipv4/tcp_rto_max_ms' 2>/dev/null ||
+      echo "devmem-e2e: net.ipv4.tcp_rto_max_ms not available in $ns; TCP backoff is uncapped"
+  done
 }

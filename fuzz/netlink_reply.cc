@@ -4,7 +4,9 @@
 // through ReplyCollector::Feed (acks, dumps, NLMSG_DONE, extack TLVs, stale
 // sequence numbers), then every collected message is walked the way the
 // decoder walks it: attribute streams by the family's reply spec, nests
-// recursively, and nlctrl replies through ParseFamilyReply.
+// recursively, and nlctrl replies through ParseFamilyReply. Each datagram is
+// also read as a multicast notification by ParseDeviceEvents (the device
+// watch), with the low 16 bits of the sequence number as the family id.
 //
 // Input: [flags u8][seq u32 LE] then datagrams, each [len u16 LE][bytes].
 // flags bit 0: the request was a dump; the other bits pick the command whose
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "netlink/attr.h"
+#include "netlink/device_events.h"
 #include "netlink/family.h"
 #include "netlink/reply.h"
 #include "netlink/spec.h"
@@ -90,6 +93,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // An exact-size copy, so reading one byte past a datagram is caught.
     std::vector<uint8_t> dgram(data + pos, data + pos + n);
     rc.Feed(dgram.data(), dgram.size());
+    nl::DeviceEvents ev;
+    nl::ParseDeviceEvents(dgram.data(), dgram.size(), static_cast<uint16_t>(seq), &ev);
     pos += n;
   }
 

@@ -9,8 +9,11 @@
  * collector, because code may still hold and use its numeric `id`. The
  * socket is close-on-exec, so child processes do not inherit bindings.
  */
+import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 
+import { watchDevice } from './device-watch';
 import { call, DevmemError, invalidArgument } from './errors';
 import { checkInterfaceSpec, resolveInterface, type InterfaceSpec } from './interfaces';
 import { native, type NativeBinding } from './native';
@@ -26,7 +29,11 @@ export interface BindRxOptions {
   rxPageSize?: number;
 }
 
-abstract class Binding {
+/**
+ * Events: `'deviceRemoved'` (the device was unregistered while the binding
+ * was open; the listener gets a DevmemError with reason `DEVICE_REMOVED`).
+ */
+abstract class Binding extends EventEmitter {
   /** The binding id: `dmabuf_id` in received fragments, the cmsg value for TX. */
   readonly id: number;
   readonly ifindex: number;
@@ -34,13 +41,33 @@ abstract class Binding {
   /** `'rx'` or `'tx'`. */
   readonly kind: 'rx' | 'tx';
   readonly #native: NativeBinding;
+  #removed: DevmemError | undefined;
+  #unwatch: (() => void) | undefined;
 
   protected constructor(nat: NativeBinding, ifname: string) {
+    super();
     this.#native = nat;
     this.id = nat.id;
     this.ifindex = nat.ifindex;
     this.ifname = ifname;
     this.kind = nat.kind;
+  }
+
+  /** @internal Starts watching for the device's removal; bindRx/bindTx await it. */
+  async watchDevice(): Promise<void> {
+    const stop = await watchDevice(this.ifindex, () => this.#onDeviceRemoved());
+    if (this.closed || this.#removed) stop();
+    else this.#unwatch = stop;
+  }
+
+  #onDeviceRemoved(): void {
+    if (this.closed || this.#removed) return;
+    this.#unwatch = undefined;
+    this.#removed = new DevmemError(
+      `interface ${this.ifname} (ifindex ${this.ifindex}) was removed while ${this.kind.toUpperCase()} binding ${this.id} was open`,
+      { reason: 'DEVICE_REMOVED', errno: -os.constants.errno.ENODEV },
+    );
+    this.emit('deviceRemoved', this.#removed);
   }
 
   /** True once close() ran. */
@@ -49,10 +76,37 @@ abstract class Binding {
   }
 
   /**
+   * True once the device was unregistered (deleted, its driver unbound, or
+   * moved to another network namespace) while the binding was open. Nothing
+   * new can arrive in an RX binding after that, and a TX binding must not be
+   * sent from. Close it; bind again once the device is back.
+   */
+  get deviceRemoved(): boolean {
+    return this.#removed !== undefined;
+  }
+
+  /**
+   * @internal Calls `fn` with the DEVICE_REMOVED error once the device goes
+   * away (on the next tick if it already has); returns the unsubscribe.
+   */
+  onDeviceRemoved(fn: (err: DevmemError) => void): () => void {
+    if (this.#removed) {
+      const err = this.#removed;
+      let live = true;
+      queueMicrotask(() => live && fn(err));
+      return () => void (live = false);
+    }
+    this.on('deviceRemoved', fn);
+    return () => void this.off('deviceRemoved', fn);
+  }
+
+  /**
    * Unbinds by closing the owning netlink socket. Idempotent. Fragments
    * already handed to sockets stay valid until they are released.
    */
   close(): void {
+    this.#unwatch?.();
+    this.#unwatch = undefined;
     this.#native.close();
   }
 
@@ -149,7 +203,9 @@ export async function bindRx(
   const nat = await call('bind-rx', `bind-rx of queues ${qs.join(',')} on ${ifname}`, () =>
     native().bind('bind-rx', { ifindex, ...attrs }),
   );
-  return new RxBinding(nat, ifname, qs);
+  const binding = new RxBinding(nat, ifname, qs);
+  await binding.watchDevice();
+  return binding;
 }
 
 /** Binds `dmabuf` for transmit on `iface` (Linux 6.16+; no privilege needed). */
@@ -159,5 +215,7 @@ export async function bindTx(iface: InterfaceSpec, dmabuf: DmaBufLike | number):
   const size = dmabufSize(dmabuf, fd);
   const { ifindex, ifname } = await resolveInterface(iface);
   const nat = await call('bind-tx', `bind-tx on ${ifname}`, () => native().bind('bind-tx', { ifindex, fd }));
-  return new TxBinding(nat, ifname, size);
+  const binding = new TxBinding(nat, ifname, size);
+  await binding.watchDevice();
+  return binding;
 }

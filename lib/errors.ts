@@ -41,6 +41,7 @@ export type DevmemReason =
   | 'RSS_UNSUPPORTED'
   | 'TOO_FEW_QUEUES'
   | 'NIC_RESTORE_FAILED'
+  | 'DEVICE_REMOVED'
   | 'KERNEL_ERROR';
 
 /** What the kernel's extended ACK said, with attribute numbers named. */
@@ -100,6 +101,8 @@ const ADVICE: Record<DevmemReason, string> = {
   TOO_FEW_QUEUES: 'The device has too few RX channels for the queues asked for; raise them (setChannels) or ask for fewer.',
   NIC_RESTORE_FAILED:
     'Some NIC settings could not be put back; the error lists each step that failed. Check the device with `devmem probe` and fix it by hand.',
+  DEVICE_REMOVED:
+    'The device was deleted, its driver unbound, or it moved to another network namespace. Everything received before that stays readable; close the socket and the binding, and bind again once the device is back. Do not delete a device while a TX binding is open on it: Linux up to at least 7.3 oopses when such a binding is closed.',
   KERNEL_ERROR: 'See the errno and the kernel message.',
 };
 

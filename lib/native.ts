@@ -41,6 +41,11 @@ export interface NativeBinding {
   close(): void;
 }
 
+/** Listens for dev-del-ntf; the callback gets removed ifindexes, or null after lost notifications. */
+export interface NativeDeviceWatch {
+  close(): void;
+}
+
 export interface NativeMapping {
   readonly size: number;
   read(offset: number, target: Uint8Array): void;
@@ -166,6 +171,7 @@ export interface NativeAddon {
   closeOwnedFd(fd: number): boolean;
   NativeMapping: new (fd: number, size: number) => NativeMapping;
   NativeServer: new () => NativeServer;
+  NativeDeviceWatch: new (familyId: number, groupId: number, cb: (removed: Uint32Array | null) => void) => NativeDeviceWatch;
   connect(opts: {
     host: string;
     port: number;
@@ -201,6 +207,7 @@ export interface NativeAddon {
     replaySocket(controls: Uint8Array[], nbytes: number[], recvmsgs: number): NativeSocket;
     encodeFlowRule(rule: NativeTcpRule & { queue: number; location?: number }): Buffer;
     decodeFlowRule(fs: Uint8Array): NativeReportedRule;
+    parseDeviceEvents(datagram: Uint8Array, familyId: number): { removed: number[]; malformed: number };
   };
 }
 

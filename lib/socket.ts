@@ -24,6 +24,9 @@ export interface ReceiveOptions {
   /**
    * The RX binding the flow is steered to. Every fragment's dmabuf id is
    * checked against it; a mismatch is a FLOW_STEERING error naming both.
+   * With an RxBinding from this library, a read that would wait after the
+   * binding's device was removed rejects with DEVICE_REMOVED instead of
+   * hanging, once everything already received has been read.
    */
   binding?: { readonly id: number };
   /** The dma-buf behind `binding`, used by `FragmentBatch.copyOut()` helpers. */
@@ -128,6 +131,11 @@ export function checkReceiveOptions(o: ReceiveOptions | undefined): ReceiveOptio
   return o;
 }
 
+/** What an RxBinding from this library offers: word of its device's removal. */
+interface DeviceRemovalSource {
+  onDeviceRemoved(fn: (err: DevmemError) => void): () => void;
+}
+
 interface Waiter {
   resolve(b: FragmentBatch | null): void;
   reject(e: unknown): void;
@@ -142,7 +150,9 @@ interface Waiter {
  * resumes on release), `'starved'` (a read waited `starvationTimeout` ms
  * with no data while fragments were held: `{ idleMs, outstandingTokens,
  * outstandingBytes }`), `'shortRelease'` (the kernel freed fewer fragments
- * than returned), `'close'`.
+ * than returned), `'deviceRemoved'` (the binding's device was unregistered:
+ * what was received stays readable, then reads reject with DEVICE_REMOVED),
+ * `'close'`.
  */
 export class DevmemSocket extends EventEmitter {
   readonly #native: NativeSocket;
@@ -159,6 +169,10 @@ export class DevmemSocket extends EventEmitter {
   readonly #tx: Transmitter;
   /** Where the native release writes its counts, reused for every batch. */
   readonly #releaseOut = new Float64Array(3);
+  #deviceRemoved: DevmemError | undefined;
+  #unwatchDevice: (() => void) | undefined;
+  #removalCheck = false;
+  #batchesSeen = 0;
 
   /** @internal */
   constructor(nat: NativeSocket, opts: ReceiveOptions) {
@@ -173,6 +187,34 @@ export class DevmemSocket extends EventEmitter {
       if (opts[k] !== undefined) limits[k] = opts[k];
     nat.setLimits(limits);
     if (opts.binding) nat.setBinding(opts.binding.id);
+    const watched = opts.binding as Partial<DeviceRemovalSource> | undefined;
+    if (typeof watched?.onDeviceRemoved === 'function')
+      this.#unwatchDevice = watched.onDeviceRemoved((err) => this.#onDeviceRemoved(err));
+  }
+
+  // The device went away: nothing more can arrive, but the kernel may still
+  // hold data received before, and none of it may be lost. Reads go on
+  // until the socket has been quiet for two turns of the event loop with a
+  // read waiting (data already queued in the kernel shows up as readiness in
+  // the poll phase between them), and then fail with DEVICE_REMOVED.
+  #onDeviceRemoved(err: DevmemError): void {
+    this.#deviceRemoved = err;
+    this.#unwatchDevice = undefined;
+    this.emit('deviceRemoved', err);
+    this.#checkQuietAfterRemoval();
+  }
+
+  #checkQuietAfterRemoval(quietTurns = 0): void {
+    if (!this.#deviceRemoved || this.#removalCheck || this.#waiters.length === 0) return;
+    this.#removalCheck = true;
+    const seen = this.#batchesSeen;
+    setImmediate(() => {
+      this.#removalCheck = false;
+      if (this.#closed || this.#ended || this.#error !== undefined || this.#waiters.length === 0) return;
+      if (this.#batchesSeen !== seen) this.#checkQuietAfterRemoval(0);
+      else if (quietTurns + 1 < 2) this.#checkQuietAfterRemoval(quietTurns + 1);
+      else this.#fail(this.#deviceRemoved);
+    });
   }
 
   /** @internal Resolves once a connecting socket is connected. */
@@ -245,6 +287,7 @@ export class DevmemSocket extends EventEmitter {
 
   #onBatch(nb: NativeBatch): void {
     this.#stopStarvationWatch();
+    this.#batchesSeen++;
     const batch = new FragmentBatch(this, nb);
     if (batchChannel.hasSubscribers) batchChannel.publish({ socket: this, batch });
     const hostPolicy = this.#opts.hostData ?? (this.#opts.binding ? 'error' : 'accept');
@@ -323,6 +366,7 @@ export class DevmemSocket extends EventEmitter {
       this.#waiters.push({ resolve, reject });
       this.#native.resume();
       this.#watchStarvation();
+      this.#checkQuietAfterRemoval();
     });
   }
 
@@ -455,6 +499,8 @@ export class DevmemSocket extends EventEmitter {
     if (this.#closed) return;
     this.#closed = true;
     this.#stopStarvationWatch();
+    this.#unwatchDevice?.();
+    this.#unwatchDevice = undefined;
     this.#native.close();
     const err = new DevmemError('the socket was closed during a read', { reason: 'CLOSED', errno: -9, code: 'EBADF' });
     for (const w of this.#waiters.splice(0)) {

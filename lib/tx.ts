@@ -20,6 +20,8 @@ export interface TxBindingLike {
   readonly size: number;
   readonly closed?: boolean;
   readonly kind?: string;
+  /** Set by TxBinding once its device was unregistered; sends are then refused. */
+  readonly deviceRemoved?: boolean;
 }
 
 export interface SendResult {
@@ -128,6 +130,14 @@ export class Transmitter {
     if (binding.kind !== undefined && binding.kind !== 'tx')
       throw new DevmemError('sendDmabuf needs a TX binding (bindTx()), not an RX binding', { reason: 'INVALID_BINDING' });
     if (binding.closed === true) throw new DevmemError('the TX binding is closed', { reason: 'INVALID_BINDING', errno: -9, code: 'EBADF' });
+    // The kernel keeps a TX binding's device pointer after the device is
+    // unregistered (through 7.3), so a send would make it read freed memory.
+    if (binding.deviceRemoved === true)
+      throw new DevmemError(`the TX binding's device was removed; binding ${binding.id} can no longer send`, {
+        reason: 'DEVICE_REMOVED',
+        errno: -19,
+        code: 'ENODEV',
+      });
     const pairs = checkRanges(ranges, binding.size);
     const maxInFlight = opts.maxInFlightBytes ?? 64 * 1024 * 1024;
     if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) throw invalidArgument('maxInFlightBytes must be a positive integer');

@@ -5,6 +5,7 @@
 
 #include "js/addon_data.h"
 #include "js/binding_object.h"
+#include "js/device_watch.h"
 #include "js/netlink_exports.h"
 #include "js/socket_object.h"
 #include "uapi/devmem_uapi.h"
@@ -19,6 +20,9 @@ AddonData::~AddonData() {
     s->ForgetAddonData();
     s->CloseNow();
   }
+  std::set<DeviceWatchObject*> watches;
+  watches.swap(device_watches);
+  for (DeviceWatchObject* w : watches) w->Teardown();
   for (int fd : owned_fds) ::close(fd);
 }
 void InitEthtool(Napi::Env env, Napi::Object exports);
@@ -56,6 +60,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   devmem::js::InitEthtool(env, exports);
   devmem::js::InitDmabuf(env, exports);
   devmem::js::InitSockets(env, exports);
+  devmem::js::InitDeviceWatch(env, exports);
   devmem::js::InitRxTesting(env, exports.Get("testing").As<Napi::Object>());
   exports.Set("constants", Constants(env));
   return exports;

@@ -13,6 +13,7 @@
 namespace devmem::js {
 
 class SocketObject;
+class DeviceWatchObject;
 
 // Per-environment state (the main thread and each worker get their own).
 // Its destructor runs when the environment tears down, closing whatever the
@@ -23,6 +24,8 @@ struct AddonData {
   std::vector<std::weak_ptr<nl::NetlinkSocket>> binding_sockets;
   // Open sockets, closed at teardown (their objects stay referenced while open).
   std::set<SocketObject*> sockets;
+  // Open device watches, closed at teardown like the sockets.
+  std::set<DeviceWatchObject*> device_watches;
   // dma-buf fds handed to JS (allocated, duplicated or adopted); JS closes
   // them through closeOwnedFd, teardown closes the rest: a terminated
   // worker's dma-bufs are not left open in the process.

@@ -28,7 +28,7 @@ const { values: opts } = parseArgs({
 
 // Each target: its harness and the production sources it links.
 const TARGETS = {
-  netlink_reply: ['native/netlink/reply.cc', 'native/netlink/family.cc', 'native/netlink/request.cc', 'native/netlink/socket.cc', 'native/netlink/spec.cc'],
+  netlink_reply: ['native/netlink/reply.cc', 'native/netlink/device_events.cc', 'native/netlink/family.cc', 'native/netlink/request.cc', 'native/netlink/socket.cc', 'native/netlink/spec.cc'],
   rx_recvmsg: ['native/rx/fragments.cc', 'native/rx/token_release.cc'],
 };
 

@@ -102,7 +102,7 @@ const ADVICE: Record<DevmemReason, string> = {
   NIC_RESTORE_FAILED:
     'Some NIC settings could not be put back; the error lists each step that failed. Check the device with `devmem probe` and fix it by hand.',
   DEVICE_REMOVED:
-    'The device was deleted, its driver unbound, or it moved to another network namespace. Everything received before that stays readable; close the socket and the binding, and bind again once the device is back. Do not delete a device while a TX binding is open on it: Linux up to at least 7.3 oopses when such a binding is closed.',
+    'The device was deleted, its driver unbound, or it moved to another network namespace. What arrived before is still readable; close the socket and the binding, and bind again once the device is back. Never delete a device under an open TX binding: Linux up to at least 7.3.4 oopses when that binding is closed (docs/reliability.md).',
   KERNEL_ERROR: 'See the errno and the kernel message.',
 };
 

@@ -31,8 +31,6 @@ export function createJob({ mode, repoRoot, node, grep, color, bench }) {
     DEVMEM_JOB_ASAN_OPTIONS: process.env.DEVMEM_VM_ASAN_OPTIONS ?? '',
     DEVMEM_JOB_UBSAN_OPTIONS: process.env.DEVMEM_VM_UBSAN_OPTIONS ?? '',
     DEVMEM_JOB_ADDON: process.env.DEVMEM_VM_ADDON ?? '',
-    // Opt-in for the device-removal fault tests (they crash kernels with the bug).
-    DEVMEM_JOB_DEVICE_REMOVAL: process.env.DEVMEM_E2E_DEVICE_REMOVAL ?? '',
   };
   writeFileSync(
     join(dir, 'job.env'),

@@ -105,6 +105,8 @@ export interface NativeSocket {
   /** Writes [requested, freed, calls] into `out`. */
   release(seq: number, out: Float64Array): void;
   close(): void;
+  /** close() with SO_LINGER 0: the connection is aborted with a RST. */
+  reset(): void;
   shutdown(): void;
   send(data: Uint8Array): number;
   waitWritable(): void;

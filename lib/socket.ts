@@ -213,7 +213,10 @@ export class DevmemSocket extends EventEmitter {
       if (this.#closed || this.#ended || this.#error !== undefined || this.#waiters.length === 0) return;
       if (this.#batchesSeen !== seen) this.#checkQuietAfterRemoval(0);
       else if (quietTurns + 1 < 2) this.#checkQuietAfterRemoval(quietTurns + 1);
-      else this.#fail(this.#deviceRemoved);
+      // Aborted, not closed: the FIN of a graceful close cannot reach the
+      // peer, and the orphan retransmitting it would hold the device buffers
+      // of its out-of-order queue (and so keep the binding) for minutes.
+      else this.#fail(this.#deviceRemoved, true);
     });
   }
 
@@ -323,14 +326,15 @@ export class DevmemSocket extends EventEmitter {
     }
   }
 
-  #fail(err: unknown): void {
+  #fail(err: unknown, reset = false): void {
     if (this.#error !== undefined) return;
     this.#error = err;
     this.#tx.fail(err);
     if (errorChannel.hasSubscribers) errorChannel.publish({ socket: this, error: err });
     for (const w of this.#waiters.splice(0)) w.reject(err);
     if (this.listenerCount('error') > 0) this.emit('error', err);
-    this.close();
+    if (reset) this.resetAndDestroy();
+    else this.close();
   }
 
   #flushWaiters(): void {
@@ -496,12 +500,29 @@ export class DevmemSocket extends EventEmitter {
    * a later `release()` of a batch still held throws `CLOSED`. Idempotent.
    */
   close(): void {
+    this.#close(false);
+  }
+
+  /**
+   * Closes the socket with a TCP RST instead of a FIN (like
+   * `net.Socket.resetAndDestroy()`). Unread data is dropped and the kernel
+   * frees everything the connection holds at once, including device
+   * buffers, where a graceful close to an unreachable peer can leave the
+   * connection retransmitting its FIN, and holding them, for minutes.
+   * Otherwise as close(). Idempotent.
+   */
+  resetAndDestroy(): void {
+    this.#close(true);
+  }
+
+  #close(reset: boolean): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#stopStarvationWatch();
     this.#unwatchDevice?.();
     this.#unwatchDevice = undefined;
-    this.#native.close();
+    if (reset) this.#native.reset();
+    else this.#native.close();
     const err = new DevmemError('the socket was closed during a read', { reason: 'CLOSED', errno: -9, code: 'EBADF' });
     for (const w of this.#waiters.splice(0)) {
       if (this.#ended) w.resolve(null);

@@ -44,6 +44,7 @@ Napi::Function SocketObject::Define(Napi::Env env) {
                          InstanceMethod<&SocketObject::Pause>("pause"),
                          InstanceMethod<&SocketObject::Release>("release"),
                          InstanceMethod<&SocketObject::Close>("close"),
+                         InstanceMethod<&SocketObject::Reset>("reset"),
                          InstanceMethod<&SocketObject::Shutdown>("shutdown"),
                          InstanceMethod<&SocketObject::Send>("send"),
                          InstanceMethod<&SocketObject::WaitWritable>("waitWritable"),
@@ -559,6 +560,19 @@ Napi::Value SocketObject::Close(const Napi::CallbackInfo& info) {
     Napi::ObjectWrap<SocketObject>::Unref();
   }
   return info.Env().Undefined();
+}
+
+// Close with a RST: SO_LINGER with a zero timeout makes close() abort the
+// connection. The kernel then frees everything the connection holds at
+// once, device buffers in its out-of-order queue included, where a graceful
+// close may leave an orphan retransmitting its FIN (and holding those
+// buffers, and so the binding) for minutes when the peer cannot be reached.
+Napi::Value SocketObject::Reset(const Napi::CallbackInfo& info) {
+  if (poller_ && !closed_) {
+    linger l{1, 0};
+    ::setsockopt(poller_->Fd(), SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+  }
+  return Close(info);
 }
 
 Napi::Value SocketObject::Shutdown(const Napi::CallbackInfo& info) {

@@ -63,6 +63,7 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
   Napi::Value Pause(const Napi::CallbackInfo& info);
   Napi::Value Release(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Reset(const Napi::CallbackInfo& info);
   Napi::Value Shutdown(const Napi::CallbackInfo& info);
   Napi::Value Send(const Napi::CallbackInfo& info);
   Napi::Value WaitWritable(const Napi::CallbackInfo& info);

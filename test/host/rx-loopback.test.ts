@@ -116,6 +116,31 @@ describe('DevmemSocket over loopback (real kernel, readable data)', function () 
     assert.equal(peer.closed, true);
   });
 
+  it('resetAndDestroy() aborts with a RST where close() ends with a FIN', async () => {
+    const { port } = server.address()!;
+    // Nothing is left unread, so only the way of closing decides what the peer sees.
+    const peerSees = async (how: 'close' | 'resetAndDestroy') => {
+      const raw = net.connect(port, '127.0.0.1');
+      const sock = await server.accept();
+      await new Promise((r) => raw.once('connect', r));
+      const seen = new Promise<string>((resolve) => {
+        raw.once('end', () => resolve('FIN'));
+        raw.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? String(e)));
+      });
+      raw.resume();
+      const pending = sock.read();
+      sock[how]();
+      await assert.rejects(pending, (e: unknown) => e instanceof DevmemError && e.reason === 'CLOSED');
+      assert.equal(sock.closed, true);
+      sock.resetAndDestroy(); // idempotent once closed
+      const r = await seen;
+      raw.destroy();
+      return r;
+    };
+    assert.equal(await peerSees('close'), 'FIN');
+    assert.equal(await peerSees('resetAndDestroy'), 'ECONNRESET');
+  });
+
   it('rejects a pending read when the socket closes under it', async () => {
     const { client, peer } = await pair(server);
     const pending = peer.read();

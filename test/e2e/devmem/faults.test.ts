@@ -116,7 +116,12 @@ class ScratchPair {
         // already deleted by the test
       }
     }
-    assert.equal(attached, false, `a dma-buf is still attached to netdevsim${this.id} 30 s after everything was closed: the binding was never freed`);
+    if (attached) {
+      // What still holds buffers: sockets (an orphan retransmitting), page pools.
+      const sockets = execFileSync('ss', ['-tanoie'], { encoding: 'utf8' });
+      const pools = JSON.stringify(await netdev.listPagePools().catch((e: unknown) => String(e)));
+      assert.fail(`a dma-buf is still attached to netdevsim${this.id} 30 s after everything was closed: the binding was never freed\n${sockets}\n${pools}`);
+    }
   }
 }
 

@@ -47,16 +47,12 @@ DeviceWatchObject::DeviceWatchObject(const Napi::CallbackInfo& info) : Napi::Obj
     throw MakeError(env, f);
   }
 
-  uv_loop_t* loop = nullptr;
-  napi_get_uv_event_loop(env, &loop);
-  poller_ = std::make_unique<UvPoller>(loop, fd, [this](int, int) {
-    try {
-      OnReadable();
-    } catch (const Napi::Error&) {
-      js_gone_ = true;
-      CloseNow();
-    }
-  });
+  poller_ = MakeEnvPoller(
+      env, fd, [this](int, int) { OnReadable(); },
+      [this] {
+        js_gone_ = true;
+        CloseNow();
+      });
   poller_->Unref();
   poller_->Watch(UV_READABLE);
   callback_ = Napi::Persistent(info[2].As<Napi::Function>());

@@ -64,19 +64,12 @@ SocketObject::SocketObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<So
 SocketObject::~SocketObject() { CloseNow(); }
 
 void SocketObject::Adopt(Napi::Env env, int fd, bool connecting) {
-  uv_loop_t* loop = nullptr;
-  napi_get_uv_event_loop(env, &loop);
-  poller_ = std::make_unique<UvPoller>(loop, fd, [this](int status, int events) {
-    // Nothing below a libuv callback catches a C++ exception: one escaping
-    // here is std::terminate. node-addon-api throws when the environment can
-    // no longer run JS (a worker being terminated mid-transfer).
-    try {
-      OnPoll(status, events);
-    } catch (const Napi::Error&) {
-      js_gone_ = true;
-      CloseNow();
-    }
-  });
+  poller_ = MakeEnvPoller(
+      env, fd, [this](int status, int events) { OnPoll(status, events); },
+      [this] {
+        js_gone_ = true;
+        CloseNow();
+      });
   connecting_ = connecting;
   async_context_ = std::make_unique<Napi::AsyncContext>(env, "devmem:socket");
   addon_data_ = &AddonData::Get(env);
@@ -696,15 +689,7 @@ class ServerObject : public Napi::ObjectWrap<ServerObject> {
       ::close(fd);
       throw MakeError(env, f);
     }
-    uv_loop_t* loop = nullptr;
-    napi_get_uv_event_loop(env, &loop);
-    poller_ = std::make_unique<UvPoller>(loop, fd, [this](int, int) {
-      try {
-        OnReadable();
-      } catch (const Napi::Error&) {  // see SocketObject::Adopt
-        CloseNow();
-      }
-    });
+    poller_ = MakeEnvPoller(env, fd, [this](int, int) { OnReadable(); }, [this] { CloseNow(); });
     async_context_ = std::make_unique<Napi::AsyncContext>(env, "devmem:server");
     Napi::ObjectWrap<ServerObject>::Ref();
     return env.Undefined();

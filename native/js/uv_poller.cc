@@ -57,4 +57,18 @@ void UvPoller::Close() {
   events_ = 0;
 }
 
+std::unique_ptr<UvPoller> MakeEnvPoller(Napi::Env env, int fd, UvPoller::Callback on_ready,
+                                        std::function<void()> on_js_gone) {
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  return std::make_unique<UvPoller>(
+      loop, fd, [on_ready = std::move(on_ready), on_js_gone = std::move(on_js_gone)](int status, int events) {
+        try {
+          on_ready(status, events);
+        } catch (const Napi::Error&) {
+          on_js_gone();
+        }
+      });
+}
+
 }  // namespace devmem::js

@@ -2,9 +2,11 @@
 #ifndef DEVMEM_TCP_JS_UV_POLLER_H_
 #define DEVMEM_TCP_JS_UV_POLLER_H_
 
+#include <napi.h>
 #include <uv.h>
 
 #include <functional>
+#include <memory>
 
 namespace devmem::js {
 
@@ -43,6 +45,14 @@ class UvPoller {
   bool refed_ = true;
   Callback cb_;
 };
+
+// A poller on the loop of `env` (the main thread's or a worker's). Nothing
+// below a libuv callback catches a C++ exception, and node-addon-api throws
+// one when the environment can no longer run JS (a worker being terminated
+// mid-transfer): `on_ready` runs guarded, and `on_js_gone` runs instead of
+// std::terminate.
+std::unique_ptr<UvPoller> MakeEnvPoller(Napi::Env env, int fd, UvPoller::Callback on_ready,
+                                        std::function<void()> on_js_gone);
 
 }  // namespace devmem::js
 

@@ -43,6 +43,9 @@ abstract class Binding extends EventEmitter {
   readonly #native: NativeBinding;
   #removed: DevmemError | undefined;
   #unwatch: (() => void) | undefined;
+  // Sockets on this binding, told of a removal without being event
+  // listeners: a server's connections would trip MaxListenersExceeded.
+  readonly #removalSubscribers = new Set<(err: DevmemError) => void>();
 
   protected constructor(nat: NativeBinding, ifname: string) {
     super();
@@ -67,6 +70,8 @@ abstract class Binding extends EventEmitter {
       `interface ${this.ifname} (ifindex ${this.ifindex}) was removed while ${this.kind.toUpperCase()} binding ${this.id} was open`,
       { reason: 'DEVICE_REMOVED', errno: -os.constants.errno.ENODEV },
     );
+    for (const fn of [...this.#removalSubscribers]) fn(this.#removed);
+    this.#removalSubscribers.clear();
     this.emit('deviceRemoved', this.#removed);
   }
 
@@ -96,8 +101,8 @@ abstract class Binding extends EventEmitter {
       queueMicrotask(() => live && fn(err));
       return () => void (live = false);
     }
-    this.on('deviceRemoved', fn);
-    return () => void this.off('deviceRemoved', fn);
+    this.#removalSubscribers.add(fn);
+    return () => void this.#removalSubscribers.delete(fn);
   }
 
   /**

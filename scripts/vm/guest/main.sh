@@ -71,6 +71,7 @@ set +e
 ip netns exec "$NS_LOCAL" env \
   "LD_PRELOAD=${DEVMEM_JOB_LD_PRELOAD:-}" "ASAN_OPTIONS=${DEVMEM_JOB_ASAN_OPTIONS:-}" \
   "UBSAN_OPTIONS=${DEVMEM_JOB_UBSAN_OPTIONS:-}" "DEVMEM_TCP_ADDON=${DEVMEM_JOB_ADDON:-}" \
+  "DEVMEM_E2E_TX_DEVICE_REMOVAL=${DEVMEM_JOB_TX_DEVICE_REMOVAL:-}" \
   "$DEVMEM_JOB_NODE" --import=tsx node_modules/mocha/bin/mocha.js "$@"
 rc=$?
 set -e

@@ -68,4 +68,14 @@ setup_netdevsim_pair() {
     ip netns exec "$ns" sh -c 'echo 1000 > /proc/sys/net/ipv4/tcp_rto_max_ms' 2>/dev/null ||
       echo "devmem-e2e: net.ipv4.tcp_rto_max_ms not available in $ns; TCP backoff is uncapped"
   done
+
+  # TCP frees a consumed skb on the CPU that allocated it (skb_attempt_defer_free),
+  # and that CPU's list is flushed only when it next runs network receive
+  # processing. After a test deletes an interface nothing may run there for
+  # minutes, and the skbs on the list keep device buffers, so the binding,
+  # alive. Deferral only saves a cache miss; off, every buffer comes back when
+  # the socket lets go of it (net.core.skb_defer_max is global: set it here,
+  # in the initial namespace).
+  echo 0 > /proc/sys/net/core/skb_defer_max 2>/dev/null ||
+    echo "devmem-e2e: net.core.skb_defer_max not available; skb frees may be deferred"
 }

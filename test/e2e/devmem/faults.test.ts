@@ -318,7 +318,9 @@ describe('faults on the patched netdevsim', function () {
       assert.equal(sock.stats().zerocopySends, before, 'refused before any syscall');
       sock.close();
       peer.close();
-      tx.close(); // the kernel bug fires here
+      // Printed first: on a kernel with the bug the guest dies in the next line.
+      console.log('      DEVICE_REMOVED reported and the send refused; closing the TX binding');
+      tx.close(); // netdev_nl_sock_priv_destroy() on the freed net_device, up to at least 7.3.4
       assert.equal(tx.closed, true);
     } finally {
       server.close();

@@ -42,8 +42,23 @@ function recv(frags: Frag[], nbytes: number, opts: { flags?: number; id?: number
 const queue = (id: number, type: number, dmabuf?: number) =>
   nlmsg(FAM, NLM_F_MULTI, SEQ, genl(10, attr(1, u32(id)), attr(2, u32(3)), attr(3, u32(type)), attr(4, u32(0x101)), ...(dmabuf ? [attr(5, u32(dmabuf))] : [])));
 
+/**
+ * A multicast datagram as the device watch reads it. The target takes the
+ * family id for ParseDeviceEvents from the low 16 bits of the sequence
+ * number, so that is FAM here; notifications carry sequence number 0.
+ */
+function notifications(messages: Buffer[]): Buffer {
+  const dgram = Buffer.concat(messages);
+  return Buffer.concat([Buffer.from([0]), le32(FAM), le16(dgram.length), dgram]);
+}
+
 const seeds: Record<string, Record<string, Buffer>> = {
   netlink_reply: {
+    'dev-del-ntf-multicast': notifications([
+      nlmsg(FAM, 0, 0, genl(2, attr(1, u32(3)))),
+      nlmsg(FAM, 0, 0, genl(3, attr(1, u32(7)))),
+      nlmsg(FAM, 0, 0, genl(3, attr(4, u32(0)), attr(1, u32(9)))),
+    ]),
     'queue-dump-two-datagrams': reply(true, 0, [Buffer.concat([queue(0, 0, 4), queue(1, 0)]), Buffer.concat([queue(0, 1), nldone(SEQ)])]),
     'dump-error-in-done-with-extack': reply(true, 1, [queue(0, 0), nldone(SEQ, -95, [attr(1, str('not supported')), attr(2, u32(20))])]),
     'bind-rx-reply-and-ack': reply(false, 2, [Buffer.concat([nlmsg(FAM, 0, SEQ, genl(13, attr(4, u32(7)))), nlerr(SEQ, 0)])]),

@@ -64,9 +64,14 @@ setup_netdevsim_pair() {
   # exponential RTO (up to 120 s) would then decide when a stream resumes.
   # Capping it at 1 s (net.ipv4.tcp_rto_max_ms, Linux 6.15+) keeps recovery
   # prompt on a link with microsecond latency. Older kernels lack the knob.
+  # The cap also shortens how long a sender keeps retrying before it drops the
+  # connection (tcp_retries2 counts retransmits, timed with the capped RTO:
+  # 15 of them last ~14 s), so a slow stall could kill the stream mid-test;
+  # 150 retries keep that at ~150 s.
   for ns in "$NS_LOCAL" "$NS_REMOTE"; do
     ip netns exec "$ns" sh -c 'echo 1000 > /proc/sys/net/ipv4/tcp_rto_max_ms' 2>/dev/null ||
       echo "devmem-e2e: net.ipv4.tcp_rto_max_ms not available in $ns; TCP backoff is uncapped"
+    ip netns exec "$ns" sh -c 'echo 150 > /proc/sys/net/ipv4/tcp_retries2'
   done
 
   # TCP frees a consumed skb on the CPU that allocated it (skb_attempt_defer_free),

@@ -78,6 +78,14 @@ describe('devmem receive on the patched netdevsim', function () {
       const total = MiB;
       const sending = sendFromRemote(env.addr4Local, port, total);
       const sock = await server.accept();
+      // A sender that gives up (its TCP timed out during the stall) sends
+      // nothing more, not even a reset the starved queue could take: fail
+      // with its error rather than wait for the test timeout.
+      let senderError: unknown;
+      sending.catch((e: unknown) => {
+        senderError = e;
+        sock.close();
+      });
       const starved: { outstandingBytes: number }[] = [];
       sock.on('starved', (info: { outstandingBytes: number }) => starved.push(info));
       const held: FragmentBatch[] = [];
@@ -98,22 +106,26 @@ describe('devmem receive on the patched netdevsim', function () {
           held.push(b);
         }
       };
-      const stalled = await receiveUntilQuiet(1000);
-      assert.ok(stalled !== null, 'the stream stalled before its end');
-      assert.ok(pos < total, `stalled after ${pos} bytes`);
-      assert.ok(sock.stats().outstandingBytes <= 256 * 1024);
-      assert.equal(sock.closed, false, 'a stall is not an error');
-      assert.ok(starved.length >= 1, "the stall was reported with 'starved'");
-      assert.ok(starved[0]!.outstandingBytes > 0);
-      for (const b of held.splice(0)) b.release();
-      // Now drain to the end, releasing as we go.
-      let b: FragmentBatch | null = await stalled.next;
-      while (b) {
-        const data = b.copyOut(dmabuf);
-        bad += mismatches(data, pos);
-        pos += data.length;
-        b.release();
-        b = await sock.read();
+      try {
+        const stalled = await receiveUntilQuiet(1000);
+        assert.ok(stalled !== null, 'the stream stalled before its end');
+        assert.ok(pos < total, `stalled after ${pos} bytes`);
+        assert.ok(sock.stats().outstandingBytes <= 256 * 1024);
+        assert.equal(sock.closed, false, 'a stall is not an error');
+        assert.ok(starved.length >= 1, "the stall was reported with 'starved'");
+        assert.ok(starved[0]!.outstandingBytes > 0);
+        for (const b of held.splice(0)) b.release();
+        // Now drain to the end, releasing as we go.
+        let b: FragmentBatch | null = await stalled.next;
+        while (b) {
+          const data = b.copyOut(dmabuf);
+          bad += mismatches(data, pos);
+          pos += data.length;
+          b.release();
+          b = await sock.read();
+        }
+      } catch (e) {
+        throw senderError ?? e;
       }
       sock.close();
       server.close();

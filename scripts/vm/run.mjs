@@ -101,12 +101,13 @@ async function runMode(mode, { kernel, initramfs }, opts) {
   const job = createJob({ mode, repoRoot, node: process.execPath, grep: opts.grep, color: opts.color, bench: opts.bench });
   const unregister = onCleanup(job.remove);
   try {
-    step(`${mode}: booting ${kernel.release} (timeout ${opts.bootTimeoutMs / 1000} s)`);
+    step(`${mode}: booting ${kernel.release} on ${opts.cpus} vCPU${opts.cpus === 1 ? '' : 's'} (timeout ${opts.bootTimeoutMs / 1000} s)`);
     const consoleLines = [];
     const boot = await bootGuest({
       vmlinuz: kernel.paths.vmlinuz,
       initramfs,
       jobDir: job.dir,
+      cpus: opts.cpus,
       timeoutMs: opts.bootTimeoutMs,
       consoleLog: job.consoleLog,
       onLine: (line) => {

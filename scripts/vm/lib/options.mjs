@@ -29,6 +29,8 @@ environment:
   DEVMEM_VM_REFRESH=1                 same as --refresh
   DEVMEM_VM_TIMEOUT=SECONDS           per-boot limit (default 600)
   DEVMEM_VM_TOTAL_TIMEOUT=SECONDS     limit for the whole run, build included (default 3600)
+  DEVMEM_VM_CPUS=N                    guest vCPUs (default 1; more than 1 runs multi-threaded TCG,
+                                      which can crash the guest, see docs/guest-lab.md)
   DEVMEM_VM_CACHE=DIR                 cache root (default ~/.cache/devmem-tcp)
   DEVMEM_VM_KEEP_WORK=1               keep the build work dir (trixie chroot) for faster rebuilds
   DEVMEM_VM_SUMMARY=FILE              also write {"passed":N,"failed":N,"modes":{...}} to FILE
@@ -37,6 +39,12 @@ environment:
 function positiveSeconds(value, name) {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new HarnessError(`${name} must be a positive number of seconds, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function cpuCount(value) {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new HarnessError(`DEVMEM_VM_CPUS must be a whole number from 1 to 64, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -85,6 +93,7 @@ export function parseOptions(argv = process.argv.slice(2), env = process.env) {
     grep: parsed.grep,
     bootTimeoutMs: 1000 * positiveSeconds(parsed.timeout ?? env.DEVMEM_VM_TIMEOUT ?? 600, '--timeout / DEVMEM_VM_TIMEOUT'),
     totalTimeoutMs: 1000 * positiveSeconds(env.DEVMEM_VM_TOTAL_TIMEOUT ?? 3600, 'DEVMEM_VM_TOTAL_TIMEOUT'),
+    cpus: cpuCount(env.DEVMEM_VM_CPUS ?? 1),
     refresh: (parsed.refresh ?? false) || flag(env.DEVMEM_VM_REFRESH),
     kernel,
     cacheRoot: env.DEVMEM_VM_CACHE || join(homedir(), '.cache', 'devmem-tcp'),

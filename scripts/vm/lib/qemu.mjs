@@ -1,16 +1,21 @@
 // Boots the guest under QEMU and streams its console.
 //
-// TCG, not KVM: the build hosts' /dev/kvm is PVM, on which stock kernels die early, and
-// TCG with multi-threading is fast enough (about 3 s to init). The guest has no NIC
-// (-nic none): all traffic stays between the netns inside it. Two 9p shares: the host
-// root read-only ("hostroot") and the job directory writable ("e2ejob").
+// TCG, not KVM: the build hosts' /dev/kvm is PVM, on which stock kernels die early.
+// One vCPU by default. With two, multi-threaded TCG (QEMU 7.2) now and then runs a stale
+// translation of kernel text the guest has just patched: a static key flipped through
+// the int3 protocol, then executed as int3 after the patch was done ("Oops: int3" in
+// sched_clock_cpu at boot, seen in CI). Single-threaded TCG avoids that but switches
+// vCPUs only every 100 ms, which made the devmem suite over three times slower; one
+// vCPU costs about 15%. The guest has no NIC (-nic none): all traffic stays between the
+// netns inside it. Two 9p shares: the host root read-only ("hostroot") and the job
+// directory writable ("e2ejob").
 import { createWriteStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { killTree, startChild } from './proc.mjs';
 
 export const QEMU = 'qemu-system-x86_64';
 
-export function qemuArgs({ vmlinuz, initramfs, jobDir }) {
+export function qemuArgs({ vmlinuz, initramfs, jobDir, cpus = 1 }) {
   const cmdline = [
     'console=ttyS0',
     'panic=-1', // reboot at once on panic, which -no-reboot turns into a qemu exit
@@ -22,7 +27,7 @@ export function qemuArgs({ vmlinuz, initramfs, jobDir }) {
   return [
     '-accel', 'tcg,thread=multi',
     '-cpu', 'max',
-    '-smp', '2',
+    '-smp', String(cpus),
     '-m', '2048',
     '-nic', 'none',
     '-nodefaults',
@@ -42,11 +47,11 @@ export function qemuArgs({ vmlinuz, initramfs, jobDir }) {
  * Boots once and resolves when qemu exits: { exitCode, timedOut, wallMs }.
  * Every console line is passed to onLine and appended to consoleLog.
  */
-export function bootGuest({ vmlinuz, initramfs, jobDir, timeoutMs, consoleLog, onLine }) {
+export function bootGuest({ vmlinuz, initramfs, jobDir, cpus, timeoutMs, consoleLog, onLine }) {
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
     const log = createWriteStream(consoleLog);
-    const child = startChild(QEMU, qemuArgs({ vmlinuz, initramfs, jobDir }));
+    const child = startChild(QEMU, qemuArgs({ vmlinuz, initramfs, jobDir, cpus }));
     let timedOut = false;
     // Splits a stream into lines; the decoder keeps UTF-8 characters split across
     // chunks intact (mocha's check marks).

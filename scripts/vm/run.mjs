@@ -6,7 +6,9 @@
 //   2. make sure the kernel artifacts are cached (~/.cache/devmem-tcp/<kernel>/),
 //      building them from Debian packages if not
 //   3. per mode (devmem, stock): boot the guest, which runs test/e2e/<mode>/** with mocha
-//      inside netns nsa, and judge the results and the guest kernel log
+//      inside netns nsa, and judge the results and the guest kernel log; the conformance
+//      mode instead runs the kernel's own devmem selftests against `devmem nc` (the
+//      selftest tree is cached beside the kernel) and judges their KTAP
 //   4. print each mode's outcome and finally "N passed, N failed"; exit 0 only if clean
 import { copyFileSync, existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -21,6 +23,9 @@ import { onCleanup, runCleanups } from './lib/cleanup.mjs';
 import { HarnessError } from './lib/errors.mjs';
 import { createJob, readJobResults } from './lib/guest-job.mjs';
 import { ensureBuildTools, ensureRuntimeTools } from './lib/host-tools.mjs';
+import { ensurePackages } from './lib/apt.mjs';
+import { judgeConformance } from './lib/conformance.mjs';
+import { ensureSelftests, SELFTEST_BUILD_PACKAGES, SELFTEST_FILES, SELFTEST_RUNTIME_PACKAGES } from './lib/selftests.mjs';
 import { ensureInitramfs } from './lib/initramfs.mjs';
 import { elapsedSeconds, step } from './lib/log.mjs';
 import { loadPatch } from './lib/netdevsim-patch.mjs';
@@ -62,19 +67,17 @@ async function prepareArtifacts(opts) {
     }
   };
   const unregister = onCleanup(finish);
+  // Runs before anything touches apt or the work dir, i.e. only on a cache miss; once.
+  let aptReady;
+  const prepareApt = () =>
+    (aptReady ??= (async () => {
+      releaseLock = await acquireBuildLock(opts.cacheRoot);
+      ensureExtraSources();
+      await aptUpdate();
+      await ensureBuildTools();
+    })());
   try {
-    const choice = await selectKernel({
-      opts,
-      patch,
-      work,
-      // Runs before anything touches apt or the work dir, i.e. only on a cache miss.
-      prepareApt: async () => {
-        releaseLock = await acquireBuildLock(opts.cacheRoot);
-        ensureExtraSources();
-        await aptUpdate();
-        await ensureBuildTools();
-      },
-    });
+    const choice = await selectKernel({ opts, patch, work, prepareApt });
     let kernel = choice.cached;
     if (!kernel) {
       const paths = await buildKernelArtifacts({
@@ -89,7 +92,19 @@ async function prepareArtifacts(opts) {
       step(`kernel ${kernel.release}: cached in ${paths.dir} (built in ${kernel.buildSeconds} s)`);
     }
     const initramfs = await ensureInitramfs({ paths: kernel.paths, stamp: kernel, repoRoot });
-    return { kernel, initramfs };
+    let selftests;
+    if (opts.modes.includes('conformance')) {
+      await ensurePackages(SELFTEST_RUNTIME_PACKAGES);
+      selftests = await ensureSelftests({
+        kernel,
+        work,
+        prepareApt: async () => {
+          await prepareApt();
+          await ensurePackages(SELFTEST_BUILD_PACKAGES);
+        },
+      });
+    }
+    return { kernel, initramfs, selftests };
   } finally {
     unregister();
     finish();
@@ -97,8 +112,17 @@ async function prepareArtifacts(opts) {
 }
 
 /** One boot: runs the mode's specs in the guest and judges the outcome. */
-async function runMode(mode, { kernel, initramfs }, opts) {
-  const job = createJob({ mode, repoRoot, node: process.execPath, grep: opts.grep, color: opts.color, bench: opts.bench });
+async function runMode(mode, { kernel, initramfs, selftests }, opts) {
+  const job = createJob({
+    mode,
+    repoRoot,
+    node: process.execPath,
+    grep: opts.grep,
+    color: opts.color,
+    bench: opts.bench,
+    selftests:
+      mode === 'conformance' ? { tree: selftests.paths.tree, files: SELFTEST_FILES, timeoutSeconds: opts.selftestTimeoutSeconds } : undefined,
+  });
   const unregister = onCleanup(job.remove);
   try {
     step(`${mode}: booting ${kernel.release} on ${opts.cpus} vCPU${opts.cpus === 1 ? '' : 's'} (timeout ${opts.bootTimeoutMs / 1000} s)`);
@@ -119,7 +143,9 @@ async function runMode(mode, { kernel, initramfs }, opts) {
     const results = readJobResults(job.dir);
     const verdict = opts.bench
       ? judgeBench({ mode, boot, job: results, consoleLines })
-      : judgeMode({ mode, boot, job: results, consoleLines, grep: opts.grep });
+      : mode === 'conformance'
+        ? judgeConformance({ mode, boot, jobDir: job.dir, job: results, consoleLines })
+        : judgeMode({ mode, boot, job: results, consoleLines, grep: opts.grep });
     if (opts.bench?.out && results.benchReport !== undefined) writeFileSync(opts.bench.out, results.benchReport);
     // Keep the last console log and kernel log of each mode for post-mortems.
     const logs = join(opts.cacheRoot, 'logs');
@@ -145,6 +171,7 @@ function modeSummary(v) {
     passed: v.passed,
     failed: v.failed,
     pending: v.pending,
+    ...(v.skipped !== undefined ? { skipped: v.skipped, suites: v.suites } : {}),
     failedTests: v.failedTests.map((t) => t.title),
     problems: v.problems,
     guestSeconds: v.bootSeconds,
@@ -215,7 +242,7 @@ async function main() {
       modes: Object.fromEntries(verdicts.map((v) => [v.mode, modeSummary(v)])),
     });
     console.log(`total time ${elapsedSeconds().toFixed(1)} s, kernel ${artifacts.kernel.release}`);
-    console.log(`${total.passed} passed, ${total.failed} failed`);
+    console.log(`${total.passed} passed, ${total.failed} failed${total.skipped ? `, ${total.skipped} skipped` : ''}`);
     process.exitCode = verdicts.every((v) => v.ok) ? 0 : 1;
   } catch (err) {
     await haltIfAborting();

@@ -1,6 +1,6 @@
 #!/bin/sh
-# main.sh: the guest side of `npm run test:vm`, run by the guest's init inside
-# `chroot /host`, i.e. with the host's own tools, node and repository.
+# main.sh: the guest side of `npm run test:vm`, run by the guest's PID 1 (pid1.sh)
+# in the host's root share, i.e. with the host's own tools, node and repository.
 #
 # Reads the job (mode, repo path, node binary, mocha --grep) from /run/devmem-e2e/job.env, sets up
 # the linked netdevsim pair, exports the DEVMEM_E2E_* contract (docs/guest-lab.md,
@@ -12,6 +12,10 @@ set -eu
 job=/run/devmem-e2e
 . "$job/job.env"
 here=$DEVMEM_JOB_REPO/scripts/vm/guest
+# Conformance runs the kernel's own selftests instead of mocha.
+if [ "$DEVMEM_JOB_MODE" = conformance ]; then
+  exec /bin/sh "$here/conformance.sh"
+fi
 # The host's node first on PATH, for tests that spawn `node`.
 PATH=$(dirname "$DEVMEM_JOB_NODE"):$PATH
 export PATH

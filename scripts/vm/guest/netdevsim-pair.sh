@@ -1,9 +1,11 @@
 # netdevsim-pair.sh: sourced by main.sh (POSIX sh, runs in the guest chroot).
 #
-# setup_netdevsim_pair QUEUES creates two netdevsim devices with one port each, moves
-# the ports into their own network namespaces (local nsa, remote nsb), links them
+# setup_netdevsim_pair QUEUES [LOCAL_NETNS] creates two netdevsim devices with one port
+# each, moves the ports into their own network namespaces (local LOCAL_NETNS, nsa
+# by default, or the initial namespace when LOCAL_NETNS is "-"; remote nsb), links them
 # back to back (what one sends, the other receives) and addresses them. On return it
-# has set IF_LOCAL IFINDEX_LOCAL IF_REMOTE IFINDEX_REMOTE.
+# has set NS_LOCAL ("" for the initial namespace) IF_LOCAL IFINDEX_LOCAL IF_REMOTE
+# IFINDEX_REMOTE.
 
 NS_LOCAL=nsa
 NS_REMOTE=nsb
@@ -30,19 +32,32 @@ netdev_of_device() {
   return 1
 }
 
-# configure_port NETNS IFNAME ADDR4 ADDR6
+# in_netns NETNS CMD...: CMD in NETNS, or here when NETNS is "" (the initial namespace).
+in_netns() {
+  in_netns_name=$1
+  shift
+  if [ -n "$in_netns_name" ]; then ip netns exec "$in_netns_name" "$@"; else "$@"; fi
+}
+
+# configure_port NETNS IFNAME ADDR4 ADDR6 (NETNS "" leaves the port where it is)
 configure_port() {
-  ip netns add "$1"
-  ip link set "$2" netns "$1"
-  ip -n "$1" link set lo up
-  ip -n "$1" addr add "$3/24" dev "$2"
+  if [ -n "$1" ]; then
+    ip netns add "$1"
+    ip link set "$2" netns "$1"
+  fi
+  in_netns "$1" ip link set lo up
+  in_netns "$1" ip addr add "$3/24" dev "$2"
   # nodad: the address is usable at once instead of after duplicate detection.
-  ip -n "$1" -6 addr add "$4/64" dev "$2" nodad
-  ip -n "$1" link set "$2" up
+  in_netns "$1" ip -6 addr add "$4/64" dev "$2" nodad
+  in_netns "$1" ip link set "$2" up
 }
 
 setup_netdevsim_pair() {
   queues=$1
+  case "${2:-nsa}" in
+    -) NS_LOCAL= ;;
+    *) NS_LOCAL=${2:-nsa} ;;
+  esac
   echo "1 1 $queues" > /sys/bus/netdevsim/new_device
   echo "2 1 $queues" > /sys/bus/netdevsim/new_device
   IF_LOCAL=$(netdev_of_device 1)
@@ -51,12 +66,14 @@ setup_netdevsim_pair() {
   configure_port "$NS_LOCAL" "$IF_LOCAL" "$ADDR4_LOCAL" "$ADDR6_LOCAL"
   configure_port "$NS_REMOTE" "$IF_REMOTE" "$ADDR4_REMOTE" "$ADDR6_REMOTE"
 
-  IFINDEX_LOCAL=$(ip netns exec "$NS_LOCAL" cat "/sys/class/net/$IF_LOCAL/ifindex")
+  IFINDEX_LOCAL=$(in_netns "$NS_LOCAL" cat "/sys/class/net/$IF_LOCAL/ifindex")
   IFINDEX_REMOTE=$(ip netns exec "$NS_REMOTE" cat "/sys/class/net/$IF_REMOTE/ifindex")
 
   # link_device takes "NETNS_FD:IFINDEX NETNS_FD:IFINDEX"; the fds are resolved in the
   # writing process, i.e. this shell.
-  exec 7< "/run/netns/$NS_LOCAL" 8< "/run/netns/$NS_REMOTE"
+  local_ns_file=/proc/self/ns/net
+  if [ -n "$NS_LOCAL" ]; then local_ns_file=/run/netns/$NS_LOCAL; fi
+  exec 7< "$local_ns_file" 8< "/run/netns/$NS_REMOTE"
   echo "7:$IFINDEX_LOCAL 8:$IFINDEX_REMOTE" > /sys/bus/netdevsim/link_device
   exec 7<&- 8<&-
 
@@ -69,9 +86,9 @@ setup_netdevsim_pair() {
   # 15 of them last ~14 s), so a slow stall could kill the stream mid-test;
   # 150 retries keep that at ~150 s.
   for ns in "$NS_LOCAL" "$NS_REMOTE"; do
-    ip netns exec "$ns" sh -c 'echo 1000 > /proc/sys/net/ipv4/tcp_rto_max_ms' 2>/dev/null ||
-      echo "devmem-e2e: net.ipv4.tcp_rto_max_ms not available in $ns; TCP backoff is uncapped"
-    ip netns exec "$ns" sh -c 'echo 150 > /proc/sys/net/ipv4/tcp_retries2'
+    in_netns "$ns" sh -c 'echo 1000 > /proc/sys/net/ipv4/tcp_rto_max_ms' 2>/dev/null ||
+      echo "devmem-e2e: net.ipv4.tcp_rto_max_ms not available in ${ns:-the initial netns}; TCP backoff is uncapped"
+    in_netns "$ns" sh -c 'echo 150 > /proc/sys/net/ipv4/tcp_retries2'
   done
 
   # TCP frees a consumed skb on the CPU that allocated it (skb_attempt_defer_free),

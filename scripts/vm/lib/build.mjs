@@ -15,11 +15,12 @@ import { assertNoMountsBelow } from './mounts.mjs';
 import { onCleanup } from './cleanup.mjs';
 
 // Loaded by the guest init in this order (dependencies are added automatically):
-// 9p for the host root share, veth and dummy for tests that want them.
-export const GUEST_MODULES = ['netfs', '9pnet', '9pnet_virtio', '9p', 'veth', 'dummy'];
+// 9p for the host root share, veth and dummy for tests that want them, the clsact
+// qdisc and the BPF classifier for the netkit selftests' tc programs.
+export const GUEST_MODULES = ['netfs', '9pnet', '9pnet_virtio', '9p', 'veth', 'dummy', 'sch_ingress', 'cls_bpf'];
 
 // Kernel options the harness relies on; a kernel without them is not worth booting.
-const REQUIRED_CONFIG = ['CONFIG_NET_DEVMEM=y', 'CONFIG_UDMABUF=y', 'CONFIG_DMABUF_HEAPS_SYSTEM=y', 'CONFIG_VIRTIO_PCI=y'];
+const REQUIRED_CONFIG = ['CONFIG_NET_DEVMEM=y', 'CONFIG_UDMABUF=y', 'CONFIG_DMABUF_HEAPS_SYSTEM=y', 'CONFIG_VIRTIO_PCI=y', 'CONFIG_NETKIT=y'];
 
 function checkConfig(configPath, release) {
   if (!configPath) return;

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { compareCandidatesNewestFirst } from './debian-kernels.mjs';
 
 // Bump when the layout or the way artifacts are built changes: older caches are rebuilt.
-export const CACHE_FORMAT = 1;
+export const CACHE_FORMAT = 2; // 2: sch_ingress and cls_bpf among the guest modules
 const RELEASE_DIR_RE = /^\d+\.\d+\.\d+\+deb\d+-amd64$/;
 
 export function kernelDir(root, release) {

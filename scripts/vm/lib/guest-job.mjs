@@ -7,6 +7,8 @@
 //   init-failed   why the guest init gave up, if it did
 //   bench.json    the benchmark's report (bench jobs)
 //   bench-exit    the benchmark's exit status (bench jobs)
+//   ksft-*.tap    each kernel selftest's KTAP output (conformance jobs)
+//   ksft-*.exit   each kernel selftest's exit status (conformance jobs)
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +17,7 @@ function shellQuote(value) {
   return `'${String(value).replace(/'/g, `'\\''`)}'`;
 }
 
-export function createJob({ mode, repoRoot, node, grep, color, bench }) {
+export function createJob({ mode, repoRoot, node, grep, color, bench, selftests }) {
   const dir = mkdtempSync(join(tmpdir(), `devmem-vm-${mode}-`));
   const vars = {
     DEVMEM_JOB_MODE: mode,
@@ -25,6 +27,10 @@ export function createJob({ mode, repoRoot, node, grep, color, bench }) {
     DEVMEM_JOB_COLOR: color ? '1' : '0',
     DEVMEM_JOB_KIND: bench ? 'bench' : 'test',
     DEVMEM_JOB_BENCH_ARGS: bench?.args ?? '',
+    // Conformance jobs: the cached selftest tree, the suites to run and each one's limit.
+    DEVMEM_JOB_SELFTESTS: selftests?.tree ?? '',
+    DEVMEM_JOB_SELFTEST_FILES: selftests?.files.join(' ') ?? '',
+    DEVMEM_JOB_SELFTEST_TIMEOUT: String(selftests?.timeoutSeconds ?? ''),
     // Set by `npm run test:asan`: the sanitizer build of the addon and the
     // runtime preloaded into the guest's node (the host's own files, over 9p).
     DEVMEM_JOB_LD_PRELOAD: process.env.DEVMEM_VM_LD_PRELOAD ?? '',

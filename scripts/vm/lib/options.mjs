@@ -4,18 +4,22 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { HarnessError } from './errors.mjs';
 
-export const MODES = ['devmem', 'stock'];
+export const MODES = ['devmem', 'stock', 'conformance'];
+/** The modes a plain `npm run test:vm` boots; conformance is `npm run test:conformance`. */
+export const DEFAULT_MODES = ['devmem', 'stock'];
 
-export const USAGE = `usage: npm run test:vm -- [--mode devmem|stock] [--grep PATTERN] [--timeout SECONDS] [--refresh]
+export const USAGE = `usage: npm run test:vm -- [--mode devmem|stock|conformance] [--grep PATTERN] [--timeout SECONDS] [--refresh]
        npm run test:vm -- --bench [--bench-args='ARGS'] [--bench-out FILE]
 
 Boots Debian's kernel under QEMU (TCG) with the host root shared read-only and runs the
 e2e tests inside it: test/e2e/devmem/** with the devmem-capable netdevsim and
-test/e2e/stock/** with the stock one. Both modes run by default.
+test/e2e/stock/** with the stock one. Both modes run by default. The conformance
+mode (npm run test:conformance) runs the kernel's own devmem selftests from Debian's
+linux-source, unmodified, against \`devmem nc\` with the devmem-capable netdevsim.
 
 options:
-  --mode MODE        run one mode only (devmem or stock)
-  --grep PATTERN     passed to mocha --grep inside the guest
+  --mode MODE        run one mode only (devmem, stock or conformance)
+  --grep PATTERN     passed to mocha --grep inside the guest (not for conformance)
   --timeout SECONDS  limit for each guest boot (default 600, env DEVMEM_VM_TIMEOUT)
   --refresh          ask apt for a newer kernel even if a cached one is usable
   --bench            instead of the tests, run the receive benchmark (bench/guest/e2e-rx.ts)
@@ -34,6 +38,7 @@ environment:
   DEVMEM_VM_CACHE=DIR                 cache root (default ~/.cache/devmem-tcp)
   DEVMEM_VM_KEEP_WORK=1               keep the build work dir (trixie chroot) for faster rebuilds
   DEVMEM_VM_SUMMARY=FILE              also write {"passed":N,"failed":N,"modes":{...}} to FILE
+  DEVMEM_CONFORMANCE_SUITE_TIMEOUT=S  limit for each kernel selftest file in the conformance mode (default 600)
 `;
 
 function positiveSeconds(value, name) {
@@ -76,6 +81,9 @@ export function parseOptions(argv = process.argv.slice(2), env = process.env) {
   if (parsed.mode !== undefined && !MODES.includes(parsed.mode)) {
     throw new HarnessError(`--mode must be one of ${MODES.join(', ')}, got ${JSON.stringify(parsed.mode)}`);
   }
+  if (parsed.mode === 'conformance' && parsed.grep !== undefined) {
+    throw new HarnessError('--grep selects mocha tests; the conformance mode runs the kernel selftests whole');
+  }
   if (parsed.bench && (parsed.grep !== undefined || (parsed.mode !== undefined && parsed.mode !== 'devmem'))) {
     throw new HarnessError('--bench runs in devmem mode and takes no --grep');
   }
@@ -88,12 +96,13 @@ export function parseOptions(argv = process.argv.slice(2), env = process.env) {
   }
   return {
     help: parsed.help ?? false,
-    modes: parsed.bench ? ['devmem'] : parsed.mode ? [parsed.mode] : [...MODES],
+    modes: parsed.bench ? ['devmem'] : parsed.mode ? [parsed.mode] : [...DEFAULT_MODES],
     bench: parsed.bench ? { args: parsed['bench-args'] ?? '', out: parsed['bench-out'] } : undefined,
     grep: parsed.grep,
     bootTimeoutMs: 1000 * positiveSeconds(parsed.timeout ?? env.DEVMEM_VM_TIMEOUT ?? 600, '--timeout / DEVMEM_VM_TIMEOUT'),
     totalTimeoutMs: 1000 * positiveSeconds(env.DEVMEM_VM_TOTAL_TIMEOUT ?? 3600, 'DEVMEM_VM_TOTAL_TIMEOUT'),
     cpus: cpuCount(env.DEVMEM_VM_CPUS ?? 1),
+    selftestTimeoutSeconds: Math.ceil(positiveSeconds(env.DEVMEM_CONFORMANCE_SUITE_TIMEOUT ?? 600, 'DEVMEM_CONFORMANCE_SUITE_TIMEOUT')),
     refresh: (parsed.refresh ?? false) || flag(env.DEVMEM_VM_REFRESH),
     kernel,
     cacheRoot: env.DEVMEM_VM_CACHE || join(homedir(), '.cache', 'devmem-tcp'),

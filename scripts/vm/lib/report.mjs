@@ -52,6 +52,7 @@ export function judgeMode({ mode, boot, job, consoleLines, grep }) {
 export function printModeSummary(verdict) {
   const extra = [
     verdict.pending ? `${verdict.pending} pending` : '',
+    verdict.skipped ? `${verdict.skipped} skipped as the kernel's ncdevmem skips them` : '',
     verdict.problems.length ? `${verdict.problems.length} harness problem(s) counted as failures` : '',
   ].filter(Boolean);
   const head =
@@ -69,5 +70,6 @@ export function totals(verdicts) {
   return {
     passed: verdicts.reduce((n, v) => n + v.passed, 0),
     failed: verdicts.reduce((n, v) => n + v.failed, 0),
+    skipped: verdicts.reduce((n, v) => n + (v.skipped ?? 0), 0),
   };
 }

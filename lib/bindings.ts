@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 
 import { watchDevice } from './device-watch';
-import { call, DevmemError, invalidArgument } from './errors';
+import { call, callSync, DevmemError, invalidArgument } from './errors';
 import { checkInterfaceSpec, resolveInterface, type InterfaceSpec } from './interfaces';
 import { native, type NativeBinding } from './native';
 
@@ -193,6 +193,17 @@ export async function bindRx(
   options: BindRxOptions = {},
 ): Promise<RxBinding> {
   checkInterfaceSpec(iface);
+  const { qs, attrs } = bindRxAttrs(queues, dmabuf, options);
+  const { ifindex, ifname } = await resolveInterface(iface);
+  const nat = await call('bind-rx', `bind-rx of queues ${qs.join(',')} on ${ifname}`, () =>
+    native().bind('bind-rx', { ifindex, ...attrs }),
+  );
+  const binding = new RxBinding(nat, ifname, qs);
+  await binding.watchDevice();
+  return binding;
+}
+
+function bindRxAttrs(queues: readonly number[], dmabuf: DmaBufLike | number, options: BindRxOptions) {
   const qs = checkQueues(queues);
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
   const p = options.rxPageSize;
@@ -204,13 +215,27 @@ export async function bindRx(
   const fd = checkDmabufFd(dmabuf);
   const attrs: Record<string, unknown> = { fd, queues: qs.map((id) => ({ id, type: 0 })) };
   if (p !== undefined) attrs.rxPageSize = p;
-  const { ifindex, ifname } = await resolveInterface(iface);
-  const nat = await call('bind-rx', `bind-rx of queues ${qs.join(',')} on ${ifname}`, () =>
-    native().bind('bind-rx', { ifindex, ...attrs }),
+  return { qs, attrs };
+}
+
+/**
+ * @internal bindRx on the calling thread, for NicConfig: the binding exists in
+ * JS the moment the kernel has made it, so the caller can put its unbind on
+ * the undo stack before any signal handler can run. The device watch starts
+ * with `binding.watchDevice()`.
+ */
+export function bindRxSync(
+  ifindex: number,
+  ifname: string,
+  queues: readonly number[],
+  dmabuf: DmaBufLike | number,
+  options: BindRxOptions = {},
+): RxBinding {
+  const { qs, attrs } = bindRxAttrs(queues, dmabuf, options);
+  const nat = callSync('bind-rx', `bind-rx of queues ${qs.join(',')} on ${ifname}`, () =>
+    native().bindSync('bind-rx', { ifindex, ...attrs }),
   );
-  const binding = new RxBinding(nat, ifname, qs);
-  await binding.watchDevice();
-  return binding;
+  return new RxBinding(nat, ifname, qs);
 }
 
 /** Binds `dmabuf` for transmit on `iface` (Linux 6.16+; no privilege needed). */

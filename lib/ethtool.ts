@@ -97,8 +97,27 @@ export async function getRings(iface: InterfaceSpec): Promise<Rings> {
  * default still fails bind-rx until header split is set explicitly.
  */
 export async function setRings(iface: InterfaceSpec, update: RingsUpdate): Promise<void> {
+  const attrs = ringAttrs(update, 'setRings');
+  const { ifindex, ifname } = await resolveInterface(iface);
+  await call('ethtool', `cannot set ring parameters of ${ifname}`, () =>
+    native().netlinkRequest('ethtool', 'rings-set', { header: { devIndex: ifindex }, ...attrs }, false),
+  );
+}
+
+/**
+ * @internal setRings on the calling thread, for NicConfig, whose changes and
+ * their undo entries must never be apart while a signal handler can run.
+ */
+export function setRingsSync(ifindex: number, ifname: string, update: RingsUpdate): void {
+  const attrs = ringAttrs(update, 'setRings');
+  callSync('ethtool', `cannot set ring parameters of ${ifname}`, () =>
+    native().netlinkRequestSync('ethtool', 'rings-set', { header: { devIndex: ifindex }, ...attrs }),
+  );
+}
+
+function ringAttrs(update: RingsUpdate, what: string): Attrs {
   const attrs: Attrs = {};
-  for (const [k, v] of Object.entries(checkUpdate(update, RING_KEYS, 'setRings'))) {
+  for (const [k, v] of Object.entries(checkUpdate(update, RING_KEYS, what))) {
     if (v === undefined) continue;
     if (k === 'tcpDataSplit') {
       const i = TDS.indexOf(v as TcpDataSplit);
@@ -108,10 +127,7 @@ export async function setRings(iface: InterfaceSpec, update: RingsUpdate): Promi
       attrs[k] = v;
     }
   }
-  const { ifindex, ifname } = await resolveInterface(iface);
-  await call('ethtool', `cannot set ring parameters of ${ifname}`, () =>
-    native().netlinkRequest('ethtool', 'rings-set', { header: { devIndex: ifindex }, ...attrs }, false),
-  );
+  return attrs;
 }
 
 /** Channel counts; devmem counts RX queues as rxCount + combinedCount. */
@@ -123,12 +139,25 @@ export async function getChannels(iface: InterfaceSpec): Promise<Channels> {
   return stripHeader(c!) as Channels;
 }
 
+/** The RX queues a device has, as devmem counts them: rxCount + combinedCount. */
+export function rxChannelCount(c: Channels): number {
+  return (c.rxCount ?? 0) + (c.combinedCount ?? 0);
+}
+
 /** Changes channel counts; the kernel refuses to drop a queue that is bound. */
 export async function setChannels(iface: InterfaceSpec, update: ChannelsUpdate): Promise<void> {
   const counts = checkUpdate(update, CHANNEL_KEYS, 'setChannels');
   const { ifindex, ifname } = await resolveInterface(iface);
   await call('ethtool', `cannot set channels of ${ifname}`, () =>
     native().netlinkRequest('ethtool', 'channels-set', { header: { devIndex: ifindex }, ...counts }, false),
+  );
+}
+
+/** @internal setChannels on the calling thread, for NicConfig (see setRingsSync). */
+export function setChannelsSync(ifindex: number, ifname: string, update: ChannelsUpdate): void {
+  const counts = checkUpdate(update, CHANNEL_KEYS, 'setChannels');
+  callSync('ethtool', `cannot set channels of ${ifname}`, () =>
+    native().netlinkRequestSync('ethtool', 'channels-set', { header: { devIndex: ifindex }, ...counts }),
   );
 }
 

@@ -156,6 +156,8 @@ export interface NativeAddon {
   netlinkRequest(family: NetlinkFamilyName, command: string, attrs: Attrs, dump: boolean): Promise<Attrs[]>;
   netlinkFamily(name: string): Promise<NativeFamily>;
   bind(command: 'bind-rx' | 'bind-tx', attrs: Attrs): Promise<NativeBinding>;
+  /** bind() on the calling thread: no JS runs between the kernel's answer and the return. */
+  bindSync(command: 'bind-rx' | 'bind-tx', attrs: Attrs): NativeBinding;
   netlinkRequestSync(family: NetlinkFamilyName, command: string, attrs: Attrs): Attrs[];
   ethtoolDriverInfo(ifname: string): { driver: string; version: string; firmwareVersion: string; busInfo: string };
   ethtoolFlags(ifname: string): number;

@@ -9,10 +9,17 @@
  * stack is sorted by that order rather than popped blindly, so callers may
  * apply steps in any order. Undo steps are synchronous, which lets the
  * process-wide hooks in nic-restore.ts run them on exit and on SIGINT/SIGTERM.
+ *
+ * Each change is made synchronously too, and its undo entry pushed in the same
+ * JS turn. A signal handler runs only between turns, so at every instant the
+ * stack holds exactly what the kernel has: a SIGTERM landing mid-set-up (while
+ * bind-rx is in the kernel, say) can never find a change without its undo.
+ * Reads before a change may be asynchronous; the changes themselves block for
+ * one netlink round trip each.
  */
-import { bindRx, type BindRxOptions, type DmaBufLike, RxBinding } from './bindings';
+import { bindRxSync, type BindRxOptions, type DmaBufLike, RxBinding } from './bindings';
 import { DevmemError, invalidArgument } from './errors';
-import { getChannels, getRings, setChannels, setRings, type Channels, type TcpDataSplit } from './ethtool';
+import { getChannels, getRings, rxChannelCount, setChannelsSync, setRingsSync, type TcpDataSplit } from './ethtool';
 import { addFlowRule, deleteFlowRule, encodeFlowRule, flowTypeFor, getNtupleFilter, listFlowRules, setNtupleFilter, type FlowRule } from './flow-rules';
 import { bytesToIp, ipToBytes, unmapIpv4 } from './ip';
 import { checkInterfaceSpec, resolveInterface, type InterfaceSpec } from './interfaces';
@@ -94,10 +101,6 @@ function canonicalIp(text: string): string {
   if (typeof text !== 'string') throw new TypeError(`an IP address must be a string, got ${typeof text}`);
   const b = ipToBytes(text);
   return bytesToIp(unmapIpv4(b) ?? b);
-}
-
-function rxChannelCount(c: Channels): number {
-  return (c.rxCount ?? 0) + (c.combinedCount ?? 0);
 }
 
 function orNull<T>(read: () => T): T | null {
@@ -220,7 +223,7 @@ export class NicConfig<DryRun extends boolean = false> {
       this.#record('header-split', description);
       return;
     }
-    await setRings(this.ifname, hasThresh ? { tcpDataSplit: 'enabled', hdsThresh: 0 } : { tcpDataSplit: 'enabled' });
+    setRingsSync(this.ifindex, this.ifname, hasThresh ? { tcpDataSplit: 'enabled', hdsThresh: 0 } : { tcpDataSplit: 'enabled' });
     this.#pushUndo(this.#record('header-split', description), () => this.#restoreRings(saved.tcpDataSplit, saved.hdsThresh));
   }
 
@@ -229,13 +232,11 @@ export class NicConfig<DryRun extends boolean = false> {
   // "enabled" for "unknown", and restoring "enabled" explicitly would leave
   // the user setting changed.
   #restoreRings(tds: TcpDataSplit | undefined, thresh: number | undefined): void {
-    const header = { devIndex: this.ifindex };
-    const set = (attrs: Record<string, unknown>) => native().netlinkRequestSync('ethtool', 'rings-set', { header, ...attrs });
-    set(thresh === undefined ? { tcpDataSplit: 0 } : { tcpDataSplit: 0, hdsThresh: thresh });
+    setRingsSync(this.ifindex, this.ifname, thresh === undefined ? { tcpDataSplit: 'unknown' } : { tcpDataSplit: 'unknown', hdsThresh: thresh });
     if (tds === undefined) return;
-    const [now] = native().netlinkRequestSync('ethtool', 'rings-get', { header });
+    const [now] = native().netlinkRequestSync('ethtool', 'rings-get', { header: { devIndex: this.ifindex } });
     const readBack = TDS[(now?.tcpDataSplit as number | undefined) ?? 0];
-    if (readBack !== tds) set({ tcpDataSplit: TDS.indexOf(tds) });
+    if (readBack !== tds) setRingsSync(this.ifindex, this.ifname, { tcpDataSplit: tds });
   }
 
   /**
@@ -335,19 +336,20 @@ export class NicConfig<DryRun extends boolean = false> {
       this.#record('channels', description);
       return;
     }
-    await setChannels(this.ifname, update);
-    const step = this.#record('channels', description);
     const back: Record<string, number> = {};
     for (const k of Object.keys(update) as (keyof typeof update)[]) {
       const v = saved[k];
       if (v !== undefined) back[k] = v;
     }
-    this.#pushUndo(step, () => {
-      native().netlinkRequestSync('ethtool', 'channels-set', { header: { devIndex: this.ifindex }, ...back });
-    });
+    setChannelsSync(this.ifindex, this.ifname, update);
+    this.#pushUndo(this.#record('channels', description), () => setChannelsSync(this.ifindex, this.ifname, back));
   }
 
-  /** bind-rx, with the unbind first on the undo stack. Binds nothing in a dry run. */
+  /**
+   * bind-rx, with the unbind first on the undo stack. Binds nothing in a dry
+   * run. The bind itself is synchronous (see the class comment); the device
+   * watch starts after its unbind is on the stack.
+   */
   async bindRx(
     queues: readonly number[],
     dmabuf: DmaBufLike | number | (DryRun extends true ? null : never),
@@ -359,9 +361,9 @@ export class NicConfig<DryRun extends boolean = false> {
       this.#record('bind-rx', description);
       return null as BindResult<DryRun>;
     }
-    const binding = await bindRx(this.ifindex, queues, dmabuf as DmaBufLike | number, options);
-    const step = this.#record('bind-rx', `${description} (binding ${binding.id})`);
-    this.#pushUndo(step, () => binding.close());
+    const binding = bindRxSync(this.ifindex, this.ifname, queues, dmabuf as DmaBufLike | number, options);
+    this.#pushUndo(this.#record('bind-rx', `${description} (binding ${binding.id})`), () => binding.close());
+    await binding.watchDevice();
     return binding as BindResult<DryRun>;
   }
 

@@ -99,13 +99,22 @@ export function parseNcArgs(argv: string[]): NcOptions {
   return o;
 }
 
+/** True when -t and -q name the queues, so no channel count is needed to pick them. */
+export function queuesGiven(o: Pick<NcOptions, 'startQueue' | 'numQueues'>): boolean {
+  return o.startQueue !== undefined && o.numQueues !== undefined;
+}
+
 /**
  * ncdevmem's queue choice. Self-test with neither -t nor -q: the upper half
  * of the RX queues (needs at least two). Server or client with neither: the
- * last queue. Giving one of -t/-q without the other is an error.
+ * last queue. Giving one of -t/-q without the other is an error. With
+ * `rxQueues` undefined (not read: netkit and leased queues have no ethtool
+ * channels) given queues are taken as they are, and the kernel judges them,
+ * as it does for ncdevmem.
  */
-export function resolveQueues(o: Pick<NcOptions, 'mode' | 'startQueue' | 'numQueues'>, rxQueues: number): { start: number; count: number } {
+export function resolveQueues(o: Pick<NcOptions, 'mode' | 'startQueue' | 'numQueues'>, rxQueues: number | undefined): { start: number; count: number } {
   if (o.startQueue === undefined && o.numQueues === undefined) {
+    if (rxQueues === undefined) throw new UsageError('give the queues with -t and -q: the channel count was not read');
     if (o.mode === 'selftest') {
       if (rxQueues < 2) throw new UsageError(`the self-test needs at least 2 RX queues, the device has ${rxQueues}`);
       const half = Math.floor(rxQueues / 2);
@@ -116,7 +125,7 @@ export function resolveQueues(o: Pick<NcOptions, 'mode' | 'startQueue' | 'numQue
   }
   if (o.startQueue === undefined) throw new UsageError('Missing -t argument: give the first queue with -q, or neither');
   if (o.numQueues === undefined) throw new UsageError('Missing -q argument: give the queue count with -t, or neither');
-  if (o.startQueue + o.numQueues > rxQueues)
+  if (rxQueues !== undefined && o.startQueue + o.numQueues > rxQueues)
     throw new UsageError(`queues ${o.startQueue}..${o.startQueue + o.numQueues - 1} do not exist: the device has ${rxQueues} RX queues`);
   return { start: o.startQueue, count: o.numQueues };
 }

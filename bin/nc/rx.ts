@@ -6,12 +6,12 @@
 import { once } from 'node:events';
 
 import { DevmemError } from '../../lib/errors';
-import { getChannels } from '../../lib/ethtool';
+import { getChannels, rxChannelCount } from '../../lib/ethtool';
 import { NicConfig } from '../../lib/nic-config';
 import { createServer } from '../../lib/server';
 import { allocNcBuffer } from './buffer';
 import type { NcOptions } from './options';
-import { resolveQueues } from './options';
+import { queuesGiven, resolveQueues } from './options';
 import { fail, ok, type Outcome } from './outcome';
 import { PatternValidator } from './pattern';
 import type { Reporter } from './reporter';
@@ -19,8 +19,10 @@ import type { Reporter } from './reporter';
 export async function runRx(o: NcOptions, r: Reporter): Promise<Outcome> {
   const server = o.server!;
   const port = o.port!;
-  const ch = await getChannels(o.iface);
-  const { start, count } = resolveQueues(o, (ch.rxCount ?? 0) + (ch.combinedCount ?? 0));
+  // With -n and -t/-q nothing needs the channel count, and a netkit guest or a
+  // leased queue has none to read: like ncdevmem, read it only to pick or check queues.
+  const rxQueues = o.skipConfig && queuesGiven(o) ? undefined : rxChannelCount(await getChannels(o.iface));
+  const { start, count } = resolveQueues(o, rxQueues);
   const queues = Array.from({ length: count }, (_, i) => start + i);
   r.log(`using queues ${start}..${start + count - 1}`);
 

@@ -5,15 +5,18 @@
  * header split off. Binding with it on must succeed. Shrinking the channels
  * under a bound queue must fail. Stronger than ncdevmem: once the good bind
  * has shown the device can do devmem, the header-split failure must be the
- * header-split error and not some other refusal.
+ * header-split error and not some other refusal. Every bind carries -b's
+ * rx-page-size, so `-f IF -b 16384` probes exactly what a `-l -b 16384` run
+ * will need (the kernel selftests use it that way before their large-niov
+ * cases); a device without it makes the run a SKIP.
  */
 import { DevmemError } from '../../lib/errors';
-import { getChannels, setRings } from '../../lib/ethtool';
+import { getChannels, rxChannelCount, setRings, type Channels } from '../../lib/ethtool';
 import { native } from '../../lib/native';
 import { NicConfig } from '../../lib/nic-config';
 import { allocNcBuffer } from './buffer';
 import type { NcOptions } from './options';
-import { resolveQueues } from './options';
+import { queuesGiven, resolveQueues } from './options';
 import { EXIT_SKIP, fail, fromError, isSkip, ok, type Outcome } from './outcome';
 import type { Reporter } from './reporter';
 
@@ -28,20 +31,23 @@ function describe(e: unknown): string {
 }
 
 export async function runSelfTest(o: NcOptions, r: Reporter): Promise<Outcome> {
-  const ch = await getChannels(o.iface);
-  const { start, count } = resolveQueues(o, (ch.rxCount ?? 0) + (ch.combinedCount ?? 0));
+  // Read only when -t/-q leave the choice to us; the channel check reads it itself.
+  const ch = queuesGiven(o) ? undefined : await getChannels(o.iface);
+  const { start, count } = resolveQueues(o, ch && rxChannelCount(ch));
   const queues = Array.from({ length: count }, (_, i) => start + i);
-  r.log(`self-test on ${o.iface}, queues ${start}..${start + count - 1}`);
+  r.log(`self-test on ${o.iface}, queues ${start}..${start + count - 1}${o.rxPageSize === undefined ? '' : `, rx-page-size ${o.rxPageSize}`}`);
+  const bindOptions = o.rxPageSize === undefined ? {} : { rxPageSize: o.rxPageSize };
   // Every bound queue gone: the kernel must refuse while they are bound.
-  const shrink = (ch.combinedCount ?? 0) > 0 && (ch.rxCount ?? 0) === 0 ? { combinedCount: start } : { rxCount: Math.max(0, start - (ch.combinedCount ?? 0)) };
+  const shrinkOf = (c: Channels) =>
+    (c.combinedCount ?? 0) > 0 && (c.rxCount ?? 0) === 0 ? { combinedCount: start } : { rxCount: Math.max(0, start - (c.combinedCount ?? 0)) };
 
   if (o.dryRun) {
     const nic = await NicConfig.open(o.iface, { dryRun: true, onStep: (s) => r.step(s) });
     await nic.isolateQueues(start).catch((e: unknown) => r.log(`(RSS isolation would be skipped: ${describe(e)})`));
     await nic.enableHeaderSplit();
     r.log('plan: bind-rx with an empty queue entry (must fail); header split off, bind-rx (must fail); header split on');
-    await nic.bindRx(queues, null);
-    await nic.setChannels(shrink);
+    await nic.bindRx(queues, null, bindOptions);
+    await nic.setChannels(shrinkOf(ch ?? (await getChannels(o.iface))));
     r.log('plan: the channel change must fail; then unbind and restore everything');
     return ok('dry run: nothing was changed');
   }
@@ -53,7 +59,7 @@ export async function runSelfTest(o: NcOptions, r: Reporter): Promise<Outcome> {
     r.event('check', { ...c });
   };
 
-  const dmabuf = allocNcBuffer();
+  const dmabuf = allocNcBuffer(o.rxPageSize);
   const nic = await NicConfig.open(o.iface, { onStep: (s) => r.step(s) });
   let outcome: Outcome;
   try {
@@ -68,7 +74,8 @@ export async function runSelfTest(o: NcOptions, r: Reporter): Promise<Outcome> {
     // 1. Queue entries with neither id nor type: the library would refuse
     // them, so they go to the kernel through the raw binding call.
     try {
-      const b = await native().bind('bind-rx', { ifindex: nic.ifindex, fd: dmabuf.fd, queues: [{}] });
+      // Synchronous, like every bind here: no signal handler can find it made but unknown.
+      const b = native().bindSync('bind-rx', { ifindex: nic.ifindex, fd: dmabuf.fd, queues: [{}], ...bindOptions });
       b.close();
       record({ name: 'bind-rx with no valid queues fails', passed: false, detail: 'the kernel accepted it' });
     } catch (e) {
@@ -79,7 +86,7 @@ export async function runSelfTest(o: NcOptions, r: Reporter): Promise<Outcome> {
     await setRings(nic.ifindex, { tcpDataSplit: 'disabled' });
     let offError: unknown;
     try {
-      const b = await nic.bindRx(queues, dmabuf);
+      const b = await nic.bindRx(queues, dmabuf, bindOptions);
       b.close();
     } catch (e) {
       offError = e;
@@ -89,7 +96,7 @@ export async function runSelfTest(o: NcOptions, r: Reporter): Promise<Outcome> {
     // 3. Header split on: the device must take the binding, or it cannot do devmem at all.
     let binding;
     try {
-      binding = await nic.bindRx(queues, dmabuf);
+      binding = await nic.bindRx(queues, dmabuf, bindOptions);
     } catch (e) {
       if (isSkip(e)) {
         r.log(`skip: ${o.iface} cannot do devmem RX: ${describe(e)}`);
@@ -107,7 +114,7 @@ export async function runSelfTest(o: NcOptions, r: Reporter): Promise<Outcome> {
       record({ name: 'bind-rx with header split on succeeds', passed: true, detail: `dmabuf id ${binding.id}` });
       // 4. Deactivating bound queues.
       try {
-        await nic.setChannels(shrink);
+        await nic.setChannels(shrinkOf(ch ?? (await getChannels(o.iface))));
         record({ name: 'shrinking the channels under a bound queue fails', passed: false, detail: 'the kernel accepted it' });
       } catch (e) {
         record({ name: 'shrinking the channels under a bound queue fails', passed: e instanceof DevmemError, detail: describe(e) });

@@ -55,45 +55,76 @@ Napi::Value BindingObject::GetClosed(const Napi::CallbackInfo& info) {
 
 namespace {
 
-// bind(command: "bind-rx" | "bind-tx", attrs) -> Promise<NativeBinding>
-Napi::Value Bind(const Napi::CallbackInfo& info) {
+// The bind transaction on its own socket: on success *id is the binding id and
+// the socket holds the binding; on failure the socket is closed, so nothing
+// stays half-bound.
+bool ExecuteBind(nl::NetlinkSocket* sock, nl::PreparedRequest& req, uint32_t* id, Failure* f) {
+  std::vector<nl::ReplyMessage> replies;
+  if (!nl::Execute(sock, req, &replies, f)) {
+    sock->Close();
+    return false;
+  }
+  for (const auto& m : replies) {
+    if (m.payload.size() < GENL_HDRLEN) continue;
+    nl::ForEachAttr(m.payload.data() + GENL_HDRLEN, m.payload.size() - GENL_HDRLEN, [&](const nl::AttrView& a) {
+      if (a.type == uapi::netdev::kDmabufId && a.len == 4) *id = nl::LoadUnaligned<uint32_t>(a.data);
+      return true;
+    });
+  }
+  if (*id == 0) {
+    sock->Close();
+    *f = {EPROTO, "netlink", "the kernel accepted the binding but returned no binding id", std::nullopt, ""};
+    return false;
+  }
+  return true;
+}
+
+struct BindCall {
+  std::string cmd;
+  uint32_t ifindex;
+  nl::PreparedRequest req;
+};
+
+BindCall ParseBindCall(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) throw Napi::TypeError::New(env, "bind command must be a string");
   std::string cmd = info[0].As<Napi::String>().Utf8Value();
   if (cmd != "bind-rx" && cmd != "bind-tx") throw Napi::TypeError::New(env, "bind command must be bind-rx or bind-tx");
-  auto req = std::make_shared<nl::PreparedRequest>(PrepareFromJs(env, Napi::String::New(env, "netdev"), info[0], info[1], false));
+  nl::PreparedRequest req = PrepareFromJs(env, Napi::String::New(env, "netdev"), info[0], info[1], false);
   uint32_t ifindex = info[1].As<Napi::Object>().Get("ifindex").As<Napi::Number>().Uint32Value();
+  return {std::move(cmd), ifindex, std::move(req)};
+}
+
+Napi::Value WrapBinding(Napi::Env env, std::shared_ptr<nl::NetlinkSocket> sock, uint32_t id, uint32_t ifindex,
+                        const std::string& cmd) {
+  AddonData& data = AddonData::Get(env);
+  Napi::Object obj = data.binding_ctor.New({});
+  BindingObject::Unwrap(obj)->Adopt(sock, id, ifindex, cmd == "bind-rx" ? "rx" : "tx");
+  data.binding_sockets.push_back(sock);
+  return obj;
+}
+
+// bind(command: "bind-rx" | "bind-tx", attrs) -> Promise<NativeBinding>
+Napi::Value Bind(const Napi::CallbackInfo& info) {
+  auto call = std::make_shared<BindCall>(ParseBindCall(info));
   auto sock = std::make_shared<nl::NetlinkSocket>();
   auto id = std::make_shared<uint32_t>(0);
   return PromiseWorker::Start(
-      env, "devmem:bind",
-      [req, sock, id](Failure* f) {
-        std::vector<nl::ReplyMessage> replies;
-        if (!nl::Execute(sock.get(), *req, &replies, f)) {
-          sock->Close();  // nothing may stay half-bound
-          return false;
-        }
-        for (const auto& m : replies) {
-          if (m.payload.size() < GENL_HDRLEN) continue;
-          nl::ForEachAttr(m.payload.data() + GENL_HDRLEN, m.payload.size() - GENL_HDRLEN, [&](const nl::AttrView& a) {
-            if (a.type == uapi::netdev::kDmabufId && a.len == 4) *id = nl::LoadUnaligned<uint32_t>(a.data);
-            return true;
-          });
-        }
-        if (*id == 0) {
-          sock->Close();
-          *f = {EPROTO, "netlink", "the kernel accepted the binding but returned no binding id", std::nullopt, ""};
-          return false;
-        }
-        return true;
-      },
-      [sock, id, ifindex, cmd](Napi::Env e) -> Napi::Value {
-        AddonData& data = AddonData::Get(e);
-        Napi::Object obj = data.binding_ctor.New({});
-        BindingObject::Unwrap(obj)->Adopt(sock, *id, ifindex, cmd == "bind-rx" ? "rx" : "tx");
-        data.binding_sockets.push_back(sock);
-        return obj;
-      });
+      info.Env(), "devmem:bind", [call, sock, id](Failure* f) { return ExecuteBind(sock.get(), call->req, id.get(), f); },
+      [call, sock, id](Napi::Env e) -> Napi::Value { return WrapBinding(e, sock, *id, call->ifindex, call->cmd); });
+}
+
+// bindSync(command, attrs) -> NativeBinding: the same on the calling thread.
+// NicConfig binds this way so that no signal handler can ever run between the
+// kernel taking the binding and its unbind being on the undo stack.
+Napi::Value BindSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BindCall call = ParseBindCall(info);
+  auto sock = std::make_shared<nl::NetlinkSocket>();
+  uint32_t id = 0;
+  Failure f;
+  if (!ExecuteBind(sock.get(), call.req, &id, &f)) throw MakeError(env, f);
+  return WrapBinding(env, sock, id, call.ifindex, call.cmd);
 }
 
 }  // namespace
@@ -103,6 +134,7 @@ void InitBindings(Napi::Env env, Napi::Object exports) {
   AddonData::Get(env).binding_ctor = Napi::Persistent(ctor);
   exports.Set("NativeBinding", ctor);
   exports.Set("bind", Napi::Function::New(env, Bind, "bind"));
+  exports.Set("bindSync", Napi::Function::New(env, BindSync, "bindSync"));
 }
 
 }  // namespace devmem::js

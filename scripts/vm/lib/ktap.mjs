@@ -11,7 +11,6 @@
 // not results (diagnostics "# ...", the plan) are kept as the case's log, so that a
 // failure can be shown with what the suite printed for it.
 
-// eslint-disable-next-line no-control-regex
 const ANSI_RE = /\x1b\[[0-9;]*m/g;
 const RESULT_RE = /^(not )?ok (\d+) (\S+)(?:\s+#\s*(\S+)\s*(.*))?$/;
 const PLAN_RE = /^1\.\.(\d+)$/;

@@ -6,9 +6,9 @@
 import { fromError, type Outcome } from '../nc/outcome';
 import { NC_HELP, parseNcArgs } from '../nc/options';
 import { Reporter } from '../nc/reporter';
-import { runRx } from '../nc/rx';
-import { runSelfTest } from '../nc/selftest';
-import { runTx } from '../nc/tx';
+import type * as Rx from '../nc/rx';
+import type * as SelfTest from '../nc/selftest';
+import type * as Tx from '../nc/tx';
 
 export { NC_HELP };
 
@@ -24,7 +24,10 @@ export async function runNc(argv: string[]): Promise<number> {
     }
     mode = o.mode;
     reporter = new Reporter(o.json);
-    outcome = o.mode === 'rx' ? await runRx(o, reporter) : o.mode === 'tx' ? await runTx(o, reporter) : await runSelfTest(o, reporter);
+    // Each mode loads only its own modules (see bin/devmem.ts for why).
+    if (o.mode === 'rx') outcome = await (require('../nc/rx') as typeof Rx).runRx(o, reporter);
+    else if (o.mode === 'tx') outcome = await (require('../nc/tx') as typeof Tx).runTx(o, reporter);
+    else outcome = await (require('../nc/selftest') as typeof SelfTest).runSelfTest(o, reporter);
   } catch (e) {
     outcome = fromError(e);
   }

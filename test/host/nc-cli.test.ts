@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 
 import { lines } from '../../bin/nc/lines';
-import { NC_HELP, parseNcArgs, resolveQueues, UsageError } from '../../bin/nc/options';
+import { NC_HELP, parseNcArgs, queuesGiven, resolveQueues, UsageError } from '../../bin/nc/options';
 import { PatternValidator } from '../../bin/nc/pattern';
 import { chunkRanges } from '../../bin/nc/tx';
 import { requireRoot } from './helpers/root';
@@ -73,6 +73,14 @@ describe('devmem nc command line', () => {
       assert.throws(() => resolveQueues({ mode: 'rx', startQueue: 2 }, 8), /Missing -q/);
       assert.throws(() => resolveQueues({ mode: 'rx', numQueues: 2 }, 8), /Missing -t/);
       assert.throws(() => resolveQueues({ mode: 'rx', startQueue: 7, numQueues: 2 }, 8), /do not exist/);
+    });
+
+    it('takes -t and -q as given when the channel count was not read (-n on a netkit guest), and needs them then', () => {
+      assert.deepEqual(resolveQueues({ mode: 'rx', startQueue: 7, numQueues: 2 }, undefined), { start: 7, count: 2 });
+      assert.throws(() => resolveQueues({ mode: 'rx' }, undefined), /give the queues with -t and -q/);
+      assert.throws(() => resolveQueues({ mode: 'rx', startQueue: 1 }, undefined), /Missing -q/);
+      assert.equal(queuesGiven({ startQueue: 0, numQueues: 1 }), true);
+      assert.equal(queuesGiven({ startQueue: 0 }), false);
     });
 
     it('--help names every flag beside its ncdevmem equivalent, and the exit codes', () => {

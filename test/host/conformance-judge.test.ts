@@ -1,0 +1,119 @@
+// The conformance mode's judge (scripts/vm/lib/{ktap,conformance}.mjs): the
+// KTAP that the kernel's Python selftests print, fed in exactly as ksft.py
+// writes it, and the rules that turn each case into a pass, a skip or a failure.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+// The harness is plain JavaScript modules; these are the shapes the test uses.
+interface KtapCase {
+  name: string;
+  status: 'pass' | 'fail' | 'skip' | 'xfail';
+  comment: string;
+  log: string[];
+}
+interface Verdict {
+  ok: boolean;
+  passed: number;
+  skipped: number;
+  failed: number;
+  failedTests: { title: string }[];
+  problems: string[];
+}
+interface Harness {
+  parseKtap(text: string): { plan?: number; cases: KtapCase[] };
+  judgeConformance(args: { mode: string; boot: object; jobDir: string; job: object; consoleLines: string[] }): Verdict;
+  suiteOutputFiles(dir: string, file: string): { tap: string; exit: string };
+  SELFTEST_FILES: string[];
+}
+let h: Harness;
+before(async () => {
+  const lib = path.join(__dirname, '../../scripts/vm/lib');
+  h = {
+    ...((await import(path.join(lib, 'ktap.mjs'))) as Pick<Harness, 'parseKtap'>),
+    ...((await import(path.join(lib, 'conformance.mjs'))) as Pick<Harness, 'judgeConformance' | 'suiteOutputFiles'>),
+    ...((await import(path.join(lib, 'selftests.mjs'))) as Pick<Harness, 'SELFTEST_FILES'>),
+  };
+});
+
+const DEVMEM_OK = `# Interface: eth0, driver: netdevsim
+TAP version 13
+1..5
+ok 1 devmem.check_rx
+ok 2 devmem.check_tx
+ok 3 devmem.check_tx_chunks
+ok 4 devmem.check_rx_hds
+ok 5 devmem.check_rx_large_niov # SKIP Test requires devmem rx-page-size=16384 support
+# Totals: pass:4 fail:0 xfail:0 xpass:0 skip:1 error:0
+`;
+
+function jobWith(outputs: Record<string, [string, number | undefined]>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'conformance-judge-'));
+  for (const [file, [tap, exit]] of Object.entries(outputs)) {
+    const out = h.suiteOutputFiles(dir, file);
+    fs.writeFileSync(out.tap, tap);
+    if (exit !== undefined) fs.writeFileSync(out.exit, `${exit}\n`);
+  }
+  return dir;
+}
+
+const cleanBoot = { timedOut: false, wallMs: 1000, exitCode: 0 };
+const cleanJob = { dmesg: '[    1.0] netdevsim: ok\n' };
+
+describe('conformance judge', () => {
+  it('parses ksft KTAP: plan, results, SKIP and XFAIL comments, colour codes, and the log before each case', () => {
+    const r = h.parseKtap(`TAP version 13\n1..3\n# some diagnostic\n\x1b[32mok 1 x.a\x1b[0m\nnot ok 2 x.b\n\x1b[33mok 3 x.c # XFAIL known\x1b[0m\n`);
+    assert.equal(r.plan, 3);
+    assert.deepEqual(
+      r.cases.map((c) => [c.name, c.status, c.comment]),
+      [
+        ['x.a', 'pass', ''],
+        ['x.b', 'fail', ''],
+        ['x.c', 'xfail', 'known'],
+      ],
+    );
+    assert.deepEqual(r.cases[0]!.log, ['TAP version 13', '# some diagnostic']);
+    assert.equal(h.parseKtap(DEVMEM_OK).cases[4]!.status, 'skip');
+  });
+
+  it('passes a run whose only skips are those the kernel\'s ncdevmem takes too', () => {
+    const nk = DEVMEM_OK.replace(/devmem\.check_/g, 'nk_devmem.check_nk_');
+    const userns = 'TAP version 13\n1..1\nok 1 userns_devmem.check_userns_rx\n';
+    const dir = jobWith({ 'devmem.py': [DEVMEM_OK, 0], 'nk_devmem.py': [nk, 0], 'userns_devmem.py': [userns, 0] });
+    const v = h.judgeConformance({ mode: 'conformance', boot: cleanBoot, jobDir: dir, job: cleanJob, consoleLines: [] });
+    assert.deepEqual([v.ok, v.passed, v.skipped, v.failed], [true, 9, 2, 0], JSON.stringify(v, null, 2));
+  });
+
+  it('fails any other skip, a "not ok", a short plan, a missing suite, a timeout and a kernel warning', () => {
+    const skipped = DEVMEM_OK.replace('ok 2 devmem.check_tx', 'ok 2 devmem.check_tx # SKIP Test requires devmem support');
+    const failed = 'TAP version 13\n1..2\nnot ok 1 nk_devmem.check_nk_rx\n';
+    const dir = jobWith({ 'devmem.py': [skipped, 0], 'nk_devmem.py': [failed, 124] });
+    const v = h.judgeConformance({
+      mode: 'conformance',
+      boot: cleanBoot,
+      jobDir: dir,
+      job: { dmesg: '[ 3.0] WARNING: CPU: 0 PID: 1 at net/core/devmem.c\n' },
+      consoleLines: [],
+    });
+    assert.equal(v.ok, false);
+    const titles = v.failedTests.map((t) => t.title);
+    assert.deepEqual(titles, ['devmem.py: devmem.check_tx', 'nk_devmem.py: nk_devmem.check_nk_rx']);
+    const problems = v.problems.join('\n');
+    assert.match(problems, /nk_devmem\.py planned 2 cases but reported 1/);
+    assert.match(problems, /nk_devmem\.py ran past its time limit/);
+    assert.match(problems, /userns_devmem\.py did not run/);
+    assert.match(problems, /kernel log has 1 problem line/);
+    assert.equal(v.failed, 2 + 4);
+  });
+
+  it('fails a suite that reports no case at all, or a skip whose reason is not the expected one', () => {
+    const wrongReason = DEVMEM_OK.replace('# SKIP Test requires devmem rx-page-size=16384 support', '# SKIP Test requires devmem support');
+    const outputs = Object.fromEntries(h.SELFTEST_FILES.map((f) => [f, ['Failed importing `net` library\n', 4] as [string, number]]));
+    outputs['devmem.py'] = [wrongReason, 0];
+    const v = h.judgeConformance({ mode: 'conformance', boot: cleanBoot, jobDir: jobWith(outputs), job: cleanJob, consoleLines: [] });
+    assert.deepEqual(v.failedTests.map((t) => t.title), ['devmem.py: devmem.check_rx_large_niov']);
+    assert.match(v.problems.join('\n'), /nk_devmem\.py reported no test case \(exit status 4\)/);
+    assert.equal(v.passed, 4);
+  });
+});

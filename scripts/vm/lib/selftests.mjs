@@ -13,11 +13,11 @@
 // The layout is the kernel tree's: the selftest libraries find each other and the specs
 // by relative paths from their own files. Like the kernel dir, it only ever appears
 // complete (built under a temporary name, then renamed).
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { download } from './apt.mjs';
 import { onCleanup } from './cleanup.mjs';
 import { HarnessError } from './errors.mjs';
+import { extractLinuxSource } from './linux-source.mjs';
 import { step, timed } from './log.mjs';
 import { run } from './proc.mjs';
 
@@ -74,28 +74,10 @@ export function usableSelftests(kernel) {
 }
 
 async function extractSource(kernel, work) {
-  const debs = join(work, 'debs');
-  const src = join(work, 'selftest-src', kernel.release);
-  rmSync(src, { recursive: true, force: true });
-  mkdirSync(debs, { recursive: true });
-  mkdirSync(src, { recursive: true });
-  await download([`${kernel.sourcePackage}=${kernel.version}`], debs);
-  const deb = readdirSync(debs).find((f) => f.startsWith(`${kernel.sourcePackage}_`) && f.endsWith('.deb'));
-  if (!deb) throw new HarnessError(`apt-get download left no ${kernel.sourcePackage} .deb in ${debs}`);
-  const series = kernel.sourcePackage.slice('linux-source-'.length);
   // tar reports a name as missing when an earlier one already covered it: list each once.
   const covered = (p) => BUILD_PATHS.some((b) => p === b || p.startsWith(`${b}/`));
-  const members = [...BUILD_PATHS, ...RUNTIME_PATHS.filter((p) => !covered(p))].map((p) => `linux-source-${series}/${p}`);
-  // Streamed out of the .deb; only the listed parts of the ~170 MB tarball land on disk.
-  const script =
-    'set -o pipefail; dpkg-deb --fsys-tarfile "$1" | tar -xO "./usr/src/linux-source-$2.tar.xz" | xz -dc ' +
-    '| tar -x -C "$3" --strip-components=1 "${@:4}"';
-  try {
-    await run('bash', ['-c', script, 'bash', join(debs, deb), series, src, ...members], { capture: true });
-  } finally {
-    rmSync(join(debs, deb), { force: true });
-  }
-  return src;
+  const paths = [...BUILD_PATHS, ...RUNTIME_PATHS.filter((p) => !covered(p))];
+  return extractLinuxSource(kernel, work, join(work, 'selftest-src', kernel.release), paths);
 }
 
 /** Builds the selftest tree for `kernel` (from the kernel cache) if it is not cached yet. */

@@ -8,25 +8,18 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { allocUdmabuf, netdev, NicConfig, readNicState, type NicState, type RxBinding } from '../../../lib/index';
+import { allocUdmabuf, netdev, NicConfig, type RxBinding } from '../../../lib/index';
 import { native } from '../../../lib/native';
 import { ROOT } from '../../hw/local';
 import { e2eEnv } from '../helpers/env';
-import { describeRun, runNc, startNc } from '../helpers/nc';
+import { checkNicStateKept, describeRun, runNc, startNc } from '../helpers/nc';
 
 const env = e2eEnv();
 let nextPort = 6401;
 
 describe('devmem nc as the kernel selftests run it', function () {
   this.timeout(180_000);
-  let before: NicState;
-
-  beforeEach(async () => {
-    before = await readNicState(env.ifLocal);
-  });
-  afterEach(async function () {
-    assert.deepEqual(await readNicState(env.ifLocal), before, `NIC state changed by "${this.currentTest?.title}"`);
-  });
+  checkNicStateKept(env.ifLocal);
 
   it('-n with -t and -q reads no channels, so a device without ethtool channels (like a netkit guest) reaches bind-rx', async () => {
     // nk_devmem.py runs `-l -f <netkit guest> -t Q -q 1 -n`; netkit has no

@@ -4,24 +4,16 @@
 // check_rx_hds sweep runs once, in the hardware suite (hw-suite.test.ts).
 import * as assert from 'node:assert/strict';
 
-import { ethtool, readNicState, type NicState } from '../../../lib/index';
+import { ethtool, readNicState } from '../../../lib/index';
 import { e2eEnv } from '../helpers/env';
-import { describeRun, runNc, startNc, startPeer } from '../helpers/nc';
+import { checkNicStateKept, describeRun, runNc, startNc, startPeer } from '../helpers/nc';
 
 const env = e2eEnv();
 let nextPort = 6201;
 
 describe('devmem nc (ncdevmem-compatible) on the patched netdevsim', function () {
   this.timeout(180_000);
-  let before: NicState;
-
-  beforeEach(async () => {
-    before = await readNicState(env.ifLocal);
-  });
-  afterEach(async function () {
-    // Every run, whatever its outcome, leaves the NIC as it found it.
-    assert.deepEqual(await readNicState(env.ifLocal), before, `NIC state changed by "${this.currentTest?.title}"`);
-  });
+  const nicState = checkNicStateKept(env.ifLocal);
 
   for (const family of ['IPv4', 'IPv6'] as const) {
     const local = family === 'IPv4' ? env.addr4Local : env.addr6Local;
@@ -154,7 +146,7 @@ describe('devmem nc (ncdevmem-compatible) on the patched netdevsim', function ()
       assert.deepEqual(await readNicState(env.ifLocal), start);
     } finally {
       ethtool.setRssIndirection(env.ifLocal, null);
-      await ethtool.setRings(env.ifLocal, { tcpDataSplit: 'unknown', hdsThresh: before.hdsThresh ?? 0 });
+      await ethtool.setRings(env.ifLocal, { tcpDataSplit: 'unknown', hdsThresh: nicState.state().hdsThresh ?? 0 });
       ethtool.setNtupleFilter(env.ifLocal, true);
     }
   });
@@ -170,7 +162,7 @@ describe('devmem nc (ncdevmem-compatible) on the patched netdevsim', function ()
       assert.match(r.stderr, /plan: ethtool -X \S+ equal \d/);
       assert.match(r.stderr, /plan: bind-rx \S+ queues/);
       assert.doesNotMatch(r.stderr, /^did: /m);
-      assert.deepEqual(await readNicState(env.ifLocal), before);
+      assert.deepEqual(await readNicState(env.ifLocal), nicState.state());
     }
   });
 

@@ -2,6 +2,9 @@
 // far end) in the remote one, both as the compiled CLI.
 import type { ChildProcess } from 'node:child_process';
 
+import * as assert from 'node:assert/strict';
+
+import { readNicState, type NicState } from '../../../lib/index';
 import { LOCAL_CLI, startLocal } from '../../hw/local';
 import type { Done } from '../../hw/remote';
 import { spawnRemote } from './remote';
@@ -38,4 +41,26 @@ export function startPeer(args: string[]): { child: ChildProcess; done: Promise<
 
 export function describeRun(r: NcResult): string {
   return `exit ${r.code ?? r.signal}\n--- stderr\n${r.stderr}`;
+}
+
+/**
+ * Registers hooks that read the NIC state of `iface` before each test of the
+ * calling suite and fail the test if it differs afterwards: every run,
+ * whatever its outcome, leaves the NIC as it found it. `state()` is the
+ * reading taken before the current test.
+ */
+export function checkNicStateKept(iface: string): { state(): NicState } {
+  let before: NicState | undefined;
+  beforeEach(async () => {
+    before = await readNicState(iface);
+  });
+  afterEach(async function () {
+    assert.deepEqual(await readNicState(iface), before, `NIC state changed by "${this.currentTest?.title}"`);
+  });
+  return {
+    state: () => {
+      if (!before) throw new Error('checkNicStateKept: no state read yet (call state() inside a test)');
+      return before;
+    },
+  };
 }

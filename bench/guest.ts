@@ -28,11 +28,21 @@ interface Sample {
   dontneedCalls: number;
 }
 
+interface StartupSample {
+  node: number;
+  firstStep: number;
+  bound: number;
+  listening: number;
+  listenSeen: number;
+}
+
 export interface GuestReport {
   kernel: string;
   bytes: number;
   runs: number;
   samples: Record<string, Sample[]>;
+  /** `devmem nc -l` from exec to listening, per run (reports from before it have none). */
+  startups?: StartupSample[];
 }
 
 export async function runGuest(o: GuestOptions): Promise<GuestReport> {
@@ -86,5 +96,20 @@ export function guestRows(r: GuestReport): string[][] {
         fixed(median(s.map((x) => x.fragments / x.dontneedCalls)), 1),
       ];
     }),
+  ];
+}
+
+/** `devmem nc -l` start-up in the guest: medians, in seconds from exec. */
+export function guestStartupRows(r: GuestReport): string[][] {
+  const s = r.startups ?? [];
+  if (s.length === 0) return [];
+  const m = (f: (x: StartupSample) => number) => fixed(median(s.map(f)), 2);
+  return [
+    ['phase (devmem nc -l, seconds from exec, median)', 'at', 'took'],
+    ['node -e 0 (the floor of any Node CLI)', '', m((x) => x.node)],
+    ['first NIC step done (Node, modules, interface and channel reads)', m((x) => x.firstStep), m((x) => x.firstStep)],
+    ['bound (NIC steps, the dma-buf, bind-rx)', m((x) => x.bound), m((x) => x.bound - x.firstStep)],
+    ['listening (nc\'s clock)', m((x) => x.listening), m((x) => x.listening - x.bound)],
+    ['listening, seen in /proc/net/tcp from exec', m((x) => x.listenSeen), ''],
   ];
 }

@@ -6,12 +6,21 @@
  * recvmsg loop returning tokens in coalesced batches, our DevmemSocket (in
  * this process), and the C loop returning one token per call as ncdevmem does.
  *
+ * Before that, the start-up of `devmem nc -l` as the kernel's selftests see
+ * it: from exec to a listening socket in /proc/net/tcp (their
+ * wait_port_listen() gives it 5 s), split into phases by the --json events'
+ * timeline, beside `node -e 0`, the floor any Node CLI pays.
+ *
  * Usage: e2e-rx.ts [--runs N] [--bytes N] [--dmabuf-mib N] --out FILE
  */
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
 
 import { allocUdmabuf, bindRx, createServer, ethtool, type RxBinding } from '../../lib/index';
+import { packageRoot } from '../../lib/native';
 import { e2eEnv } from '../../test/e2e/helpers/env';
 import { remoteArgv } from '../../test/e2e/helpers/remote';
 import { buildCReference } from '../c-reference';
@@ -30,6 +39,64 @@ interface Sample {
 
 const RECEIVERS = ['C recvmsg loop', 'DevmemSocket', 'C, one DONTNEED per fragment'] as const;
 
+/** Seconds from exec; the phases are the --json events' own clock (process start). */
+interface StartupSample {
+  /** `node -e 0`, exec to exit. */
+  node: number;
+  /** The first NIC step done: Node's start, the module loads, the interface and channel reads. */
+  firstStep: number;
+  /** bind-rx done: the NIC steps, the dma-buf, the bind. */
+  bound: number;
+  /** The listening socket, by nc's own clock. */
+  listening: number;
+  /** The listening socket as a poller of /proc/net/tcp sees it, from exec. */
+  listenSeen: number;
+}
+
+function wallSeconds(argv: string[]): Promise<number> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve((performance.now() - t0) / 1000) : reject(new Error(`${argv.join(' ')}: exit ${code}`))));
+  });
+}
+
+function listening(port: number): boolean {
+  const pattern = new RegExp(`:${port.toString(16).toUpperCase().padStart(4, '0')} \\S+ 0A `);
+  return ['/proc/net/tcp', '/proc/net/tcp6'].some((f) => pattern.test(fs.readFileSync(f, 'utf8')));
+}
+
+async function startup(env: ReturnType<typeof e2eEnv>, c: string, port: number): Promise<StartupSample> {
+  const node = await wallSeconds([process.execPath, '-e', '0']);
+  const cli = path.join(packageRoot, 'dist/bin/devmem.js');
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [cli, 'nc', '-l', '-f', env.ifLocal, '-s', env.addr4Local, '-p', String(port), '--json'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const events: Record<string, number> = {};
+  readline.createInterface({ input: child.stdout }).on('line', (line) => {
+    const e = JSON.parse(line) as { event: string; t: number; state?: string };
+    const key = e.event === 'nic-step' && e.state === 'done' ? 'firstStep' : e.event;
+    events[key] ??= e.t / 1000;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  let listenSeen: number | undefined;
+  while (listenSeen === undefined && child.exitCode === null) {
+    if (listening(port)) listenSeen = (performance.now() - t0) / 1000;
+    else await new Promise((r) => setTimeout(r, 5));
+  }
+  if (listenSeen === undefined) throw new Error(`devmem nc -l exited (${child.exitCode}) before it listened`);
+  await start(remoteArgv([c, 'send', '--host', env.addr4Local, '--port', String(port), '--bytes', '1024'])).result;
+  const code = await exited;
+  if (code !== 0) throw new Error(`devmem nc -l exited ${code}`);
+  const need = (k: string) => {
+    if (events[k] === undefined) throw new Error(`devmem nc -l printed no ${k} event`);
+    return events[k];
+  };
+  return { node, firstStep: need('firstStep'), bound: need('bound'), listening: need('listening'), listenSeen };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -43,6 +110,16 @@ async function main(): Promise<void> {
   const bytes = Number(values.bytes);
   const env = e2eEnv();
   const c = buildCReference();
+  // Start-up first: nc binds queues of its own, which the receivers below hold.
+  const startups: StartupSample[] = [];
+  for (let run = 0; run < runs; run++) {
+    const s = await startup(env, c, 7300 + run);
+    startups.push(s);
+    console.log(
+      `bench run ${run + 1}/${runs}: devmem nc -l start-up: listening after ${s.listenSeen.toFixed(2)} s ` +
+        `(node -e 0 ${s.node.toFixed(2)} s; first NIC step ${s.firstStep.toFixed(2)}, bound ${s.bound.toFixed(2)}, listening ${s.listening.toFixed(2)} s)`,
+    );
+  }
   const saved = await ethtool.getRings(env.ifLocal);
   await ethtool.setRings(env.ifLocal, { tcpDataSplit: 'enabled', hdsThresh: 0 });
   const dmabuf = allocUdmabuf(Number(values['dmabuf-mib']) * 2 ** 20);
@@ -66,7 +143,7 @@ async function main(): Promise<void> {
     dmabuf.close();
     await ethtool.setRings(env.ifLocal, { tcpDataSplit: saved.tcpDataSplit ?? 'unknown', hdsThresh: saved.hdsThresh ?? 0 });
   }
-  const report = { kernel: env.kernel, bytes, runs, samples };
+  const report = { kernel: env.kernel, bytes, runs, samples, startups };
   if (values.out) fs.writeFileSync(values.out, `${JSON.stringify(report)}\n`);
 }
 

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 
-import { guestRows, runGuest } from '../../bench/guest';
+import { guestRows, guestStartupRows, runGuest } from '../../bench/guest';
 import { loopbackRows, runLoopback } from '../../bench/loopback';
 import { describeMachine, machine } from '../../bench/machine';
 import { pipelineRows, runPipeline } from '../../bench/pipeline';
@@ -115,6 +115,8 @@ export async function runBench(argv: string[]): Promise<number> {
     const r = await runGuest({ runs, bytes: guestBytes, log });
     results.guest = r;
     out.push('', `end to end in the guest (${r.kernel}, QEMU TCG), ${fixed(r.bytes / 2 ** 20, 0)} MiB per run, ${r.runs} runs`, render(guestRows(r)));
+    const startup = guestStartupRows(r);
+    if (startup.length) out.push('', `devmem nc -l start-up in the guest (the kernel selftests wait 5 s for the listener), ${r.runs} runs`, render(startup));
   }
   process.stdout.write(values.json ? `${JSON.stringify(results, null, 2)}\n` : `${out.join('\n')}\n`);
   return 0;

@@ -64,6 +64,7 @@ async function receive(o: NcOptions, r: Reporter, nic: NicConfig<false>, queues:
     const srv = createServer({ host, port, reusePort: true, binding, dmabuf, linear: o.failOnLinear ? 'error' : 'accept' });
     const addr = await srv.listen();
     r.log(`waiting for a connection on ${addr.address} port ${addr.port}`);
+    r.event('listening', { address: addr.address, port: addr.port });
     const sock = await srv.accept().finally(() => srv.close());
     const peer = sock.remoteAddress();
     r.log(`got connection from ${peer?.address} port ${peer?.port}`);

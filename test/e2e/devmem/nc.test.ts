@@ -74,7 +74,11 @@ describe('devmem nc (ncdevmem-compatible) on the patched netdevsim', function ()
     assert.equal(r.code, 0, describeRun(r));
     const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const kinds = events.map((e) => e.event);
-    for (const k of ['nic-step', 'bound', 'connection', 'received', 'summary']) assert.ok(kinds.includes(k), `no ${k} event in ${kinds.join(',')}`);
+    for (const k of ['nic-step', 'bound', 'listening', 'connection', 'received', 'summary']) assert.ok(kinds.includes(k), `no ${k} event in ${kinds.join(',')}`);
+    // The events form a timeline: t (ms since the process started) never goes back.
+    const times = events.map((e) => e.t as number);
+    assert.deepEqual([...times].sort((a, b) => a - b), times);
+    assert.equal(events.find((e) => e.event === 'listening')!.port, port);
     const summary = events.at(-1)!;
     assert.equal(summary.event, 'summary');
     assert.equal(summary.result, 'ok');

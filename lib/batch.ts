@@ -26,6 +26,12 @@ export interface ReleaseResult {
   freed: number;
   /** SO_DEVMEM_DONTNEED calls made. */
   calls: number;
+  /**
+   * Set when a SO_DEVMEM_DONTNEED call failed: the kernel keeps the fragments
+   * that call named until the socket closes. The socket also emits it as
+   * `'releaseError'` and counts it in `stats().releaseErrors`.
+   */
+  error?: DevmemError;
 }
 
 const releaseChannel = dc.channel('devmem-tcp:rx:release');

@@ -102,7 +102,7 @@ export interface NativeSocket {
   setLimits(limits: Record<string, number>): void;
   resume(): void;
   pause(): void;
-  /** Writes [requested, freed, calls] into `out`. */
+  /** Writes [requested, freed, calls, errno of a failed DONTNEED or 0] into `out`. */
   release(seq: number, out: Float64Array): void;
   close(): void;
   /** close() with SO_LINGER 0: the connection is aborted with a RST. */
@@ -208,7 +208,7 @@ export interface NativeAddon {
     ): Omit<NativeBatch, 'seq' | 'dmabufBytes' | 'linearBytes' | 'hostBytes'> & { error: string; detail: string; foreignId: number };
     planDontneed(tokens: Uint32Array): { ranges: Uint32Array; fragments: number }[];
     /** A NativeSocket fed by replaying control buffers instead of the kernel (fragment-pipeline benchmark). */
-    replaySocket(controls: Uint8Array[], nbytes: number[], recvmsgs: number): NativeSocket;
+    replaySocket(controls: Uint8Array[], nbytes: number[], recvmsgs: number, failDontneed?: { errno: number; fromCall: number }): NativeSocket;
     encodeFlowRule(rule: NativeTcpRule & { queue: number; location?: number }): Buffer;
     decodeFlowRule(fs: Uint8Array): NativeReportedRule;
     parseDeviceEvents(datagram: Uint8Array, familyId: number): { removed: number[]; malformed: number };

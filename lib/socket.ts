@@ -14,7 +14,7 @@ import { abortError, checkSignal } from './abort';
 import { FragmentBatch, type ReleaseResult } from './batch';
 import { Transmitter, type DmabufRange, type SendOptions, type SendResult, type TxBindingLike } from './tx';
 import type { DmaBuf } from './dmabuf';
-import { DevmemError, fromNative, invalidArgument } from './errors';
+import { classify, DevmemError, fromNative, invalidArgument } from './errors';
 import { native, type NativeAddress, type NativeBatch, type NativeError, type NativeSocket, type NativeSocketEvent } from './native';
 
 export type { NativeAddress as SocketAddress };
@@ -88,6 +88,8 @@ export interface SocketStats {
   releasedTokens: number;
   dontneedCalls: number;
   shortReleases: number;
+  /** SO_DEVMEM_DONTNEED calls the kernel failed; their fragments stay with it until close. */
+  releaseErrors: number;
   recvmsgCalls: number;
   eagains: number;
   batches: number;
@@ -150,7 +152,10 @@ interface Waiter {
  * resumes on release), `'starved'` (a read waited `starvationTimeout` ms
  * with no data while fragments were held: `{ idleMs, outstandingTokens,
  * outstandingBytes }`), `'shortRelease'` (the kernel freed fewer fragments
- * than returned), `'deviceRemoved'` (the binding's device was unregistered:
+ * than returned), `'releaseError'` (a SO_DEVMEM_DONTNEED call failed, with
+ * the DevmemError naming its errno: the kernel keeps those fragments until the
+ * socket closes, so a long-lived socket runs short of buffers),
+ * `'deviceRemoved'` (the binding's device was unregistered:
  * what was received stays readable, then reads reject with DEVICE_REMOVED),
  * `'close'`.
  */
@@ -168,7 +173,7 @@ export class DevmemSocket extends EventEmitter {
   readonly #writableWaiters: (() => void)[] = [];
   readonly #tx: Transmitter;
   /** Where the native release writes its counts, reused for every batch. */
-  readonly #releaseOut = new Float64Array(3);
+  readonly #releaseOut = new Float64Array(4);
   #deviceRemoved: DevmemError | undefined;
   #unwatchDevice: (() => void) | undefined;
   #removalCheck = false;
@@ -345,7 +350,16 @@ export class DevmemSocket extends EventEmitter {
   releaseBatch(seq: number): ReleaseResult {
     const out = this.#releaseOut;
     this.#native.release(seq, out);
-    const r = { requested: out[0]!, freed: out[1]!, calls: out[2]! };
+    const r: ReleaseResult = { requested: out[0]!, freed: out[1]!, calls: out[2]! };
+    const errno = out[3]!;
+    if (errno !== 0) {
+      r.error = new DevmemError(`SO_DEVMEM_DONTNEED failed (${r.freed} of ${r.requested} fragments freed)`, {
+        reason: classify(errno, undefined, 'socket'),
+        errno: -errno,
+        syscall: 'setsockopt',
+      });
+      this.emit('releaseError', r.error);
+    }
     // The kernel freed fewer fragments than we returned: a kernel leak, or
     // tokens it did not know. Counted in stats().shortReleases and reported.
     if (r.freed < r.requested) this.emit('shortRelease', r);

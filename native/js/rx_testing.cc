@@ -77,9 +77,11 @@ Napi::Value PlanDontneed(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// replaySocket(controls: Uint8Array[], nbytes: number[], recvmsgs) -> NativeSocket
+// replaySocket(controls: Uint8Array[], nbytes: number[], recvmsgs, failDontneed?)
+//   -> NativeSocket
 // A NativeSocket whose receive source replays `controls` round-robin for
-// `recvmsgs` calls and then ends the stream. It is watched through an eventfd
+// `recvmsgs` calls and then ends the stream; with failDontneed = { errno,
+// fromCall }, DONTNEED calls fail with that errno from that call on. It is watched through an eventfd
 // that stays readable, so uv_poll drives its drain loop exactly as it drives
 // a TCP socket's.
 Napi::Value ReplaySocket(const Napi::CallbackInfo& info) {
@@ -99,7 +101,13 @@ Napi::Value ReplaySocket(const Napi::CallbackInfo& info) {
   if (fd < 0) throw MakeError(env, {errno, "eventfd", "cannot create the replay socket's eventfd", std::nullopt, ""});
   Napi::Object sock = AddonData::Get(env).socket_ctor.New({});
   SocketObject* obj = SocketObject::Unwrap(sock);
-  obj->SetSource(std::make_unique<rx::ReplaySource>(std::move(records), static_cast<uint64_t>(recvmsgs)));
+  auto source = std::make_unique<rx::ReplaySource>(std::move(records), static_cast<uint64_t>(recvmsgs));
+  if (info.Length() > 3 && info[3].IsObject()) {
+    auto fail = info[3].As<Napi::Object>();
+    source->FailDontneedFrom(static_cast<uint64_t>(fail.Get("fromCall").As<Napi::Number>().DoubleValue()),
+                             fail.Get("errno").As<Napi::Number>().Int32Value());
+  }
+  obj->SetSource(std::move(source));
   obj->Adopt(env, fd, false);
   return sock;
 }

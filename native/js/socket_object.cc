@@ -449,7 +449,7 @@ void SocketObject::Deliver(bool* closed) {
   *closed = closed_;
 }
 
-uint64_t SocketObject::ReleaseBatch(uint64_t seq, uint64_t* requested, uint64_t* calls) {
+uint64_t SocketObject::ReleaseBatch(uint64_t seq, uint64_t* requested, uint64_t* calls, int* error) {
   auto it = outstanding_.find(seq);
   if (it == outstanding_.end()) return 0;  // released already, or had no tokens
   Outstanding out = std::move(it->second);
@@ -461,6 +461,12 @@ uint64_t SocketObject::ReleaseBatch(uint64_t seq, uint64_t* requested, uint64_t*
   stats_.dontneed_calls += r.calls;
   stats_.released_tokens += r.freed;
   if (r.freed < r.requested) ++stats_.short_releases;
+  if (r.error != 0) {
+    // The kernel keeps what a failed call named: those buffers are lost to
+    // the binding until the socket closes, so the caller must hear of it.
+    ++stats_.release_errors;
+    *error = r.error;
+  }
   *requested += r.requested;
   *calls += r.calls;
   return r.freed;
@@ -468,26 +474,29 @@ uint64_t SocketObject::ReleaseBatch(uint64_t seq, uint64_t* requested, uint64_t*
 
 void SocketObject::ReleaseAll() {
   uint64_t requested = 0, calls = 0;
-  while (!outstanding_.empty()) ReleaseBatch(outstanding_.begin()->first, &requested, &calls);
+  int error = 0;  // counted in the stats; the socket is closing
+  while (!outstanding_.empty()) ReleaseBatch(outstanding_.begin()->first, &requested, &calls, &error);
 }
 
-// release(seq, out: Float64Array(3)): writes [requested, freed, calls] (zeros
-// when already released). JS builds the result object: cheaper than three
-// N-API property sets on every batch.
+// release(seq, out: Float64Array(4)): writes [requested, freed, calls, errno]
+// (zeros when already released; errno 0 unless a DONTNEED call failed). JS
+// builds the result object: cheaper than N-API property sets on every batch.
 Napi::Value SocketObject::Release(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "batch sequence must be a number");
   if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
-      info[1].As<Napi::Float64Array>().ElementLength() < 3)
-    throw Napi::TypeError::New(env, "release needs a Float64Array of 3 for its result");
+      info[1].As<Napi::Float64Array>().ElementLength() < 4)
+    throw Napi::TypeError::New(env, "release needs a Float64Array of 4 for its result");
   uint64_t requested = 0, calls = 0;
-  uint64_t freed = ReleaseBatch(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()), &requested, &calls);
+  int error = 0;
+  uint64_t freed = ReleaseBatch(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()), &requested, &calls, &error);
   if (stalled_ && !Limited()) stalled_ = false;
   UpdateWatch();
   double* out = info[1].As<Napi::Float64Array>().Data();
   out[0] = static_cast<double>(requested);
   out[1] = static_cast<double>(freed);
   out[2] = static_cast<double>(calls);
+  out[3] = static_cast<double>(error);
   return env.Undefined();
 }
 
@@ -597,6 +606,7 @@ Napi::Value SocketObject::Stats(const Napi::CallbackInfo& info) {
   set("releasedTokens", stats_.released_tokens);
   set("dontneedCalls", stats_.dontneed_calls);
   set("shortReleases", stats_.short_releases);
+  set("releaseErrors", stats_.release_errors);
   set("recvmsgCalls", stats_.recvmsg_calls);
   set("eagains", stats_.eagains);
   set("batches", stats_.batches);

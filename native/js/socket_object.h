@@ -29,7 +29,7 @@ struct RxLimits {
 struct RxStats {
   uint64_t bytes = 0, fragments = 0, dmabuf_bytes = 0, linear_bytes = 0, host_bytes = 0;
   uint64_t outstanding_tokens = 0, outstanding_bytes = 0, released_tokens = 0;
-  uint64_t dontneed_calls = 0, short_releases = 0, recvmsg_calls = 0, eagains = 0;
+  uint64_t dontneed_calls = 0, short_releases = 0, release_errors = 0, recvmsg_calls = 0, eagains = 0;
   uint64_t batches = 0, ctrl_grows = 0, stalls = 0;
   uint64_t tx_bytes = 0, tx_sends = 0, tx_completions = 0, tx_copied_completions = 0;
 };
@@ -83,7 +83,8 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
   void Deliver(bool* closed);
   void UpdateWatch();
   bool Limited() const;
-  uint64_t ReleaseBatch(uint64_t seq, uint64_t* requested, uint64_t* calls);
+  // Returns the fragments freed; *error is the errno of a failed DONTNEED call (else untouched).
+  uint64_t ReleaseBatch(uint64_t seq, uint64_t* requested, uint64_t* calls, int* error);
   void ReleaseAll();
   void Emit(const char* type, const std::vector<napi_value>& extra);
   void EmitError(int errnum, const char* syscall, const std::string& message, const char* reason = nullptr);

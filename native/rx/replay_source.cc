@@ -35,6 +35,10 @@ ssize_t ReplaySource::Recvmsg(int, msghdr* msg, int) {
 }
 
 int ReplaySource::Dontneed(int, const uapi::DmabufToken* ranges, size_t count) {
+  if (fail_errno_ != 0 && dontneed_calls_++ >= fail_from_) {
+    errno = fail_errno_;
+    return -1;
+  }
   if (count == 0 || count > uapi::kMaxDontneedTokens) {
     errno = EINVAL;
     return -1;

@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import * as os from 'node:os';
 
 import { DevmemError } from '../../lib/index';
 import { native } from '../../lib/native';
@@ -49,6 +50,33 @@ describe('replayed control areas through DevmemSocket (fragment-pipeline benchma
     const counts: number[] = [];
     for await (const b of sock) counts.push(b.count);
     assert.deepEqual(counts, [1024, 1024, 1024, 1024]);
+  });
+
+  it('reports a failed SO_DEVMEM_DONTNEED: in the release result, as a releaseError event, and in the stats', async () => {
+    // The first batch's release goes through; from the second DONTNEED call on the kernel fails.
+    const controls = [1, 2, 3].map((r) => dmabufControl({ fragments: 4, fragmentSize: size, firstToken: 1 + (r - 1) * 4, dmabufId: 7 }));
+    const nat = native().testing.replaySocket(controls, controls.map(() => 4 * size), 3, { errno: os.constants.errno.EFAULT, fromCall: 1 });
+    const sock = new DevmemSocket(nat, { binding: { id: 7 }, release: 'manual', batchFragments: 4 });
+    const events: DevmemError[] = [];
+    sock.on('releaseError', (e: DevmemError) => events.push(e));
+    const results = [];
+    for await (const b of sock) results.push(b.release());
+    assert.equal(results.length, 3);
+    assert.equal(results[0]!.error, undefined);
+    assert.deepEqual([results[0]!.requested, results[0]!.freed], [4, 4]);
+    for (const r of results.slice(1)) {
+      assert.ok(r.error instanceof DevmemError, 'a failed release carries its error');
+      assert.equal(r.error.code, 'EFAULT');
+      assert.equal(r.error.syscall, 'setsockopt');
+      assert.match(r.error.message, /SO_DEVMEM_DONTNEED failed \(0 of 4 fragments freed\)/);
+      assert.equal(r.freed, 0);
+    }
+    assert.deepEqual(events, [results[1]!.error, results[2]!.error]);
+    const s = sock.stats();
+    assert.equal(s.releaseErrors, 2);
+    assert.equal(s.shortReleases, 2);
+    assert.equal(s.releasedTokens, 4);
+    sock.close();
   });
 
   it('fails like the kernel would when a record claims more bytes than the iov holds', async () => {

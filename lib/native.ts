@@ -186,6 +186,8 @@ export interface NativeAddon {
   }): NativeSocket;
   constants: Record<string, number>;
   testing: {
+    /** Bindings still open in this environment (what teardown would close). */
+    trackedBindings(): number;
     decodeReplies(
       family: NetlinkFamilyName,
       command: string,

@@ -62,6 +62,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   devmem::js::InitSockets(env, exports);
   devmem::js::InitDeviceWatch(env, exports);
   devmem::js::InitRxTesting(env, exports.Get("testing").As<Napi::Object>());
+  devmem::js::InitBindingTesting(env, exports.Get("testing").As<Napi::Object>());
   exports.Set("constants", Constants(env));
   return exports;
 }

@@ -3,6 +3,7 @@
 
 #include <linux/genetlink.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "js/addon_data.h"
@@ -39,6 +40,15 @@ void BindingObject::Adopt(std::shared_ptr<nl::NetlinkSocket> sock, uint32_t id, 
 Napi::Value BindingObject::Close(const Napi::CallbackInfo& info) {
   if (sock_ && sock_->Fd() >= 0) {
     sock_->Close();  // the kernel unbinds when the last reference to the socket goes
+    // Teardown need not close it any more: forget it, and any entry whose
+    // socket is already gone, so the list holds only open bindings.
+    auto& open = AddonData::Get(info.Env()).binding_sockets;
+    open.erase(std::remove_if(open.begin(), open.end(),
+                              [&](const std::weak_ptr<nl::NetlinkSocket>& w) {
+                                auto s = w.lock();
+                                return !s || s == sock_;
+                              }),
+               open.end());
     Unref();
   }
   return info.Env().Undefined();
@@ -128,6 +138,17 @@ Napi::Value BindSync(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+void InitBindingTesting(Napi::Env env, Napi::Object testing) {
+  // trackedBindings() -> number: bindings the environment would close at teardown.
+  testing.Set("trackedBindings", Napi::Function::New(
+                                     env,
+                                     [](const Napi::CallbackInfo& info) -> Napi::Value {
+                                       return Napi::Number::New(
+                                           info.Env(), static_cast<double>(AddonData::Get(info.Env()).binding_sockets.size()));
+                                     },
+                                     "trackedBindings"));
+}
 
 void InitBindings(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = BindingObject::Define(env);

@@ -37,6 +37,7 @@ class BindingObject : public Napi::ObjectWrap<BindingObject> {
 };
 
 void InitBindings(Napi::Env env, Napi::Object exports);
+void InitBindingTesting(Napi::Env env, Napi::Object testing);
 
 }  // namespace devmem::js
 

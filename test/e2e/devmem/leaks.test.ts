@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 import { allocUdmabuf, bindRx, bindTx, netdev } from '../../../lib/index';
+import { native } from '../../../lib/native';
 import { checkRss, fdsSettle, measure, openFds } from '../../support/leak-meter';
 import { allQueues, enableHeaderSplit, sendFromRemote } from '../helpers/devmem-rx';
 import { e2eEnv } from '../helpers/env';
@@ -53,6 +54,30 @@ describe('leaks and lifetimes on the patched netdevsim', function () {
       assert.equal(m.fdDelta, 0);
       checkRss(m.rssDelta, RSS_BOUND);
       assert.deepEqual(await boundQueues(), []);
+    } finally {
+      buf.close();
+    }
+  });
+
+  it('10,000 bind/close cycles leave nothing on the list of bindings that teardown closes', async () => {
+    // Each environment keeps its open bindings' sockets to close them at
+    // teardown; a closed binding must leave that list, or it grows forever.
+    const buf = allocUdmabuf(4 * MiB);
+    const tracked = () => native().testing.trackedBindings();
+    const base = tracked();
+    try {
+      for (let i = 0; i < 10_000; i++) {
+        const b = native().bindSync('bind-tx', { ifindex: env.ifindexLocal, fd: buf.fd });
+        if (i === 0) assert.equal(tracked(), base + 1, 'an open binding is tracked');
+        b.close();
+      }
+      assert.equal(tracked(), base);
+      // The same through the public API, RX and TX.
+      for (let i = 0; i < 100; i++) {
+        const b = i % 2 ? await bindRx(env.ifLocal, [1], buf) : await bindTx(env.ifLocal, buf);
+        b.close();
+      }
+      assert.equal(tracked(), base);
     } finally {
       buf.close();
     }

@@ -118,7 +118,7 @@ async function main() {
 
   console.log('\n=== host suite with the sanitizer addon');
   const hostSum = path.join(tmp, 'host.json');
-  const host = await runLogged('npx', ['mocha'], { ...env, DEVMEM_TEST_SUMMARY: hostSum });
+  const host = await runLogged('npm', ['run', '--silent', 'test:host'], { ...env, DEVMEM_TEST_SUMMARY: hostSum });
   record('host suite (ASan+UBSan)', suiteCounts(hostSum, host));
 
   if (hostOnly) return;

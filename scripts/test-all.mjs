@@ -4,6 +4,10 @@
 // devmem selftests against `devmem nc` in the guest (conformance), the fuzzers
 // for a short time, the suites again under ASan/UBSan) and print one closing
 // line "N passed, N failed". A suite that runs no test fails the run.
+//
+// `npm run check` (--check) is the contributor loop: build, typecheck, lint and the
+// host suite only. It installs nothing and needs no root (the host tests that do
+// skip, saying so).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -57,14 +61,18 @@ else {
   if (!step('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'])) add({ passed: 0, failed: 1 });
   if (!step('lint', 'npx', ['eslint', '.'])) add({ passed: 0, failed: 1 });
   add(suite('host tests (running kernel)', 'npm', ['run', '--silent', 'test:host'], 'DEVMEM_TEST_SUMMARY'));
-  if (!args.has('--host-only')) {
-    add(suite('guest tests (QEMU lab)', 'node', ['scripts/vm/run.mjs'], 'DEVMEM_VM_SUMMARY'));
+  if (args.has('--check')) {
+    // the contributor loop ends here
+  } else if (!args.has('--host-only')) {
+    add(suite('guest tests (QEMU lab)', 'node', ['scripts/vm/run.mjs', '--install'], 'DEVMEM_VM_SUMMARY'));
     // Every case of the three upstream files counts; a skip only where ncdevmem skips too.
-    add(suite('conformance (the kernel\'s devmem selftests against devmem nc, in the guest)', 'node', ['scripts/vm/run.mjs', '--mode', 'conformance'], 'DEVMEM_VM_SUMMARY'));
+    add(suite('conformance (the kernel\'s devmem selftests against devmem nc, in the guest)', 'node', ['scripts/vm/run.mjs', '--mode', 'conformance', '--install'], 'DEVMEM_VM_SUMMARY'));
   }
-  // Each fuzz target and each sanitizer suite counts as results of its own.
-  add(suite('fuzzing (30 s per target, ASan+UBSan)', 'node', ['scripts/fuzz/run.mjs', '--seconds', '30', '--install'], 'DEVMEM_FUZZ_SUMMARY'));
-  add(suite('sanitizer tests (ASan+UBSan addon, LSan native)', 'node', ['scripts/asan/run.mjs', ...(args.has('--host-only') ? ['--host-only'] : [])], 'DEVMEM_ASAN_SUMMARY'));
+  if (!args.has('--check')) {
+    // Each fuzz target and each sanitizer suite counts as results of its own.
+    add(suite('fuzzing (30 s per target, ASan+UBSan)', 'node', ['scripts/fuzz/run.mjs', '--seconds', '30', '--install'], 'DEVMEM_FUZZ_SUMMARY'));
+    add(suite('sanitizer tests (ASan+UBSan addon, LSan native)', 'node', ['scripts/asan/run.mjs', '--install', ...(args.has('--host-only') ? ['--host-only'] : [])], 'DEVMEM_ASAN_SUMMARY'));
+  }
 }
 
 console.log(`\n${total.passed} passed, ${total.failed} failed${total.skipped ? `, ${total.skipped} skipped` : ''}`);

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run test:asan [-- --host-only]`: the test suites against the addon
+// `npm run test:asan [-- --host-only] [-- --install]`: the test suites against the addon
 // built with AddressSanitizer and UndefinedBehaviorSanitizer.
 //
 // Node itself is not instrumented, so the addon (build-asan/, see build.mjs)
@@ -24,6 +24,8 @@ import { buildAsanAddon, sanitizeFlags } from './build.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const hostOnly = process.argv.includes('--host-only');
+// Passed on to the guest harness: may it install what it lacks.
+const install = process.argv.includes('--install');
 const REPORT = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (AddressSanitizer|UndefinedBehaviorSanitizer)/;
 
 const cxx = process.env.CXX ?? 'g++';
@@ -125,7 +127,7 @@ async function main() {
   console.log('\n=== guest suite with the sanitizer addon');
   // The harness (and qemu) run unsanitized; only the guest's node gets these.
   const guestSum = path.join(tmp, 'guest.json');
-  const guest = await runLogged(process.execPath, ['scripts/vm/run.mjs'], {
+  const guest = await runLogged(process.execPath, ['scripts/vm/run.mjs', ...(install ? ['--install'] : [])], {
     ...process.env,
     DEVMEM_VM_SUMMARY: guestSum,
     // Instrumented code under TCG: give each boot more time than the usual 600 s.

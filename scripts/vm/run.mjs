@@ -15,7 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureAddon } from './lib/addon.mjs';
 import { ensureCompiledCli } from './lib/cli-build.mjs';
-import { aptUpdate, ensureExtraSources } from './lib/apt.mjs';
+import { allowInstall, aptUpdate, ensureExtraSources } from './lib/apt.mjs';
 import { buildKernelArtifacts, cleanWork } from './lib/build.mjs';
 import { acquireBuildLock } from './lib/build-lock.mjs';
 import { usableCachedKernel, workDir } from './lib/cache.mjs';
@@ -209,6 +209,7 @@ async function main() {
     console.log(USAGE);
     return;
   }
+  allowInstall(opts.install);
   process.on('SIGINT', () => abort(opts, 'interrupted (SIGINT)', 130));
   process.on('SIGTERM', () => abort(opts, 'terminated (SIGTERM)', 143));
   setTimeout(

@@ -1,5 +1,9 @@
 // Everything the harness needs comes from the Debian archive through apt.
 //
+// The harness changes the host's apt sources and installs packages only when asked
+// (--install, which `npm test` passes); otherwise a missing package or source is an
+// error naming what to install.
+//
 // Debian's kernels with devmem + udmabuf (7.x) are in trixie-backports and their build
 // tools need trixie's glibc, so besides the host's own bookworm suites we need
 // bookworm-backports, trixie, trixie-updates and trixie-backports. Any that are not
@@ -64,12 +68,24 @@ export function debianMirror() {
 }
 
 let updated;
+let installAllowed = false;
+
+/** Whether ensureExtraSources() and ensurePackages() may change the host (--install). */
+export function allowInstall(allowed) {
+  installAllowed = allowed;
+}
 
 /** Adds the missing extra suites (pinned at 100). Returns the suites it added. */
 export function ensureExtraSources() {
   const have = new Set(configuredSources().map((s) => s.suite));
   const missing = EXTRA_SUITES.filter((s) => !have.has(s));
   if (missing.length === 0) return [];
+  if (!installAllowed) {
+    throw new HarnessError(
+      `apt has no ${missing.join(', ')} suites, which the kernel packages come from; ` +
+        `run with --install to add them (pinned at priority 100, in ${SOURCES_FILE}), or add them yourself`,
+    );
+  }
   step(`adding apt sources ${missing.join(', ')} (pinned at priority 100): ${SOURCES_FILE}`);
   writeFileSync(
     SOURCES_FILE,
@@ -114,6 +130,9 @@ export async function missingPackages(packages) {
 export async function ensurePackages(packages) {
   const missing = await missingPackages(packages);
   if (missing.length === 0) return;
+  if (!installAllowed) {
+    throw new HarnessError(`missing Debian packages: ${missing.join(' ')}; apt-get install ${missing.join(' ')}, or run with --install`);
+  }
   if (process.getuid?.() !== 0) {
     throw new HarnessError(`missing Debian packages: ${missing.join(' ')}; run as root (the harness installs them) or install them first`);
   }

@@ -8,7 +8,7 @@ export const MODES = ['devmem', 'stock', 'conformance'];
 /** The modes a plain `npm run test:vm` boots; conformance is `npm run test:conformance`. */
 export const DEFAULT_MODES = ['devmem', 'stock'];
 
-export const USAGE = `usage: npm run test:vm -- [--mode devmem|stock|conformance] [--grep PATTERN] [--timeout SECONDS] [--refresh]
+export const USAGE = `usage: npm run test:vm -- [--mode devmem|stock|conformance] [--grep PATTERN] [--timeout SECONDS] [--refresh] [--install]
        npm run test:vm -- --bench [--bench-args='ARGS'] [--bench-out FILE]
 
 Boots Debian's kernel under QEMU (TCG) with the host root shared read-only and runs the
@@ -22,6 +22,8 @@ options:
   --grep PATTERN     passed to mocha --grep inside the guest (not for conformance)
   --timeout SECONDS  limit for each guest boot (default 600, env DEVMEM_VM_TIMEOUT)
   --refresh          ask apt for a newer kernel even if a cached one is usable
+  --install          add the apt sources and install the Debian packages that are missing
+                     (npm test passes it); without it a missing one is an error naming it
   --bench            instead of the tests, run the receive benchmark (bench/guest/e2e-rx.ts)
                      in devmem mode; its JSON report is printed and kept
   --bench-args=ARGS  arguments for the benchmark (e.g. --bench-args='--runs 5')
@@ -67,6 +69,7 @@ export function parseOptions(argv = process.argv.slice(2), env = process.env) {
         grep: { type: 'string' },
         timeout: { type: 'string' },
         refresh: { type: 'boolean' },
+        install: { type: 'boolean' },
         bench: { type: 'boolean' },
         'bench-args': { type: 'string' },
         'bench-out': { type: 'string' },
@@ -104,6 +107,7 @@ export function parseOptions(argv = process.argv.slice(2), env = process.env) {
     cpus: cpuCount(env.DEVMEM_VM_CPUS ?? 1),
     selftestTimeoutSeconds: Math.ceil(positiveSeconds(env.DEVMEM_CONFORMANCE_SUITE_TIMEOUT ?? 600, 'DEVMEM_CONFORMANCE_SUITE_TIMEOUT')),
     refresh: (parsed.refresh ?? false) || flag(env.DEVMEM_VM_REFRESH),
+    install: parsed.install ?? false,
     kernel,
     cacheRoot: env.DEVMEM_VM_CACHE || join(homedir(), '.cache', 'devmem-tcp'),
     keepWork: flag(env.DEVMEM_VM_KEEP_WORK),

@@ -8,6 +8,7 @@
  * test harnesses that wait a few seconds for its listener, and on a slow
  * (emulated) machine every module read counts.
  */
+import { describeError } from '../lib/errors';
 import { packageRoot } from '../lib/native';
 import type * as Bench from './commands/bench';
 import type * as Nc from './commands/nc';
@@ -83,7 +84,7 @@ if (require.main === module) {
       process.exitCode = code;
     },
     (err: unknown) => {
-      process.stderr.write(`devmem: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`devmem: ${describeError(err)}\n`);
       process.exitCode = 1;
     },
   );

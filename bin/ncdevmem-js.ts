@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** `ncdevmem-js`: `devmem nc` under the name the kernel's tool has, for harnesses that call it. */
+import { describeError } from '../lib/errors';
 import { runNc } from './commands/nc';
 
 runNc(process.argv.slice(2)).then(
@@ -7,7 +8,7 @@ runNc(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`ncdevmem-js: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`ncdevmem-js: ${describeError(err)}\n`);
     process.exitCode = 1;
   },
 );

@@ -6,7 +6,7 @@
 import * as dc from 'node:diagnostics_channel';
 
 import type { DmaBuf } from './dmabuf';
-import { DevmemError } from './errors';
+import { DevmemError, invalidArgument } from './errors';
 import type { NativeBatch } from './native';
 
 /** `kinds[i]` values. */
@@ -100,11 +100,7 @@ export class FragmentBatch {
       throw new DevmemError(`batch ${this.seq} was already released`, { reason: 'ALREADY_RELEASED' });
     if (this.#owner.closed) {
       this.#released = true;
-      throw new DevmemError(`the socket of batch ${this.seq} is closed, which already returned its tokens`, {
-        reason: 'CLOSED',
-        errno: -9,
-        code: 'EBADF',
-      });
+      throw new DevmemError(`the socket of batch ${this.seq} is closed, which already returned its tokens`, { reason: 'CLOSED' });
     }
     return this.releaseIfHeld();
   }
@@ -135,11 +131,7 @@ export class FragmentBatch {
     const out = target ?? Buffer.allocUnsafe(this.bytes);
     if (!(out instanceof Uint8Array)) throw new TypeError('target must be a Uint8Array');
     if (out.byteLength < this.bytes)
-      throw new DevmemError(`target holds ${out.byteLength} bytes, the batch has ${this.bytes}: pass a larger target`, {
-        reason: 'INVALID_ARGUMENT',
-        errno: -22,
-        code: 'EINVAL',
-      });
+      throw invalidArgument(`target holds ${out.byteLength} bytes, the batch has ${this.bytes}: pass a larger target`);
     const copy = (dm: Uint8Array | undefined) => {
       let pos = 0;
       for (let i = 0; i < this.count; i++) {
@@ -149,11 +141,9 @@ export class FragmentBatch {
         // subarray() would clamp silently and copy short: a fragment outside
         // the view means the wrong dma-buf was passed.
         if (off + size > src.length)
-          throw new DevmemError(`fragment ${i} [${off}, ${off + size}) lies outside the ${src.length}-byte ${src === dm ? 'dma-buf' : 'linear buffer'}: pass the dma-buf the socket's binding uses`, {
-            reason: 'INVALID_ARGUMENT',
-            errno: -22,
-            code: 'EINVAL',
-          });
+          throw invalidArgument(
+            `fragment ${i} [${off}, ${off + size}) lies outside the ${src.length}-byte ${src === dm ? 'dma-buf' : 'linear buffer'}: pass the dma-buf the socket's binding uses`,
+          );
         out.set(src.subarray(off, off + size), pos);
         pos += size;
       }

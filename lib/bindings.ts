@@ -11,10 +11,9 @@
  */
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 
 import { watchDevice } from './device-watch';
-import { call, callSync, DevmemError, invalidArgument } from './errors';
+import { call, callSync, closedError, DevmemError, invalidArgument } from './errors';
 import { checkInterfaceSpec, resolveInterface, type InterfaceSpec } from './interfaces';
 import { native, type NativeBinding } from './native';
 
@@ -68,7 +67,7 @@ abstract class Binding extends EventEmitter {
     this.#unwatch = undefined;
     this.#removed = new DevmemError(
       `interface ${this.ifname} (ifindex ${this.ifindex}) was removed while ${this.kind.toUpperCase()} binding ${this.id} was open`,
-      { reason: 'DEVICE_REMOVED', errno: -os.constants.errno.ENODEV },
+      { reason: 'DEVICE_REMOVED' },
     );
     for (const fn of [...this.#removalSubscribers]) fn(this.#removed);
     this.#removalSubscribers.clear();
@@ -164,7 +163,7 @@ function checkDmabufFd(dmabuf: unknown): number {
   if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff)
     throw invalidArgument(`dmabuf fd must be a non-negative integer, got ${fd}`);
   if ((dmabuf as { closed?: boolean }).closed === true)
-    throw new DevmemError('the dma-buf is closed', { reason: 'CLOSED', errno: -9 });
+    throw closedError('the dma-buf');
   return fd;
 }
 

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 
-import { callSync, DevmemError, invalidArgument } from './errors';
+import { callSync, closedError, DevmemError, invalidArgument } from './errors';
 import { native, type NativeMapping } from './native';
 
 const HUGEPAGE = 2 * 1024 * 1024;
@@ -153,7 +153,7 @@ export class DmaBuf {
 
   /** The CPU mapping (created on first use, shared by later calls). */
   map(): DmaBufView {
-    if (this.#closed) throw new DevmemError('the dma-buf is closed', { reason: 'CLOSED', errno: -9 });
+    if (this.#closed) throw closedError('the dma-buf');
     if (!this.#view) {
       this.#map = callSync('dmabuf', `cannot map the ${this.exporter} dma-buf`, () => new (native().NativeMapping)(this.fd, this.size));
       this.#view = new DmaBufView(this.#map, this.size);

@@ -4,45 +4,49 @@ import * as util from 'node:util';
 import type { NativeError, NativeExtack } from './native';
 
 /**
- * Stable, library-level reasons. `code` follows the errno (and Node names
- * errno 95 `ENOTSUP`, never `EOPNOTSUPP`), and the same mistake yields
- * different errnos on different kernels, so programs should branch on
- * `reason`.
+ * Every reason a DevmemError can carry, each with its advice below: stable,
+ * library-level reasons. `code` follows the errno (and Node names errno 95
+ * `ENOTSUP`, never `EOPNOTSUPP`), and the same mistake yields different
+ * errnos on different kernels, so programs should branch on `reason`.
  */
-export type DevmemReason =
-  | 'NOT_PERMITTED'
-  | 'NO_SUCH_DEVICE'
-  | 'DEVICE_UNSUPPORTED'
-  | 'HEADER_SPLIT_DISABLED'
-  | 'HDS_THRESHOLD_NONZERO'
-  | 'QUEUE_BUSY'
-  | 'QUEUE_OUT_OF_RANGE'
-  | 'XDP_ATTACHED'
-  | 'NOT_A_DMABUF'
-  | 'KERNEL_TOO_OLD'
-  | 'RX_PAGE_SIZE_UNSUPPORTED'
-  | 'NO_UDMABUF'
-  | 'NO_DMA_HEAP'
-  | 'UDMABUF_SIZE_LIMIT'
-  | 'INVALID_ARGUMENT'
-  | 'TIMEOUT'
-  | 'PROTOCOL_ERROR'
-  | 'CLOSED'
-  | 'ALREADY_RELEASED'
-  | 'FLOW_STEERING'
-  | 'LINEAR_DATA'
-  | 'CONTROL_TRUNCATED'
-  | 'CONNECTION_RESET'
-  | 'CONNECTION_REFUSED'
-  | 'INVALID_BINDING'
-  | 'ROUTE_NOT_ON_BOUND_DEVICE'
-  | 'ZEROCOPY_DISABLED'
-  | 'NTUPLE_UNSUPPORTED'
-  | 'RSS_UNSUPPORTED'
-  | 'TOO_FEW_QUEUES'
-  | 'NIC_RESTORE_FAILED'
-  | 'DEVICE_REMOVED'
-  | 'KERNEL_ERROR';
+export const DEVMEM_REASONS = [
+  'NOT_PERMITTED',
+  'NO_SUCH_DEVICE',
+  'DEVICE_UNSUPPORTED',
+  'HEADER_SPLIT_DISABLED',
+  'HDS_THRESHOLD_NONZERO',
+  'QUEUE_BUSY',
+  'QUEUE_OUT_OF_RANGE',
+  'XDP_ATTACHED',
+  'NOT_A_DMABUF',
+  'KERNEL_TOO_OLD',
+  'RX_PAGE_SIZE_UNSUPPORTED',
+  'NO_UDMABUF',
+  'NO_DMA_HEAP',
+  'UDMABUF_SIZE_LIMIT',
+  'INVALID_ARGUMENT',
+  'TIMEOUT',
+  'PROTOCOL_ERROR',
+  'CLOSED',
+  'ALREADY_RELEASED',
+  'FLOW_STEERING',
+  'LINEAR_DATA',
+  'CONTROL_TRUNCATED',
+  'CONNECTION_RESET',
+  'CONNECTION_REFUSED',
+  'INVALID_BINDING',
+  'ROUTE_NOT_ON_BOUND_DEVICE',
+  'ZEROCOPY_DISABLED',
+  'NTUPLE_UNSUPPORTED',
+  'RSS_UNSUPPORTED',
+  'TOO_FEW_QUEUES',
+  'NIC_RESTORE_FAILED',
+  'DEVICE_REMOVED',
+  'KERNEL_ERROR',
+] as const;
+
+/** Why an operation failed: one of DEVMEM_REASONS. */
+export type DevmemReason = (typeof DEVMEM_REASONS)[number];
 
 /** What the kernel's extended ACK said, with attribute numbers named. */
 export interface Extack {
@@ -64,7 +68,7 @@ const ADVICE: Record<DevmemReason, string> = {
   DEVICE_UNSUPPORTED:
     'This device cannot carry devmem TCP: it needs a driver with the queue API and unreadable-netmem page pools (gve, mlx5, bnxt, fbnic). Run `devmem probe`.',
   HEADER_SPLIT_DISABLED:
-    'Enable header split explicitly (tcp-data-split "enabled", hds-thresh 0) before binding, e.g. with ringsSet().',
+    'Enable header split explicitly (tcp-data-split "enabled", hds-thresh 0) before binding, e.g. with ethtool.setRings() or NicConfig.enableHeaderSplit().',
   HDS_THRESHOLD_NONZERO: 'Set hds-thresh to 0 before binding.',
   QUEUE_BUSY: 'The queue already has a memory provider (another devmem binding or io_uring zcrx); close it or pick another queue.',
   QUEUE_OUT_OF_RANGE: 'Pick queue ids below the number of RX channels (`devmem probe` lists them).',
@@ -108,26 +112,33 @@ const ADVICE: Record<DevmemReason, string> = {
 
 /**
  * The error every public function throws for a kernel or argument failure.
- * Shaped like Node's SystemError: `code` (errno name), `errno` (negative, as
- * Node reports it) and `syscall`, plus `reason`, `extack` and advice in the
- * message.
+ * Shaped like Node's SystemError where a syscall failed: `code` (the errno's
+ * name), `errno` (negative, as Node reports it) and `syscall`. Where none
+ * failed (a bad argument, a closed object, a device that went away) there is
+ * no errno and `code` is `ERR_DEVMEM_<REASON>`. Always: `reason`, `message`
+ * (what went wrong), `advice` (what to do about it) and, from netlink, the
+ * kernel's `extack`.
  */
 export class DevmemError extends Error {
+  /** The errno name (`ENOTSUP`, ...) where a syscall failed, else `ERR_DEVMEM_<REASON>`. */
   readonly code: string;
-  readonly errno: number;
+  /** The negative errno of the failed syscall; undefined where none failed. */
+  readonly errno?: number;
   readonly syscall?: string;
   readonly reason: DevmemReason;
+  /** What to do about it, for people: the CLI prints it under the message. */
+  readonly advice: string;
   readonly extack?: Extack;
 
   constructor(
     message: string,
     fields: { reason: DevmemReason; errno?: number; code?: string; syscall?: string; extack?: Extack; cause?: unknown },
   ) {
-    super(`${message}. ${ADVICE[fields.reason]}`, fields.cause === undefined ? undefined : { cause: fields.cause });
-    const errno = fields.errno ?? -os.constants.errno.EINVAL;
-    this.errno = errno;
-    this.code = fields.code ?? util.getSystemErrorName(errno);
+    super(message, fields.cause === undefined ? undefined : { cause: fields.cause });
+    if (fields.errno !== undefined) this.errno = fields.errno;
+    this.code = fields.code ?? (fields.errno !== undefined ? util.getSystemErrorName(fields.errno) : `ERR_DEVMEM_${fields.reason}`);
     this.reason = fields.reason;
+    this.advice = ADVICE[fields.reason];
     if (fields.syscall !== undefined) this.syscall = fields.syscall;
     if (fields.extack !== undefined) this.extack = fields.extack;
   }
@@ -139,7 +150,18 @@ export class DevmemError extends Error {
 
 /** An argument error raised before any syscall, so no state has changed. */
 export function invalidArgument(message: string): DevmemError {
-  return new DevmemError(message, { reason: 'INVALID_ARGUMENT', errno: -os.constants.errno.EINVAL });
+  return new DevmemError(message, { reason: 'INVALID_ARGUMENT' });
+}
+
+/** `<what> is closed` (reason CLOSED unless given): the object was closed before this call. */
+export function closedError(what: string, reason: DevmemReason = 'CLOSED'): DevmemError {
+  return new DevmemError(`${what} is closed`, { reason });
+}
+
+/** The message and, on the next line, the advice: how the CLI prints an error. */
+export function describeError(e: unknown): string {
+  if (e instanceof DevmemError) return `${e.message}\n  ${e.advice}`;
+  return e instanceof Error ? e.message : String(e);
 }
 
 /** The operation a native error came from; decides how errno maps to a reason. */
@@ -158,11 +180,14 @@ function cleanExtack(x: NativeExtack | undefined): Extack | undefined {
   return out;
 }
 
-const KNOWN_HINTS = ['KERNEL_TOO_OLD', 'NO_UDMABUF', 'NO_DMA_HEAP', 'FLOW_STEERING', 'CONTROL_TRUNCATED', 'PROTOCOL_ERROR'] as const;
+/** True for a name in DEVMEM_REASONS (native code's reason hints are checked against it). */
+export function isDevmemReason(name: string): name is DevmemReason {
+  return (DEVMEM_REASONS as readonly string[]).includes(name);
+}
 
 /** Maps errno and extack together: kernels differ in which errno a mistake gets. */
 export function classify(errnoPositive: number, extack: Extack | undefined, op: Operation, hint?: string): DevmemReason {
-  if (hint && (KNOWN_HINTS as readonly string[]).includes(hint)) return hint as DevmemReason;
+  if (hint && isDevmemReason(hint)) return hint;
   const msg = extack?.message ?? '';
   const attr = extack?.attribute ?? '';
   const isBind = op === 'bind-rx' || op === 'bind-tx';

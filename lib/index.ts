@@ -2,7 +2,7 @@
  * devmem-tcp: Linux device memory TCP for Node.js.
  * @packageDocumentation
  */
-export { DevmemError, type DevmemReason, type Extack } from './errors';
+export { DEVMEM_REASONS, DevmemError, type DevmemReason, type Extack } from './errors';
 export {
   getLink,
   listLinks,

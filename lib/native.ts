@@ -185,6 +185,8 @@ export interface NativeAddon {
     receiveBufferSize?: number;
   }): NativeSocket;
   constants: Record<string, number>;
+  /** The reasons native code decides itself (native/common/reasons.h); each is a DevmemReason. */
+  reasonHints: readonly string[];
   testing: {
     /** Bindings still open in this environment (what teardown would close). */
     trackedBindings(): number;

@@ -18,7 +18,7 @@
  * one netlink round trip each.
  */
 import { bindRxSync, type BindRxOptions, type DmaBufLike, RxBinding } from './bindings';
-import { DevmemError, invalidArgument } from './errors';
+import { closedError, DevmemError, invalidArgument } from './errors';
 import { getChannels, getRings, rxChannelCount, setChannelsSync, setRingsSync, type TcpDataSplit } from './ethtool';
 import { addFlowRule, deleteFlowRule, encodeFlowRule, flowTypeFor, getNtupleFilter, listFlowRules, setNtupleFilter, type FlowRule } from './flow-rules';
 import { bytesToIp, ipToBytes, unmapIpv4 } from './ip';
@@ -181,7 +181,7 @@ export class NicConfig<DryRun extends boolean = false> {
   }
 
   #check(): void {
-    if (this.#closed) throw new DevmemError(`NicConfig for ${this.ifname} is closed`, { reason: 'CLOSED', errno: -9 });
+    if (this.#closed) throw closedError(`NicConfig for ${this.ifname}`);
   }
 
   #record(kind: NicStepKind, description: string): NicStep {

@@ -2,7 +2,7 @@
 import * as net from 'node:net';
 
 import { abortError, checkSignal } from './abort';
-import { DevmemError, fromNative, invalidArgument } from './errors';
+import { closedError, DevmemError, fromNative, invalidArgument } from './errors';
 import { native, type NativeAddress, type NativeError, type NativeServer, type NativeSocket } from './native';
 import { checkPort, checkReceiveOptions, DevmemSocket, resolveHost, type ReceiveOptions } from './socket';
 
@@ -37,7 +37,7 @@ export class DevmemServer {
   /** Starts listening and returns the bound address (the real port when 0 was asked). */
   async listen(): Promise<NativeAddress> {
     if (this.#native) throw invalidArgument('the server is already listening');
-    if (this.#closed) throw new DevmemError('the server is closed', { reason: 'CLOSED', errno: -9 });
+    if (this.#closed) throw closedError('the server');
     const host = await resolveHost(this.#opts.host ?? '::');
     const nat = new (native().NativeServer)();
     try {
@@ -93,7 +93,7 @@ export class DevmemServer {
     }
     if (this.#error !== undefined) return Promise.reject(this.#error);
     if (this.#closed || !this.#native)
-      return Promise.reject(new DevmemError(this.#closed ? 'the server is closed' : 'call listen() first', { reason: 'CLOSED', errno: -9 }));
+      return Promise.reject(this.#closed ? closedError('the server') : new DevmemError('the server is not listening: call listen() first', { reason: 'CLOSED' }));
     return new Promise((resolve, reject) => {
       const waiter = {
         resolve: (sock: DevmemSocket) => {
@@ -132,7 +132,7 @@ export class DevmemServer {
     this.#closed = true;
     this.#native?.close();
     for (const s of this.#ready.splice(0)) s.close();
-    const err = new DevmemError('the server was closed', { reason: 'CLOSED', errno: -9 });
+    const err = new DevmemError('the server was closed', { reason: 'CLOSED' });
     for (const w of this.#waiters.splice(0)) w.reject(err);
   }
 

@@ -14,7 +14,7 @@ import { abortError, checkSignal } from './abort';
 import { FragmentBatch, type ReleaseResult } from './batch';
 import { Transmitter, type DmabufRange, type SendOptions, type SendResult, type TxBindingLike } from './tx';
 import type { DmaBuf } from './dmabuf';
-import { classify, DevmemError, fromNative, invalidArgument } from './errors';
+import { classify, closedError, DevmemError, fromNative, invalidArgument } from './errors';
 import { native, type NativeAddress, type NativeBatch, type NativeError, type NativeSocket, type NativeSocketEvent } from './native';
 
 export type { NativeAddress as SocketAddress };
@@ -115,10 +115,10 @@ export function checkReceiveOptions(o: ReceiveOptions | undefined): ReceiveOptio
   if (o.binding !== undefined && (typeof o.binding !== 'object' || typeof o.binding?.id !== 'number'))
     throw new TypeError('binding must be an RxBinding (an object with a numeric id)');
   if ((o.binding as { closed?: unknown } | undefined)?.closed === true)
-    throw new DevmemError('the binding is closed: nothing can arrive in it; bind again', { reason: 'CLOSED', errno: -9, code: 'EBADF' });
+    throw new DevmemError('the binding is closed: nothing can arrive in it; bind again', { reason: 'CLOSED' });
   if (o.dmabuf !== undefined && (o.dmabuf === null || typeof o.dmabuf !== 'object' || typeof o.dmabuf.size !== 'number'))
     throw new TypeError('dmabuf must be a DmaBuf');
-  if (o.dmabuf?.closed === true) throw new DevmemError('the dma-buf is closed', { reason: 'CLOSED', errno: -9, code: 'EBADF' });
+  if (o.dmabuf?.closed === true) throw closedError('the dma-buf');
   for (const k of ['hostData', 'linear'] as const)
     if (o[k] !== undefined && o[k] !== 'accept' && o[k] !== 'error') throw invalidArgument(`${k} must be 'accept' or 'error'`);
   if (o.release !== undefined && o.release !== 'auto' && o.release !== 'manual')
@@ -304,9 +304,6 @@ export class DevmemSocket extends EventEmitter {
       this.#fail(
         new DevmemError(`flow steering error: ${batch.hostBytes} bytes arrived in host memory with no devmem cmsg`, {
           reason: 'FLOW_STEERING',
-          errno: -71,
-          code: 'EPROTO',
-          syscall: 'recvmsg',
         }),
       );
       return;
@@ -316,9 +313,6 @@ export class DevmemSocket extends EventEmitter {
       this.#fail(
         new DevmemError(`received SCM_DEVMEM_LINEAR (${batch.linearBytes} bytes) and linear data is refused`, {
           reason: 'LINEAR_DATA',
-          errno: -71,
-          code: 'EPROTO',
-          syscall: 'recvmsg',
         }),
       );
       return;
@@ -379,7 +373,7 @@ export class DevmemSocket extends EventEmitter {
     if (this.#error !== undefined) return Promise.reject(this.#error);
     if (this.#ended) return Promise.resolve(null);
     if (this.#closed)
-      return Promise.reject(new DevmemError('the socket is closed', { reason: 'CLOSED', errno: -9, code: 'EBADF' }));
+      return Promise.reject(closedError('the socket'));
     return new Promise((resolve, reject) => {
       this.#waiters.push({ resolve, reject });
       this.#native.resume();
@@ -472,7 +466,7 @@ export class DevmemSocket extends EventEmitter {
     if (!(data instanceof Uint8Array)) throw new TypeError('data must be a Buffer or Uint8Array');
     let off = 0;
     while (off < data.byteLength) {
-      if (this.#closed) throw new DevmemError('the socket is closed', { reason: 'CLOSED', errno: -9, code: 'EBADF' });
+      if (this.#closed) throw closedError('the socket');
       let n: number;
       try {
         n = this.#native.send(data.subarray(off));
@@ -500,7 +494,7 @@ export class DevmemSocket extends EventEmitter {
    * Ranges are checked against the dma-buf's size before any syscall.
    */
   sendDmabuf(binding: TxBindingLike, ranges: DmabufRange | DmabufRange[], options?: SendOptions): Promise<SendResult> {
-    if (this.#closed) return Promise.reject(new DevmemError('the socket is closed', { reason: 'CLOSED', errno: -9, code: 'EBADF' }));
+    if (this.#closed) return Promise.reject(closedError('the socket'));
     return this.#tx.send(binding, ranges, options);
   }
 
@@ -537,7 +531,7 @@ export class DevmemSocket extends EventEmitter {
     this.#unwatchDevice = undefined;
     if (reset) this.#native.reset();
     else this.#native.close();
-    const err = new DevmemError('the socket was closed during a read', { reason: 'CLOSED', errno: -9, code: 'EBADF' });
+    const err = new DevmemError('the socket was closed during a read', { reason: 'CLOSED' });
     for (const w of this.#waiters.splice(0)) {
       if (this.#ended) w.resolve(null);
       else w.reject(err);

@@ -5,7 +5,7 @@
  * completed ids as ranges, and a send's promise settles once all of its ids
  * are done, because only then may the dma-buf bytes be rewritten.
  */
-import { DevmemError, fromNative, invalidArgument } from './errors';
+import { closedError, DevmemError, fromNative, invalidArgument } from './errors';
 import type { NativeSocket } from './native';
 
 /** A byte range of the bound dma-buf. */
@@ -129,14 +129,12 @@ export class Transmitter {
       throw new TypeError('binding must be a TxBinding (or { id, size } of a TX binding made elsewhere)');
     if (binding.kind !== undefined && binding.kind !== 'tx')
       throw new DevmemError('sendDmabuf needs a TX binding (bindTx()), not an RX binding', { reason: 'INVALID_BINDING' });
-    if (binding.closed === true) throw new DevmemError('the TX binding is closed', { reason: 'INVALID_BINDING', errno: -9, code: 'EBADF' });
+    if (binding.closed === true) throw closedError('the TX binding', 'INVALID_BINDING');
     // The kernel keeps a TX binding's device pointer after the device is
     // unregistered (through 7.3), so a send would make it read freed memory.
     if (binding.deviceRemoved === true)
       throw new DevmemError(`the TX binding's device was removed; binding ${binding.id} can no longer send`, {
         reason: 'DEVICE_REMOVED',
-        errno: -19,
-        code: 'ENODEV',
       });
     const pairs = checkRanges(ranges, binding.size);
     const maxInFlight = opts.maxInFlightBytes ?? 64 * 1024 * 1024;

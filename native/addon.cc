@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/reasons.h"
 #include "js/addon_data.h"
 #include "js/binding_object.h"
 #include "js/device_watch.h"
@@ -64,6 +65,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   devmem::js::InitRxTesting(env, exports.Get("testing").As<Napi::Object>());
   devmem::js::InitBindingTesting(env, exports.Get("testing").As<Napi::Object>());
   exports.Set("constants", Constants(env));
+  Napi::Array hints = Napi::Array::New(env);
+  for (const char* r : devmem::reasons::kAllReasons) hints.Set(hints.Length(), r);
+  exports.Set("reasonHints", hints);
   return exports;
 }
 

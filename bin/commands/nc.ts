@@ -33,6 +33,7 @@ export async function runNc(argv: string[]): Promise<number> {
   }
   const word = { ok: 'ok', fail: 'FAIL', skip: 'SKIP' }[outcome.result];
   reporter.log(`devmem nc: ${word}${outcome.message ? `: ${outcome.message}` : ''}${outcome.reason === 'USAGE' ? ' (see devmem nc --help)' : ''}`);
+  if (outcome.advice) reporter.log(`  ${outcome.advice}`);
   reporter.event('summary', { mode, ...outcome });
   return outcome.exitCode;
 }

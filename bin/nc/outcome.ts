@@ -14,6 +14,8 @@ export interface Outcome {
   exitCode: typeof EXIT_OK | typeof EXIT_FAIL | typeof EXIT_SKIP;
   result: 'ok' | 'fail' | 'skip';
   message?: string;
+  /** What to do about it (a DevmemError's advice). */
+  advice?: string;
   reason?: DevmemReason | 'USAGE';
 }
 
@@ -40,8 +42,8 @@ export function fail(message: string, reason?: DevmemReason | 'USAGE'): Outcome 
 export function fromError(e: unknown): Outcome {
   if (e instanceof UsageError) return fail(e.message, 'USAGE');
   if (e instanceof DevmemError) {
-    if (SKIP_REASONS.has(e.reason)) return { exitCode: EXIT_SKIP, result: 'skip', message: e.message, reason: e.reason };
-    return fail(e.message, e.reason);
+    if (SKIP_REASONS.has(e.reason)) return { exitCode: EXIT_SKIP, result: 'skip', message: e.message, advice: e.advice, reason: e.reason };
+    return { ...fail(e.message, e.reason), advice: e.advice };
   }
   return fail(e instanceof Error ? (e.stack ?? e.message) : String(e));
 }

@@ -27,7 +27,7 @@ interface Check {
 }
 
 function describe(e: unknown): string {
-  return e instanceof DevmemError ? `${e.reason}: ${e.message.split('. ')[0]}` : String(e);
+  return e instanceof DevmemError ? `${e.reason}: ${e.message}` : String(e);
 }
 
 export async function runSelfTest(o: NcOptions, r: Reporter): Promise<Outcome> {

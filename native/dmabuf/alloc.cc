@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include "common/reasons.h"
 #include "dmabuf/alloc.h"
 
 #include <errno.h>
@@ -38,7 +39,7 @@ int AllocUdmabuf(uint64_t size, bool hugepages, Failure* f) {
   }
   UniqueFd dev(::open("/dev/udmabuf", O_RDWR | O_CLOEXEC));
   if (!dev.Valid()) {
-    *f = {errno, "open", "cannot open /dev/udmabuf", std::nullopt, errno == ENOENT ? "NO_UDMABUF" : ""};
+    *f = {errno, "open", "cannot open /dev/udmabuf", std::nullopt, errno == ENOENT ? reasons::kNoUdmabuf : ""};
     return -1;
   }
   uapi::UdmabufCreate create{static_cast<uint32_t>(memfd.Get()), uapi::kUdmabufFlagsCloexec, 0, size};
@@ -54,7 +55,7 @@ int AllocDmaHeap(const std::string& heap, uint64_t size, Failure* f) {
   std::string path = "/dev/dma_heap/" + heap;
   UniqueFd dev(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!dev.Valid()) {
-    *f = {errno, "open", "cannot open " + path, std::nullopt, errno == ENOENT ? "NO_DMA_HEAP" : ""};
+    *f = {errno, "open", "cannot open " + path, std::nullopt, errno == ENOENT ? reasons::kNoDmaHeap : ""};
     return -1;
   }
   uapi::DmaHeapAllocationData data{size, 0, O_RDWR | O_CLOEXEC, 0};

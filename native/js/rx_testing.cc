@@ -9,6 +9,7 @@
 
 #include <cstring>
 
+#include "common/reasons.h"
 #include "js/addon_data.h"
 #include "js/errors.h"
 #include "js/socket_object.h"
@@ -31,7 +32,8 @@ Napi::Value ParseRecvmsg(const Napi::CallbackInfo& info) {
   rx::FragmentColumns cols;
   rx::ParseOutcome o =
       rx::ParseRecvmsg(control.Data(), control.ByteLength(), flags, nbytes, info[4].As<Napi::Number>().Uint32Value(), &cols);
-  static const char* kErrors[] = {"", "FLOW_STEERING", "CONTROL_TRUNCATED", "MALFORMED"};
+  // The reasons production gives each parse error (socket_object.cc).
+  static const char* kErrors[] = {"", reasons::kFlowSteering, reasons::kControlTruncated, reasons::kProtocolError};
   Napi::Object r = Napi::Object::New(env);
   r.Set("error", kErrors[static_cast<int>(o.error)]);
   r.Set("detail", o.detail);

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include "common/reasons.h"
 #include "js/socket_object.h"
 
 #include <errno.h>
@@ -354,11 +355,11 @@ void SocketObject::Drain() {
         EmitError(EPROTO, "recvmsg",
                   "flow steering error: a fragment arrived in dma-buf binding " + std::to_string(o.foreign_id) +
                       " but this socket's binding is " + std::to_string(binding_id_),
-                  "FLOW_STEERING");
+                  reasons::kFlowSteering);
       } else if (o.error == rx::ParseError::kControlTruncated) {
-        EmitError(EPROTO, "recvmsg", o.detail, "CONTROL_TRUNCATED");
+        EmitError(EPROTO, "recvmsg", o.detail, reasons::kControlTruncated);
       } else {
-        EmitError(EPROTO, "recvmsg", "malformed devmem control data: " + o.detail, "PROTOCOL_ERROR");
+        EmitError(EPROTO, "recvmsg", "malformed devmem control data: " + o.detail, reasons::kProtocolError);
       }
       return;
     }

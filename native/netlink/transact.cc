@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include "common/reasons.h"
 #include "netlink/transact.h"
 
 #include <errno.h>
@@ -56,7 +57,7 @@ bool Execute(NetlinkSocket* sock, PreparedRequest& req, std::vector<ReplyMessage
     FamilyInfo info;
     if (!ResolveFamily(fam.name, &info, f)) {
       if (f->errnum == ENOENT) {
-        f->reason = "KERNEL_TOO_OLD";
+        f->reason = reasons::kKernelTooOld;
         f->message = "this kernel has no \"" + std::string(fam.name) + "\" generic netlink family";
       }
       return false;

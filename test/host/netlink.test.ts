@@ -58,7 +58,7 @@ describe('netdev netlink against the running kernel', function () {
       assert.equal(e.errno, -E.EOPNOTSUPP);
       assert.equal(e.code, 'ENOTSUP');
       assert.equal(e.extack?.attribute, 'ifindex');
-      assert.match(e.message, /devmem/);
+      assert.match(e.advice, /devmem/);
       return true;
     });
   });

@@ -81,16 +81,16 @@ describe('recvmsg(MSG_SOCK_DEVMEM) control parsing (ABI-exact buffers)', () => {
   it('rejects a cmsg whose length runs past the control buffer', () => {
     const ctl = control([{ type: 'dmabuf', size: 10, token: 1, id: 1 }]);
     ctl.writeBigUInt64LE(4000n, 0);
-    assert.equal(parse(ctl, 10).error, 'MALFORMED');
+    assert.equal(parse(ctl, 10).error, 'PROTOCOL_ERROR');
   });
 
   it('rejects a devmem cmsg too short to hold struct dmabuf_cmsg', () => {
-    assert.equal(parse(cmsg(SOL_SOCKET, 79, Buffer.alloc(8)), 10).error, 'MALFORMED');
+    assert.equal(parse(cmsg(SOL_SOCKET, 79, Buffer.alloc(8)), 10).error, 'PROTOCOL_ERROR');
   });
 
   it('rejects fragments that do not add up to the bytes returned', () => {
     assert.match(parse([{ type: 'dmabuf', size: 10, token: 1 }], 11).detail, /add up to 10 bytes but recvmsg returned 11/);
-    assert.equal(parse([{ type: 'linear', size: 50 }], 20).error, 'MALFORMED');
+    assert.equal(parse([{ type: 'linear', size: 50 }], 20).error, 'PROTOCOL_ERROR');
   });
 
   it('accepts zero-length fragments', () => {

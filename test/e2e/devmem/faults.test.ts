@@ -223,7 +223,8 @@ describe('faults on the patched netdevsim', function () {
       const err = await removal;
       assert.ok(err instanceof DevmemError);
       assert.equal(err.reason, 'DEVICE_REMOVED');
-      assert.equal(err.code, 'ENODEV');
+      assert.equal(err.code, 'ERR_DEVMEM_DEVICE_REMOVED', 'no syscall failed: no errno');
+      assert.equal(err.errno, undefined);
       assert.ok(err.message.includes(pair.local) && err.message.includes(`binding ${rx.id}`), err.message);
       assert.equal(rx.deviceRemoved, true);
       assert.equal(rx.closed, false, 'the binding stays open until its owner closes it');

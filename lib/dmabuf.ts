@@ -231,8 +231,15 @@ export function allocUdmabuf(size: number, options: AllocUdmabufOptions = {}): D
   return new DmaBuf(fd, size, 'udmabuf');
 }
 
-/** Allocates a dma-buf from `/dev/dma_heap/<heap>` (default `system`). */
-export function allocDmaHeap(size: number, heap = 'system'): DmaBuf {
+export interface DmaHeapOptions {
+  /** The heap under `/dev/dma_heap/` (default `system`). */
+  heap?: string;
+}
+
+/** Allocates a dma-buf of `size` bytes from a dma-heap (`/dev/dma_heap/<heap>`). */
+export function allocDmaHeap(size: number, options: DmaHeapOptions = {}): DmaBuf {
+  if (options === null || typeof options !== 'object') throw new TypeError('allocDmaHeap(size, { heap }) takes an options object');
+  const heap = options.heap ?? 'system';
   if (typeof heap !== 'string') throw new TypeError('heap must be a string');
   if (!/^[\w.-]+$/.test(heap)) throw invalidArgument(`${JSON.stringify(heap)} is not a dma-heap name`);
   checkSize(size, pageSize(), 'dma-heap buffer');

@@ -23,6 +23,7 @@ export {
   udmabufSizeLimit,
   UDMABUF_DEFAULT_LIMIT,
   type AllocUdmabufOptions,
+  type DmaHeapOptions,
   type DmaBufAccess,
   type FromFdOptions,
 } from './dmabuf';

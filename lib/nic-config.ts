@@ -412,4 +412,9 @@ export class NicConfig<DryRun extends boolean = false> {
   [Symbol.dispose](): void {
     this.close();
   }
+
+  /** `await using nic = await NicConfig.open(...)`: the same as close(). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
 }

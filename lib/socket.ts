@@ -99,6 +99,7 @@ export interface SocketStats {
 
 const batchChannel = dc.channel('devmem-tcp:rx:batch');
 const stallChannel = dc.channel('devmem-tcp:rx:stall');
+const starvedChannel = dc.channel('devmem-tcp:rx:starved');
 const errorChannel = dc.channel('devmem-tcp:socket:error');
 
 function positiveInt(v: unknown, name: string): number | undefined {
@@ -363,8 +364,13 @@ export class DevmemSocket extends EventEmitter {
   /**
    * The next batch, or null at end of stream. Reading starts on the first
    * call and continues ahead of the consumer up to `highWaterMark` batches.
+   * With `signal`, an abort rejects the wait with an AbortError and leaves
+   * the socket as it was: a batch arriving later goes to the next read.
    */
-  read(): Promise<FragmentBatch | null> {
+  read(options: { signal?: AbortSignal } = {}): Promise<FragmentBatch | null> {
+    if (options === null || typeof options !== 'object') throw new TypeError('read() takes an options object');
+    const signal = checkSignal(options.signal);
+    if (signal?.aborted) return Promise.reject(abortError(signal));
     const next = this.#queue.shift();
     if (next) {
       if (this.#queue.length < this.#hwm && !this.#ended && !this.#closed) this.#native.resume();
@@ -375,7 +381,27 @@ export class DevmemSocket extends EventEmitter {
     if (this.#closed)
       return Promise.reject(closedError('the socket'));
     return new Promise((resolve, reject) => {
-      this.#waiters.push({ resolve, reject });
+      if (!signal) {
+        this.#waiters.push({ resolve, reject });
+      } else {
+        const waiter: Waiter = {
+          resolve: (b) => {
+            signal.removeEventListener('abort', onAbort);
+            resolve(b);
+          },
+          reject: (e) => {
+            signal.removeEventListener('abort', onAbort);
+            reject(e);
+          },
+        };
+        const onAbort = () => {
+          const i = this.#waiters.indexOf(waiter);
+          if (i >= 0) this.#waiters.splice(i, 1);
+          reject(abortError(signal));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.#waiters.push(waiter);
+      }
       this.#native.resume();
       this.#watchStarvation();
       this.#checkQuietAfterRemoval();
@@ -395,7 +421,7 @@ export class DevmemSocket extends EventEmitter {
       const s = this.#native.stats();
       if (!s.outstandingTokens) return;
       const info = { idleMs: Date.now() - started, outstandingTokens: s.outstandingTokens, outstandingBytes: s.outstandingBytes };
-      if (stallChannel.hasSubscribers) stallChannel.publish({ socket: this, stats: this.stats(), starved: info });
+      if (starvedChannel.hasSubscribers) starvedChannel.publish({ socket: this, ...info });
       this.emit('starved', info);
     }, ms);
     this.#starvation.unref();

@@ -1,5 +1,5 @@
 /**
- * `devmem bench`: the performance benchmarks of issue #7, each of our paths
+ * `devmem bench`: the performance benchmarks, each of our paths
  * beside a C reference built on the spot. Medians over runs, ratios taken
  * within each run. Not a test: nothing here passes or fails on speed.
  */

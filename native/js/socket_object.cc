@@ -297,7 +297,7 @@ void SocketObject::Drain() {
   uint32_t calls = 0;
   bool closed = false;
   int fd = poller_->Fd();
-  while (!closed_ && !eof_ && calls < limits_.max_recvmsg_calls && pending_.Count() < limits_.batch_fragments &&
+  while (!closed_ && !eof_ && calls < kMaxRecvmsgCalls && pending_.Count() < limits_.batch_fragments &&
          pending_.dmabuf_bytes + pending_.linear_bytes < limits_.batch_bytes && !Limited()) {
     if (area_.Used() > 0 && area_.Room() < kMinRoom) break;
     uint8_t* tail = area_.Tail();
@@ -521,7 +521,6 @@ Napi::Value SocketObject::SetLimits(const Napi::CallbackInfo& info) {
   num("maxOutstandingBytes", &limits_.max_outstanding_bytes);
   num("batchFragments", &limits_.batch_fragments);
   num("batchBytes", &limits_.batch_bytes);
-  num("maxRecvmsgCalls", &limits_.max_recvmsg_calls);
   UpdateWatch();
   return info.Env().Undefined();
 }

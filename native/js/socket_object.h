@@ -23,8 +23,11 @@ struct RxLimits {
   uint64_t max_outstanding_bytes = 64ull << 20;
   uint32_t batch_fragments = 4096;    // per readiness event
   uint64_t batch_bytes = 8ull << 20;  // per readiness event
-  uint32_t max_recvmsg_calls = 64;    // per readiness event
 };
+
+// recvmsg calls per readiness event at most: the drain loop's bound, so one
+// busy socket cannot hold the event loop.
+inline constexpr uint32_t kMaxRecvmsgCalls = 64;
 
 struct RxStats {
   uint64_t bytes = 0, fragments = 0, dmabuf_bytes = 0, linear_bytes = 0, host_bytes = 0;

@@ -31,12 +31,10 @@ void UvPoller::Watch(int events) {
 }
 
 void UvPoller::Ref() {
-  refed_ = true;
   if (handle_) uv_ref(reinterpret_cast<uv_handle_t*>(handle_));
 }
 
 void UvPoller::Unref() {
-  refed_ = false;
   if (handle_) uv_unref(reinterpret_cast<uv_handle_t*>(handle_));
 }
 

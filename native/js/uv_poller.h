@@ -26,7 +26,6 @@ class UvPoller {
 
   // Watches exactly `events` (UV_READABLE | UV_WRITABLE ...); 0 stops.
   void Watch(int events);
-  int Watching() const { return events_; }
   // libuv stopped the handle by itself (POLLERR): the next Watch() restarts it.
   void Forget() { events_ = 0; }
   void Ref();
@@ -42,7 +41,6 @@ class UvPoller {
   uv_poll_t* handle_;
   int fd_;
   int events_ = 0;
-  bool refed_ = true;
   Callback cb_;
 };
 

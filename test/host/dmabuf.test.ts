@@ -63,8 +63,8 @@ describe('dma-buf memory on the host kernel', () => {
   });
 
   it('reports a missing dma-heap as NO_DMA_HEAP and refuses path tricks', () => {
-    assert.throws(() => allocDmaHeap(page, 'no-such-heap'), isReason('NO_DMA_HEAP'));
-    assert.throws(() => allocDmaHeap(page, '../../dev/null'), isReason('INVALID_ARGUMENT'));
+    assert.throws(() => allocDmaHeap(page, { heap: 'no-such-heap' }), isReason('NO_DMA_HEAP'));
+    assert.throws(() => allocDmaHeap(page, { heap: '../../dev/null' }), isReason('INVALID_ARGUMENT'));
   });
 
   describe('DmaBuf.fromFd', () => {

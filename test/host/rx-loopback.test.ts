@@ -149,6 +149,23 @@ describe('DevmemSocket over loopback (real kernel, readable data)', function () 
     client.close();
   });
 
+  it('aborts a waiting read() with an AbortError; what arrives later goes to the next read', async () => {
+    const { client, peer } = await pair(server);
+    await assert.rejects(peer.read({ signal: AbortSignal.abort('before') }), (e: unknown) => e instanceof AbortError && e.cause === 'before');
+    const ac = new AbortController();
+    const waiting = peer.read({ signal: ac.signal });
+    setImmediate(() => ac.abort('no longer needed'));
+    await assert.rejects(waiting, (e: unknown) => e instanceof AbortError && e.cause === 'no longer needed');
+    await client.write(Buffer.from('late'));
+    const b = await peer.read();
+    assert.ok(b, 'the data after the abort is not lost');
+    assert.equal(Buffer.from(b.linear.subarray(0, b.bytes)).toString(), 'late');
+    b.release();
+    assert.throws(() => void peer.read({ signal: 'x' as unknown as AbortSignal }), TypeError);
+    client.close();
+    peer.close();
+  });
+
   it('aborts accept() and connect() with an AbortError carrying the reason', async () => {
     const ac = new AbortController();
     const p = server.accept({ signal: ac.signal });

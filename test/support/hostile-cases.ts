@@ -113,8 +113,9 @@ export const hostileCases: HostileCase[] = [
   { name: 'allocUdmabuf huge size (2^52)', expect: 'UDMABUF_SIZE_LIMIT', run: () => allocUdmabuf(2 ** 52) },
   { name: 'allocUdmabuf Infinity', expect: 'INVALID_ARGUMENT', run: () => allocUdmabuf(Infinity) },
   { name: 'allocUdmabuf options not an object', expect: 'TypeError', run: () => allocUdmabuf(4096, u(null)) },
-  { name: 'allocDmaHeap heap name with a path', expect: 'INVALID_ARGUMENT', run: () => allocDmaHeap(4096, '../../dev/mem') },
-  { name: 'allocDmaHeap heap as a number', expect: 'TypeError', run: () => allocDmaHeap(4096, u(1)) },
+  { name: 'allocDmaHeap heap name with a path', expect: 'INVALID_ARGUMENT', run: () => allocDmaHeap(4096, { heap: '../../dev/mem' }) },
+  { name: 'allocDmaHeap heap as a number', expect: 'TypeError', run: () => allocDmaHeap(4096, { heap: u(1) }) },
+  { name: 'allocDmaHeap heap name as the old positional argument', expect: 'TypeError', run: () => allocDmaHeap(4096, u('system')) },
   { name: 'allocDmaHeap negative size', expect: 'INVALID_ARGUMENT', run: () => allocDmaHeap(-1) },
   // --- adopting fds: foreign, closed, wrong type
   { name: 'DmaBuf.fromFd of a regular file', expect: 'NOT_A_DMABUF', run: () => withFile((fd) => DmaBuf.fromFd(fd)) },

@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import * as dc from 'node:diagnostics_channel';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
@@ -88,6 +89,10 @@ describe('devmem receive on the patched netdevsim', function () {
       });
       const starved: { outstandingBytes: number }[] = [];
       sock.on('starved', (info: { outstandingBytes: number }) => starved.push(info));
+      // The same reports on their own diagnostics channel.
+      const published: { socket: unknown; outstandingBytes: number }[] = [];
+      const onStarved = (m: unknown) => published.push(m as { socket: unknown; outstandingBytes: number });
+      dc.subscribe('devmem-tcp:rx:starved', onStarved);
       const held: FragmentBatch[] = [];
       let pos = 0;
       let bad = 0;
@@ -114,6 +119,8 @@ describe('devmem receive on the patched netdevsim', function () {
         assert.equal(sock.closed, false, 'a stall is not an error');
         assert.ok(starved.length >= 1, "the stall was reported with 'starved'");
         assert.ok(starved[0]!.outstandingBytes > 0);
+        assert.ok(published.some((m) => m.socket === sock && m.outstandingBytes === starved[0]!.outstandingBytes), 'devmem-tcp:rx:starved');
+        dc.unsubscribe('devmem-tcp:rx:starved', onStarved);
         for (const b of held.splice(0)) b.release();
         // Now drain to the end, releasing as we go.
         let b: FragmentBatch | null = await stalled.next;

@@ -42,4 +42,4 @@ export {
   type SteeredFlow,
   type SteerFlowOptions,
 } from './nic-config';
-export { type DmabufRange, type SendOptions, type SendResult, type TxBindingLike } from './tx';
+export { type DmabufRange, type SendAbortError, type SendOptions, type SendResult, type TxBindingLike } from './tx';

@@ -5,6 +5,7 @@
  * completed ids as ranges, and a send's promise settles once all of its ids
  * are done, because only then may the dma-buf bytes be rewritten.
  */
+import { abortError, checkSignal, type AbortError } from './abort';
 import { closedError, DevmemError, fromNative, invalidArgument } from './errors';
 import type { NativeSocket } from './native';
 
@@ -41,6 +42,18 @@ export interface SendOptions {
    * false only when something else manages the socket's options.
    */
   enableZerocopy?: boolean;
+  /**
+   * Stop sending: no further sendmsg is made, and once the kernel has let go
+   * of what was already queued (its completions arrived) the promise rejects
+   * with an AbortError. So after the rejection the ranges may be reused at
+   * once; the peer got a prefix of the data, `error.bytesSent` long.
+   */
+  signal?: AbortSignal;
+}
+
+/** A sendDmabuf() stopped by its signal: how much the kernel had already sent. */
+export interface SendAbortError extends AbortError {
+  bytesSent: number;
 }
 
 const MAX_IOV = 1024;
@@ -50,6 +63,8 @@ interface PendingSend {
   copied: boolean;
   bytes: number;
   sends: number;
+  /** Set when the send was stopped by its signal: settle with this instead. */
+  aborted?: SendAbortError;
   resolve(r: SendResult): void;
   reject(e: unknown): void;
 }
@@ -112,7 +127,8 @@ export class Transmitter {
   #maybeSettle(p: PendingSend): void {
     if (!this.#finished.has(p) || p.ids.size > 0) return;
     this.#pending.delete(p);
-    p.resolve({ bytes: p.bytes, sends: p.sends, copied: p.copied });
+    if (p.aborted) p.reject(p.aborted);
+    else p.resolve({ bytes: p.bytes, sends: p.sends, copied: p.copied });
   }
 
   /** Rejects everything still waiting (socket closed or failed). */
@@ -137,6 +153,8 @@ export class Transmitter {
         reason: 'DEVICE_REMOVED',
       });
     const pairs = checkRanges(ranges, binding.size);
+    const signal = checkSignal(opts.signal);
+    if (signal?.aborted) throw Object.assign(abortError(signal), { bytesSent: 0 });
     const maxInFlight = opts.maxInFlightBytes ?? 64 * 1024 * 1024;
     if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) throw invalidArgument('maxInFlightBytes must be a positive integer');
     if (this.#closedError !== undefined) throw this.#closedError;
@@ -156,11 +174,26 @@ export class Transmitter {
 
     let first = 0; // first pair not fully sent
     const nPairs = pairs.length / 2;
+    // An abort wakes the waits below; the loop then stops before its next sendmsg.
+    let wakeOnAbort: (() => void) | undefined;
+    const aborted = signal
+      ? new Promise<void>((r) => {
+          wakeOnAbort = () => {
+            r();
+            for (const w of this.#drainWaiters.splice(0)) w();
+          };
+          signal.addEventListener('abort', wakeOnAbort, { once: true });
+        })
+      : undefined;
     try {
       while (first < nPairs) {
         if (this.#closedError !== undefined) throw this.#closedError;
-        while (this.#inFlight >= maxInFlight && this.#closedError === undefined)
+        while (this.#inFlight >= maxInFlight && this.#closedError === undefined && !signal?.aborted)
           await new Promise<void>((r) => this.#drainWaiters.push(r));
+        if (signal?.aborted) {
+          p.aborted = Object.assign(abortError(signal), { bytesSent: p.bytes });
+          break;
+        }
         const count = Math.min(MAX_IOV, nPairs - first);
         const slice = pairs.subarray(first * 2, (first + count) * 2);
         let r: { bytes: number; id: number };
@@ -178,7 +211,7 @@ export class Transmitter {
           throw err;
         }
         if (r.bytes < 0) {
-          await this.#waitWritable();
+          await (aborted ? Promise.race([this.#waitWritable(), aborted]) : this.#waitWritable());
           continue;
         }
         p.bytes += r.bytes;
@@ -207,6 +240,8 @@ export class Transmitter {
       this.#pending.delete(p);
       for (const id of p.ids) this.#idOwner.delete(id);
       throw e;
+    } finally {
+      if (wakeOnAbort) signal!.removeEventListener('abort', wakeOnAbort);
     }
     this.#finished.add(p);
     this.#maybeSettle(p);

@@ -3,7 +3,7 @@ import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { allocUdmabuf, bindTx, connect, DevmemError, type DmaBuf, type TxBinding } from '../../../lib/index';
+import { AbortError, allocUdmabuf, bindTx, connect, DevmemError, type DmaBuf, type SendAbortError, type TxBinding } from '../../../lib/index';
 import { e2eEnv } from '../helpers/env';
 import { startRemote } from '../helpers/remote-process';
 
@@ -66,6 +66,38 @@ describe('devmem transmit on the patched netdevsim', function () {
     assert.equal(got.text, text.repeat(2000));
     sock.close();
     dmabuf.write(0, pattern(0, 16 * MiB));
+  });
+
+  it('stops at an abort: no sendmsg after it, rejects once the kernel let go, and the peer gets exactly the prefix', async () => {
+    const { rx, sock } = await plainReceiver(16 * MiB);
+    const before = sock.stats().bytesSent;
+    await assert.rejects(sock.sendDmabuf(binding, { offset: 0, length: MiB }, { signal: AbortSignal.abort('not now') }), (e: unknown) => {
+      assert.ok(e instanceof AbortError);
+      assert.equal(e.cause, 'not now');
+      assert.equal((e as SendAbortError).bytesSent, 0);
+      return true;
+    });
+    assert.equal(sock.stats().bytesSent, before, 'nothing was sent');
+    // 2048 iovecs of 8 KiB: one sendmsg takes at most 1024, and with 64 KiB in
+    // flight allowed the send waits for completions after it; the abort lands there.
+    const ranges = Array.from({ length: 2048 }, (_, i) => ({ offset: i * 8192, length: 8192 }));
+    const ac = new AbortController();
+    const sending = sock.sendDmabuf(binding, ranges, { signal: ac.signal, maxInFlightBytes: 64 * 1024 });
+    ac.abort('enough');
+    let sent = -1;
+    await assert.rejects(sending, (e: unknown) => {
+      assert.ok(e instanceof AbortError);
+      assert.equal(e.cause, 'enough');
+      sent = (e as SendAbortError).bytesSent;
+      return true;
+    });
+    assert.ok(sent > 0 && sent <= 8 * MiB, `${sent} bytes went out before the abort`);
+    const s = sock.stats();
+    assert.equal(s.bytesSent - before, sent);
+    assert.equal(s.zerocopyPending, 0, 'the rejection waited for every completion');
+    sock.end();
+    assert.deepEqual(await rx.result, { bytes: sent, mismatches: 0, first: -1 });
+    sock.close();
   });
 
   it('keeps the data intact when the buffer is rewritten only after completion (random offsets)', async () => {

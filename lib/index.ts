@@ -13,7 +13,7 @@ export {
 } from './interfaces';
 export * as netdev from './netdev';
 export * as ethtool from './ethtool';
-export { bindRx, bindTx, RxBinding, TxBinding, type BindRxOptions, type DmaBufLike } from './bindings';
+export { bindRx, bindTx, RxBinding, TxBinding, type BindingEvents, type BindRxOptions, type DmaBufLike } from './bindings';
 export { probe, PROBE_SCHEMA_VERSION, type ProbeInterface, type ProbeOptions, type ProbeReport } from './probe';
 export {
   allocDmaHeap,
@@ -28,7 +28,16 @@ export {
   type FromFdOptions,
 } from './dmabuf';
 export { FragmentBatch, FragmentKind, type ReleaseResult } from './batch';
-export { connect, DevmemSocket, type ConnectOptions, type ReceiveOptions, type SocketAddress, type SocketStats } from './socket';
+export {
+  connect,
+  DevmemSocket,
+  type ConnectOptions,
+  type DevmemSocketEvents,
+  type ReceiveOptions,
+  type SocketAddress,
+  type SocketStats,
+  type StarvationInfo,
+} from './socket';
 export { createServer, DevmemServer, type ServerOptions } from './server';
 export { AbortError } from './abort';
 export {

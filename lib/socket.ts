@@ -160,7 +160,26 @@ interface Waiter {
  * what was received stays readable, then reads reject with DEVICE_REMOVED),
  * `'close'`.
  */
-export class DevmemSocket extends EventEmitter {
+/** What a read that waited `starvationTimeout` ms reports (`'starved'`). */
+export interface StarvationInfo {
+  idleMs: number;
+  outstandingTokens: number;
+  outstandingBytes: number;
+}
+
+/** The events of a DevmemSocket and their arguments. */
+export interface DevmemSocketEvents {
+  end: [];
+  error: [err: unknown];
+  stall: [];
+  starved: [info: StarvationInfo];
+  shortRelease: [result: ReleaseResult];
+  releaseError: [err: DevmemError];
+  deviceRemoved: [err: DevmemError];
+  close: [];
+}
+
+export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
   readonly #native: NativeSocket;
   readonly #opts: ReceiveOptions;
   readonly #queue: FragmentBatch[] = [];
@@ -420,7 +439,7 @@ export class DevmemSocket extends EventEmitter {
       if (this.#closed || this.#waiters.length === 0) return;
       const s = this.#native.stats();
       if (!s.outstandingTokens) return;
-      const info = { idleMs: Date.now() - started, outstandingTokens: s.outstandingTokens, outstandingBytes: s.outstandingBytes };
+      const info: StarvationInfo = { idleMs: Date.now() - started, outstandingTokens: s.outstandingTokens, outstandingBytes: s.outstandingBytes };
       if (starvedChannel.hasSubscribers) starvedChannel.publish({ socket: this, ...info });
       this.emit('starved', info);
     }, ms);

@@ -86,7 +86,19 @@ export async function getRings(iface: InterfaceSpec): Promise<Rings> {
   const [r] = await call('ethtool', `cannot read ring parameters of ${ifname}`, () =>
     native().netlinkRequest('ethtool', 'rings-get', { header: { devIndex: ifindex } }, false),
   );
-  const out = stripHeader(r!) as Rings & { tcpDataSplit?: unknown };
+  return ringsFrom(r!);
+}
+
+/** @internal getRings on the calling thread, for NicConfig's undo (see setRingsSync). */
+export function getRingsSync(ifindex: number, ifname: string): Rings {
+  const [r] = callSync('ethtool', `cannot read ring parameters of ${ifname}`, () =>
+    native().netlinkRequestSync('ethtool', 'rings-get', { header: { devIndex: ifindex } }),
+  );
+  return ringsFrom(r!);
+}
+
+function ringsFrom(r: Attrs): Rings {
+  const out = stripHeader(r) as Rings & { tcpDataSplit?: unknown };
   if (typeof out.tcpDataSplit === 'number') out.tcpDataSplit = TDS[out.tcpDataSplit] ?? 'unknown';
   return out as Rings;
 }

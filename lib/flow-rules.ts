@@ -5,6 +5,7 @@
  * ioctl, synchronously.
  */
 import { callSync, invalidArgument } from './errors';
+import { interfaceNameSync, type InterfaceSpec } from './interfaces';
 import { bytesToIp, ipToBytes, unmapIpv4 } from './ip';
 import { native, type NativeReportedRule, type NativeTcpRule } from './native';
 
@@ -100,28 +101,33 @@ function decode(r: NativeReportedRule): ReportedFlowRule {
  * location. Fails with `NTUPLE_UNSUPPORTED` when the device has no n-tuple
  * filters or the rx-ntuple-filter feature is off.
  */
-export function addFlowRule(ifname: string, rule: FlowRule): number {
+export function addFlowRule(iface: InterfaceSpec, rule: FlowRule): number {
+  const ifname = interfaceNameSync(iface);
   const encoded = encodeFlowRule(rule);
   return callSync('ntuple', `cannot add a flow rule on ${ifname}`, () => native().ethtoolFlowRuleInsert(ifname, encoded));
 }
 
-export function deleteFlowRule(ifname: string, location: number): void {
+export function deleteFlowRule(iface: InterfaceSpec, location: number): void {
+  const ifname = interfaceNameSync(iface);
   if (!Number.isInteger(location) || location < 0) throw invalidArgument(`a rule location is a non-negative integer, got ${location}`);
   callSync('ntuple', `cannot delete flow rule ${location} on ${ifname}`, () => native().ethtoolFlowRuleDelete(ifname, location));
 }
 
-export function listFlowRules(ifname: string): FlowRuleTable {
+export function listFlowRules(iface: InterfaceSpec): FlowRuleTable {
+  const ifname = interfaceNameSync(iface);
   const t = callSync('ntuple', `cannot list flow rules on ${ifname}`, () => native().ethtoolFlowRules(ifname));
   return { capacity: t.capacity, rules: t.rules.map(decode) };
 }
 
 /** Whether the rx-ntuple-filter feature is on. */
-export function getNtupleFilter(ifname: string): boolean {
+export function getNtupleFilter(iface: InterfaceSpec): boolean {
+  const ifname = interfaceNameSync(iface);
   return (callSync('ethtool', `cannot read the feature flags of ${ifname}`, () => native().ethtoolFlags(ifname)) & NTUPLE_FLAG) !== 0;
 }
 
 /** Turns the rx-ntuple-filter feature on or off, leaving the other legacy flags as they are. */
-export function setNtupleFilter(ifname: string, on: boolean): void {
+export function setNtupleFilter(iface: InterfaceSpec, on: boolean): void {
+  const ifname = interfaceNameSync(iface);
   const flags = callSync('ethtool', `cannot read the feature flags of ${ifname}`, () => native().ethtoolFlags(ifname));
   const next = on ? flags | NTUPLE_FLAG : flags & ~NTUPLE_FLAG;
   if (next === flags) return;

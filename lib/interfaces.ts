@@ -1,4 +1,4 @@
-import { call, invalidArgument } from './errors';
+import { call, callSync, invalidArgument } from './errors';
 import { native } from './native';
 
 /** A network interface as the kernel names it in this network namespace. */
@@ -58,6 +58,21 @@ export async function getLink(iface: InterfaceSpec): Promise<LinkInfo> {
 export async function resolveInterface(iface: InterfaceSpec): Promise<InterfaceRef> {
   const { ifindex, ifname } = await getLink(iface);
   return { ifindex, ifname };
+}
+
+/**
+ * The name of an interface given by name or index, on the calling thread:
+ * for the SIOCETHTOOL paths, which take a name and must stay synchronous
+ * (NicConfig's undo runs them from exit and signal handlers).
+ */
+export function interfaceNameSync(iface: InterfaceSpec): string {
+  const spec = checkInterfaceSpec(iface);
+  if (typeof spec === 'string') return spec;
+  const [link] = callSync('netlink', `cannot find interface ${spec}`, () =>
+    native().netlinkRequestSync('rtnl', 'link-get', { ifindex: spec }),
+  );
+  if (!link) throw invalidArgument(`no such interface ${spec}`);
+  return link.ifname as string;
 }
 
 export function checkIfindex(ifindex: unknown): number {

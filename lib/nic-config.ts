@@ -19,11 +19,10 @@
  */
 import { bindRxSync, type BindRxOptions, type DmaBufLike, RxBinding } from './bindings';
 import { closedError, DevmemError, invalidArgument } from './errors';
-import { getChannels, getRings, rxChannelCount, setChannelsSync, setRingsSync, type TcpDataSplit } from './ethtool';
+import { getChannels, getRings, getRingsSync, rxChannelCount, setChannelsSync, setRingsSync, type TcpDataSplit } from './ethtool';
 import { addFlowRule, deleteFlowRule, encodeFlowRule, flowTypeFor, getNtupleFilter, listFlowRules, setNtupleFilter, type FlowRule } from './flow-rules';
 import { bytesToIp, ipToBytes, unmapIpv4 } from './ip';
 import { checkInterfaceSpec, resolveInterface, type InterfaceSpec } from './interfaces';
-import { native } from './native';
 import { track, untrack } from './nic-restore';
 import { equalIndirection, getRssIndirection, getRxRingCount, isDefaultIndirection, setRssIndirection } from './rss';
 
@@ -94,7 +93,6 @@ interface UndoEntry {
   undo: () => void;
 }
 
-const TDS: TcpDataSplit[] = ['unknown', 'disabled', 'enabled'];
 
 // IPv4-mapped IPv6 addresses become dotted quads, as a tcp4 rule needs them.
 function canonicalIp(text: string): string {
@@ -234,8 +232,7 @@ export class NicConfig<DryRun extends boolean = false> {
   #restoreRings(tds: TcpDataSplit | undefined, thresh: number | undefined): void {
     setRingsSync(this.ifindex, this.ifname, thresh === undefined ? { tcpDataSplit: 'unknown' } : { tcpDataSplit: 'unknown', hdsThresh: thresh });
     if (tds === undefined) return;
-    const [now] = native().netlinkRequestSync('ethtool', 'rings-get', { header: { devIndex: this.ifindex } });
-    const readBack = TDS[(now?.tcpDataSplit as number | undefined) ?? 0];
+    const readBack = getRingsSync(this.ifindex, this.ifname).tcpDataSplit ?? 'unknown';
     if (readBack !== tds) setRingsSync(this.ifindex, this.ifname, { tcpDataSplit: tds });
   }
 

@@ -5,20 +5,24 @@
  * dma-buf and failing with FLOW_STEERING.
  */
 import { callSync, invalidArgument } from './errors';
+import { interfaceNameSync, type InterfaceSpec } from './interfaces';
 import { native } from './native';
 
 /** The current table: entry i is the RX queue for flow-hash bucket i. */
-export function getRssIndirection(ifname: string): Uint32Array {
+export function getRssIndirection(iface: InterfaceSpec): Uint32Array {
+  const ifname = interfaceNameSync(iface);
   return callSync('rss', `cannot read the RSS indirection table of ${ifname}`, () => native().ethtoolRssIndirection(ifname));
 }
 
 /** The number of RX rings RSS and flow rules may target. */
-export function getRxRingCount(ifname: string): number {
+export function getRxRingCount(iface: InterfaceSpec): number {
+  const ifname = interfaceNameSync(iface);
   return callSync('rss', `cannot read the RX ring count of ${ifname}`, () => native().ethtoolRxRings(ifname));
 }
 
 /** Writes a table, or with `null` returns to the driver's default spreading. */
-export function setRssIndirection(ifname: string, table: Uint32Array | null): void {
+export function setRssIndirection(iface: InterfaceSpec, table: Uint32Array | null): void {
+  const ifname = interfaceNameSync(iface);
   if (table !== null && !(table instanceof Uint32Array)) throw new TypeError('an RSS table must be a Uint32Array or null');
   callSync('rss', `cannot set the RSS indirection table of ${ifname}`, () => native().ethtoolSetRssIndirection(ifname, table));
 }

@@ -146,6 +146,14 @@ describe('n-tuple flow rules', () => {
       ethtool.setNtupleFilter(veth.local, false); // already off: no ioctl, no error
     });
 
+    it('take the interface by index as well as by name (InterfaceSpec), with the same answers', () => {
+      assert.equal(ethtool.getNtupleFilter(veth.ifindex), ethtool.getNtupleFilter(veth.local));
+      assert.throws(() => ethtool.listFlowRules(veth.ifindex), (e: unknown) => e instanceof DevmemError && e.reason === 'NTUPLE_UNSUPPORTED');
+      assert.throws(() => ethtool.getRssIndirection(veth.ifindex), (e: unknown) => e instanceof DevmemError && e.reason === 'RSS_UNSUPPORTED');
+      assert.throws(() => ethtool.getRssIndirection(0x7ffffff0), (e: unknown) => e instanceof DevmemError && e.reason === 'NO_SUCH_DEVICE');
+      assert.throws(() => ethtool.listFlowRules(''), (e: unknown) => e instanceof DevmemError && e.reason === 'INVALID_ARGUMENT');
+    });
+
     it('an unknown interface is NO_SUCH_DEVICE', () => {
       assert.throws(() => ethtool.listFlowRules('dmt-nope0'), (e: unknown) => e instanceof DevmemError && e.reason === 'NO_SUCH_DEVICE');
     });

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { packageRoot } from '../lib/native';
+import { packageRoot } from '../lib/internal';
 
 export const C_SOURCE = path.join(packageRoot, 'bench', 'c', 'devmem_bench.c');
 export const C_BINARY = path.join(packageRoot, 'node_modules', '.cache', 'devmem-bench', 'devmem_bench');

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { packageRoot } from '../lib/native';
+import { packageRoot } from '../lib/internal';
 import { fixed, median, pairedRatios } from './stats';
 
 export interface GuestOptions {

@@ -8,8 +8,7 @@
  * test harnesses that wait a few seconds for its listener, and on a slow
  * (emulated) machine every module read counts.
  */
-import { describeError } from '../lib/errors';
-import { packageRoot } from '../lib/native';
+import { describeError, packageRoot } from '../lib/internal';
 import type * as Bench from './commands/bench';
 import type * as Nc from './commands/nc';
 import type * as Peer from './commands/peer';

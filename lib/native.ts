@@ -187,6 +187,12 @@ export interface NativeAddon {
   constants: Record<string, number>;
   /** The reasons native code decides itself (native/common/reasons.h); each is a DevmemReason. */
   reasonHints: readonly string[];
+  /**
+   * @internal Entry points for tests and the fragment-pipeline benchmark
+   * (parsers fed ABI-exact bytes, the replay receive source). They stay in
+   * the release addon, since `devmem bench` runs from an installed package,
+   * but out of the published types.
+   */
   testing: {
     /** Bindings still open in this environment (what teardown would close). */
     trackedBindings(): number;

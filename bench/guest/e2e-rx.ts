@@ -20,7 +20,7 @@ import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
 
 import { allocUdmabuf, bindRx, createServer, ethtool, type RxBinding } from '../../lib/index';
-import { packageRoot } from '../../lib/native';
+import { packageRoot } from '../../lib/internal';
 import { e2eEnv } from '../../test/e2e/helpers/env';
 import { remoteArgv } from '../../test/e2e/helpers/remote';
 import { buildCReference } from '../c-reference';

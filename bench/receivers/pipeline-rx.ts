@@ -12,8 +12,8 @@
  */
 import * as v8 from 'node:v8';
 
-import { native } from '../../lib/native';
-import { DevmemSocket } from '../../lib/socket';
+import { DevmemSocket } from '../../lib/index';
+import { native } from '../../lib/internal';
 import { dmabufControl } from '../cmsg';
 
 async function main(): Promise<void> {

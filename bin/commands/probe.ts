@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 
-import { probe, type ProbeReport } from '../../lib/probe';
+import { probe, type ProbeReport } from '../../lib/index';
 
 export const PROBE_HELP = `Usage: devmem [probe] [--json] [--iface NAME]
 

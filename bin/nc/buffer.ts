@@ -1,6 +1,6 @@
 /** The dma-buf `devmem nc` receives into or sends from: ncdevmem's size, page size * 16000. */
-import { allocUdmabuf, type DmaBuf } from '../../lib/dmabuf';
-import { native } from '../../lib/native';
+import { allocUdmabuf, type DmaBuf } from '../../lib/index';
+import { native } from '../../lib/internal';
 
 const HUGEPAGE = 2 * 1024 * 1024;
 

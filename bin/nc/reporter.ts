@@ -2,7 +2,7 @@
  * Where `devmem nc` says things: human lines on stderr, and with --json one
  * JSON object per line on stdout (the final one has event "summary").
  */
-import type { NicStep } from '../../lib/nic-config';
+import type { NicStep } from '../../lib/index';
 
 export type Fields = Record<string, unknown>;
 

@@ -5,10 +5,7 @@
  */
 import { once } from 'node:events';
 
-import { DevmemError } from '../../lib/errors';
-import { getChannels, rxChannelCount } from '../../lib/ethtool';
-import { NicConfig } from '../../lib/nic-config';
-import { createServer } from '../../lib/server';
+import { createServer, DevmemError, ethtool, NicConfig } from '../../lib/index';
 import { allocNcBuffer } from './buffer';
 import type { NcOptions } from './options';
 import { queuesGiven, resolveQueues } from './options';
@@ -21,7 +18,7 @@ export async function runRx(o: NcOptions, r: Reporter): Promise<Outcome> {
   const port = o.port!;
   // With -n and -t/-q nothing needs the channel count, and a netkit guest or a
   // leased queue has none to read: like ncdevmem, read it only to pick or check queues.
-  const rxQueues = o.skipConfig && queuesGiven(o) ? undefined : rxChannelCount(await getChannels(o.iface));
+  const rxQueues = o.skipConfig && queuesGiven(o) ? undefined : ethtool.rxChannelCount(await ethtool.getChannels(o.iface));
   const { start, count } = resolveQueues(o, rxQueues);
   const queues = Array.from({ length: count }, (_, i) => start + i);
   r.log(`using queues ${start}..${start + count - 1}`);

@@ -10,10 +10,8 @@
  * will need (the kernel selftests use it that way before their large-niov
  * cases); a device without it makes the run a SKIP.
  */
-import { DevmemError } from '../../lib/errors';
-import { getChannels, rxChannelCount, setRings, type Channels } from '../../lib/ethtool';
-import { native } from '../../lib/native';
-import { NicConfig } from '../../lib/nic-config';
+import { DevmemError, ethtool, NicConfig } from '../../lib/index';
+import { native } from '../../lib/internal';
 import { allocNcBuffer } from './buffer';
 import type { NcOptions } from './options';
 import { queuesGiven, resolveQueues } from './options';
@@ -32,13 +30,13 @@ function describe(e: unknown): string {
 
 export async function runSelfTest(o: NcOptions, r: Reporter): Promise<Outcome> {
   // Read only when -t/-q leave the choice to us; the channel check reads it itself.
-  const ch = queuesGiven(o) ? undefined : await getChannels(o.iface);
-  const { start, count } = resolveQueues(o, ch && rxChannelCount(ch));
+  const ch = queuesGiven(o) ? undefined : await ethtool.getChannels(o.iface);
+  const { start, count } = resolveQueues(o, ch && ethtool.rxChannelCount(ch));
   const queues = Array.from({ length: count }, (_, i) => start + i);
   r.log(`self-test on ${o.iface}, queues ${start}..${start + count - 1}${o.rxPageSize === undefined ? '' : `, rx-page-size ${o.rxPageSize}`}`);
   const bindOptions = o.rxPageSize === undefined ? {} : { rxPageSize: o.rxPageSize };
   // Every bound queue gone: the kernel must refuse while they are bound.
-  const shrinkOf = (c: Channels) =>
+  const shrinkOf = (c: ethtool.Channels) =>
     (c.combinedCount ?? 0) > 0 && (c.rxCount ?? 0) === 0 ? { combinedCount: start } : { rxCount: Math.max(0, start - (c.combinedCount ?? 0)) };
 
   if (o.dryRun) {
@@ -47,7 +45,7 @@ export async function runSelfTest(o: NcOptions, r: Reporter): Promise<Outcome> {
     await nic.enableHeaderSplit();
     r.log('plan: bind-rx with an empty queue entry (must fail); header split off, bind-rx (must fail); header split on');
     await nic.bindRx(queues, null, bindOptions);
-    await nic.setChannels(shrinkOf(ch ?? (await getChannels(o.iface))));
+    await nic.setChannels(shrinkOf(ch ?? (await ethtool.getChannels(o.iface))));
     r.log('plan: the channel change must fail; then unbind and restore everything');
     return ok('dry run: nothing was changed');
   }
@@ -83,7 +81,7 @@ export async function runSelfTest(o: NcOptions, r: Reporter): Promise<Outcome> {
     }
 
     // 2. Header split off.
-    await setRings(nic.ifindex, { tcpDataSplit: 'disabled' });
+    await ethtool.setRings(nic.ifindex, { tcpDataSplit: 'disabled' });
     let offError: unknown;
     try {
       const b = await nic.bindRx(queues, dmabuf, bindOptions);
@@ -91,7 +89,7 @@ export async function runSelfTest(o: NcOptions, r: Reporter): Promise<Outcome> {
     } catch (e) {
       offError = e;
     }
-    await setRings(nic.ifindex, { tcpDataSplit: 'enabled', hdsThresh: 0 });
+    await ethtool.setRings(nic.ifindex, { tcpDataSplit: 'enabled', hdsThresh: 0 });
 
     // 3. Header split on: the device must take the binding, or it cannot do devmem at all.
     let binding;
@@ -114,7 +112,7 @@ export async function runSelfTest(o: NcOptions, r: Reporter): Promise<Outcome> {
       record({ name: 'bind-rx with header split on succeeds', passed: true, detail: `dmabuf id ${binding.id}` });
       // 4. Deactivating bound queues.
       try {
-        await nic.setChannels(shrinkOf(ch ?? (await getChannels(o.iface))));
+        await nic.setChannels(shrinkOf(ch ?? (await ethtool.getChannels(o.iface))));
         record({ name: 'shrinking the channels under a bound queue fails', passed: false, detail: 'the kernel accepted it' });
       } catch (e) {
         record({ name: 'shrinking the channels under a bound queue fails', passed: e instanceof DevmemError, detail: describe(e) });

@@ -4,9 +4,7 @@
  * send it from there with zerocopy (split into -z sized iovecs), and wait for
  * the completion before the buffer is reused for the next line.
  */
-import { bindTx } from '../../lib/bindings';
-import { connect } from '../../lib/socket';
-import type { DmabufRange } from '../../lib/tx';
+import { bindTx, connect, type DmabufRange } from '../../lib/index';
 import { allocNcBuffer } from './buffer';
 import { lines } from './lines';
 import type { NcOptions } from './options';

@@ -30,6 +30,8 @@ describe('the packed package', function () {
     assert.ok(files.includes('dist/lib/index.js'));
     assert.ok(files.includes('dist/bin/devmem.js'));
     assert.ok(!files.some((f) => f.startsWith('test/')), 'tests are not shipped');
+    // Runtime messages point users at these.
+    for (const doc of ['docs/reliability.md', 'docs/hardware.md', 'docs/probe-schema.json']) assert.ok(files.includes(doc), `${doc} is shipped`);
 
     const app = path.join(tmp, 'app');
     fs.mkdirSync(app);
@@ -47,5 +49,17 @@ describe('the packed package', function () {
 
     const cli = execFileSync(path.join(app, 'node_modules/.bin/devmem'), ['probe', '--json'], { cwd: app, encoding: 'utf8' });
     assert.equal(JSON.parse(cli).schemaVersion, 1);
+
+    // The package and its package.json are the only entry points, and the
+    // published types carry nothing marked internal.
+    const deep = `try { require('devmem-tcp/dist/lib/native'); console.log('loaded') } catch (e) { console.log(e.code) }`;
+    assert.equal(execFileSync(process.execPath, ['-e', deep], { cwd: app, encoding: 'utf8' }).trim(), 'ERR_PACKAGE_PATH_NOT_EXPORTED');
+    const pkgJson = `console.log(require('devmem-tcp/package.json').name)`;
+    assert.equal(execFileSync(process.execPath, ['-e', pkgJson], { cwd: app, encoding: 'utf8' }).trim(), 'devmem-tcp');
+    const dts = path.join(app, 'node_modules/devmem-tcp/dist/lib');
+    for (const f of fs.readdirSync(dts).filter((n) => n.endsWith('.d.ts'))) {
+      const text = fs.readFileSync(path.join(dts, f), 'utf8');
+      assert.doesNotMatch(text, /replaySocket|releaseBatch\(|bindRxSync|setRingsSync/, `${f} exposes an internal member`);
+    }
   });
 });

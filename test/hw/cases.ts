@@ -19,6 +19,14 @@ export interface Ctx {
 }
 
 const pass: CaseResult = { status: 'pass' };
+
+/** `devmem nc`'s last "devmem nc: ok|FAIL|SKIP: ..." line. */
+function verdictLine(stderr: string): string | undefined {
+  return stderr
+    .split('\n')
+    .filter((l) => l.startsWith('devmem nc: '))
+    .pop();
+}
 const failWith = (reason: string): CaseResult => ({ status: 'fail', reason });
 
 /** `devmem nc -l` with the remote sending `bytes` of `period`'s pattern. */
@@ -37,7 +45,8 @@ async function rxOnce(ctx: Ctx, extra: string[], bytes: number, period: number, 
 export async function checkSelftest(ctx: Ctx): Promise<CaseResult> {
   const r = await runLocal(['nc', '-f', ctx.config.netif]);
   if (r.code === 0) return pass;
-  if (r.code === 4) return { status: 'skip', reason: r.stderr.trim().split('\n').pop() ?? 'skipped' };
+  // The verdict line names why; the advice printed under it says what to do.
+  if (r.code === 4) return { status: 'skip', reason: verdictLine(r.stderr) ?? 'skipped' };
   return failWith(tail(r));
 }
 
@@ -96,17 +105,36 @@ async function receiveFlows(ctx: Ctx, flows: number, seconds: number | undefined
     for (let i = 0; i < flows; i++) await nic.steerFlow({ serverIp: local, clientIp: remote, port: ports[i]!, queue: start + i });
     const binding = await nic.bindRx(Array.from({ length: flows }, (_, i) => start + i), dmabuf);
     const t0 = process.hrtime.bigint();
+    // A flow that never connects or never ends fails the case in bounded time,
+    // saying where it stopped, instead of hanging the suite.
+    const limitMs = ((seconds ?? 0) + 120) * 1000;
     const results = await Promise.all(
-      ports.map(async (port) => {
+      ports.map(async (port, flow) => {
+        const signal = AbortSignal.timeout(limitMs);
         const srv = createServer({ host: local, port, binding, dmabuf, linear: 'error' });
         await srv.listen();
         const peer = ctx.remote.spawn(seconds ? ctx.peer.stream(local, remote, port, 7, seconds) : ctx.peer.send(local, remote, port, bytes, 7));
-        const sock = await srv.accept().finally(() => srv.close());
+        const stuck = (where: string, received: number) => async (e: unknown): Promise<never> => {
+          peer.child.kill();
+          const p = await peer.done;
+          throw new Error(`flow ${flow} (port ${port}) ${where} after ${limitMs / 1000} s (${received} bytes received): ${String(e)}; peer: ${p.stderr.trim().split('\n').slice(-3).join(' / ')}`);
+        };
+        const sock = await srv
+          .accept({ signal })
+          .catch(stuck('was never accepted', 0))
+          .finally(() => srv.close());
         const v = new PatternValidator(7);
         let scratch = Buffer.allocUnsafe(1 << 20);
-        for await (const batch of sock) {
+        for (;;) {
+          const batch = await sock.read({ signal }).catch((e: unknown) => {
+            const got = sock.stats().bytes;
+            sock.close();
+            return stuck('did not end', got)(e);
+          });
+          if (batch === null) break;
           if (batch.bytes > scratch.length) scratch = Buffer.allocUnsafe(batch.bytes);
           v.check(batch.copyOut(dmabuf, scratch).subarray(0, batch.bytes));
+          batch.release();
         }
         const stats = sock.stats();
         sock.close();

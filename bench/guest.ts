@@ -28,11 +28,17 @@ interface Sample {
   dontneedCalls: number;
 }
 
-interface StartupSample {
+/** `devmem nc -l` start-up, seconds from exec; the phases are the --json events' own clock. */
+export interface StartupSample {
+  /** `node -e 0`, exec to exit. */
   node: number;
+  /** The first NIC step done: Node's start, the module loads, the interface and channel reads. */
   firstStep: number;
+  /** bind-rx done: the NIC steps, the dma-buf, the bind. */
   bound: number;
+  /** The listening socket, by nc's own clock. */
   listening: number;
+  /** The listening socket as a poller of /proc/net/tcp sees it, from exec. */
   listenSeen: number;
 }
 

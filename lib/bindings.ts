@@ -28,15 +28,15 @@ export interface BindRxOptions {
   rxPageSize?: number;
 }
 
-/**
- * Events: `'deviceRemoved'` (the device was unregistered while the binding
- * was open; the listener gets a DevmemError with reason `DEVICE_REMOVED`).
- */
 /** The events of an RxBinding or TxBinding and their arguments. */
 export interface BindingEvents {
   deviceRemoved: [err: DevmemError];
 }
 
+/**
+ * Events: `'deviceRemoved'` (the device was unregistered while the binding
+ * was open; the listener gets a DevmemError with reason `DEVICE_REMOVED`).
+ */
 abstract class Binding extends EventEmitter<BindingEvents> {
   /** The binding id: `dmabuf_id` in received fragments, the cmsg value for TX. */
   readonly id: number;

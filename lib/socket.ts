@@ -144,22 +144,6 @@ interface Waiter {
   reject(e: unknown): void;
 }
 
-/**
- * A TCP connection read with MSG_SOCK_DEVMEM. Consume it with
- * `for await (const batch of socket)`, `socket.read()`, or `socket.stream()`.
- *
- * Events: `'end'`, `'error'` (only emitted when listened to; otherwise the
- * next read rejects), `'stall'` (outstanding fragments hit a limit; reading
- * resumes on release), `'starved'` (a read waited `starvationTimeout` ms
- * with no data while fragments were held: `{ idleMs, outstandingTokens,
- * outstandingBytes }`), `'shortRelease'` (the kernel freed fewer fragments
- * than returned), `'releaseError'` (a SO_DEVMEM_DONTNEED call failed, with
- * the DevmemError naming its errno: the kernel keeps those fragments until the
- * socket closes, so a long-lived socket runs short of buffers),
- * `'deviceRemoved'` (the binding's device was unregistered:
- * what was received stays readable, then reads reject with DEVICE_REMOVED),
- * `'close'`.
- */
 /** What a read that waited `starvationTimeout` ms reports (`'starved'`). */
 export interface StarvationInfo {
   idleMs: number;
@@ -179,6 +163,22 @@ export interface DevmemSocketEvents {
   close: [];
 }
 
+/**
+ * A TCP connection read with MSG_SOCK_DEVMEM. Consume it with
+ * `for await (const batch of socket)`, `socket.read()`, or `socket.stream()`.
+ *
+ * Events: `'end'`, `'error'` (only emitted when listened to; otherwise the
+ * next read rejects), `'stall'` (outstanding fragments hit a limit; reading
+ * resumes on release), `'starved'` (a read waited `starvationTimeout` ms
+ * with no data while fragments were held: `{ idleMs, outstandingTokens,
+ * outstandingBytes }`), `'shortRelease'` (the kernel freed fewer fragments
+ * than returned), `'releaseError'` (a SO_DEVMEM_DONTNEED call failed, with
+ * the DevmemError naming its errno: the kernel keeps those fragments until the
+ * socket closes, so a long-lived socket runs short of buffers),
+ * `'deviceRemoved'` (the binding's device was unregistered:
+ * what was received stays readable, then reads reject with DEVICE_REMOVED),
+ * `'close'`.
+ */
 export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
   readonly #native: NativeSocket;
   readonly #opts: ReceiveOptions;

@@ -24,6 +24,7 @@ import { packageRoot } from '../../lib/internal';
 import { e2eEnv } from '../../test/e2e/helpers/env';
 import { remoteArgv } from '../../test/e2e/helpers/remote';
 import { buildCReference } from '../c-reference';
+import type { StartupSample } from '../guest';
 import { start } from '../child';
 
 interface Sample {
@@ -39,19 +40,6 @@ interface Sample {
 
 const RECEIVERS = ['C recvmsg loop', 'DevmemSocket', 'C, one DONTNEED per fragment'] as const;
 
-/** Seconds from exec; the phases are the --json events' own clock (process start). */
-interface StartupSample {
-  /** `node -e 0`, exec to exit. */
-  node: number;
-  /** The first NIC step done: Node's start, the module loads, the interface and channel reads. */
-  firstStep: number;
-  /** bind-rx done: the NIC steps, the dma-buf, the bind. */
-  bound: number;
-  /** The listening socket, by nc's own clock. */
-  listening: number;
-  /** The listening socket as a poller of /proc/net/tcp sees it, from exec. */
-  listenSeen: number;
-}
 
 function wallSeconds(argv: string[]): Promise<number> {
   const t0 = performance.now();

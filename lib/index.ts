@@ -43,7 +43,6 @@ export { AbortError } from './abort';
 export {
   NicConfig,
   readNicState,
-  type BindResult,
   type NicConfigOptions,
   type NicState,
   type NicStep,

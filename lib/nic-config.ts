@@ -77,6 +77,10 @@ export interface NicState {
   rxChannels: number;
 }
 
+function bindDescription(ifname: string, queues: readonly number[]): string {
+  return `bind-rx ${ifname} queues ${queues.join(',')}`;
+}
+
 const PHASE: Record<NicStepKind, number> = {
   'bind-rx': 0,
   channels: 1,
@@ -130,9 +134,6 @@ export async function readNicState(iface: InterfaceSpec): Promise<NicState> {
   return state;
 }
 
-/** `RxBinding`, or `null` for a dry run, which binds nothing. */
-export type BindResult<DryRun extends boolean> = DryRun extends true ? null : RxBinding;
-
 /**
  * Transactional devmem set-up of one interface. Create with `NicConfig.open`,
  * apply the steps you need, and `close()` (or `restore()`) when done; the
@@ -140,10 +141,11 @@ export type BindResult<DryRun extends boolean> = DryRun extends true ? null : Rx
  * first. SIGKILL cannot be caught: after one, `devmem nc` or `restore` by
  * hand is needed.
  */
-export class NicConfig<DryRun extends boolean = false> {
+export class NicConfig {
   readonly ifname: string;
   readonly ifindex: number;
-  readonly dryRun: DryRun;
+  /** A plan only: steps are recorded as `planned` and nothing on the NIC changes. */
+  readonly dryRun: boolean;
   readonly #steps: NicStep[] = [];
   readonly #undo: UndoEntry[] = [];
   readonly #onStep: ((step: NicStep) => void) | undefined;
@@ -152,7 +154,7 @@ export class NicConfig<DryRun extends boolean = false> {
   #tracked = false;
   #closed = false;
 
-  private constructor(ifname: string, ifindex: number, dryRun: DryRun, options: NicConfigOptions) {
+  private constructor(ifname: string, ifindex: number, dryRun: boolean, options: NicConfigOptions) {
     this.ifname = ifname;
     this.ifindex = ifindex;
     this.dryRun = dryRun;
@@ -160,9 +162,7 @@ export class NicConfig<DryRun extends boolean = false> {
     this.#restoreOnExit = options.restoreOnExit ?? true;
   }
 
-  static async open(iface: InterfaceSpec, options?: NicConfigOptions & { dryRun?: false }): Promise<NicConfig<false>>;
-  static async open(iface: InterfaceSpec, options: NicConfigOptions & { dryRun: true }): Promise<NicConfig<true>>;
-  static async open(iface: InterfaceSpec, options: NicConfigOptions = {}): Promise<NicConfig<boolean>> {
+  static async open(iface: InterfaceSpec, options: NicConfigOptions = {}): Promise<NicConfig> {
     if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
     const { ifname, ifindex } = await resolveInterface(checkInterfaceSpec(iface));
     return new NicConfig(ifname, ifindex, options.dryRun === true, options);
@@ -343,25 +343,24 @@ export class NicConfig<DryRun extends boolean = false> {
   }
 
   /**
-   * bind-rx, with the unbind first on the undo stack. Binds nothing in a dry
-   * run. The bind itself is synchronous (see the class comment); the device
-   * watch starts after its unbind is on the stack.
+   * bind-rx, with the unbind first on the undo stack. The bind itself is
+   * synchronous (see the class comment); the device watch starts after its
+   * unbind is on the stack. A dry run plans it with planBindRx() instead.
    */
-  async bindRx(
-    queues: readonly number[],
-    dmabuf: DmaBufLike | number | (DryRun extends true ? null : never),
-    options: BindRxOptions = {},
-  ): Promise<BindResult<DryRun>> {
+  async bindRx(queues: readonly number[], dmabuf: DmaBufLike | number, options: BindRxOptions = {}): Promise<RxBinding> {
     this.#check();
-    const description = `bind-rx ${this.ifname} queues ${queues.join(',')}`;
-    if (this.dryRun) {
-      this.#record('bind-rx', description);
-      return null as BindResult<DryRun>;
-    }
-    const binding = bindRxSync(this.ifindex, this.ifname, queues, dmabuf as DmaBufLike | number, options);
-    this.#pushUndo(this.#record('bind-rx', `${description} (binding ${binding.id})`), () => binding.close());
+    if (this.dryRun) throw invalidArgument('a dry run binds nothing: plan the bind with planBindRx()');
+    const binding = bindRxSync(this.ifindex, this.ifname, queues, dmabuf, options);
+    this.#pushUndo(this.#record('bind-rx', `${bindDescription(this.ifname, queues)} (binding ${binding.id})`), () => binding.close());
     await binding.watchDevice();
-    return binding as BindResult<DryRun>;
+    return binding;
+  }
+
+  /** In a dry run, records the bind-rx that bindRx() would make. */
+  planBindRx(queues: readonly number[]): void {
+    this.#check();
+    if (!this.dryRun) throw invalidArgument('planBindRx() is for dry runs; bind with bindRx()');
+    this.#record('bind-rx', bindDescription(this.ifname, queues));
   }
 
   /**

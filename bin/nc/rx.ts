@@ -41,17 +41,17 @@ export async function runRx(o: NcOptions, r: Reporter): Promise<Outcome> {
       await nic.steerFlow(steer);
     }
     if (nic.dryRun) {
-      await (nic as NicConfig<true>).bindRx(queues, null);
+      nic.planBindRx(queues);
       r.log(`plan: listen on ${server} port ${port}, accept one connection and receive`);
       return ok('dry run: nothing was changed');
     }
-    return await receive(o, r, nic as NicConfig<false>, queues, server, port);
+    return await receive(o, r, nic, queues, server, port);
   } finally {
     nic.close();
   }
 }
 
-async function receive(o: NcOptions, r: Reporter, nic: NicConfig<false>, queues: number[], host: string, port: number): Promise<Outcome> {
+async function receive(o: NcOptions, r: Reporter, nic: NicConfig, queues: number[], host: string, port: number): Promise<Outcome> {
   const dmabuf = allocNcBuffer(o.rxPageSize);
   try {
     const binding = await nic.bindRx(queues, dmabuf, o.rxPageSize === undefined ? {} : { rxPageSize: o.rxPageSize });

@@ -44,7 +44,7 @@ export async function runSelfTest(o: NcOptions, r: Reporter): Promise<Outcome> {
     await nic.isolateQueues(start).catch((e: unknown) => r.log(`(RSS isolation would be skipped: ${describe(e)})`));
     await nic.enableHeaderSplit();
     r.log('plan: bind-rx with an empty queue entry (must fail); header split off, bind-rx (must fail); header split on');
-    await nic.bindRx(queues, null, bindOptions);
+    nic.planBindRx(queues);
     await nic.setChannels(shrinkOf(ch ?? (await ethtool.getChannels(o.iface))));
     r.log('plan: the channel change must fail; then unbind and restore everything');
     return ok('dry run: nothing was changed');

@@ -55,7 +55,8 @@ describe('NicConfig', function () {
     const nic = await NicConfig.open(veth.local, { dryRun: true });
     await nic.setChannels({ rxCount: 1 });
     await nic.steerFlow({ serverIp: '10.9.0.1', clientIp: '10.9.0.2', port: 4000, queue: 3 });
-    assert.equal(await nic.bindRx([3], null), null);
+    nic.planBindRx([3]);
+    await assert.rejects(nic.bindRx([3], 0), (e: unknown) => e instanceof DevmemError && e.reason === 'INVALID_ARGUMENT' && /planBindRx/.test(e.message));
     assert.deepEqual(
       nic.steps.map((s) => [s.kind, s.state]),
       [

@@ -132,7 +132,15 @@ export class DevmemError extends Error {
 
   constructor(
     message: string,
-    fields: { reason: DevmemReason; errno?: number; code?: string; syscall?: string; extack?: Extack; cause?: unknown },
+    fields: {
+      reason: DevmemReason;
+      /** Where a syscall failed: its negative errno (passed through from another error, it may be absent). */
+      errno?: number | undefined;
+      code?: string | undefined;
+      syscall?: string | undefined;
+      extack?: Extack | undefined;
+      cause?: unknown;
+    },
   ) {
     super(message, fields.cause === undefined ? undefined : { cause: fields.cause });
     if (fields.errno !== undefined) this.errno = fields.errno;

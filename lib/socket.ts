@@ -439,7 +439,7 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
       if (this.#closed || this.#waiters.length === 0) return;
       const s = this.#native.stats();
       if (!s.outstandingTokens) return;
-      const info: StarvationInfo = { idleMs: Date.now() - started, outstandingTokens: s.outstandingTokens, outstandingBytes: s.outstandingBytes };
+      const info: StarvationInfo = { idleMs: Date.now() - started, outstandingTokens: s.outstandingTokens, outstandingBytes: s.outstandingBytes ?? 0 };
       if (starvedChannel.hasSubscribers) starvedChannel.publish({ socket: this, ...info });
       this.emit('starved', info);
     }, ms);

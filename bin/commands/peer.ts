@@ -42,7 +42,7 @@ function connectRetrying(host: string, port: number, bind: string | undefined, d
       s.destroy();
       // EADDRINUSE: the previous connection from bind:port is still in TIME_WAIT.
       if ((e.code === 'ECONNREFUSED' || e.code === 'EADDRINUSE') && Date.now() < deadline)
-        setTimeout(() => connectRetrying(host, port, bind, deadline).then(resolve, reject), 100);
+        setTimeout(() => void connectRetrying(host, port, bind, deadline).then(resolve, reject), 100);
       else reject(e);
     });
   });

@@ -113,7 +113,7 @@ describe('devmem nc as the kernel selftests run it', function () {
       await nic.enableHeaderSplit();
       const pending = nic.bindRx([queue], dmabuf);
       const deadline = Date.now() + 20_000;
-      while (!kernelHasBinding() && Date.now() < deadline) await null;
+      while (!kernelHasBinding() && Date.now() < deadline) await Promise.resolve();
       // Reaching the kernel must take no event-loop turn: any turn between the
       // kernel's binding and its undo entry is one where a handler could run.
       assert.ok(kernelHasBinding(), 'bind-rx needed an event-loop turn to reach the kernel');

@@ -23,6 +23,7 @@
         "native/rx/fragments.cc",
         "native/rx/replay_source.cc",
         "native/rx/rx_area.cc",
+        "native/rx/token_ledger.cc",
         "native/rx/token_release.cc",
         "native/netlink/device_events.cc",
         "native/netlink/family.cc",

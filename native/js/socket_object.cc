@@ -98,10 +98,7 @@ void SocketObject::EmitError(int errnum, const char* syscall, const std::string&
   Emit("error", {MakeError(Env(), f).Value()});
 }
 
-bool SocketObject::Limited() const {
-  return stats_.outstanding_tokens >= limits_.max_outstanding_fragments ||
-         stats_.outstanding_bytes >= limits_.max_outstanding_bytes;
-}
+bool SocketObject::Limited() const { return ledger_.Over(limits_.max_outstanding_fragments, limits_.max_outstanding_bytes); }
 
 void SocketObject::UpdateWatch() {
   if (!poller_ || closed_) return;
@@ -385,25 +382,22 @@ void SocketObject::Deliver(bool* closed) {
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
   uint64_t seq = next_seq_++;
-  Outstanding out{{}, 0};
+  std::vector<uint32_t> tokens;
+  uint64_t token_bytes = 0;
   size_t n = pending_.Count();
-  out.tokens.reserve(n);
+  tokens.reserve(n);
   uint64_t linear_bytes = 0, host_bytes = 0;
   for (size_t i = 0; i < n; ++i) {
     switch (pending_.kinds[i]) {
       case rx::kDmabuf:
-        out.tokens.push_back(pending_.tokens[i]);
-        out.bytes += pending_.sizes[i];
+        tokens.push_back(pending_.tokens[i]);
+        token_bytes += pending_.sizes[i];
         break;
       case rx::kLinear: linear_bytes += pending_.sizes[i]; break;
       default: host_bytes += pending_.sizes[i]; break;
     }
   }
-  if (!out.tokens.empty()) {
-    stats_.outstanding_tokens += out.tokens.size();
-    stats_.outstanding_bytes += out.bytes;
-    outstanding_.emplace(seq, std::move(out));
-  }
+  ledger_.Hold(seq, std::move(tokens), token_bytes);
   ++stats_.batches;
   stats_.dmabuf_bytes += pending_.dmabuf_bytes;
 
@@ -450,33 +444,17 @@ void SocketObject::Deliver(bool* closed) {
   *closed = closed_;
 }
 
-uint64_t SocketObject::ReleaseBatch(uint64_t seq, uint64_t* requested, uint64_t* calls, int* error) {
-  auto it = outstanding_.find(seq);
-  if (it == outstanding_.end()) return 0;  // released already, or had no tokens
-  Outstanding out = std::move(it->second);
-  outstanding_.erase(it);
-  stats_.outstanding_tokens -= out.tokens.size();
-  stats_.outstanding_bytes -= out.bytes;
-  if (!poller_) return 0;
-  rx::ReleaseResult r = rx::ReleaseTokens(*source_, poller_->Fd(), out.tokens);
-  stats_.dontneed_calls += r.calls;
-  stats_.released_tokens += r.freed;
-  if (r.freed < r.requested) ++stats_.short_releases;
-  if (r.error != 0) {
-    // The kernel keeps what a failed call named: those buffers are lost to
-    // the binding until the socket closes, so the caller must hear of it.
-    ++stats_.release_errors;
-    *error = r.error;
+rx::ReleaseResult SocketObject::ReleaseBatch(uint64_t seq) {
+  if (!poller_) {
+    ledger_.Forget(seq);  // the fd is gone, and the kernel freed the tokens with it
+    return {};
   }
-  *requested += r.requested;
-  *calls += r.calls;
-  return r.freed;
+  return ledger_.Release(seq, *source_, poller_->Fd());
 }
 
 void SocketObject::ReleaseAll() {
-  uint64_t requested = 0, calls = 0;
-  int error = 0;  // counted in the stats; the socket is closing
-  while (!outstanding_.empty()) ReleaseBatch(outstanding_.begin()->first, &requested, &calls, &error);
+  // Failures are counted in the ledger's totals; the socket is closing.
+  if (poller_) ledger_.ReleaseAll(*source_, poller_->Fd());
 }
 
 // release(seq, out: Float64Array(4)): writes [requested, freed, calls, errno]
@@ -488,16 +466,14 @@ Napi::Value SocketObject::Release(const Napi::CallbackInfo& info) {
   if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
       info[1].As<Napi::Float64Array>().ElementLength() < 4)
     throw Napi::TypeError::New(env, "release needs a Float64Array of 4 for its result");
-  uint64_t requested = 0, calls = 0;
-  int error = 0;
-  uint64_t freed = ReleaseBatch(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()), &requested, &calls, &error);
+  rx::ReleaseResult r = ReleaseBatch(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()));
   if (stalled_ && !Limited()) stalled_ = false;
   UpdateWatch();
   double* out = info[1].As<Napi::Float64Array>().Data();
-  out[0] = static_cast<double>(requested);
-  out[1] = static_cast<double>(freed);
-  out[2] = static_cast<double>(calls);
-  out[3] = static_cast<double>(error);
+  out[0] = static_cast<double>(r.requested);
+  out[1] = static_cast<double>(r.freed);
+  out[2] = static_cast<double>(r.calls);
+  out[3] = static_cast<double>(r.error);
   return env.Undefined();
 }
 
@@ -601,12 +577,13 @@ Napi::Value SocketObject::Stats(const Napi::CallbackInfo& info) {
   set("dmabufBytes", stats_.dmabuf_bytes);
   set("linearBytes", stats_.linear_bytes);
   set("hostBytes", stats_.host_bytes);
-  set("outstandingTokens", stats_.outstanding_tokens);
-  set("outstandingBytes", stats_.outstanding_bytes);
-  set("releasedTokens", stats_.released_tokens);
-  set("dontneedCalls", stats_.dontneed_calls);
-  set("shortReleases", stats_.short_releases);
-  set("releaseErrors", stats_.release_errors);
+  set("outstandingTokens", ledger_.tokens());
+  set("outstandingBytes", ledger_.bytes());
+  const rx::TokenLedger::Totals& released = ledger_.totals();
+  set("releasedTokens", released.released_tokens);
+  set("dontneedCalls", released.dontneed_calls);
+  set("shortReleases", released.short_releases);
+  set("releaseErrors", released.release_errors);
   set("recvmsgCalls", stats_.recvmsg_calls);
   set("eagains", stats_.eagains);
   set("batches", stats_.batches);

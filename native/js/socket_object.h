@@ -14,6 +14,7 @@
 #include "js/addon_data.h"
 #include "rx/fragments.h"
 #include "rx/rx_area.h"
+#include "rx/token_ledger.h"
 #include "rx/rx_source.h"
 
 namespace devmem::js {
@@ -31,8 +32,7 @@ inline constexpr uint32_t kMaxRecvmsgCalls = 64;
 
 struct RxStats {
   uint64_t bytes = 0, fragments = 0, dmabuf_bytes = 0, linear_bytes = 0, host_bytes = 0;
-  uint64_t outstanding_tokens = 0, outstanding_bytes = 0, released_tokens = 0;
-  uint64_t dontneed_calls = 0, short_releases = 0, release_errors = 0, recvmsg_calls = 0, eagains = 0;
+  uint64_t recvmsg_calls = 0, eagains = 0;
   uint64_t batches = 0, ctrl_grows = 0, stalls = 0;
   uint64_t tx_bytes = 0, tx_sends = 0, tx_completions = 0, tx_copied_completions = 0;
 };
@@ -86,8 +86,7 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
   void Deliver(bool* closed);
   void UpdateWatch();
   bool Limited() const;
-  // Returns the fragments freed; *error is the errno of a failed DONTNEED call (else untouched).
-  uint64_t ReleaseBatch(uint64_t seq, uint64_t* requested, uint64_t* calls, int* error);
+  rx::ReleaseResult ReleaseBatch(uint64_t seq);
   void ReleaseAll();
   void Emit(const char* type, const std::vector<napi_value>& extra);
   void EmitError(int errnum, const char* syscall, const std::string& message, const char* reason = nullptr);
@@ -116,11 +115,8 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
   rx::RxArea area_;
   std::vector<uint8_t> control_;
   uint64_t next_seq_ = 1;
-  struct Outstanding {
-    std::vector<uint32_t> tokens;
-    uint64_t bytes;
-  };
-  std::map<uint64_t, Outstanding> outstanding_;
+  // The tokens of delivered batches, until JS releases them by seq.
+  rx::TokenLedger ledger_;
 };
 
 void InitSockets(Napi::Env env, Napi::Object exports);

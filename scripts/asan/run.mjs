@@ -109,7 +109,8 @@ async function main() {
   const leaksBin = path.join(root, 'build-asan/native-leaks');
   const srcs = ['test/native/leaks.cc', 'native/netlink/reply.cc', 'native/netlink/family.cc', 'native/netlink/request.cc',
     'native/netlink/socket.cc', 'native/netlink/spec.cc', 'native/netlink/transact.cc', 'native/rx/fragments.cc',
-    'native/rx/token_release.cc', 'native/ethtool/ioctl.cc', 'native/net/address.cc'];
+    'native/rx/token_release.cc', 'native/rx/token_ledger.cc', 'native/rx/replay_source.cc', 'native/ethtool/ioctl.cc',
+    'native/net/address.cc'];
   const b = spawnSync(cxx, ['-std=c++17', '-g', '-O1', ...sanitizeFlags, '-Inative', ...srcs, '-o', leaksBin], { cwd: root, stdio: 'inherit' });
   if (b.status !== 0) record('native leak test', { passed: 0, failed: 1 });
   else {

@@ -30,6 +30,7 @@ const { values: opts } = parseArgs({
 const TARGETS = {
   netlink_reply: ['native/netlink/reply.cc', 'native/netlink/device_events.cc', 'native/netlink/family.cc', 'native/netlink/request.cc', 'native/netlink/socket.cc', 'native/netlink/spec.cc'],
   rx_recvmsg: ['native/rx/fragments.cc', 'native/rx/token_release.cc'],
+  token_ledger: ['native/rx/token_ledger.cc', 'native/rx/token_release.cc', 'native/rx/replay_source.cc'],
 };
 
 function fail(msg) {

@@ -25,6 +25,8 @@
 #include "netlink/family.h"
 #include "netlink/transact.h"
 #include "rx/fragments.h"
+#include "rx/replay_source.h"
+#include "rx/token_ledger.h"
 #include "rx/token_release.h"
 #include "uapi/devmem_uapi.h"
 
@@ -129,6 +131,17 @@ void LoopbackReceive() {
   rx::KernelSource kernel;
   rx::ReleaseResult r = rx::ReleaseTokens(kernel, s, tokens);
   Check(r.calls == 1 && r.freed == 0, "DONTNEED on a socket that holds no tokens frees nothing");
+  // The ledger the receive path keeps, released through the kernel and through a failing replay.
+  rx::TokenLedger ledger;
+  ledger.Hold(1, {5, 6, 7}, 3 * 4096);
+  ledger.Hold(2, {9}, 4096);
+  Check(ledger.tokens() == 4 && ledger.batches() == 2, "the ledger holds two batches");
+  Check(ledger.Release(1, kernel, s).requested == 3 && ledger.Release(1, kernel, s).calls == 0, "a batch is released once");
+  rx::ReplaySource failing({{{0}, 0}}, 0);
+  failing.FailDontneedFrom(0, EFAULT);
+  rx::ReleaseResult all = ledger.ReleaseAll(failing, s);
+  Check(all.error == EFAULT && all.freed == 0 && ledger.tokens() == 0 && ledger.totals().release_errors == 1,
+        "a failed release is reported and counted, and leaves nothing held");
   close(s);
   close(c);
   close(ls);

@@ -3,6 +3,7 @@
 #define DEVMEM_TCP_JS_SOCKET_OBJECT_H_
 
 #include <napi.h>
+#include <sys/socket.h>
 
 #include <sys/uio.h>
 
@@ -120,6 +121,15 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
 };
 
 void InitSockets(Napi::Env env, Napi::Object exports);
+
+// Shared by the socket's files (socket_object.cc holds the class and its
+// lifetime; socket_receive.cc, socket_transmit.cc, socket_connect.cc and
+// server_object.cc one concern each).
+// { address, port, family } of `fd`'s end as `get` (getsockname or getpeername) reports it.
+Napi::Value AddressOf(Napi::Env env, int fd, int (*get)(int, sockaddr*, socklen_t*));
+// connect({ host, port, localAddress?, localPort?, bindToDevice?, receiveBufferSize? }) -> NativeSocket
+Napi::Value ConnectSocket(const Napi::CallbackInfo& info);
+Napi::Function DefineServerObject(Napi::Env env);
 
 }  // namespace devmem::js
 

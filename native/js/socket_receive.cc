@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: MIT
+//
+// The receive path of the native socket: the drain loop (recvmsg with
+// MSG_SOCK_DEVMEM into the receive area), delivery of each batch to JS, and
+// the release of a batch's tokens through the socket's rx::TokenLedger.
+#include "common/reasons.h"
+#include "js/socket_object.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "js/errors.h"
+#include "uapi/devmem_uapi.h"
+
+namespace devmem::js {
+
+namespace {
+// The linear area (rx::RxArea) is each recvmsg's iov, and the iov caps what
+// one recvmsg returns, dma-buf bytes included; only linear and host bytes are
+// written to it. A batch holding at least this much of it takes the block as
+// its Buffer; less is copied out, which is cheaper than pinning 2 MiB.
+constexpr size_t kAdoptBytes = 256u << 10;
+// Below this much room a recvmsg would return too little to be worth a
+// syscall: deliver what the batch has and start a new area.
+constexpr size_t kMinRoom = 64u << 10;
+// 40 bytes of control space per fragment (CMSG_SPACE(sizeof(dmabuf_cmsg))).
+constexpr size_t kInitialControl = CMSG_SPACE(sizeof(uapi::DmabufCmsg)) * 2048;
+constexpr size_t kMaxControl = 1u << 20;
+}  // namespace
+
+bool SocketObject::Limited() const { return ledger_.Over(limits_.max_outstanding_fragments, limits_.max_outstanding_bytes); }
+
+void SocketObject::Drain() {
+  if (control_.empty()) control_.resize(kInitialControl);
+  uint32_t calls = 0;
+  bool closed = false;
+  int fd = poller_->Fd();
+  while (!closed_ && !eof_ && calls < kMaxRecvmsgCalls && pending_.Count() < limits_.batch_fragments &&
+         pending_.dmabuf_bytes + pending_.linear_bytes < limits_.batch_bytes && !Limited()) {
+    if (area_.Used() > 0 && area_.Room() < kMinRoom) break;
+    uint8_t* tail = area_.Tail();
+    if (!tail) {
+      Deliver(&closed);
+      if (!closed) EmitError(ENOMEM, "recvmsg", "cannot allocate the receive area");
+      return;
+    }
+    iovec iov{tail, area_.Room()};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control_.data();
+    msg.msg_controllen = control_.size();
+    ssize_t n = source_->Recvmsg(fd, &msg, uapi::kMsgSockDevmem | MSG_DONTWAIT);
+    ++stats_.recvmsg_calls;
+    ++calls;
+    if (n < 0) {
+      int e = errno;
+      if (e == EINTR) continue;
+      if (e == EAGAIN || e == EWOULDBLOCK) {
+        ++stats_.eagains;
+        break;
+      }
+      if (e == uapi::kEtoosmall && control_.size() < kMaxControl) {
+        // Nothing was consumed: grow the control area and ask again.
+        control_.resize(control_.size() * 2);
+        ++stats_.ctrl_grows;
+        continue;
+      }
+      Deliver(&closed);
+      if (!closed) EmitError(e, "recvmsg", "receiving on the socket failed");
+      return;
+    }
+    if (n == 0) {
+      eof_ = true;
+      break;
+    }
+    uint64_t before_linear = pending_.linear_bytes;
+    rx::ParseOutcome o = rx::ParseRecvmsg(control_.data(), msg.msg_controllen, msg.msg_flags, static_cast<size_t>(n),
+                                          binding_id_, &pending_);
+    stats_.bytes += static_cast<uint64_t>(n);
+    stats_.fragments += o.fragments;
+    uint64_t linear_now = pending_.linear_bytes - before_linear;
+    area_.Commit(linear_now);
+    if (!pending_.kinds.empty() && pending_.kinds.back() == rx::kHost && linear_now == static_cast<size_t>(n))
+      stats_.host_bytes += linear_now;
+    else
+      stats_.linear_bytes += linear_now;
+    if (o.error != rx::ParseError::kNone) {
+      // Deliver what arrived first: its tokens must be tracked to be returned.
+      Deliver(&closed);
+      if (closed) return;
+      if (o.error == rx::ParseError::kFlowSteering) {
+        EmitError(EPROTO, "recvmsg",
+                  "flow steering error: a fragment arrived in dma-buf binding " + std::to_string(o.foreign_id) +
+                      " but this socket's binding is " + std::to_string(binding_id_),
+                  reasons::kFlowSteering);
+      } else if (o.error == rx::ParseError::kControlTruncated) {
+        EmitError(EPROTO, "recvmsg", o.detail, reasons::kControlTruncated);
+      } else {
+        EmitError(EPROTO, "recvmsg", "malformed devmem control data: " + o.detail, reasons::kProtocolError);
+      }
+      return;
+    }
+  }
+  Deliver(&closed);
+  if (closed) return;
+  if (eof_) {
+    UpdateWatch();
+    Emit("end", {});
+    return;
+  }
+  if (Limited() && !stalled_) {
+    stalled_ = true;
+    ++stats_.stalls;
+    Emit("stall", {});
+  }
+  UpdateWatch();
+}
+
+void SocketObject::Deliver(bool* closed) {
+  *closed = false;
+  if (pending_.Count() == 0) return;
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  uint64_t seq = next_seq_++;
+  std::vector<uint32_t> tokens;
+  uint64_t token_bytes = 0;
+  size_t n = pending_.Count();
+  tokens.reserve(n);
+  uint64_t linear_bytes = 0, host_bytes = 0;
+  for (size_t i = 0; i < n; ++i) {
+    switch (pending_.kinds[i]) {
+      case rx::kDmabuf:
+        tokens.push_back(pending_.tokens[i]);
+        token_bytes += pending_.sizes[i];
+        break;
+      case rx::kLinear: linear_bytes += pending_.sizes[i]; break;
+      default: host_bytes += pending_.sizes[i]; break;
+    }
+  }
+  ledger_.Hold(seq, std::move(tokens), token_bytes);
+  ++stats_.batches;
+  stats_.dmabuf_bytes += pending_.dmabuf_bytes;
+
+  // The five columns share one uninitialised allocation (a Buffer's, which
+  // unlike a bare ArrayBuffer is not zero-filled first), widest type first so
+  // every view is aligned; the batch goes out as callback arguments, which
+  // costs no object or property-name lookups here.
+  const size_t b_off = 0, b_sz = 8 * n, b_tok = 12 * n, b_id = 16 * n, b_kind = 20 * n;
+  Napi::Buffer<uint8_t> cols = Napi::Buffer<uint8_t>::New(env, 21 * n);
+  uint8_t* base = cols.Data();
+  std::memcpy(base + b_off, pending_.offsets.data(), 8 * n);
+  std::memcpy(base + b_sz, pending_.sizes.data(), 4 * n);
+  std::memcpy(base + b_tok, pending_.tokens.data(), 4 * n);
+  std::memcpy(base + b_id, pending_.dmabuf_ids.data(), 4 * n);
+  std::memcpy(base + b_kind, pending_.kinds.data(), n);
+  Napi::ArrayBuffer ab = cols.ArrayBuffer();
+  size_t at = cols.ByteOffset();
+  size_t used = area_.Used();
+  Napi::Buffer<uint8_t> linear;
+  if (used >= kAdoptBytes) {
+    linear = Napi::Buffer<uint8_t>::NewOrCopy(env, area_.Detach(), used, [](Napi::Env, uint8_t* p) { rx::RxArea::Recycle(p); });
+  } else if (used > 0) {
+    linear = Napi::Buffer<uint8_t>::Copy(env, area_.Data(), used);
+    area_.Reset();
+  } else {
+    // dma-buf batches carry no linear bytes: share one empty Buffer (nothing can write to it).
+    if (empty_linear_.IsEmpty()) empty_linear_ = Napi::Persistent(Napi::Buffer<uint8_t>::New(env, 0));
+    linear = empty_linear_.Value();
+  }
+  std::vector<napi_value> args{
+      Napi::Number::New(env, static_cast<double>(seq)),
+      Napi::Float64Array::New(env, n, ab, at + b_off),
+      Napi::Uint32Array::New(env, n, ab, at + b_sz),
+      Napi::Uint32Array::New(env, n, ab, at + b_tok),
+      Napi::Uint32Array::New(env, n, ab, at + b_id),
+      Napi::Uint8Array::New(env, n, ab, at + b_kind),
+      linear,
+      Napi::Number::New(env, static_cast<double>(pending_.dmabuf_bytes)),
+      Napi::Number::New(env, static_cast<double>(linear_bytes)),
+      Napi::Number::New(env, static_cast<double>(host_bytes)),
+  };
+  pending_.Clear();
+  Emit("batch", args);
+  *closed = closed_;
+}
+
+rx::ReleaseResult SocketObject::ReleaseBatch(uint64_t seq) {
+  if (!poller_) {
+    ledger_.Forget(seq);  // the fd is gone, and the kernel freed the tokens with it
+    return {};
+  }
+  return ledger_.Release(seq, *source_, poller_->Fd());
+}
+
+void SocketObject::ReleaseAll() {
+  // Failures are counted in the ledger's totals; the socket is closing.
+  if (poller_) ledger_.ReleaseAll(*source_, poller_->Fd());
+}
+
+// release(seq, out: Float64Array(4)): writes [requested, freed, calls, errno]
+// (zeros when already released; errno 0 unless a DONTNEED call failed). JS
+// builds the result object: cheaper than N-API property sets on every batch.
+Napi::Value SocketObject::Release(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "batch sequence must be a number");
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      info[1].As<Napi::Float64Array>().ElementLength() < 4)
+    throw Napi::TypeError::New(env, "release needs a Float64Array of 4 for its result");
+  rx::ReleaseResult r = ReleaseBatch(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()));
+  if (stalled_ && !Limited()) stalled_ = false;
+  UpdateWatch();
+  double* out = info[1].As<Napi::Float64Array>().Data();
+  out[0] = static_cast<double>(r.requested);
+  out[1] = static_cast<double>(r.freed);
+  out[2] = static_cast<double>(r.calls);
+  out[3] = static_cast<double>(r.error);
+  return env.Undefined();
+}
+
+Napi::Value SocketObject::SetBinding(const Napi::CallbackInfo& info) {
+  binding_id_ = info[0].As<Napi::Number>().Uint32Value();
+  return info.Env().Undefined();
+}
+
+Napi::Value SocketObject::SetLimits(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  auto num = [&](const char* k, auto* field) {
+    Napi::Value v = o.Get(k);
+    if (v.IsNumber()) *field = static_cast<std::remove_pointer_t<decltype(field)>>(v.As<Napi::Number>().DoubleValue());
+  };
+  num("maxOutstandingFragments", &limits_.max_outstanding_fragments);
+  num("maxOutstandingBytes", &limits_.max_outstanding_bytes);
+  num("batchFragments", &limits_.batch_fragments);
+  num("batchBytes", &limits_.batch_bytes);
+  UpdateWatch();
+  return info.Env().Undefined();
+}
+
+Napi::Value SocketObject::Resume(const Napi::CallbackInfo& info) {
+  reading_ = true;
+  UpdateWatch();
+  return info.Env().Undefined();
+}
+
+Napi::Value SocketObject::Pause(const Napi::CallbackInfo& info) {
+  reading_ = false;
+  UpdateWatch();
+  return info.Env().Undefined();
+}
+
+}  // namespace devmem::js

@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 
 import { abortError, checkSignal } from './abort';
 import { FragmentBatch, type ReleaseResult } from './batch';
+import { RxBinding, TxBinding } from './bindings';
 import { Transmitter, type DmabufRange, type SendOptions, type SendResult, type TxBindingLike } from './tx';
 import type { DmaBuf } from './dmabuf';
 import { classify, closedError, DevmemError, fromNative, invalidArgument } from './errors';
@@ -26,9 +27,10 @@ export interface ReceiveOptions {
    * checked against it; a mismatch is a FLOW_STEERING error naming both.
    * With an RxBinding from this library, a read that would wait after the
    * binding's device was removed rejects with DEVICE_REMOVED instead of
-   * hanging, once everything already received has been read.
+   * hanging, once everything already received has been read; a binding made
+   * elsewhere is passed as `{ id }`.
    */
-  binding?: { readonly id: number };
+  binding?: RxBinding | { readonly id: number };
   /** The dma-buf behind `binding`, used by `FragmentBatch.copyOut()` helpers. */
   dmabuf?: DmaBuf;
   /**
@@ -115,7 +117,8 @@ export function checkReceiveOptions(o: ReceiveOptions | undefined): ReceiveOptio
   if (o === null || typeof o !== 'object') throw new TypeError('options must be an object');
   if (o.binding !== undefined && (typeof o.binding !== 'object' || typeof o.binding?.id !== 'number'))
     throw new TypeError('binding must be an RxBinding (an object with a numeric id)');
-  if ((o.binding as { closed?: unknown } | undefined)?.closed === true)
+  if (o.binding instanceof TxBinding) throw new TypeError('binding must be an RX binding (bindRx()), not a TX binding');
+  if (o.binding instanceof RxBinding && o.binding.closed)
     throw new DevmemError('the binding is closed: nothing can arrive in it; bind again', { reason: 'CLOSED' });
   if (o.dmabuf !== undefined && (o.dmabuf === null || typeof o.dmabuf !== 'object' || typeof o.dmabuf.size !== 'number'))
     throw new TypeError('dmabuf must be a DmaBuf');
@@ -132,11 +135,6 @@ export function checkReceiveOptions(o: ReceiveOptions | undefined): ReceiveOptio
       throw invalidArgument(`starvationTimeout must be a non-negative integer of ms, got ${o.starvationTimeout}`);
   }
   return o;
-}
-
-/** What an RxBinding from this library offers: word of its device's removal. */
-interface DeviceRemovalSource {
-  onDeviceRemoved(fn: (err: DevmemError) => void): () => void;
 }
 
 interface Waiter {
@@ -212,9 +210,7 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
       if (opts[k] !== undefined) limits[k] = opts[k];
     nat.setLimits(limits);
     if (opts.binding) nat.setBinding(opts.binding.id);
-    const watched = opts.binding as Partial<DeviceRemovalSource> | undefined;
-    if (typeof watched?.onDeviceRemoved === 'function')
-      this.#unwatchDevice = watched.onDeviceRemoved((err) => this.#onDeviceRemoved(err));
+    if (opts.binding instanceof RxBinding) this.#unwatchDevice = opts.binding.onDeviceRemoved((err) => this.#onDeviceRemoved(err));
   }
 
   // The device went away: nothing more can arrive, but the kernel may still
@@ -253,7 +249,7 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
   }
 
   /** The binding fragments are checked against, if any. */
-  get binding(): { readonly id: number } | undefined {
+  get binding(): RxBinding | { readonly id: number } | undefined {
     return this.#opts.binding;
   }
 

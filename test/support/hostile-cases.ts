@@ -171,6 +171,7 @@ export const hostileCases: HostileCase[] = [
   { name: 'createServer with maxOutstandingFragments 0', expect: 'INVALID_ARGUMENT', run: () => createServer({ maxOutstandingFragments: 0 }) },
   { name: 'createServer with highWaterMark Infinity', expect: 'INVALID_ARGUMENT', run: () => createServer({ highWaterMark: Infinity }) },
   { name: 'createServer with a closed binding', needs: ['binding'], expect: 'CLOSED', run: (fx) => createServer({ binding: fx.closedRxBinding! }) },
+  { name: 'createServer with a TX binding for its RX binding', needs: ['binding'], expect: 'TypeError', run: (fx) => createServer({ binding: fx.txBinding! }) },
   { name: 'createServer with a closed dma-buf', needs: ['dmabuf'], expect: 'CLOSED', run: (fx) => createServer({ dmabuf: fx.closedDmabuf! }) },
   { name: 'connect with host as a number', expect: 'TypeError', run: () => connect({ host: u(127), port: 1 }) },
   { name: 'connect with port NaN', expect: 'INVALID_ARGUMENT', run: () => connect({ host: '127.0.0.1', port: NaN }) },

@@ -28,16 +28,9 @@ export {
   type FromFdOptions,
 } from './dmabuf';
 export { FragmentBatch, FragmentKind, type ReleaseResult } from './batch';
-export {
-  connect,
-  DevmemSocket,
-  type ConnectOptions,
-  type DevmemSocketEvents,
-  type ReceiveOptions,
-  type SocketAddress,
-  type SocketStats,
-  type StarvationInfo,
-} from './socket';
+export { DevmemSocket, type DevmemSocketEvents, type SocketAddress, type SocketStats, type StarvationInfo } from './socket';
+export { connect, type ConnectOptions } from './connect';
+export type { ReceiveOptions } from './receive-options';
 export { createServer, DevmemServer, type ServerOptions } from './server';
 export { AbortError } from './abort';
 export {

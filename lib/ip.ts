@@ -1,8 +1,10 @@
 /**
  * IP address text to bytes and back, for kernel structures that carry raw
- * addresses (n-tuple rules). Node validates addresses (net.isIP) but has no
- * public parser that yields bytes.
+ * addresses (n-tuple rules), and the host and port checks of sockets and
+ * servers. Node validates addresses (net.isIP) but has no public parser that
+ * yields bytes.
  */
+import * as dns from 'node:dns/promises';
 import * as net from 'node:net';
 
 import { invalidArgument } from './errors';
@@ -67,4 +69,16 @@ export function bytesToIp(bytes: Uint8Array): string {
   const hex = (ws: number[]) => ws.map((w) => w.toString(16)).join(':');
   if (best < 0) return hex(words);
   return `${hex(words.slice(0, best))}::${hex(words.slice(best + bestLen))}`;
+}
+
+/** Resolves a host name to an address (IP literals pass through). */
+export async function resolveHost(host: string): Promise<string> {
+  if (net.isIP(host)) return host;
+  return (await dns.lookup(host)).address;
+}
+
+export function checkPort(port: unknown, name = 'port'): number {
+  if (typeof port !== 'number') throw new TypeError(`${name} must be a number`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalidArgument(`${name} must be an integer in 0..65535, got ${port}`);
+  return port;
 }

@@ -4,7 +4,9 @@ import * as net from 'node:net';
 import { abortError, checkSignal } from './abort';
 import { closedError, DevmemError, fromNative, invalidArgument } from './errors';
 import { native, type NativeAddress, type NativeError, type NativeServer, type NativeSocket } from './native';
-import { checkPort, checkReceiveOptions, DevmemSocket, resolveHost, type ReceiveOptions } from './socket';
+import { checkPort, resolveHost } from './ip';
+import { checkReceiveOptions, type ReceiveOptions } from './receive-options';
+import { DevmemSocket } from './socket';
 
 export interface ServerOptions extends ReceiveOptions {
   /** Address to listen on; `'::'` (default) also accepts IPv4 as IPv4-mapped addresses unless ipv6only. */

@@ -1,0 +1,94 @@
+/**
+ * How a socket receives: the options every devmem socket takes (servers'
+ * accepted sockets and connect()'s alike), checked before anything opens.
+ */
+import { RxBinding, TxBinding } from './bindings';
+import type { DmaBuf } from './dmabuf';
+import { closedError, DevmemError, invalidArgument } from './errors';
+
+/** How a socket receives. */
+export interface ReceiveOptions {
+  /**
+   * The RX binding the flow is steered to. Every fragment's dmabuf id is
+   * checked against it; a mismatch is a FLOW_STEERING error naming both.
+   * With an RxBinding from this library, a read that would wait after the
+   * binding's device was removed rejects with DEVICE_REMOVED instead of
+   * hanging, once everything already received has been read; a binding made
+   * elsewhere is passed as `{ id }`.
+   */
+  binding?: RxBinding | { readonly id: number };
+  /** The dma-buf behind `binding`, used by `FragmentBatch.copyOut()` helpers. */
+  dmabuf?: DmaBuf;
+  /**
+   * Ordinary data that arrives with no devmem cmsg (the flow is not going
+   * through a bound queue). Default: `'error'` with a binding, `'accept'` without.
+   */
+  hostData?: 'accept' | 'error';
+  /** SCM_DEVMEM_LINEAR data; `'error'` is ncdevmem's `-L`. Default `'accept'`. */
+  linear?: 'accept' | 'error';
+  /**
+   * `'auto'` (default): the async iterator releases each batch when the loop
+   * asks for the next one. `'manual'`: the consumer calls `batch.release()`,
+   * e.g. after a GPU kernel is done with the fragments.
+   */
+  release?: 'auto' | 'manual';
+  /** Stop reading while this many fragments are unreleased (default 16384). */
+  maxOutstandingFragments?: number;
+  /** Stop reading while this many dma-buf bytes are unreleased (default 64 MiB). */
+  maxOutstandingBytes?: number;
+  /** Fragments gathered per readiness event at most (default 4096). */
+  batchFragments?: number;
+  /** Bytes gathered per readiness event at most (default 8 MiB). */
+  batchBytes?: number;
+  /** Batches queued for a slow consumer before reading pauses (default 4). */
+  highWaterMark?: number;
+  /**
+   * Report `'starved'` when a read has waited this many ms with no data
+   * while this socket holds unreleased fragments (default 2000; 0: never).
+   * Held fragments are dma-buf buffers the NIC cannot refill with, so a
+   * long quiet read usually means the binding's buffers ran out: the kernel
+   * drops packets and TCP retransmits until some are released.
+   */
+  starvationTimeout?: number;
+  /**
+   * SO_RCVBUF, set before the connection is made so the TCP window follows
+   * it. Keep the window well below the bound dma-buf's size when the buffer
+   * is small: out-of-order segments hold buffers too, and a window larger
+   * than the buffer can leave no room for the missing segment.
+   */
+  receiveBufferSize?: number;
+}
+
+function positiveInt(v: unknown, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number') throw new TypeError(`${name} must be a number`);
+  if (!Number.isSafeInteger(v) || v < 1) throw invalidArgument(`${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+/** Validates receive options once, before a socket exists. */
+
+export function checkReceiveOptions(o: ReceiveOptions | undefined): ReceiveOptions {
+  if (o === undefined) return {};
+  if (o === null || typeof o !== 'object') throw new TypeError('options must be an object');
+  if (o.binding !== undefined && (typeof o.binding !== 'object' || typeof o.binding?.id !== 'number'))
+    throw new TypeError('binding must be an RxBinding (an object with a numeric id)');
+  if (o.binding instanceof TxBinding) throw new TypeError('binding must be an RX binding (bindRx()), not a TX binding');
+  if (o.binding instanceof RxBinding && o.binding.closed)
+    throw new DevmemError('the binding is closed: nothing can arrive in it; bind again', { reason: 'CLOSED' });
+  if (o.dmabuf !== undefined && (o.dmabuf === null || typeof o.dmabuf !== 'object' || typeof o.dmabuf.size !== 'number'))
+    throw new TypeError('dmabuf must be a DmaBuf');
+  if (o.dmabuf?.closed === true) throw closedError('the dma-buf');
+  for (const k of ['hostData', 'linear'] as const)
+    if (o[k] !== undefined && o[k] !== 'accept' && o[k] !== 'error') throw invalidArgument(`${k} must be 'accept' or 'error'`);
+  if (o.release !== undefined && o.release !== 'auto' && o.release !== 'manual')
+    throw invalidArgument(`release must be 'auto' or 'manual'`);
+  for (const k of ['maxOutstandingFragments', 'maxOutstandingBytes', 'batchFragments', 'batchBytes', 'highWaterMark', 'receiveBufferSize'] as const)
+    positiveInt(o[k], k);
+  if (o.starvationTimeout !== undefined) {
+    if (typeof o.starvationTimeout !== 'number') throw new TypeError('starvationTimeout must be a number');
+    if (!Number.isSafeInteger(o.starvationTimeout) || o.starvationTimeout < 0)
+      throw invalidArgument(`starvationTimeout must be a non-negative integer of ms, got ${o.starvationTimeout}`);
+  }
+  return o;
+}

@@ -194,6 +194,73 @@ Napi::Value TestEncodeRequest(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+namespace {
+
+const char* KindName(nl::Kind k) {
+  switch (k) {
+    case nl::Kind::kU8: return "u8";
+    case nl::Kind::kU16: return "u16";
+    case nl::Kind::kU32: return "u32";
+    case nl::Kind::kU64: return "u64";
+    case nl::Kind::kUint: return "uint";
+    case nl::Kind::kS32: return "s32";
+    case nl::Kind::kString: return "string";
+    case nl::Kind::kFlag: return "flag";
+    case nl::Kind::kBinary: return "binary";
+    case nl::Kind::kNest: return "nest";
+  }
+  return "?";
+}
+
+void DumpSet(Napi::Env env, const nl::AttrSet* set, Napi::Object sets) {
+  if (!set || sets.Has(set->name)) return;
+  Napi::Array attrs = Napi::Array::New(env, set->count);
+  sets.Set(set->name, attrs);
+  for (size_t i = 0; i < set->count; ++i) {
+    const nl::AttrSpec& a = set->attrs[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("type", a.type);
+    o.Set("name", a.name);
+    o.Set("kind", KindName(a.kind));
+    o.Set("multi", a.multi);
+    if (a.nest) {
+      o.Set("nest", a.nest->name);
+      DumpSet(env, a.nest, sets);
+    }
+    attrs.Set(static_cast<uint32_t>(i), o);
+  }
+}
+
+// netlinkSpec(family) -> { name, version, commands, sets }: the tables the
+// codec encodes and decodes with, for checking them against the kernel's YAML.
+Napi::Value NetlinkSpec(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const nl::FamilySpec* fam = nl::FindFamily(info[0].As<Napi::String>().Utf8Value());
+  if (!fam) return env.Null();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("name", fam->name);
+  out.Set("version", fam->version);
+  Napi::Array commands = Napi::Array::New(env, fam->count);
+  Napi::Object sets = Napi::Object::New(env);
+  for (size_t i = 0; i < fam->count; ++i) {
+    const nl::CommandSpec& c = fam->commands[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", c.name);
+    o.Set("id", c.id);
+    o.Set("canDump", c.can_dump);
+    if (c.request) o.Set("request", c.request->name);
+    if (c.reply) o.Set("reply", c.reply->name);
+    DumpSet(env, c.request, sets);
+    DumpSet(env, c.reply, sets);
+    commands.Set(static_cast<uint32_t>(i), o);
+  }
+  out.Set("commands", commands);
+  out.Set("sets", sets);
+  return out;
+}
+
+}  // namespace
+
 void InitNetlink(Napi::Env env, Napi::Object exports) {
   exports.Set("netlinkRequest", Napi::Function::New(env, Request, "netlinkRequest"));
   exports.Set("netlinkRequestSync", Napi::Function::New(env, RequestSync, "netlinkRequestSync"));
@@ -202,6 +269,7 @@ void InitNetlink(Napi::Env env, Napi::Object exports) {
                                                            : Napi::Object::New(env);
   testing.Set("decodeReplies", Napi::Function::New(env, TestDecodeReplies, "decodeReplies"));
   testing.Set("encodeRequest", Napi::Function::New(env, TestEncodeRequest, "encodeRequest"));
+  testing.Set("netlinkSpec", Napi::Function::New(env, NetlinkSpec, "netlinkSpec"));
   exports.Set("testing", testing);
 }
 

@@ -41,7 +41,7 @@ SET(kNdDev, "dev",
     {nd::kDevXdpZcMaxSegs, "xdpZcMaxSegs", Kind::kU32},
     {nd::kDevXdpRxMetadataFeatures, "xdpRxMetadataFeatures", Kind::kU64},
     {nd::kDevXskFeatures, "xskFeatures", Kind::kU64});
-SET(kNdIoUring, "io-uring-provider-info", {1, "rxBufLen", Kind::kU32});
+SET(kNdIoUring, "io-uring-provider-info", {1, "rxBufLen", Kind::kUint});
 SET(kNdPagePool, "page-pool",
     {nd::kPpId, "id", Kind::kUint},
     {nd::kPpIfindex, "ifindex", Kind::kU32},
@@ -83,7 +83,8 @@ SET(kNdLease, "lease",
     {1, "ifindex", Kind::kU32},
     {2, "queue", Kind::kNest, &kNdQueueId},
     {3, "netnsId", Kind::kS32});
-SET(kNdXsk, "xsk-info", {0xffff, "unused", Kind::kFlag});
+// Empty in the kernel's spec: the nest's presence is the information.
+const AttrSet kNdXsk = {"xsk-info", nullptr, 0};
 SET(kNdQueue, "queue",
     {nd::kQueueId, "id", Kind::kU32},
     {nd::kQueueIfindex, "ifindex", Kind::kU32},

@@ -25,6 +25,7 @@ import { createJob, readJobResults } from './lib/guest-job.mjs';
 import { ensureBuildTools, ensureRuntimeTools } from './lib/host-tools.mjs';
 import { ensurePackages } from './lib/apt.mjs';
 import { judgeConformance } from './lib/conformance.mjs';
+import { checkSpecs } from './lib/spec-check.mjs';
 import { ensureSelftests, SELFTEST_BUILD_PACKAGES, SELFTEST_FILES, SELFTEST_RUNTIME_PACKAGES } from './lib/selftests.mjs';
 import { ensureInitramfs } from './lib/initramfs.mjs';
 import { elapsedSeconds, step } from './lib/log.mjs';
@@ -144,7 +145,7 @@ async function runMode(mode, { kernel, initramfs, selftests }, opts) {
     const verdict = opts.bench
       ? judgeBench({ mode, boot, job: results, consoleLines })
       : mode === 'conformance'
-        ? judgeConformance({ mode, boot, jobDir: job.dir, job: results, consoleLines })
+        ? judgeConformance({ mode, boot, jobDir: job.dir, job: results, consoleLines, specChecks: checkSpecs({ repoRoot, specsDir: join(selftests.paths.tree, 'Documentation/netlink/specs') }) })
         : judgeMode({ mode, boot, job: results, consoleLines, grep: opts.grep });
     if (opts.bench?.out && results.benchReport !== undefined) writeFileSync(opts.bench.out, results.benchReport);
     // Keep the last console log and kernel log of each mode for post-mortems.

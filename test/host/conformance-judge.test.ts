@@ -26,6 +26,7 @@ interface Harness {
   judgeConformance(args: { mode: string; boot: object; jobDir: string; job: object; consoleLines: string[] }): Verdict;
   suiteOutputFiles(dir: string, file: string): { tap: string; exit: string };
   SELFTEST_FILES: string[];
+  checkFamily(spec: object, yaml: object): string[];
 }
 let h: Harness;
 before(async () => {
@@ -34,6 +35,7 @@ before(async () => {
     ...((await import(path.join(lib, 'ktap.mjs'))) as Pick<Harness, 'parseKtap'>),
     ...((await import(path.join(lib, 'conformance.mjs'))) as Pick<Harness, 'judgeConformance' | 'suiteOutputFiles'>),
     ...((await import(path.join(lib, 'selftests.mjs'))) as Pick<Harness, 'SELFTEST_FILES'>),
+    ...((await import(path.join(lib, 'spec-check.mjs'))) as Pick<Harness, 'checkFamily'>),
   };
 });
 
@@ -115,5 +117,42 @@ describe('conformance judge', () => {
     assert.deepEqual(v.failedTests.map((t) => t.title), ['devmem.py: devmem.check_rx_large_niov']);
     assert.match(v.problems.join('\n'), /nk_devmem\.py reported no test case \(exit status 4\)/);
     assert.equal(v.passed, 4);
+  });
+
+  it('checks the addon\'s netlink tables against a YAML spec: ids, types, multi-attr, nests, command ids', () => {
+    // A spec in the kernel's layout: ids count from 1 unless given, subsets take their parent's.
+    const yaml = {
+      'attribute-sets': [
+        { name: 'thing', attributes: [{ name: 'ifindex', type: 'u32' }, { name: 'pad', type: 'pad' }, { name: 'big-count', type: 'uint' }, { name: 'ids', type: 'u32', 'multi-attr': true }, { name: 'inner', type: 'nest', 'nested-attributes': 'inner' }] },
+        { name: 'inner', attributes: [{ name: 'unspec', type: 'unused', value: 0 }, { name: 'name', type: 'string' }] },
+        { name: 'thing-id', 'subset-of': 'thing', attributes: [{ name: 'ifindex' }] },
+      ],
+      operations: { list: [{ name: 'thing-get' }, { name: 'thing-ntf' }, { name: 'thing-set' }] },
+    };
+    const good = {
+      commands: [{ name: 'thing-get', id: 1 }, { name: 'thing-set', id: 3 }],
+      sets: {
+        thing: [{ type: 1, name: 'ifindex', kind: 'u32', multi: false }, { type: 3, name: 'bigCount', kind: 'uint', multi: false }, { type: 4, name: 'ids', kind: 'u32', multi: true }, { type: 5, name: 'inner', kind: 'nest', multi: false, nest: 'inner' }],
+        inner: [{ type: 1, name: 'name', kind: 'string', multi: false }],
+        'thing-id': [{ type: 1, name: 'ifindex', kind: 'u32', multi: false }],
+      },
+    };
+    assert.deepEqual(h.checkFamily(good, yaml), []);
+    const bad = structuredClone(good) as typeof good;
+    bad.commands[1]!.id = 2;
+    bad.sets.thing[0]!.type = 2;
+    bad.sets.thing[1]!.kind = 'u16';
+    bad.sets.thing[2]!.multi = false;
+    bad.sets.inner.push({ type: 9, name: 'nothere', kind: 'u8', multi: false });
+    assert.deepEqual(h.checkFamily(bad, yaml), [
+      'command thing-set: id 2, the YAML says 3',
+      'thing.ifindex: id 2, the YAML says 1',
+      'thing.bigCount: read as u16, the YAML type is uint',
+      'thing.ids: multi-attr false, the YAML says true',
+      'inner.nothere: not in the YAML set',
+    ]);
+    // Directional families (ethtool) number requests only; notifications are skipped.
+    const directional = { ...yaml, operations: { 'enum-model': 'directional', list: [{ name: 'a-get', do: {} }, { name: 'a-ntf', notify: 'a-get' }, { name: 'b-get', do: {} }] } };
+    assert.deepEqual(h.checkFamily({ commands: [{ name: 'b-get', id: 2 }], sets: {} }, directional), []);
   });
 });

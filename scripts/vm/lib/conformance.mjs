@@ -71,7 +71,11 @@ function judgeSuite(file, text, exitStatus) {
   return { passed, skipped, failedTests, problems, cases: cases.map((c) => ({ name: c.name, status: c.status, comment: c.comment })) };
 }
 
-export function judgeConformance({ mode, boot, jobDir, job, consoleLines }) {
+/**
+ * `specChecks` ([{ name, problems }], from spec-check.mjs, run on the host against the
+ * same source's YAML) count as cases too: the codec must speak the kernel's netlink.
+ */
+export function judgeConformance({ mode, boot, jobDir, job, consoleLines, specChecks = [] }) {
   const problems = [];
   if (boot.timedOut) problems.push(`guest timed out after ${(boot.wallMs / 1000).toFixed(0)} s and was killed`);
   if (job.initFailed) problems.push(`guest init failed: ${job.initFailed}`);
@@ -92,6 +96,10 @@ export function judgeConformance({ mode, boot, jobDir, job, consoleLines }) {
     failedTests.push(...verdict.failedTests);
     problems.push(...verdict.problems);
     suites[file] = verdict.cases;
+  }
+  for (const check of specChecks) {
+    if (check.problems.length === 0) passed++;
+    else failedTests.push({ title: check.name, error: check.problems.join('\n') });
   }
   const kernel = job.dmesg !== undefined ? kernelProblems(job.dmesg) : consoleKernelProblems(consoleLines);
   if (kernel.length) problems.push(`guest kernel log has ${kernel.length} problem line(s):\n      ${kernel.slice(0, 40).join('\n      ')}`);

@@ -217,7 +217,7 @@ function bindRxAttrs(queues: readonly number[], dmabuf: DmaBufLike | number, opt
       throw invalidArgument(`rxPageSize must be a power of two of at least 4096, got ${p}`);
   }
   const fd = checkDmabufFd(dmabuf);
-  const attrs: Record<string, unknown> = { fd, queues: qs.map((id) => ({ id, type: 0 })) };
+  const attrs: Record<string, unknown> = { fd, queues: qs.map((id) => ({ id, type: 'rx' })) };
   if (p !== undefined) attrs.rxPageSize = p;
   return { qs, attrs };
 }

@@ -22,7 +22,7 @@ export interface FromFdOptions {
 }
 
 function pageSize(): number {
-  return native().constants.PAGE_SIZE!;
+  return native().constants.PAGE_SIZE;
 }
 
 function checkSize(size: unknown, align: number, what: string): number {

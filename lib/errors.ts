@@ -256,9 +256,11 @@ function isNativeError(e: unknown): e is NativeError {
 
 /**
  * Converts what the native layer threw into a DevmemError. TypeErrors from
- * argument encoding pass through unchanged.
+ * argument encoding pass through unchanged; a RangeError from it (a name the
+ * kernel's spec does not define) is INVALID_ARGUMENT.
  */
 export function fromNative(e: unknown, op: Operation, what: string): unknown {
+  if (e instanceof RangeError && !isNativeError(e)) return invalidArgument(what ? `${what}: ${e.message}` : e.message);
   if (!isNativeError(e)) return e;
   const extack = cleanExtack(e.extack);
   const reason = classify(-e.errno, extack, op, e.reasonHint);

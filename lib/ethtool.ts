@@ -7,50 +7,87 @@ import { call, callSync, invalidArgument } from './errors';
 import { resolveInterface, type InterfaceSpec } from './interfaces';
 import { native, type Attrs } from './native';
 
-/** ETHTOOL_TCP_DATA_SPLIT_*: `unknown` is the driver default ("auto"), which devmem does not accept. */
+/**
+ * The ethtool `tcp-data-split` enum (header split). `unknown` is what a
+ * driver reports while nobody has configured it (its own default, which may
+ * split or not); bind-rx accepts only `enabled`. The native codec names the
+ * values; one newer than this library arrives as its number.
+ */
 export type TcpDataSplit = 'unknown' | 'disabled' | 'enabled';
-const TDS: TcpDataSplit[] = ['unknown', 'disabled', 'enabled'];
 
+/** Ring parameters as `rings-get` reports them; a field the driver does not report is absent. */
 export interface Rings {
+  /** RX ring size, in descriptors. */
   rx?: number;
+  /** The largest RX ring size the driver accepts. */
   rxMax?: number;
+  /** RX mini ring size (drivers with a separate small-buffer ring). */
   rxMini?: number;
+  /** The largest RX mini ring size. */
   rxMiniMax?: number;
+  /** RX jumbo ring size (drivers with a separate large-buffer ring). */
   rxJumbo?: number;
+  /** The largest RX jumbo ring size. */
   rxJumboMax?: number;
+  /** TX ring size, in descriptors. */
   tx?: number;
+  /** The largest TX ring size. */
   txMax?: number;
+  /** RX buffer size, in bytes. */
   rxBufLen?: number;
+  /** Completion queue entry size, in bytes. */
   cqeSize?: number;
+  /** TX push (descriptors written straight to the device): 1 on, 0 off. */
   txPush?: number;
+  /** RX push: 1 on, 0 off. */
   rxPush?: number;
+  /** Bytes of a packet TX push may carry. */
   txPushBufLen?: number;
+  /** The largest `txPushBufLen`. */
   txPushBufLenMax?: number;
-  /** Absent when the driver does not report header split at all. */
-  tcpDataSplit?: TcpDataSplit;
+  /** Header split; absent when the driver does not report it at all. */
+  tcpDataSplit?: TcpDataSplit | number;
+  /** Header-split threshold, in bytes (6.14+): devmem needs 0, so that every payload byte is split off. */
   hdsThresh?: number;
+  /** The largest `hdsThresh` the driver accepts. */
   hdsThreshMax?: number;
 }
 
+/** The ring parameters `setRings()` can change; absent ones stay as they are. */
 export type RingsUpdate = Partial<Pick<Rings, 'rx' | 'rxMini' | 'rxJumbo' | 'tx' | 'rxBufLen' | 'cqeSize' | 'hdsThresh' | 'tcpDataSplit'>>;
 
+/** Channel counts as `channels-get` reports them; devmem's RX queues are `rxCount + combinedCount`. */
 export interface Channels {
+  /** The largest RX-only channel count. */
   rxMax?: number;
+  /** The largest TX-only channel count. */
   txMax?: number;
+  /** The largest count of other channels (link interrupts and the like). */
   otherMax?: number;
+  /** The largest combined (RX and TX) channel count. */
   combinedMax?: number;
+  /** RX-only channels. */
   rxCount?: number;
+  /** TX-only channels. */
   txCount?: number;
+  /** Other channels. */
   otherCount?: number;
+  /** Combined channels, each with an RX and a TX queue. */
   combinedCount?: number;
 }
 
+/** The channel counts `setChannels()` can change; absent ones stay as they are. */
 export type ChannelsUpdate = Partial<Pick<Channels, 'rxCount' | 'txCount' | 'otherCount' | 'combinedCount'>>;
 
+/** A driver's identity as ETHTOOL_GDRVINFO reports it. */
 export interface DriverInfo {
+  /** Driver name, e.g. `mlx5_core`, `gve`, `netdevsim`. */
   driver: string;
+  /** Driver version string (often the kernel's). */
   version: string;
+  /** Firmware version; empty when the driver has none. */
   firmwareVersion: string;
+  /** Bus address, e.g. a PCI address; empty for virtual devices. */
   busInfo: string;
 }
 
@@ -70,6 +107,8 @@ function checkUpdate(update: unknown, keys: string[], what: string): Record<stri
     if (v === undefined) continue;
     if (!keys.includes(k)) throw invalidArgument(`${what}: unknown setting ${JSON.stringify(k)}; known: ${keys.join(', ')}`);
     if (k === 'tcpDataSplit') {
+      // Named natively (native/netlink/spec.cc), which also rejects an unknown name.
+      if (typeof v !== 'string' && typeof v !== 'number') throw new TypeError(`${what}: tcpDataSplit must be 'unknown', 'disabled' or 'enabled'`);
       out[k] = v;
       continue;
     }
@@ -98,9 +137,7 @@ export function getRingsSync(ifindex: number, ifname: string): Rings {
 }
 
 function ringsFrom(r: Attrs): Rings {
-  const out = stripHeader(r) as Rings & { tcpDataSplit?: unknown };
-  if (typeof out.tcpDataSplit === 'number') out.tcpDataSplit = TDS[out.tcpDataSplit] ?? 'unknown';
-  return out as Rings;
+  return stripHeader(r) as Rings;
 }
 
 /**
@@ -128,18 +165,7 @@ export function setRingsSync(ifindex: number, ifname: string, update: RingsUpdat
 }
 
 function ringAttrs(update: RingsUpdate, what: string): Attrs {
-  const attrs: Attrs = {};
-  for (const [k, v] of Object.entries(checkUpdate(update, RING_KEYS, what))) {
-    if (v === undefined) continue;
-    if (k === 'tcpDataSplit') {
-      const i = TDS.indexOf(v as TcpDataSplit);
-      if (i < 0) throw invalidArgument(`tcpDataSplit must be one of ${TDS.join(', ')}, got ${String(v)}`);
-      attrs.tcpDataSplit = i;
-    } else {
-      attrs[k] = v;
-    }
-  }
-  return attrs;
+  return checkUpdate(update, RING_KEYS, what);
 }
 
 /** Channel counts; devmem counts RX queues as rxCount + combinedCount. */

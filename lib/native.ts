@@ -29,8 +29,25 @@ export interface NativeFamily {
   id: number;
   version: number;
   maxattr: number;
-  ops: { cmd: number; flags: number }[];
+  /** Each op nlctrl lists; `name` from native/netlink/spec.cc when the addon knows the op's id. */
+  ops: { cmd: number; name?: string; admin: boolean; userNamespaceAdmin: boolean; do: boolean; dump: boolean }[];
   mcastGroups: { name: string; id: number }[];
+}
+
+/** What `constants` carries; each value is defined once, in native/uapi/devmem_uapi.h. */
+export interface NativeConstants {
+  SO_DEVMEM_LINEAR: number;
+  SO_DEVMEM_DMABUF: number;
+  SO_DEVMEM_DONTNEED: number;
+  MSG_SOCK_DEVMEM: number;
+  CMSG_SPACE_DMABUF: number;
+  CMSG_LEN_DMABUF: number;
+  PAGE_SIZE: number;
+  DMABUF_CMSG_SIZE: number;
+  DMABUF_TOKEN_SIZE: number;
+  MAX_DONTNEED_TOKENS: number;
+  MAX_DONTNEED_FRAGS: number;
+  IFF_LOOPBACK: number;
 }
 
 export interface NativeBinding {
@@ -184,7 +201,8 @@ export interface NativeAddon {
     bindToDevice?: string;
     receiveBufferSize?: number;
   }): NativeSocket;
-  constants: Record<string, number>;
+  /** Kernel constants from native/uapi/devmem_uapi.h, and this machine's page size. */
+  constants: NativeConstants;
   /** The reasons native code decides itself (native/common/reasons.h); each is a DevmemReason. */
   reasonHints: readonly string[];
   /**

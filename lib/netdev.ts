@@ -6,20 +6,48 @@ import { call } from './errors';
 import { checkIfindex } from './interfaces';
 import { native, type Attrs } from './native';
 
+/** The netdev `queue-type` enum. */
 export type QueueType = 'rx' | 'tx';
 
+/**
+ * Names from the kernel's netdev spec for enum values; the native codec
+ * (native/netlink/spec.cc) decodes them, so a value newer than this library
+ * arrives as its number, and a flag bit it has no name for as `bit-N`.
+ */
+type Named<T extends string> = T | number;
+
+/** The netdev `xdp-act` flags: the XDP features a device supports. */
+export type XdpFeature = 'basic' | 'redirect' | 'ndo-xmit' | 'xsk-zerocopy' | 'hw-offload' | 'rx-sg' | 'ndo-xmit-sg';
+/** The netdev `xdp-rx-metadata` flags: the metadata an XDP program can read. */
+export type XdpRxMetadataFeature = 'timestamp' | 'hash' | 'vlan-tag';
+/** The netdev `xsk-flags` flags: the AF_XDP TX metadata a device supports. */
+export type XskFeature = 'tx-timestamp' | 'tx-checksum' | 'tx-launch-time-fifo';
+/** The netdev `napi-threaded` enum: how a NAPI instance is polled. */
+export type NapiThreaded = 'disabled' | 'enabled' | 'busy-poll';
+
+/** A device as `dev-get` reports it. */
 export interface NetdevDevice {
+  /** The device's interface index. */
   ifindex: number;
-  xdpFeatures?: number | bigint;
+  /** XDP features the driver supports (an unnamed bit arrives as `bit-N`). */
+  xdpFeatures?: (XdpFeature | `bit-${number}`)[];
+  /** Most fragments an XDP zero-copy (AF_XDP) frame may span. */
   xdpZcMaxSegs?: number;
-  xdpRxMetadataFeatures?: number | bigint;
-  xskFeatures?: number | bigint;
+  /** XDP RX metadata the driver can provide. */
+  xdpRxMetadataFeatures?: (XdpRxMetadataFeature | `bit-${number}`)[];
+  /** AF_XDP TX metadata the driver supports. */
+  xskFeatures?: (XskFeature | `bit-${number}`)[];
 }
 
+/** A queue as `queue-get` reports it. */
 export interface NetdevQueue {
+  /** The queue's index within its type on the device. */
   id: number;
+  /** The device's interface index. */
   ifindex: number;
-  type: QueueType;
+  /** Whether it is a receive or a transmit queue. */
+  type: Named<QueueType>;
+  /** The NAPI instance that services the queue, when the driver reports one. */
   napiId?: number;
   /** Id of the devmem binding that owns this RX queue, if any. */
   dmabuf?: number;
@@ -27,72 +55,89 @@ export interface NetdevQueue {
   ioUring?: Attrs;
   /** Present when an AF_XDP socket uses the queue. */
   xsk?: Attrs;
+  /** Present when this virtual device's queue is leased from a physical device's queue. */
   lease?: Attrs;
 }
 
+/** A NAPI instance as `napi-get` reports it. */
 export interface NetdevNapi {
+  /** The NAPI id (also SO_INCOMING_NAPI_ID's value). */
   id: number;
+  /** The device's interface index. */
   ifindex: number;
+  /** The interrupt line, when the instance has one. */
   irq?: number;
+  /** The polling kernel thread's pid, when the instance is threaded. */
   pid?: number;
+  /** How many times an empty poll may re-arm the timer instead of the IRQ. */
   deferHardIrqs?: number;
+  /** GRO flush timeout, in ns. */
   groFlushTimeout?: number | bigint;
+  /** How long busy polling may suspend the IRQ, in ns. */
   irqSuspendTimeout?: number | bigint;
-  threaded?: number;
+  /** Threaded polling mode. */
+  threaded?: Named<NapiThreaded>;
 }
 
+/** A page pool as `page-pool-get` reports it. */
 export interface NetdevPagePool {
+  /** The pool's id. */
   id: number | bigint;
+  /** The device the pool serves; absent once the device is gone. */
   ifindex?: number;
+  /** The NAPI instance the pool is tied to. */
   napiId?: number | bigint;
+  /** Pages (or net_iovs) handed out and not yet returned. */
   inflight?: number | bigint;
+  /** Bytes those in-flight pages hold. */
   inflightMem?: number | bigint;
+  /** When the pool's driver let go of it (s since boot); it lingers while pages are in flight. */
   detachTime?: number | bigint;
   /** Id of the devmem binding the pool takes memory from. */
   dmabuf?: number;
+  /** Present when an io_uring zero-copy receive ifq provides the pool's memory. */
   ioUring?: Attrs;
 }
 
+/** One pool's counters from `page-pool-stats-get` (needs CONFIG_PAGE_POOL_STATS). */
 export type NetdevPagePoolStats = Attrs & { info?: { id?: number | bigint; ifindex?: number } };
-export type NetdevQstats = Attrs & { ifindex: number; queueType?: number; queueId?: number };
+/** One `qstats-get` record: a device's (or, by queue, one queue's) traffic counters. */
+export type NetdevQstats = Attrs & { ifindex: number; queueType?: Named<QueueType>; queueId?: number };
 
 /** A netdev op and what nlctrl says about it. */
 export interface NetdevOp {
+  /** The op's name in the kernel's netdev spec (`op-N` for one newer than this library). */
   name: string;
+  /** The op's id, as this kernel registered it. */
   cmd: number;
   /** Needs CAP_NET_ADMIN in the initial user namespace. */
   admin: boolean;
   /** Needs CAP_NET_ADMIN in the device's user namespace (bind-rx from about 7.2). */
   userNamespaceAdmin: boolean;
+  /** Can be issued as a single request. */
   do: boolean;
+  /** Can be dumped. */
   dump: boolean;
 }
 
+/** The netdev family as nlctrl reports it on this kernel. */
 export interface NetdevFamily {
+  /** The family id; dynamic, so never hard-coded. */
   id: number;
+  /** The family's version. */
   version: number;
+  /** Every op the kernel registered. */
   ops: NetdevOp[];
+  /** Multicast groups (`mgmt`, `page-pool`) and their ids. */
   mcastGroups: { name: string; id: number }[];
+  /** Whether the kernel has the op, e.g. `has('bind-tx')` (6.16+). */
   has(name: string): boolean;
 }
-
-const OP_NAMES: Record<number, string> = {
-  1: 'dev-get', 5: 'page-pool-get', 9: 'page-pool-stats-get', 10: 'queue-get', 11: 'napi-get',
-  12: 'qstats-get', 13: 'bind-rx', 14: 'napi-set', 15: 'bind-tx', 16: 'queue-create',
-};
 
 /** The netdev family as this kernel registered it; family ids are dynamic. */
 export async function netdevFamily(): Promise<NetdevFamily> {
   const f = await call('netlink', 'cannot resolve the netdev netlink family', () => native().netlinkFamily('netdev'));
-  const c = native().constants;
-  const ops = f.ops.map((op) => ({
-    name: OP_NAMES[op.cmd] ?? `op-${op.cmd}`,
-    cmd: op.cmd,
-    admin: (op.flags & c.GENL_ADMIN_PERM!) !== 0,
-    userNamespaceAdmin: (op.flags & c.GENL_UNS_ADMIN_PERM!) !== 0,
-    do: (op.flags & c.GENL_CMD_CAP_DO!) !== 0,
-    dump: (op.flags & c.GENL_CMD_CAP_DUMP!) !== 0,
-  }));
+  const ops = f.ops.map(({ name, ...op }) => ({ ...op, name: name ?? `op-${op.cmd}` }));
   return {
     id: f.id,
     version: f.version,
@@ -104,10 +149,6 @@ export async function netdevFamily(): Promise<NetdevFamily> {
 
 function request(command: string, attrs: Attrs, dump: boolean, what: string): Promise<Attrs[]> {
   return call('netlink', what, () => native().netlinkRequest('netdev', command, attrs, dump));
-}
-
-function queueFrom(a: Attrs): NetdevQueue {
-  return { ...(a as unknown as NetdevQueue), type: a.type === 1 ? 'tx' : 'rx' };
 }
 
 /** dev-get for one device. */
@@ -125,17 +166,17 @@ export async function listDevices(): Promise<NetdevDevice[]> {
 export async function getQueue(ifindex: number, type: QueueType, id: number): Promise<NetdevQueue> {
   const [q] = await request(
     'queue-get',
-    { ifindex: checkIfindex(ifindex), type: type === 'tx' ? 1 : 0, id },
+    { ifindex: checkIfindex(ifindex), type, id },
     false,
     `queue-get ${type} ${id} on ifindex ${ifindex} failed`,
   );
-  return queueFrom(q!);
+  return q as unknown as NetdevQueue;
 }
 
 /** queue-get dump, for one device or all. Only devices that are up have queues. */
 export async function listQueues(ifindex?: number): Promise<NetdevQueue[]> {
   const attrs = ifindex === undefined ? {} : { ifindex: checkIfindex(ifindex) };
-  return (await request('queue-get', attrs, true, 'queue-get dump failed')).map(queueFrom);
+  return (await request('queue-get', attrs, true, 'queue-get dump failed')) as unknown as NetdevQueue[];
 }
 
 /** napi-get for one NAPI instance. */
@@ -171,6 +212,6 @@ export async function listPagePoolStats(): Promise<NetdevPagePoolStats[]> {
 export async function listQstats(opts: { ifindex?: number; scope?: 'device' | 'queue' } = {}): Promise<NetdevQstats[]> {
   const attrs: Attrs = {};
   if (opts.ifindex !== undefined) attrs.ifindex = checkIfindex(opts.ifindex);
-  if (opts.scope === 'queue') attrs.scope = 1;
+  if (opts.scope === 'queue') attrs.scope = ['queue'];
   return (await request('qstats-get', attrs, true, 'qstats-get dump failed')) as NetdevQstats[];
 }

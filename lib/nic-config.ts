@@ -67,7 +67,7 @@ export interface SteeredFlow {
 
 /** What devmem set-up touches, as read back from the device; equal snapshots mean nothing was left behind. */
 export interface NicState {
-  tcpDataSplit?: TcpDataSplit;
+  tcpDataSplit?: TcpDataSplit | number;
   hdsThresh?: number;
   /** null when the device has no readable RSS table. */
   rssIndirection: number[] | null;
@@ -118,7 +118,7 @@ function orNull<T>(read: () => T): T | null {
 export async function readNicState(iface: InterfaceSpec): Promise<NicState> {
   const { ifname } = await resolveInterface(checkInterfaceSpec(iface));
   // A device without ring parameters (veth, for one) simply has no header-split state.
-  const rings: { tcpDataSplit?: TcpDataSplit; hdsThresh?: number } = await getRings(ifname).catch((e: unknown) => {
+  const rings: { tcpDataSplit?: TcpDataSplit | number; hdsThresh?: number } = await getRings(ifname).catch((e: unknown) => {
     if (e instanceof DevmemError && e.reason === 'DEVICE_UNSUPPORTED') return {};
     throw e;
   });
@@ -229,7 +229,7 @@ export class NicConfig {
   // default reads differently: a driver that splits by default reports
   // "enabled" for "unknown", and restoring "enabled" explicitly would leave
   // the user setting changed.
-  #restoreRings(tds: TcpDataSplit | undefined, thresh: number | undefined): void {
+  #restoreRings(tds: TcpDataSplit | number | undefined, thresh: number | undefined): void {
     setRingsSync(this.ifindex, this.ifname, thresh === undefined ? { tcpDataSplit: 'unknown' } : { tcpDataSplit: 'unknown', hdsThresh: thresh });
     if (tds === undefined) return;
     const readBack = getRingsSync(this.ifindex, this.ifname).tcpDataSplit ?? 'unknown';

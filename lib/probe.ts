@@ -12,6 +12,7 @@ import { DevmemError } from './errors';
 import { getChannels, getDriverInfo, getRings, type TcpDataSplit } from './ethtool';
 import { listLinks, type LinkInfo } from './interfaces';
 import { listPagePools, listQueues, netdevFamily } from './netdev';
+import { native } from './native';
 
 /** Version of the JSON document `devmem probe --json` prints; bumped on breaking changes. */
 export const PROBE_SCHEMA_VERSION = 1;
@@ -31,7 +32,7 @@ export interface ProbeInterface {
   driver: string | null;
   rxQueues: number | null;
   combinedQueues: number | null;
-  headerSplit: TcpDataSplit | 'unsupported' | null;
+  headerSplit: TcpDataSplit | number | 'unsupported' | null;
   hdsThreshold: number | null;
   xdpAttached: boolean;
   pagePools: number | null;
@@ -191,7 +192,7 @@ async function probeInterface(link: LinkInfo, report: ProbeReport): Promise<Prob
 
   const r = info.reasons;
   if (!report.kernel.rxSupported) r.push('kernel has no bind-rx (needs 6.12+)');
-  if (link.flags & 0x8) r.push('loopback cannot carry devmem');
+  if (link.flags & native().constants.IFF_LOOPBACK) r.push('loopback cannot carry devmem');
   if (info.driver === null) r.push('no driver information (virtual device?)');
   else if (!(info.driver in DEVMEM_DRIVERS)) r.push(`driver ${info.driver} has no devmem support`);
   const rxTotal = (info.rxQueues ?? 0) + (info.combinedQueues ?? 0);

@@ -47,10 +47,7 @@ Napi::Object Constants(Napi::Env env) {
   c.Set("DMABUF_TOKEN_SIZE", static_cast<uint32_t>(sizeof(u::DmabufToken)));
   c.Set("MAX_DONTNEED_TOKENS", u::kMaxDontneedTokens);
   c.Set("MAX_DONTNEED_FRAGS", u::kMaxDontneedFrags);
-  c.Set("GENL_ADMIN_PERM", u::ctrl::kOpAdminPerm);
-  c.Set("GENL_UNS_ADMIN_PERM", u::ctrl::kOpUnsAdminPerm);
-  c.Set("GENL_CMD_CAP_DO", u::ctrl::kOpCmdCapDo);
-  c.Set("GENL_CMD_CAP_DUMP", u::ctrl::kOpCmdCapDump);
+  c.Set("IFF_LOOPBACK", u::rtnl::kIffLoopback);
   return c;
 }
 

@@ -48,7 +48,7 @@ function renderProbe(r: ProbeReport): string {
       i.driver ?? '-',
       i.rxQueues === null ? '-' : String(i.rxQueues),
       i.combinedQueues === null ? '-' : String(i.combinedQueues),
-      i.headerSplit ?? '-',
+      i.headerSplit === null ? '-' : String(i.headerSplit),
       i.hdsThreshold === null ? '-' : String(i.hdsThreshold),
       yesNo(i.xdpAttached),
       i.pagePools === null ? '-' : String(i.pagePools),

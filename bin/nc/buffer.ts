@@ -5,7 +5,7 @@ import { native } from '../../lib/internal';
 const HUGEPAGE = 2 * 1024 * 1024;
 
 export function allocNcBuffer(rxPageSize?: number): DmaBuf {
-  const page = native().constants.PAGE_SIZE!;
+  const page = native().constants.PAGE_SIZE;
   const size = page * 16000;
   // A buffer size above the page size needs physically larger chunks: back
   // the udmabuf with 2 MiB huge pages, rounded down to whole ones.

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/failure.h"
+#include "uapi/devmem_uapi.h"
 
 namespace devmem::ethtool {
 
@@ -27,7 +28,7 @@ struct TcpRule {
   std::optional<uint16_t> src_port;  // host byte order
   std::optional<uint16_t> dst_port;
   uint64_t queue = 0;
-  uint32_t location = 0xffffffff;  // RX_CLS_LOC_ANY: the driver picks
+  uint32_t location = uapi::ethtool::kRxClsLocAny;  // the driver picks
 };
 
 // A rule as the driver reports it. `tcp` is set only when the rule is a plain

@@ -33,9 +33,43 @@ uint64_t ToUnsigned(Napi::Env env, Napi::Value v, const std::string& path, uint6
   return static_cast<uint64_t>(d);
 }
 
+std::string EntryList(const nl::EnumSpec& e) {
+  std::string out;
+  for (size_t i = 0; i < e.count; ++i) out += (i ? ", " : "") + std::string("'") + e.entries[i].name + "'";
+  return out;
+}
+
+// A named attribute takes its YAML names (a string; for flags, an array of
+// them); a number still passes as the raw value, for values newer than the
+// table (and for writing back what a newer kernel reported).
+Napi::Value FromNames(Napi::Env env, Napi::Value v, const nl::AttrSpec& a, const std::string& path) {
+  const nl::EnumSpec& e = *a.enumeration;
+  auto one = [&](Napi::Value name) -> uint64_t {
+    uint64_t u = 0;
+    if (!name.IsString()) BadValue(env, path, (std::string(e.flags ? "an array of " : "one of ") + EntryList(e)).c_str());
+    std::string n = name.As<Napi::String>().Utf8Value();
+    // The right type with a value the spec does not name: a RangeError, which
+    // the JS layer reports as INVALID_ARGUMENT.
+    if (!e.ValueOf(n, &u))
+      throw Napi::RangeError::New(env, "netlink attribute \"" + path + "\" must be " +
+                                           (e.flags ? "an array of " : "one of ") + EntryList(e) + ", got '" + n + "'");
+    return u;
+  };
+  if (!e.flags && v.IsString()) return Napi::BigInt::New(env, one(v));
+  if (e.flags && v.IsArray()) {
+    Napi::Array arr = v.As<Napi::Array>();
+    uint64_t mask = 0;
+    for (uint32_t i = 0; i < arr.Length(); ++i) mask |= one(arr.Get(i));
+    return Napi::BigInt::New(env, mask);
+  }
+  if (v.IsNumber() || v.IsBigInt()) return v;
+  BadValue(env, path, (std::string(e.flags ? "an array of " : "one of ") + EntryList(e)).c_str());
+}
+
 void EncodeOne(Napi::Env env, Napi::Value v, const nl::AttrSpec& a, nl::RequestBuilder& b,
                const std::string& path, int depth) {
   using nl::Kind;
+  if (a.enumeration) v = FromNames(env, v, a, path);
   switch (a.kind) {
     case Kind::kU8: b.PutU8(a.type, static_cast<uint8_t>(ToUnsigned(env, v, path, 0xff)), path); break;
     case Kind::kU16: b.PutU16(a.type, static_cast<uint16_t>(ToUnsigned(env, v, path, 0xffff)), path); break;
@@ -127,6 +161,23 @@ Napi::Value Unsigned64(Napi::Env env, uint64_t u) {
 
 Napi::Object Decode(Napi::Env env, const uint8_t* data, size_t len, const nl::AttrSet& set, int depth);
 
+// An enum value becomes its name (a value newer than the table stays a
+// number); a flags mask becomes the names of its bits, an unnamed bit "bit-N".
+Napi::Value ToNames(Napi::Env env, const nl::EnumSpec& e, uint64_t u) {
+  if (!e.flags) {
+    const char* n = e.NameOf(u);
+    return n ? Napi::String::New(env, n) : Unsigned64(env, u);
+  }
+  Napi::Array out = Napi::Array::New(env);
+  for (unsigned bit = 0; bit < 64; ++bit) {
+    uint64_t m = uint64_t{1} << bit;
+    if (!(u & m)) continue;
+    const char* n = e.NameOf(m);
+    out.Set(out.Length(), Napi::String::New(env, n ? std::string(n) : "bit-" + std::to_string(bit)));
+  }
+  return out;
+}
+
 Napi::Value DecodeOne(Napi::Env env, const nl::AttrView& v, const nl::AttrSpec& a, int depth) {
   using nl::Kind;
   auto need = [&](size_t n, bool exact) {
@@ -134,6 +185,23 @@ Napi::Value DecodeOne(Napi::Env env, const nl::AttrView& v, const nl::AttrSpec& 
       Malformed(env, std::string("attribute \"") + a.name + "\" has " + std::to_string(v.len) + " bytes, expected " +
                          std::to_string(n));
   };
+  if (a.enumeration) {
+    uint64_t u = 0;
+    switch (a.kind) {
+      case Kind::kU8: need(1, true); u = v.data[0]; break;
+      case Kind::kU16: need(2, true); u = nl::LoadUnaligned<uint16_t>(v.data); break;
+      case Kind::kU32: need(4, true); u = nl::LoadUnaligned<uint32_t>(v.data); break;
+      case Kind::kU64: need(8, true); u = nl::LoadUnaligned<uint64_t>(v.data); break;
+      case Kind::kUint:
+        if (v.len == 4) u = nl::LoadUnaligned<uint32_t>(v.data);
+        else if (v.len == 8) u = nl::LoadUnaligned<uint64_t>(v.data);
+        else Malformed(env, std::string("uint attribute \"") + a.name + "\" is " + std::to_string(v.len) +
+                                " bytes; only 4 or 8 are valid");
+        break;
+      default: Malformed(env, std::string("attribute \"") + a.name + "\" has names but is not unsigned");
+    }
+    return ToNames(env, *a.enumeration, u);
+  }
   switch (a.kind) {
     case Kind::kU8: need(1, true); return Napi::Number::New(env, v.data[0]);
     case Kind::kU16: need(2, true); return Napi::Number::New(env, nl::LoadUnaligned<uint16_t>(v.data));

@@ -14,6 +14,7 @@
 #include "js/promise_worker.h"
 #include "netlink/family.h"
 #include "netlink/socket.h"
+#include "uapi/devmem_uapi.h"
 
 namespace devmem::js {
 
@@ -110,11 +111,18 @@ Napi::Object FamilyToJs(Napi::Env env, const nl::FamilyInfo& fi) {
   o.Set("id", fi.id);
   o.Set("version", fi.version);
   o.Set("maxattr", fi.maxattr);
+  namespace ctrl = uapi::ctrl;
+  const nl::FamilySpec* spec = nl::FindFamily(fi.name);
   Napi::Array ops = Napi::Array::New(env, fi.ops.size());
   for (size_t i = 0; i < fi.ops.size(); ++i) {
+    const nl::FamilyOp& f = fi.ops[i];
     Napi::Object op = Napi::Object::New(env);
-    op.Set("cmd", fi.ops[i].cmd);
-    op.Set("flags", fi.ops[i].flags);
+    op.Set("cmd", f.cmd);
+    if (const char* n = spec ? spec->OpName(f.cmd) : nullptr) op.Set("name", n);
+    op.Set("admin", (f.flags & ctrl::kOpAdminPerm) != 0);
+    op.Set("userNamespaceAdmin", (f.flags & ctrl::kOpUnsAdminPerm) != 0);
+    op.Set("do", (f.flags & ctrl::kOpCmdCapDo) != 0);
+    op.Set("dump", (f.flags & ctrl::kOpCmdCapDump) != 0);
     ops.Set(static_cast<uint32_t>(i), op);
   }
   o.Set("ops", ops);
@@ -212,7 +220,22 @@ const char* KindName(nl::Kind k) {
   return "?";
 }
 
-void DumpSet(Napi::Env env, const nl::AttrSet* set, Napi::Object sets) {
+void DumpEnum(Napi::Env env, const nl::EnumSpec& e, Napi::Object enums) {
+  if (enums.Has(e.name)) return;
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("flags", e.flags);
+  Napi::Array entries = Napi::Array::New(env, e.count);
+  for (size_t i = 0; i < e.count; ++i) {
+    Napi::Object x = Napi::Object::New(env);
+    x.Set("name", e.entries[i].name);
+    x.Set("value", Napi::Number::New(env, static_cast<double>(e.entries[i].value)));
+    entries.Set(static_cast<uint32_t>(i), x);
+  }
+  o.Set("entries", entries);
+  enums.Set(e.name, o);
+}
+
+void DumpSet(Napi::Env env, const nl::AttrSet* set, Napi::Object sets, Napi::Object enums) {
   if (!set || sets.Has(set->name)) return;
   Napi::Array attrs = Napi::Array::New(env, set->count);
   sets.Set(set->name, attrs);
@@ -223,15 +246,19 @@ void DumpSet(Napi::Env env, const nl::AttrSet* set, Napi::Object sets) {
     o.Set("name", a.name);
     o.Set("kind", KindName(a.kind));
     o.Set("multi", a.multi);
+    if (a.enumeration) {
+      o.Set("enum", a.enumeration->name);
+      DumpEnum(env, *a.enumeration, enums);
+    }
     if (a.nest) {
       o.Set("nest", a.nest->name);
-      DumpSet(env, a.nest, sets);
+      DumpSet(env, a.nest, sets, enums);
     }
     attrs.Set(static_cast<uint32_t>(i), o);
   }
 }
 
-// netlinkSpec(family) -> { name, version, commands, sets }: the tables the
+// netlinkSpec(family) -> { name, version, commands, sets, enums, ops }: the tables the
 // codec encodes and decodes with, for checking them against the kernel's YAML.
 Napi::Value NetlinkSpec(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -242,6 +269,7 @@ Napi::Value NetlinkSpec(const Napi::CallbackInfo& info) {
   out.Set("version", fam->version);
   Napi::Array commands = Napi::Array::New(env, fam->count);
   Napi::Object sets = Napi::Object::New(env);
+  Napi::Object enums = Napi::Object::New(env);
   for (size_t i = 0; i < fam->count; ++i) {
     const nl::CommandSpec& c = fam->commands[i];
     Napi::Object o = Napi::Object::New(env);
@@ -250,12 +278,17 @@ Napi::Value NetlinkSpec(const Napi::CallbackInfo& info) {
     o.Set("canDump", c.can_dump);
     if (c.request) o.Set("request", c.request->name);
     if (c.reply) o.Set("reply", c.reply->name);
-    DumpSet(env, c.request, sets);
-    DumpSet(env, c.reply, sets);
+    DumpSet(env, c.request, sets, enums);
+    DumpSet(env, c.reply, sets, enums);
     commands.Set(static_cast<uint32_t>(i), o);
   }
   out.Set("commands", commands);
   out.Set("sets", sets);
+  out.Set("enums", enums);
+  Napi::Object op_names = Napi::Object::New(env);
+  for (size_t id = 0; id < fam->op_count; ++id)
+    if (fam->op_names[id]) op_names.Set(fam->op_names[id], static_cast<uint32_t>(id));
+  out.Set("ops", op_names);
   return out;
 }
 

@@ -9,14 +9,15 @@
 #include <cstdint>
 #include <cstring>
 
+#include "uapi/devmem_uapi.h"
+
 namespace devmem::nl {
 
-inline constexpr size_t kAlign = 4;
+inline constexpr size_t kAlign = uapi::nla::kAlignTo;
 inline constexpr size_t Align(size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
-inline constexpr uint16_t kNlaFNested = 0x8000;
-inline constexpr uint16_t kNlaFNetByteorder = 0x4000;
-inline constexpr uint16_t kNlaTypeMask = ~(kNlaFNested | kNlaFNetByteorder) & 0xffff;
-inline constexpr size_t kNlaHdrLen = 4;
+inline constexpr uint16_t kNlaFNested = uapi::nla::kFNested;
+inline constexpr uint16_t kNlaTypeMask = ~(uapi::nla::kFNested | uapi::nla::kFNetByteorder) & 0xffff;
+inline constexpr size_t kNlaHdrLen = uapi::nla::kHdrLen;
 
 struct AttrView {
   uint16_t type;  // without the NESTED/BYTEORDER flag bits

@@ -25,23 +25,90 @@ const CommandSpec* FamilySpec::Command(std::string_view n) const {
   return nullptr;
 }
 
+const char* FamilySpec::OpName(uint32_t id) const {
+  return id < op_count ? op_names[id] : nullptr;
+}
+
+const char* EnumSpec::NameOf(uint64_t value) const {
+  for (size_t i = 0; i < count; ++i)
+    if (entries[i].value == value) return entries[i].name;
+  return nullptr;
+}
+
+bool EnumSpec::ValueOf(std::string_view n, uint64_t* value) const {
+  for (size_t i = 0; i < count; ++i)
+    if (n == entries[i].name) {
+      *value = entries[i].value;
+      return true;
+    }
+  return false;
+}
+
 namespace {
 
 #define SET(var, label, ...)                          \
   const AttrSpec var##_attrs[] = {__VA_ARGS__};       \
   const AttrSet var = {label, var##_attrs, std::size(var##_attrs)}
 
+#define ENUM(var, label, is_flags, ...)          \
+  const EnumEntry var##_entries[] = {__VA_ARGS__}; \
+  const EnumSpec var = {label, var##_entries, std::size(var##_entries), is_flags}
+
+// An attribute whose values have names.
+constexpr AttrSpec Named(uint16_t type, const char* name, Kind kind, const EnumSpec* e) {
+  return AttrSpec{type, name, kind, nullptr, false, e};
+}
+
 namespace nd = uapi::netdev;
 namespace et = uapi::ethtool;
+namespace rt = uapi::rtnl;
+
+// ---- netdev: enum and flags definitions -----------------------------------
+ENUM(kNdQueueType, "queue-type", false, {nd::kQueueTypeRx, "rx"}, {nd::kQueueTypeTx, "tx"});
+ENUM(kNdNapiThreaded, "napi-threaded", false,
+     {nd::kNapiThreadedDisabled, "disabled"}, {nd::kNapiThreadedEnabled, "enabled"},
+     {nd::kNapiThreadedBusyPoll, "busy-poll"});
+ENUM(kNdXdpAct, "xdp-act", true,
+     {nd::kXdpActBasic, "basic"}, {nd::kXdpActRedirect, "redirect"}, {nd::kXdpActNdoXmit, "ndo-xmit"},
+     {nd::kXdpActXskZerocopy, "xsk-zerocopy"}, {nd::kXdpActHwOffload, "hw-offload"},
+     {nd::kXdpActRxSg, "rx-sg"}, {nd::kXdpActNdoXmitSg, "ndo-xmit-sg"});
+ENUM(kNdXdpRxMetadata, "xdp-rx-metadata", true,
+     {nd::kXdpRxMetaTimestamp, "timestamp"}, {nd::kXdpRxMetaHash, "hash"}, {nd::kXdpRxMetaVlanTag, "vlan-tag"});
+ENUM(kNdXskFlags, "xsk-flags", true,
+     {nd::kXskTxTimestamp, "tx-timestamp"}, {nd::kXskTxChecksum, "tx-checksum"},
+     {nd::kXskTxLaunchTimeFifo, "tx-launch-time-fifo"});
+ENUM(kNdQstatsScope, "qstats-scope", true, {nd::kQstatsScopeQueue, "queue"});
+
+// Every netdev op by id, notifications included, as nlctrl lists them.
+constexpr const char* kNdOpNames[] = {
+    nullptr, "dev-get", "dev-add-ntf", "dev-del-ntf", "dev-change-ntf",
+    "page-pool-get", "page-pool-add-ntf", "page-pool-del-ntf", "page-pool-change-ntf",
+    "page-pool-stats-get", "queue-get", "napi-get", "qstats-get", "bind-rx", "napi-set", "bind-tx",
+    "queue-create",
+};
+static_assert(std::size(kNdOpNames) == nd::kQueueCreate + 1);
+
+// A netdev command, named by the op table so that each name is written once.
+constexpr CommandSpec NdCommand(nd::Cmd id, const AttrSet* request, const AttrSet* reply, bool can_dump) {
+  return CommandSpec{kNdOpNames[id], id, request, reply, can_dump};
+}
+
+// ---- ethtool: enum and flags definitions ----------------------------------
+// `unknown` is what a driver reports when nobody configured header split
+// (its default, which may split or not); bind-rx needs `enabled`.
+ENUM(kEtTcpDataSplit, "tcp-data-split", false,
+     {et::kTdsUnknown, "unknown"}, {et::kTdsDisabled, "disabled"}, {et::kTdsEnabled, "enabled"});
+ENUM(kEtHeaderFlags, "header-flags", true,
+     {et::kFlagCompactBitsets, "compact-bitsets"}, {et::kFlagOmitReply, "omit-reply"}, {et::kFlagStats, "stats"});
 
 // ---- netdev ----------------------------------------------------------------
 SET(kNdDev, "dev",
     {nd::kDevIfindex, "ifindex", Kind::kU32},
-    {nd::kDevXdpFeatures, "xdpFeatures", Kind::kU64},
+    Named(nd::kDevXdpFeatures, "xdpFeatures", Kind::kU64, &kNdXdpAct),
     {nd::kDevXdpZcMaxSegs, "xdpZcMaxSegs", Kind::kU32},
-    {nd::kDevXdpRxMetadataFeatures, "xdpRxMetadataFeatures", Kind::kU64},
-    {nd::kDevXskFeatures, "xskFeatures", Kind::kU64});
-SET(kNdIoUring, "io-uring-provider-info", {1, "rxBufLen", Kind::kUint});
+    Named(nd::kDevXdpRxMetadataFeatures, "xdpRxMetadataFeatures", Kind::kU64, &kNdXdpRxMetadata),
+    Named(nd::kDevXskFeatures, "xskFeatures", Kind::kU64, &kNdXskFlags));
+SET(kNdIoUring, "io-uring-provider-info", {nd::kIoUringRxBufLen, "rxBufLen", Kind::kUint});
 SET(kNdPagePool, "page-pool",
     {nd::kPpId, "id", Kind::kUint},
     {nd::kPpIfindex, "ifindex", Kind::kU32},
@@ -75,20 +142,20 @@ SET(kNdNapi, "napi",
     {nd::kNapiDeferHardIrqs, "deferHardIrqs", Kind::kU32},
     {nd::kNapiGroFlushTimeout, "groFlushTimeout", Kind::kUint},
     {nd::kNapiIrqSuspendTimeout, "irqSuspendTimeout", Kind::kUint},
-    {nd::kNapiThreaded, "threaded", Kind::kU32});
+    Named(nd::kNapiThreaded, "threaded", Kind::kU32, &kNdNapiThreaded));
 SET(kNdQueueId, "queue-id",
     {nd::kQueueIdId, "id", Kind::kU32},
-    {nd::kQueueIdType, "type", Kind::kU32});
+    Named(nd::kQueueIdType, "type", Kind::kU32, &kNdQueueType));
 SET(kNdLease, "lease",
-    {1, "ifindex", Kind::kU32},
-    {2, "queue", Kind::kNest, &kNdQueueId},
-    {3, "netnsId", Kind::kS32});
+    {nd::kLeaseIfindex, "ifindex", Kind::kU32},
+    {nd::kLeaseQueue, "queue", Kind::kNest, &kNdQueueId},
+    {nd::kLeaseNetnsId, "netnsId", Kind::kS32});
 // Empty in the kernel's spec: the nest's presence is the information.
 const AttrSet kNdXsk = {"xsk-info", nullptr, 0};
 SET(kNdQueue, "queue",
     {nd::kQueueId, "id", Kind::kU32},
     {nd::kQueueIfindex, "ifindex", Kind::kU32},
-    {nd::kQueueType, "type", Kind::kU32},
+    Named(nd::kQueueType, "type", Kind::kU32, &kNdQueueType),
     {nd::kQueueNapiId, "napiId", Kind::kU32},
     {nd::kQueueDmabuf, "dmabuf", Kind::kU32},
     {nd::kQueueIoUring, "ioUring", Kind::kNest, &kNdIoUring},
@@ -96,9 +163,9 @@ SET(kNdQueue, "queue",
     {nd::kQueueLease, "lease", Kind::kNest, &kNdLease});
 SET(kNdQstats, "qstats",
     {nd::kQstatsIfindex, "ifindex", Kind::kU32},
-    {nd::kQstatsQueueType, "queueType", Kind::kU32},
+    Named(nd::kQstatsQueueType, "queueType", Kind::kU32, &kNdQueueType),
     {nd::kQstatsQueueId, "queueId", Kind::kU32},
-    {nd::kQstatsScope, "scope", Kind::kUint},
+    Named(nd::kQstatsScope, "scope", Kind::kUint, &kNdQstatsScope),
     {nd::kQstatsRxPackets, "rxPackets", Kind::kUint},
     {nd::kQstatsRxBytes, "rxBytes", Kind::kUint},
     {nd::kQstatsTxPackets, "txPackets", Kind::kUint},
@@ -134,21 +201,21 @@ SET(kNdDmabuf, "dmabuf",
     {nd::kDmabufRxPageSize, "rxPageSize", Kind::kU32});
 
 const CommandSpec kNetdevCommands[] = {
-    {"dev-get", nd::kDevGet, &kNdDev, &kNdDev, true},
-    {"page-pool-get", nd::kPagePoolGet, &kNdPagePool, &kNdPagePool, true},
-    {"page-pool-stats-get", nd::kPagePoolStatsGet, &kNdPagePoolStats, &kNdPagePoolStats, true},
-    {"queue-get", nd::kQueueGet, &kNdQueue, &kNdQueue, true},
-    {"napi-get", nd::kNapiGet, &kNdNapi, &kNdNapi, true},
-    {"qstats-get", nd::kQstatsGet, &kNdQstats, &kNdQstats, true},
-    {"bind-rx", nd::kBindRx, &kNdDmabuf, &kNdDmabuf, false},
-    {"bind-tx", nd::kBindTx, &kNdDmabuf, &kNdDmabuf, false},
+    NdCommand(nd::kDevGet, &kNdDev, &kNdDev, true),
+    NdCommand(nd::kPagePoolGet, &kNdPagePool, &kNdPagePool, true),
+    NdCommand(nd::kPagePoolStatsGet, &kNdPagePoolStats, &kNdPagePoolStats, true),
+    NdCommand(nd::kQueueGet, &kNdQueue, &kNdQueue, true),
+    NdCommand(nd::kNapiGet, &kNdNapi, &kNdNapi, true),
+    NdCommand(nd::kQstatsGet, &kNdQstats, &kNdQstats, true),
+    NdCommand(nd::kBindRx, &kNdDmabuf, &kNdDmabuf, false),
+    NdCommand(nd::kBindTx, &kNdDmabuf, &kNdDmabuf, false),
 };
 
 // ---- ethtool ---------------------------------------------------------------
 SET(kEtHeader, "header",
     {et::kHeaderDevIndex, "devIndex", Kind::kU32},
     {et::kHeaderDevName, "devName", Kind::kString},
-    {et::kHeaderFlags, "flags", Kind::kU32},
+    Named(et::kHeaderFlags, "flags", Kind::kU32, &kEtHeaderFlags),
     {et::kHeaderPhyIndex, "phyIndex", Kind::kU32});
 SET(kEtRings, "rings",
     {et::kRingsHeader, "header", Kind::kNest, &kEtHeader},
@@ -161,7 +228,7 @@ SET(kEtRings, "rings",
     {et::kRingsRxJumbo, "rxJumbo", Kind::kU32},
     {et::kRingsTx, "tx", Kind::kU32},
     {et::kRingsRxBufLen, "rxBufLen", Kind::kU32},
-    {et::kRingsTcpDataSplit, "tcpDataSplit", Kind::kU8},
+    Named(et::kRingsTcpDataSplit, "tcpDataSplit", Kind::kU8, &kEtTcpDataSplit),
     {et::kRingsCqeSize, "cqeSize", Kind::kU32},
     {et::kRingsTxPush, "txPush", Kind::kU8},
     {et::kRingsRxPush, "rxPush", Kind::kU8},
@@ -189,30 +256,32 @@ const CommandSpec kEthtoolCommands[] = {
 
 // ---- rtnetlink links (only what probe needs: XDP state and queue counts) ---
 SET(kRtXdp, "xdp",
-    {1, "fd", Kind::kS32},
-    {2, "attached", Kind::kU8},
-    {3, "flags", Kind::kU32},
-    {4, "progId", Kind::kU32});
+    {rt::kXdpFd, "fd", Kind::kS32},
+    {rt::kXdpAttached, "attached", Kind::kU8},
+    {rt::kXdpFlags, "flags", Kind::kU32},
+    {rt::kXdpProgId, "progId", Kind::kU32});
 SET(kRtLink, "link",
-    {3, "ifname", Kind::kString},
-    {4, "mtu", Kind::kU32},
-    {16, "operstate", Kind::kU8},
-    {29, "extMask", Kind::kU32},
-    {31, "numTxQueues", Kind::kU32},
-    {32, "numRxQueues", Kind::kU32},
-    {43, "xdp", Kind::kNest, &kRtXdp});
+    {rt::kIfname, "ifname", Kind::kString},
+    {rt::kMtu, "mtu", Kind::kU32},
+    {rt::kOperstate, "operstate", Kind::kU8},
+    {rt::kExtMask, "extMask", Kind::kU32},
+    {rt::kNumTxQueues, "numTxQueues", Kind::kU32},
+    {rt::kNumRxQueues, "numRxQueues", Kind::kU32},
+    {rt::kXdp, "xdp", Kind::kNest, &kRtXdp});
 
 const CommandSpec kRtnlCommands[] = {
-    {"link-get", 18 /* RTM_GETLINK */, &kRtLink, &kRtLink, true},
+    {"link-get", rt::kGetLink, &kRtLink, &kRtLink, true},
 };
 
 const FamilySpec kFamilies[] = {
-    {uapi::netdev::kFamilyName, Protocol::kGeneric, 1, kNetdevCommands, std::size(kNetdevCommands)},
+    {uapi::netdev::kFamilyName, Protocol::kGeneric, 1, kNetdevCommands, std::size(kNetdevCommands), kNdOpNames,
+     std::size(kNdOpNames)},
     {uapi::ethtool::kFamilyName, Protocol::kGeneric, 1, kEthtoolCommands, std::size(kEthtoolCommands)},
     {"rtnl", Protocol::kRoute, 0, kRtnlCommands, std::size(kRtnlCommands)},
 };
 
 #undef SET
+#undef ENUM
 
 }  // namespace
 

@@ -20,12 +20,30 @@ enum class Kind : uint8_t {
 
 struct AttrSet;
 
+// A YAML `enum` or `flags` definition: the names JS sees for the values an
+// attribute carries, so that no layer above re-encodes them.
+struct EnumEntry {
+  uint64_t value;    // the value itself; for flags, the bit's mask
+  const char* name;  // as the YAML spells it: "rx", "busy-poll", ...
+};
+
+struct EnumSpec {
+  const char* name;  // the YAML definition's name
+  const EnumEntry* entries;
+  size_t count;
+  bool flags;  // the attribute carries a mask of these bits
+
+  const char* NameOf(uint64_t value) const;  // nullptr when unknown
+  bool ValueOf(std::string_view name, uint64_t* value) const;
+};
+
 struct AttrSpec {
   uint16_t type;
   const char* name;  // camelCase, as JS sees it
   Kind kind;
   const AttrSet* nest = nullptr;
   bool multi = false;  // repeated attribute, surfaced as an array
+  const EnumSpec* enumeration = nullptr;  // names for the values, when the YAML gives them
 };
 
 struct AttrSet {
@@ -53,8 +71,13 @@ struct FamilySpec {
   uint8_t version;
   const CommandSpec* commands;
   size_t count;
+  // Every op's name by its id, including the ones the codec does not speak
+  // (notifications, napi-set, ...), for naming what nlctrl reports.
+  const char* const* op_names = nullptr;
+  size_t op_count = 0;
 
   const CommandSpec* Command(std::string_view name) const;
+  const char* OpName(uint32_t id) const;  // nullptr when unknown
 };
 
 const FamilySpec* FindFamily(std::string_view name);

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <linux/ethtool.h>
+#include <linux/rtnetlink.h>
 #include <sys/ioctl.h>
 
 namespace devmem::uapi {
@@ -77,6 +78,16 @@ struct DmabufToken {
 };
 static_assert(sizeof(DmabufToken) == 8, "struct dmabuf_token is 8 bytes");
 static_assert(offsetof(DmabufToken, token_count) == 4);
+
+// ---- netlink attributes (include/uapi/linux/netlink.h) ---------------------
+namespace nla {
+inline constexpr size_t kAlignTo = 4;  // NLA_ALIGNTO
+inline constexpr size_t kHdrLen = 4;   // NLA_HDRLEN: struct nlattr
+inline constexpr uint16_t kFNested = 0x8000;        // NLA_F_NESTED
+inline constexpr uint16_t kFNetByteorder = 0x4000;  // NLA_F_NET_BYTEORDER
+static_assert(kAlignTo == NLA_ALIGNTO && kHdrLen == NLA_HDRLEN);
+static_assert(kFNested == NLA_F_NESTED && kFNetByteorder == NLA_F_NET_BYTEORDER);
+}  // namespace nla
 
 // ---- generic netlink: nlctrl -------------------------------------------------
 namespace ctrl {
@@ -142,6 +153,18 @@ enum QueueAttr : uint16_t {
   kQueueIoUring = 6, kQueueXsk = 7, kQueueLease = 8,
 };
 enum QueueType : uint32_t { kQueueTypeRx = 0, kQueueTypeTx = 1 };
+enum NapiThreaded : uint32_t { kNapiThreadedDisabled = 0, kNapiThreadedEnabled = 1, kNapiThreadedBusyPoll = 2 };
+// Flags definitions: each entry is one bit, in the YAML's order from bit 0.
+enum XdpAct : uint64_t {
+  kXdpActBasic = 1u << 0, kXdpActRedirect = 1u << 1, kXdpActNdoXmit = 1u << 2,
+  kXdpActXskZerocopy = 1u << 3, kXdpActHwOffload = 1u << 4, kXdpActRxSg = 1u << 5,
+  kXdpActNdoXmitSg = 1u << 6,
+};
+enum XdpRxMetadata : uint64_t { kXdpRxMetaTimestamp = 1u << 0, kXdpRxMetaHash = 1u << 1, kXdpRxMetaVlanTag = 1u << 2 };
+enum XskFlags : uint64_t { kXskTxTimestamp = 1u << 0, kXskTxChecksum = 1u << 1, kXskTxLaunchTimeFifo = 1u << 2 };
+enum QstatsScope : uint64_t { kQstatsScopeQueue = 1u << 0 };
+enum IoUringProviderInfoAttr : uint16_t { kIoUringRxBufLen = 1 };  // 7.2
+enum LeaseAttr : uint16_t { kLeaseIfindex = 1, kLeaseQueue = 2, kLeaseNetnsId = 3 };  // 7.1
 enum QstatsAttr : uint16_t {
   kQstatsIfindex = 1, kQstatsQueueType = 2, kQstatsQueueId = 3, kQstatsScope = 4,
   kQstatsRxPackets = 8, kQstatsRxBytes = 9, kQstatsTxPackets = 10, kQstatsTxBytes = 11,
@@ -170,6 +193,7 @@ enum Msg : uint8_t {
   kFeaturesGet = 11, kFeaturesSet = 12, kRssGet = 38,
 };
 enum HeaderAttr : uint16_t { kHeaderDevIndex = 1, kHeaderDevName = 2, kHeaderFlags = 3, kHeaderPhyIndex = 4 };
+enum HeaderFlags : uint32_t { kFlagCompactBitsets = 1u << 0, kFlagOmitReply = 1u << 1, kFlagStats = 1u << 2 };
 enum RingsAttr : uint16_t {
   kRingsHeader = 1, kRingsRxMax = 2, kRingsRxMiniMax = 3, kRingsRxJumboMax = 4, kRingsTxMax = 5,
   kRingsRx = 6, kRingsRxMini = 7, kRingsRxJumbo = 8, kRingsTx = 9, kRingsRxBufLen = 10,
@@ -222,6 +246,24 @@ static_assert(offsetof(::ethtool_tcpip6_spec, pdst) == 34 && offsetof(::ethtool_
 static_assert(sizeof(::ethtool_rxfh_indir) == 8 && offsetof(::ethtool_rxfh_indir, ring_index) == 8);
 static_assert(sizeof(::ethtool_value) == 8);
 }  // namespace ethtool
+
+// ---- rtnetlink links (include/uapi/linux/{rtnetlink,if_link,if}.h) ---------
+// Only what probe reads: the name, MTU, state, queue counts and XDP.
+namespace rtnl {
+inline constexpr uint16_t kGetLink = 18;  // RTM_GETLINK
+enum LinkAttr : uint16_t {
+  kIfname = 3, kMtu = 4, kOperstate = 16, kExtMask = 29, kNumTxQueues = 31, kNumRxQueues = 32, kXdp = 43,
+};
+enum XdpAttr : uint16_t { kXdpFd = 1, kXdpAttached = 2, kXdpFlags = 3, kXdpProgId = 4 };
+inline constexpr uint32_t kIffLoopback = 0x8;  // IFF_LOOPBACK, in ifinfomsg.ifi_flags
+// These predate the 6.1 headers, which pin them; <linux/if.h> is left out
+// because it clashes with glibc's <net/if.h>.
+static_assert(+kGetLink == +RTM_GETLINK && +kIfname == +IFLA_IFNAME && +kMtu == +IFLA_MTU);
+static_assert(+kOperstate == +IFLA_OPERSTATE && +kExtMask == +IFLA_EXT_MASK && +kXdp == +IFLA_XDP);
+static_assert(+kNumTxQueues == +IFLA_NUM_TX_QUEUES && +kNumRxQueues == +IFLA_NUM_RX_QUEUES);
+static_assert(+kXdpFd == +IFLA_XDP_FD && +kXdpAttached == +IFLA_XDP_ATTACHED && +kXdpFlags == +IFLA_XDP_FLAGS);
+static_assert(+kXdpProgId == +IFLA_XDP_PROG_ID);
+}  // namespace rtnl
 
 // ---- udmabuf, dma-buf and dma-heap ioctls -----------------------------------
 struct UdmabufCreate {  // struct udmabuf_create, include/uapi/linux/udmabuf.h

@@ -22,9 +22,9 @@ describe('netlink reply parsing (ABI-exact byte buffers)', () => {
     assert.equal(r.complete, true);
     assert.equal(r.error, 0);
     assert.deepEqual(r.messages, [
-      { id: 0, ifindex: 9, type: 0, napiId: 0x101, dmabuf: 4 },
-      { id: 1, ifindex: 9, type: 0, napiId: 0x101 },
-      { id: 0, ifindex: 9, type: 1, napiId: 0x101 },
+      { id: 0, ifindex: 9, type: 'rx', napiId: 0x101, dmabuf: 4 },
+      { id: 1, ifindex: 9, type: 'rx', napiId: 0x101 },
+      { id: 0, ifindex: 9, type: 'tx', napiId: 0x101 },
     ]);
   });
 
@@ -90,13 +90,56 @@ describe('netlink reply parsing (ABI-exact byte buffers)', () => {
   it('decodes nested and repeated attributes', () => {
     const msg = nlmsg(FAMILY, 0, SEQ, genl(13, attr(1, u32(2)), nest(2, attr(1, u32(0)), attr(3, u32(0))), nest(2, attr(1, u32(5)), attr(3, u32(0)))));
     const r = t().decodeReplies('netdev', 'bind-rx', false, SEQ, [Buffer.concat([msg, nlerr(SEQ, 0)])]);
-    assert.deepEqual(r.messages[0], { ifindex: 2, queues: [{ id: 0, type: 0 }, { id: 5, type: 0 }] });
+    assert.deepEqual(r.messages[0], { ifindex: 2, queues: [{ id: 0, type: 'rx' }, { id: 5, type: 'rx' }] });
   });
 
   it('decodes ethtool rings with a header nest', () => {
     const msg = nlmsg(FAMILY, 0, SEQ, genl(16, nest(1, attr(1, u32(4)), attr(2, str('eth9'))), attr(6, u32(512)), attr(11, u8(2)), attr(17, u32(0))));
     const r = t().decodeReplies('ethtool', 'rings-get', false, SEQ, [Buffer.concat([msg, nlerr(SEQ, 0)])]);
-    assert.deepEqual(r.messages[0], { header: { devIndex: 4, devName: 'eth9' }, rx: 512, tcpDataSplit: 2, hdsThresh: 0 });
+    assert.deepEqual(r.messages[0], { header: { devIndex: 4, devName: 'eth9' }, rx: 512, tcpDataSplit: 'enabled', hdsThresh: 0 });
+  });
+
+  describe('enum and flags values are named from the kernel spec', () => {
+    const decode = (family: 'netdev' | 'ethtool', command: string, cmd: number, ...attrs: Buffer[]) =>
+      t().decodeReplies(family, command, false, SEQ, [Buffer.concat([nlmsg(FAMILY, 0, SEQ, genl(cmd, ...attrs)), nlerr(SEQ, 0)])]).messages[0];
+
+    it('names each enum value, and leaves one newer than the table a number', () => {
+      assert.deepEqual(decode('ethtool', 'rings-get', 16, attr(11, u8(0))), { tcpDataSplit: 'unknown' });
+      assert.deepEqual(decode('ethtool', 'rings-get', 16, attr(11, u8(1))), { tcpDataSplit: 'disabled' });
+      assert.deepEqual(decode('ethtool', 'rings-get', 16, attr(11, u8(7))), { tcpDataSplit: 7 });
+      assert.deepEqual(decode('netdev', 'napi-get', 11, attr(8, u32(2))), { threaded: 'busy-poll' });
+      assert.deepEqual(decode('netdev', 'qstats-get', 12, attr(2, u32(1))), { queueType: 'tx' });
+    });
+
+    it('turns a flags mask into the names of its bits, an unnamed bit as bit-N', () => {
+      const dev = decode('netdev', 'dev-get', 1, attr(3, u64(0b1000011n)), attr(5, u64(0n)), attr(6, u64((1n << 2n) | (1n << 40n))));
+      assert.deepEqual(dev, { xdpFeatures: ['basic', 'redirect', 'ndo-xmit-sg'], xdpRxMetadataFeatures: [], xskFeatures: ['tx-launch-time-fifo', 'bit-40'] });
+      assert.deepEqual(decode('netdev', 'qstats-get', 12, attr(4, u32(1))), { scope: ['queue'] });
+    });
+
+    it('encodes names to the values the kernel defines', () => {
+      const value = (command: string, attrs: Record<string, unknown>, path: string, family: 'netdev' | 'ethtool' = 'netdev') => {
+        const { bytes, locations } = t().encodeRequest(family, command, attrs, command.endsWith('-get'));
+        const at = locations.find((l) => l.path === path)!.offset;
+        return bytes.readUInt16LE(at) === 5 ? bytes.readUInt8(at + 4) : bytes.readUInt32LE(at + 4);
+      };
+      assert.equal(value('queue-get', { type: 'tx' }, 'type'), 1);
+      assert.equal(value('queue-get', { type: 'rx' }, 'type'), 0);
+      assert.equal(value('qstats-get', { scope: ['queue'] }, 'scope'), 1);
+      assert.equal(value('rings-set', { tcpDataSplit: 'enabled' }, 'tcpDataSplit', 'ethtool'), 2);
+      assert.equal(value('rings-set', { tcpDataSplit: 'unknown' }, 'tcpDataSplit', 'ethtool'), 0);
+      // A raw number still passes, for writing back a value newer than the table.
+      assert.equal(value('rings-set', { tcpDataSplit: 1 }, 'tcpDataSplit', 'ethtool'), 1);
+    });
+
+    it('rejects a name the spec does not define with a RangeError listing the names', () => {
+      assert.throws(() => t().encodeRequest('ethtool', 'rings-set', { tcpDataSplit: 'on' }, false), {
+        name: 'RangeError',
+        message: /"tcpDataSplit" must be one of 'unknown', 'disabled', 'enabled', got 'on'/,
+      });
+      assert.throws(() => t().encodeRequest('netdev', 'qstats-get', { scope: ['device'] }, true), { name: 'RangeError', message: /an array of 'queue'/ });
+      assert.throws(() => t().encodeRequest('netdev', 'queue-get', { type: true }, false), { name: 'TypeError', message: /"type" must be one of 'rx', 'tx'/ });
+    });
   });
 
   describe('malformed input raises a clear error and never crashes', () => {
@@ -143,7 +186,7 @@ describe('netlink reply parsing (ABI-exact byte buffers)', () => {
 
   describe('request encoding', () => {
     it('lays out bind-rx as the kernel expects, with NLA_F_NESTED on each queue nest', () => {
-      const { bytes, locations } = t().encodeRequest('netdev', 'bind-rx', { ifindex: 3, fd: 7, queues: [{ id: 1, type: 0 }, { id: 2, type: 0 }] }, false);
+      const { bytes, locations } = t().encodeRequest('netdev', 'bind-rx', { ifindex: 3, fd: 7, queues: [{ id: 1, type: 'rx' }, { id: 2, type: 'rx' }] }, false);
       assert.equal(bytes.readUInt32LE(0), bytes.length);
       assert.equal(bytes.readUInt16LE(6), 0x1 | 0x4); // NLM_F_REQUEST | NLM_F_ACK
       assert.deepEqual([...bytes.subarray(16, 20)], [13, 1, 0, 0]);

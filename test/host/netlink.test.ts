@@ -27,6 +27,18 @@ describe('netdev netlink against the running kernel', function () {
     const bind = fam.ops.find((o) => o.name === 'bind-rx');
     assert.ok(bind, 'kernel 6.12+ has bind-rx');
     assert.ok(bind.admin || bind.userNamespaceAdmin, 'bind-rx is privileged');
+    // Every op is named from the native spec table, napi-set (which the codec does not speak) too.
+    assert.ok(fam.has('napi-set'), 'napi-set (6.13) is named');
+    assert.deepEqual(fam.ops.filter((o) => o.name.startsWith('op-')), []);
+    const queueGet = fam.ops.find((o) => o.name === 'queue-get')!;
+    assert.equal(queueGet.cmd, 10);
+    assert.ok(queueGet.do && queueGet.dump && !queueGet.admin);
+  });
+
+  it('dev-get names the XDP features veth advertises', async () => {
+    const dev = await netdev.getDevice(veth.ifindex);
+    assert.ok(Array.isArray(dev.xdpFeatures), JSON.stringify(dev));
+    for (const f of ['basic', 'redirect', 'rx-sg']) assert.ok(dev.xdpFeatures.includes(f as never), `${f} in ${dev.xdpFeatures.join(',')}`);
   });
 
   it('dev-get finds the veth, by do and by dump', async () => {

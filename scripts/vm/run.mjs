@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // npm run test:vm: the QEMU guest test harness. See docs/guest-lab.md.
 //
 //   1. build the addon if needed (the guest loads the host's build/Release/*.node) and
@@ -36,6 +37,16 @@ import { bootGuest } from './lib/qemu.mjs';
 import { buildBenchReference, judgeBench } from './lib/bench-job.mjs';
 import { judgeMode, printModeSummary, totals } from './lib/report.mjs';
 import { selectKernel } from './lib/select-kernel.mjs';
+/** @import { CachedKernel } from './lib/cache.mjs' */
+/** @import { Candidate } from './lib/debian-kernels.mjs' */
+/** @import { Options } from './lib/options.mjs' */
+/** @import { Verdict } from './lib/report.mjs' */
+/** @import { Selftests } from './lib/selftests.mjs' */
+
+/**
+ * What every boot needs: the cached kernel, its initramfs and (conformance) the selftest tree.
+ * @typedef {{ kernel: CachedKernel, initramfs: string, selftests: Selftests | undefined }} Artifacts
+ */
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -43,6 +54,10 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 // its own /proc, /sys and /dev: anything it must reach from the host cannot live there.
 const HIDDEN_IN_GUEST = ['/tmp', '/run', '/proc', '/sys', '/dev'];
 
+/**
+ * @param {string} what
+ * @param {string} path
+ */
 function checkVisibleInGuest(what, path) {
   const real = realpathSync(path);
   const hidden = HIDDEN_IN_GUEST.find((d) => real === d || real.startsWith(`${d}/`));
@@ -51,12 +66,17 @@ function checkVisibleInGuest(what, path) {
   }
 }
 
-/** Cached kernel artifacts and initramfs, building them first if needed. */
+/**
+ * Cached kernel artifacts and initramfs, building them first if needed.
+ * @param {Options} opts
+ * @returns {Promise<Artifacts>}
+ */
 async function prepareArtifacts(opts) {
   await ensureRuntimeTools();
   const patch = loadPatch(repoRoot);
   const work = workDir(opts.cacheRoot);
   // The work dir belongs to whoever holds the build lock: only that run may delete it.
+  /** @type {(() => void) | undefined} */
   let releaseLock;
   const finish = () => {
     if (!releaseLock) return;
@@ -69,6 +89,7 @@ async function prepareArtifacts(opts) {
   };
   const unregister = onCleanup(finish);
   // Runs before anything touches apt or the work dir, i.e. only on a cache miss; once.
+  /** @type {Promise<void> | undefined} */
   let aptReady;
   const prepareApt = () =>
     (aptReady ??= (async () => {
@@ -82,17 +103,18 @@ async function prepareArtifacts(opts) {
     let kernel = choice.cached;
     if (!kernel) {
       const paths = await buildKernelArtifacts({
-        candidate: choice.build,
-        sourceDir: choice.sourceDir,
+        candidate: /** @type {Candidate} */ (choice.build),
+        sourceDir: /** @type {string} */ (choice.sourceDir),
         patch,
         cacheRoot: opts.cacheRoot,
         work,
         repoRoot,
       });
-      kernel = usableCachedKernel(paths.dir, patch.sha256);
+      kernel = /** @type {CachedKernel} */ (usableCachedKernel(paths.dir, patch.sha256));
       step(`kernel ${kernel.release}: cached in ${paths.dir} (built in ${kernel.buildSeconds} s)`);
     }
     const initramfs = await ensureInitramfs({ paths: kernel.paths, stamp: kernel, repoRoot });
+    /** @type {Selftests | undefined} */
     let selftests;
     if (opts.modes.includes('conformance')) {
       await ensurePackages(SELFTEST_RUNTIME_PACKAGES);
@@ -112,7 +134,13 @@ async function prepareArtifacts(opts) {
   }
 }
 
-/** One boot: runs the mode's specs in the guest and judges the outcome. */
+/**
+ * One boot: runs the mode's specs in the guest and judges the outcome.
+ * @param {string} mode
+ * @param {Artifacts} artifacts
+ * @param {Options} opts
+ * @returns {Promise<Verdict>}
+ */
 async function runMode(mode, { kernel, initramfs, selftests }, opts) {
   const job = createJob({
     mode,
@@ -122,11 +150,12 @@ async function runMode(mode, { kernel, initramfs, selftests }, opts) {
     color: opts.color,
     bench: opts.bench,
     selftests:
-      mode === 'conformance' ? { tree: selftests.paths.tree, files: SELFTEST_FILES, timeoutSeconds: opts.selftestTimeoutSeconds } : undefined,
+      mode === 'conformance' ? { tree: /** @type {Selftests} */ (selftests).paths.tree, files: SELFTEST_FILES, timeoutSeconds: opts.selftestTimeoutSeconds } : undefined,
   });
   const unregister = onCleanup(job.remove);
   try {
     step(`${mode}: booting ${kernel.release} on ${opts.cpus} vCPU${opts.cpus === 1 ? '' : 's'} (timeout ${opts.bootTimeoutMs / 1000} s)`);
+    /** @type {string[]} */
     const consoleLines = [];
     const boot = await bootGuest({
       vmlinuz: kernel.paths.vmlinuz,
@@ -145,7 +174,7 @@ async function runMode(mode, { kernel, initramfs, selftests }, opts) {
     const verdict = opts.bench
       ? judgeBench({ mode, boot, job: results, consoleLines })
       : mode === 'conformance'
-        ? judgeConformance({ mode, boot, jobDir: job.dir, job: results, consoleLines, specChecks: checkSpecs({ repoRoot, specsDir: join(selftests.paths.tree, 'Documentation/netlink/specs') }) })
+        ? judgeConformance({ mode, boot, jobDir: job.dir, job: results, consoleLines, specChecks: checkSpecs({ repoRoot, specsDir: join(/** @type {Selftests} */ (selftests).paths.tree, 'Documentation/netlink/specs') }) })
         : judgeMode({ mode, boot, job: results, consoleLines, grep: opts.grep });
     if (opts.bench?.out && results.benchReport !== undefined) writeFileSync(opts.bench.out, results.benchReport);
     // Keep the last console log and kernel log of each mode for post-mortems.
@@ -161,11 +190,16 @@ async function runMode(mode, { kernel, initramfs, selftests }, opts) {
   }
 }
 
+/**
+ * @param {string | undefined} file
+ * @param {object} summary
+ */
 function writeSummary(file, summary) {
   if (!file) return;
   writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
 }
 
+/** @param {Verdict} v */
 function modeSummary(v) {
   return {
     ok: v.ok,
@@ -187,6 +221,11 @@ function haltIfAborting() {
   return aborting ? new Promise(() => {}) : Promise.resolve();
 }
 
+/**
+ * @param {Options | undefined} opts
+ * @param {string} reason
+ * @param {number} code
+ */
 async function abort(opts, reason, code) {
   if (aborting) return;
   aborting = true;
@@ -203,7 +242,7 @@ async function main() {
   try {
     opts = parseOptions();
   } catch (err) {
-    console.error(err.message);
+    console.error(/** @type {Error} */ (err).message);
     process.exit(2);
   }
   if (opts.help) {
@@ -229,6 +268,7 @@ async function main() {
     if (opts.bench) buildBenchReference(repoRoot);
     await ensureCompiledCli(repoRoot);
     const artifacts = await prepareArtifacts(opts);
+    /** @type {Verdict[]} */
     const verdicts = [];
     for (const mode of opts.modes) verdicts.push(await runMode(mode, artifacts, opts));
 
@@ -251,7 +291,7 @@ async function main() {
     await killAllChildren();
     runCleanups();
     console.error(err instanceof HarnessError ? `test:vm: ${err.message}` : err);
-    writeSummary(opts.summaryFile, { passed: 0, failed: 1, modes: {}, error: String(err.message ?? err) });
+    writeSummary(opts.summaryFile, { passed: 0, failed: 1, modes: {}, error: String(/** @type {Error} */ (err).message ?? err) });
     console.log('0 passed, 1 failed');
     process.exitCode = 1;
   }

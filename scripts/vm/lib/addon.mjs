@@ -1,3 +1,4 @@
+// @ts-check
 // The guest loads the addon the host built (build/Release/*.node, same absolute path
 // through the read-only root share), so it must exist before the guest boots.
 import { existsSync, readdirSync } from 'node:fs';
@@ -6,11 +7,16 @@ import { HarnessError } from './errors.mjs';
 import { note, step } from './log.mjs';
 import { run } from './proc.mjs';
 
+/**
+ * @param {string} repoRoot
+ * @returns {string[]}
+ */
 function builtAddons(repoRoot) {
   const dir = join(repoRoot, 'build', 'Release');
   return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.node')) : [];
 }
 
+/** @param {string} repoRoot */
 export async function ensureAddon(repoRoot) {
   const found = builtAddons(repoRoot);
   if (found.length) {

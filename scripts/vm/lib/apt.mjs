@@ -1,3 +1,4 @@
+// @ts-check
 // Everything the harness needs comes from the Debian archive through apt.
 //
 // The harness changes the host's apt sources and installs packages only when asked
@@ -42,7 +43,7 @@ function configuredSources() {
     const text = readFileSync(file, 'utf8');
     if (file.endsWith('.sources')) {
       for (const stanza of text.split(/\n\s*\n/)) {
-        const field = (name) => stanza.match(new RegExp(`^${name}:[ \\t]*(.*)$`, 'mi'))?.[1].trim() ?? '';
+        const field = (/** @type {string} */ name) => stanza.match(new RegExp(`^${name}:[ \\t]*(.*)$`, 'mi'))?.[1].trim() ?? '';
         if (!field('Types').split(/\s+/).includes('deb')) continue;
         if (/^(no|false)$/i.test(field('Enabled'))) continue;
         for (const uri of field('URIs').split(/\s+/).filter(Boolean)) {
@@ -67,15 +68,22 @@ export function debianMirror() {
   return (main?.uri ?? DEFAULT_MIRROR).replace(/\/+$/, '');
 }
 
+/** @type {Promise<void> | undefined} */
 let updated;
 let installAllowed = false;
 
-/** Whether ensureExtraSources() and ensurePackages() may change the host (--install). */
+/**
+ * Whether ensureExtraSources() and ensurePackages() may change the host (--install).
+ * @param {boolean} allowed
+ */
 export function allowInstall(allowed) {
   installAllowed = allowed;
 }
 
-/** Adds the missing extra suites (pinned at 100). Returns the suites it added. */
+/**
+ * Adds the missing extra suites (pinned at 100). Returns the suites it added.
+ * @returns {string[]}
+ */
 export function ensureExtraSources() {
   const have = new Set(configuredSources().map((s) => s.suite));
   const missing = EXTRA_SUITES.filter((s) => !have.has(s));
@@ -101,7 +109,10 @@ export function ensureExtraSources() {
   return missing;
 }
 
-/** apt-get update, at most once per run (again after sources were added). */
+/**
+ * apt-get update, at most once per run (again after sources were added).
+ * @returns {Promise<void>}
+ */
 export function aptUpdate() {
   updated ??= (async () => {
     step('apt-get update');
@@ -110,7 +121,11 @@ export function aptUpdate() {
   return updated;
 }
 
-/** Names of the given packages that are not installed. */
+/**
+ * Names of the given packages that are not installed.
+ * @param {string[]} packages
+ * @returns {Promise<string[]>}
+ */
 export async function missingPackages(packages) {
   const { stdout } = await run('dpkg-query', ['-W', '-f', '${Package} ${db:Status-Abbrev}\\n', ...packages], {
     capture: true,
@@ -126,7 +141,10 @@ export async function missingPackages(packages) {
   return packages.filter((p) => !installed.has(p));
 }
 
-/** Installs whichever of the packages are missing (non-interactive, no recommends). */
+/**
+ * Installs whichever of the packages are missing (non-interactive, no recommends).
+ * @param {string[]} packages
+ */
 export async function ensurePackages(packages) {
   const missing = await missingPackages(packages);
   if (missing.length === 0) return;
@@ -146,7 +164,11 @@ export async function ensurePackages(packages) {
   );
 }
 
-/** apt-cache madison for several packages: [{pkg, version, suite}]. */
+/**
+ * apt-cache madison for several packages: [{pkg, version, suite}].
+ * @param {string[]} packages
+ * @returns {Promise<{ pkg: string, version: string, suite: string | undefined }[]>}
+ */
 export async function madison(packages) {
   if (packages.length === 0) return [];
   const { stdout } = await run('apt-cache', ['madison', ...packages], { capture: true, allowFail: true, env: APT_ENV });
@@ -160,12 +182,20 @@ export async function madison(packages) {
   return rows;
 }
 
-/** Package names known to apt that start with prefix. */
+/**
+ * Package names known to apt that start with prefix.
+ * @param {string} prefix
+ * @returns {Promise<string[]>}
+ */
 export async function packageNames(prefix) {
   return (await capture('apt-cache', ['pkgnames', prefix], { env: APT_ENV })).split('\n').filter(Boolean);
 }
 
-/** apt-get download pkg=version ... into dir. */
+/**
+ * apt-get download pkg=version ... into dir.
+ * @param {string[]} specs
+ * @param {string} dir
+ */
 export async function download(specs, dir) {
   await run('apt-get', ['download', '-q', ...APT_OPTS, ...specs], { cwd: dir, env: APT_ENV, capture: true });
 }

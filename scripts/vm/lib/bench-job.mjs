@@ -1,3 +1,4 @@
+// @ts-check
 // Judging a benchmark boot (`npm run test:vm -- --bench`): it passes when the
 // benchmark exited 0, left a JSON report, and the guest kernel log is clean.
 // It counts as one test in the totals.
@@ -5,15 +6,31 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { consoleKernelProblems, kernelProblems } from './kernel-log.mjs';
 import { step } from './log.mjs';
+/** @import { JobResults } from './guest-job.mjs' */
+/** @import { Boot } from './qemu.mjs' */
+/** @import { Verdict } from './report.mjs' */
 
-/** Compiles the benchmark's C reference on the host: the guest cannot (read-only root). */
+/**
+ * Compiles the benchmark's C reference on the host: the guest cannot (read-only root).
+ * @param {string} repoRoot
+ */
 export function buildBenchReference(repoRoot) {
   const out = execFileSync(process.execPath, ['--import=tsx', join(repoRoot, 'bench', 'build-c.ts')], { cwd: repoRoot, encoding: 'utf8' });
   step(`bench: C reference ${out.trim()}`);
 }
 
+/**
+ * @param {object} args
+ * @param {string} args.mode
+ * @param {Boot} args.boot
+ * @param {JobResults} args.job
+ * @param {string[]} args.consoleLines
+ * @returns {Verdict}
+ */
 export function judgeBench({ mode, boot, job, consoleLines }) {
+  /** @type {string[]} */
   const problems = [];
+  /** @type {unknown} */
   let report;
   if (boot.timedOut) problems.push(`guest timed out after ${(boot.wallMs / 1000).toFixed(0)} s and was killed`);
   if (job.initFailed) problems.push(`guest init failed: ${job.initFailed}`);
@@ -23,7 +40,7 @@ export function judgeBench({ mode, boot, job, consoleLines }) {
     try {
       report = JSON.parse(job.benchReport);
     } catch (err) {
-      problems.push(`bench.json is not valid JSON: ${err.message}`);
+      problems.push(`bench.json is not valid JSON: ${/** @type {Error} */ (err).message}`);
     }
   }
   if (job.benchExit !== undefined && job.benchExit !== 0) problems.push(`the benchmark exited with status ${job.benchExit}`);

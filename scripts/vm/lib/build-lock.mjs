@@ -1,3 +1,4 @@
+// @ts-check
 // One build at a time per cache root: parallel runs (e.g. two CI jobs on one machine)
 // would otherwise debootstrap into the same work dir. The lock is a file holding the
 // owner's pid; a lock whose owner is gone is taken over. Cached runs never take it.
@@ -6,16 +7,22 @@ import { join } from 'node:path';
 import { HarnessError } from './errors.mjs';
 import { note } from './log.mjs';
 
+/** @param {number} pid */
 function alive(pid) {
   try {
     process.kill(pid, 0);
     return true;
   } catch (err) {
-    return err.code === 'EPERM';
+    return /** @type {NodeJS.ErrnoException} */ (err).code === 'EPERM';
   }
 }
 
-/** Waits for and takes the build lock; returns the function that releases it. */
+/**
+ * Waits for and takes the build lock; returns the function that releases it.
+ * @param {string} cacheRoot
+ * @param {number} [timeoutMs]
+ * @returns {Promise<() => void>}
+ */
 export async function acquireBuildLock(cacheRoot, timeoutMs = 30 * 60 * 1000) {
   mkdirSync(cacheRoot, { recursive: true });
   const path = join(cacheRoot, '.build.lock');
@@ -28,7 +35,7 @@ export async function acquireBuildLock(cacheRoot, timeoutMs = 30 * 60 * 1000) {
       closeSync(fd);
       return () => rmSync(path, { force: true });
     } catch (err) {
-      if (err.code !== 'EEXIST') throw err;
+      if (/** @type {NodeJS.ErrnoException} */ (err).code !== 'EEXIST') throw err;
     }
     let owner;
     try {

@@ -1,3 +1,4 @@
+// @ts-check
 // Builds the cache directory of one kernel: Debian's vmlinuz and the modules the guest
 // needs, plus netdevsim.ko built out of tree twice (stock, and with the devmem-e2e
 // patch) in a trixie chroot (scripts/vm/build-netdevsim.sh).
@@ -13,6 +14,8 @@ import { applyPatch } from './netdevsim-patch.mjs';
 import { run } from './proc.mjs';
 import { assertNoMountsBelow } from './mounts.mjs';
 import { onCleanup } from './cleanup.mjs';
+/** @import { Candidate } from './debian-kernels.mjs' */
+/** @import { Patch } from './netdevsim-patch.mjs' */
 
 // Loaded by the guest init in this order (dependencies are added automatically):
 // 9p for the host root share, veth and dummy for tests that want them, the clsact
@@ -22,6 +25,10 @@ export const GUEST_MODULES = ['netfs', '9pnet', '9pnet_virtio', '9p', 'veth', 'd
 // Kernel options the harness relies on; a kernel without them is not worth booting.
 const REQUIRED_CONFIG = ['CONFIG_NET_DEVMEM=y', 'CONFIG_UDMABUF=y', 'CONFIG_DMABUF_HEAPS_SYSTEM=y', 'CONFIG_VIRTIO_PCI=y', 'CONFIG_NETKIT=y'];
 
+/**
+ * @param {string | undefined} configPath
+ * @param {string} release
+ */
 function checkConfig(configPath, release) {
   if (!configPath) return;
   const config = readFileSync(configPath, 'utf8').split('\n');
@@ -29,6 +36,10 @@ function checkConfig(configPath, release) {
   if (missing.length) throw new HarnessError(`kernel ${release} lacks ${missing.join(', ')}`);
 }
 
+/**
+ * @param {Candidate} candidate
+ * @param {string} work
+ */
 async function extractKernel(candidate, work) {
   const debs = join(work, 'debs');
   const root = join(work, 'kernel', candidate.release);
@@ -46,6 +57,13 @@ async function extractKernel(candidate, work) {
   return kernelTreePaths(root, candidate.release);
 }
 
+/**
+ * @param {Candidate} candidate
+ * @param {string} sourceDir
+ * @param {Patch} patch
+ * @param {string} work
+ * @param {string} repoRoot
+ */
 async function buildNetdevsim(candidate, sourceDir, patch, work, repoRoot) {
   const sources = join(work, 'netdevsim-src', candidate.release);
   const out = join(work, 'netdevsim-out', candidate.release);
@@ -71,7 +89,11 @@ async function buildNetdevsim(candidate, sourceDir, patch, work, repoRoot) {
   return { stock: join(out, 'stock', 'netdevsim.ko'), devmem: join(out, 'devmem', 'netdevsim.ko') };
 }
 
-/** The built modules must be for this kernel, and only the patched one may carry the marker. */
+/**
+ * The built modules must be for this kernel, and only the patched one may carry the marker.
+ * @param {{ stock: Buffer, devmem: Buffer }} kos
+ * @param {string} release
+ */
 function checkNetdevsimBuilds(kos, release) {
   for (const [variant, ko] of Object.entries(kos)) {
     const vermagic = modinfo(ko, 'vermagic') ?? '';
@@ -84,6 +106,13 @@ function checkNetdevsimBuilds(kos, release) {
 /**
  * Builds everything for `candidate` into <cacheRoot>/<release>/ and returns its paths.
  * `sourceDir` is the pristine netdevsim source the patch was checked against.
+ * @param {object} args
+ * @param {Candidate} args.candidate
+ * @param {string} args.sourceDir
+ * @param {Patch} args.patch
+ * @param {string} args.cacheRoot
+ * @param {string} args.work
+ * @param {string} args.repoRoot
  */
 export async function buildKernelArtifacts({ candidate, sourceDir, patch, cacheRoot, work, repoRoot }) {
   const t0 = Date.now();
@@ -105,7 +134,7 @@ export async function buildKernelArtifacts({ candidate, sourceDir, patch, cacheR
     );
     const kos = { stock: readFileSync(built.stock), devmem: readFileSync(built.devmem) };
     checkNetdevsimBuilds(kos, candidate.release);
-    for (const variant of ['stock', 'devmem']) {
+    for (const variant of /** @type {const} */ (['stock', 'devmem'])) {
       mkdirSync(join(staging, 'netdevsim', variant), { recursive: true });
       writeFileSync(paths.netdevsim[variant], kos[variant]);
     }
@@ -140,7 +169,11 @@ export async function buildKernelArtifacts({ candidate, sourceDir, patch, cacheR
   }
 }
 
-/** Removes the build scratch space (chroot, unpacked packages) unless asked to keep it. */
+/**
+ * Removes the build scratch space (chroot, unpacked packages) unless asked to keep it.
+ * @param {string} work
+ * @param {boolean} keep
+ */
 export function cleanWork(work, keep) {
   if (!existsSync(work)) return;
   if (keep) {

@@ -1,3 +1,4 @@
+// @ts-check
 // The artifact cache, outside the clone so that fresh CI clones reuse it:
 //
 //   <root>/<kernel release>/   e.g. ~/.cache/devmem-tcp/7.3.4+deb13-amd64/
@@ -18,14 +19,35 @@ import { compareCandidatesNewestFirst } from './debian-kernels.mjs';
 export const CACHE_FORMAT = 2; // 2: sch_ingress and cls_bpf among the guest modules
 const RELEASE_DIR_RE = /^\d+\.\d+\.\d+\+deb\d+-amd64$/;
 
+/**
+ * What stamp.json says a kernel directory was built from.
+ * @typedef {object} Stamp
+ * @property {number} format CACHE_FORMAT
+ * @property {string} release
+ * @property {string} version
+ * @property {string} sourcePackage
+ * @property {string} patchSha256
+ * @property {string[]} modules the guest modules, in load order
+ * @property {string} builtAt ISO date
+ * @property {number} buildSeconds
+ */
+/** @typedef {ReturnType<typeof artifactPaths>} ArtifactPaths */
+/** @typedef {Stamp & { paths: ArtifactPaths }} CachedKernel */
+
+/**
+ * @param {string} root
+ * @param {string} release
+ */
 export function kernelDir(root, release) {
   return join(root, release);
 }
 
+/** @param {string} root */
 export function workDir(root) {
   return join(root, 'work');
 }
 
+/** @param {string} dir */
 export function artifactPaths(dir) {
   return {
     dir,
@@ -38,10 +60,18 @@ export function artifactPaths(dir) {
   };
 }
 
+/**
+ * @param {string} dir
+ * @param {Omit<Stamp, 'format'>} stamp
+ */
 export function writeStamp(dir, stamp) {
   writeFileSync(artifactPaths(dir).stamp, `${JSON.stringify({ format: CACHE_FORMAT, ...stamp }, null, 2)}\n`);
 }
 
+/**
+ * @param {string} dir
+ * @returns {Stamp | undefined}
+ */
 function readStamp(dir) {
   try {
     return JSON.parse(readFileSync(artifactPaths(dir).stamp, 'utf8'));
@@ -50,7 +80,12 @@ function readStamp(dir) {
   }
 }
 
-/** The cached kernel in dir if it is complete and was built with this patch. */
+/**
+ * The cached kernel in dir if it is complete and was built with this patch.
+ * @param {string} dir
+ * @param {string} patchSha256
+ * @returns {CachedKernel | undefined}
+ */
 export function usableCachedKernel(dir, patchSha256) {
   const stamp = readStamp(dir);
   if (!stamp || stamp.format !== CACHE_FORMAT || stamp.patchSha256 !== patchSha256) return undefined;
@@ -60,12 +95,18 @@ export function usableCachedKernel(dir, patchSha256) {
   return { ...stamp, paths };
 }
 
-/** All usable cached kernels for this patch, newest first. */
+/**
+ * All usable cached kernels for this patch, newest first.
+ * @param {string} root
+ * @param {string} patchSha256
+ * @returns {CachedKernel[]}
+ */
 export function usableCachedKernels(root, patchSha256) {
   if (!existsSync(root)) return [];
-  return readdirSync(root)
-    .filter((name) => RELEASE_DIR_RE.test(name))
-    .map((name) => usableCachedKernel(kernelDir(root, name), patchSha256))
-    .filter(Boolean)
-    .sort(compareCandidatesNewestFirst);
+  return /** @type {CachedKernel[]} */ (
+    readdirSync(root)
+      .filter((name) => RELEASE_DIR_RE.test(name))
+      .map((name) => usableCachedKernel(kernelDir(root, name), patchSha256))
+      .filter(Boolean)
+  ).sort(compareCandidatesNewestFirst);
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // Tests run the CLI (`devmem nc`) as the compiled JavaScript in dist/, because
 // loading it through tsx over the guest's 9p root takes seconds per process.
 // Compiling here, on the host, keeps dist/ in step with the sources under test.
@@ -6,6 +7,7 @@ import { join } from 'node:path';
 import { note, step } from './log.mjs';
 import { run } from './proc.mjs';
 
+/** @param {string} repoRoot */
 export async function ensureCompiledCli(repoRoot) {
   if (!existsSync(join(repoRoot, 'tsconfig.build.json'))) {
     note('no tsconfig.build.json in this tree: the guest runs without a compiled CLI');

@@ -1,3 +1,4 @@
+// @ts-check
 // Judging the conformance boot: the kernel's own devmem selftests run unmodified in
 // the guest against `devmem nc` (through a two-line `ncdevmem` wrapper), and every case
 // they report counts in the run's totals.
@@ -11,6 +12,11 @@ import { join } from 'node:path';
 import { parseKtap } from './ktap.mjs';
 import { consoleKernelProblems, kernelProblems } from './kernel-log.mjs';
 import { SELFTEST_FILES } from './selftests.mjs';
+/** @import { JobResults } from './guest-job.mjs' */
+/** @import { KtapCase } from './ktap.mjs' */
+/** @import { Boot } from './qemu.mjs' */
+/** @import { Verdict } from './report.mjs' */
+/** @import { SpecCheck } from './spec-check.mjs' */
 
 /**
  * Skips that ncdevmem takes on the lab as well: the case name, the skip comment the
@@ -29,23 +35,36 @@ export const EXPECTED_SKIPS = [
   },
 ];
 
+/** @param {string} file */
 export function suiteName(file) {
   return file.replace(/\.py$/, '');
 }
 
-/** Where the guest leaves one suite's output and exit status in the job directory. */
+/**
+ * Where the guest leaves one suite's output and exit status in the job directory.
+ * @param {string} dir
+ * @param {string} file
+ */
 export function suiteOutputFiles(dir, file) {
   const stem = suiteName(file);
   return { tap: join(dir, `ksft-${stem}.tap`), exit: join(dir, `ksft-${stem}.exit`) };
 }
 
+/** @param {KtapCase} c */
 function expectedSkip(c) {
   return EXPECTED_SKIPS.find((s) => s.name === c.name && s.comment.test(c.comment));
 }
 
+/**
+ * @param {string} file
+ * @param {string} text
+ * @param {number | undefined} exitStatus
+ */
 function judgeSuite(file, text, exitStatus) {
   const { plan, cases } = parseKtap(text);
+  /** @type {Verdict['failedTests']} */
   const failedTests = [];
+  /** @type {string[]} */
   const problems = [];
   let passed = 0;
   let skipped = 0;
@@ -74,14 +93,25 @@ function judgeSuite(file, text, exitStatus) {
 /**
  * `specChecks` ([{ name, problems }], from spec-check.mjs, run on the host against the
  * same source's YAML) count as cases too: the codec must speak the kernel's netlink.
+ * @param {object} args
+ * @param {string} args.mode
+ * @param {Boot} args.boot
+ * @param {string} args.jobDir
+ * @param {JobResults} args.job
+ * @param {string[]} args.consoleLines
+ * @param {SpecCheck[]} [args.specChecks]
+ * @returns {Verdict}
  */
 export function judgeConformance({ mode, boot, jobDir, job, consoleLines, specChecks = [] }) {
+  /** @type {string[]} */
   const problems = [];
   if (boot.timedOut) problems.push(`guest timed out after ${(boot.wallMs / 1000).toFixed(0)} s and was killed`);
   if (job.initFailed) problems.push(`guest init failed: ${job.initFailed}`);
   let passed = 0;
   let skipped = 0;
+  /** @type {Verdict['failedTests']} */
   const failedTests = [];
+  /** @type {NonNullable<Verdict['suites']>} */
   const suites = {};
   for (const file of SELFTEST_FILES) {
     const out = suiteOutputFiles(jobDir, file);

@@ -1,3 +1,4 @@
+// @ts-check
 // Which Debian kernels the harness can use, and which packages make one up.
 //
 // A candidate is a generic amd64 kernel from trixie-backports whose source package
@@ -10,21 +11,39 @@ import { join } from 'node:path';
 import { madison, packageNames } from './apt.mjs';
 import { compareDebVersions } from './debian-version.mjs';
 
+/**
+ * @typedef {object} Candidate
+ * @property {string} release e.g. 7.3.4+deb13-amd64
+ * @property {string} version the Debian package version
+ * @property {string} sourcePackage linux-source-X.Y
+ * @property {string[]} packages pkg=version of each package that makes up the kernel
+ */
+
 export const KERNEL_SUITE = 'trixie-backports';
 const RELEASE_RE = /^(\d+)\.(\d+)\.(\d+)\+deb\d+-amd64$/;
 
+/**
+ * @param {string} release
+ * @returns {number[]} major, minor, patch
+ */
 export function releaseParts(release) {
   const m = RELEASE_RE.exec(release);
   if (!m) throw new Error(`not a Debian amd64 kernel release: ${release}`);
   return m.slice(1, 4).map(Number);
 }
 
-/** Newest first: by kernel release, then by Debian package version. */
+/**
+ * Newest first: by kernel release, then by Debian package version.
+ * @param {{ release: string, version: string }} a
+ * @param {{ release: string, version: string }} b
+ * @returns {number}
+ */
 export function compareCandidatesNewestFirst(a, b) {
   const [x, y] = [releaseParts(a.release), releaseParts(b.release)];
   return y[0] - x[0] || y[1] - x[1] || y[2] - x[2] || compareDebVersions(b.version, a.version);
 }
 
+/** @param {string} release */
 function series(release) {
   const [major, minor] = releaseParts(release);
   return `${major}.${minor}`;
@@ -33,6 +52,8 @@ function series(release) {
 /**
  * Usable kernels, newest first: [{release, version, sourcePackage, packages: [pkg=ver...]}].
  * With `release` set (DEVMEM_VM_KERNEL) only that kernel is considered, from any suite.
+ * @param {{ release?: string | undefined }} [filter]
+ * @returns {Promise<Candidate[]>}
  */
 export async function listKernelCandidates({ release } = {}) {
   const imageNames = release
@@ -44,6 +65,7 @@ export async function listKernelCandidates({ release } = {}) {
   const binaryNames = releases.map((r) => `linux-binary-${r}`);
   const [sources, binaries] = await Promise.all([madison(sourceNames), madison(binaryNames)]);
 
+  /** @type {Candidate[]} */
   const candidates = [];
   const seen = new Set();
   for (const image of images) {
@@ -65,7 +87,11 @@ export async function listKernelCandidates({ release } = {}) {
   return candidates.sort(compareCandidatesNewestFirst);
 }
 
-/** Where an extracted kernel package tree keeps vmlinuz, the module tree and the config. */
+/**
+ * Where an extracted kernel package tree keeps vmlinuz, the module tree and the config.
+ * @param {string} root
+ * @param {string} release
+ */
 export function kernelTreePaths(root, release) {
   const modulesDir = [join(root, 'usr/lib/modules', release), join(root, 'lib/modules', release)].find((d) =>
     existsSync(join(d, 'kernel')),

@@ -1,6 +1,8 @@
+// @ts-check
 // Debian version ordering (deb-version(7)), so candidates can be sorted without one
 // `dpkg --compare-versions` process per comparison.
 
+/** @param {string | undefined} c */
 function order(c) {
   if (c === '~') return -1;
   if (c === undefined || c === '') return 0;
@@ -8,6 +10,11 @@ function order(c) {
   return c.charCodeAt(0) + 256;
 }
 
+/**
+ * @param {string} a
+ * @param {string} b
+ * @returns {number}
+ */
 function comparePart(a, b) {
   let i = 0;
   let j = 0;
@@ -32,6 +39,10 @@ function comparePart(a, b) {
   return 0;
 }
 
+/**
+ * @param {string} v
+ * @returns {[epoch: number, upstream: string, revision: string]}
+ */
 function split(v) {
   const colon = v.indexOf(':');
   const epoch = colon >= 0 ? Number(v.slice(0, colon)) : 0;
@@ -40,7 +51,12 @@ function split(v) {
   return dash >= 0 ? [epoch, rest.slice(0, dash), rest.slice(dash + 1)] : [epoch, rest, ''];
 }
 
-/** < 0, 0, > 0 like dpkg --compare-versions a lt/eq/gt b. */
+/**
+ * < 0, 0, > 0 like dpkg --compare-versions a lt/eq/gt b.
+ * @param {string} a
+ * @param {string} b
+ * @returns {number}
+ */
 export function compareDebVersions(a, b) {
   const [ea, ua, ra] = split(a);
   const [eb, ub, rb] = split(b);

@@ -1,3 +1,4 @@
+// @ts-check
 // The job directory of one guest boot: a host temp dir shared writable into the guest.
 // The host writes job.env (what to run); the guest writes back:
 //   results.json  mocha results (test/e2e/mocha-reporter.cjs)
@@ -13,10 +14,29 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+/**
+ * What test/e2e/mocha-reporter.cjs writes to results.json.
+ * @typedef {object} MochaResults
+ * @property {{ passes?: number, failures?: number, pending?: number, tests?: number, duration?: number }} [stats]
+ * @property {{ title: string, fullTitle: string, file?: string, state: 'passed' | 'failed' | 'pending', durationMs?: number, error?: { message: string, stack?: string } }[]} [tests]
+ */
+/** @typedef {ReturnType<typeof readJobResults>} JobResults */
+
+/** @param {string} value */
 function shellQuote(value) {
   return `'${String(value).replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * @param {object} job
+ * @param {string} job.mode
+ * @param {string} job.repoRoot
+ * @param {string} job.node the node binary the guest runs
+ * @param {string} [job.grep]
+ * @param {boolean} job.color
+ * @param {{ args: string }} [job.bench]
+ * @param {{ tree: string, files: string[], timeoutSeconds: number }} [job.selftests]
+ */
 export function createJob({ mode, repoRoot, node, grep, color, bench, selftests }) {
   const dir = mkdtempSync(join(tmpdir(), `devmem-vm-${mode}-`));
   const vars = {
@@ -55,26 +75,39 @@ export function createJob({ mode, repoRoot, node, grep, color, bench, selftests 
   };
 }
 
+/**
+ * @param {string} dir
+ * @param {string} name
+ */
 function readText(dir, name) {
   const path = join(dir, name);
   return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
 }
 
+/**
+ * @param {string} dir
+ * @param {string} name
+ */
 function readStatus(dir, name) {
   const text = readText(dir, name)?.trim();
   return text === undefined || text === '' ? undefined : Number(text);
 }
 
-/** What the guest left in the job directory (missing pieces are undefined). */
+/**
+ * What the guest left in the job directory (missing pieces are undefined).
+ * @param {string} dir
+ */
 export function readJobResults(dir) {
+  /** @type {MochaResults | undefined} */
   let results;
+  /** @type {string | undefined} */
   let resultsError;
   const raw = readText(dir, 'results.json');
   if (raw !== undefined) {
     try {
       results = JSON.parse(raw);
     } catch (err) {
-      resultsError = `results.json is not valid JSON: ${err.message}`;
+      resultsError = `results.json is not valid JSON: ${/** @type {Error} */ (err).message}`;
     }
   }
   return {

@@ -1,3 +1,4 @@
+// @ts-check
 // Debian packages the harness needs on the host (all from bookworm itself).
 import { ensurePackages } from './apt.mjs';
 

@@ -1,3 +1,4 @@
+// @ts-check
 // The guest's initramfs: static busybox, scripts/vm/guest/init as /init and the cached
 // kernel modules (both netdevsim builds; init loads the one for the job's mode). It is
 // small and quick to make, and named after a hash of everything in it, so editing the
@@ -12,7 +13,15 @@ import { step } from './log.mjs';
 import { run } from './proc.mjs';
 
 const BUSYBOX = '/bin/busybox'; // from busybox-static
+/** @import { ArtifactPaths, Stamp } from './cache.mjs' */
 
+/**
+ * @param {object} args
+ * @param {ArtifactPaths} args.paths
+ * @param {Pick<Stamp, 'patchSha256' | 'builtAt'>} args.stamp
+ * @param {string} args.repoRoot
+ * @returns {Promise<string>} the image's path
+ */
 export async function ensureInitramfs({ paths, stamp, repoRoot }) {
   const init = readFileSync(join(repoRoot, 'scripts/vm/guest/init'));
   if (!existsSync(BUSYBOX)) throw new HarnessError(`${BUSYBOX} missing (package busybox-static)`);
@@ -39,7 +48,7 @@ export async function ensureInitramfs({ paths, stamp, repoRoot }) {
     copyFileSync(join(repoRoot, 'scripts/vm/guest/init'), join(root, 'init'));
     chmodSync(join(root, 'init'), 0o755);
     for (const f of readdirSync(paths.modulesDir)) copyFileSync(join(paths.modulesDir, f), join(root, 'lib/modules', f));
-    for (const variant of ['stock', 'devmem']) {
+    for (const variant of /** @type {const} */ (['stock', 'devmem'])) {
       copyFileSync(paths.netdevsim[variant], join(root, 'lib/modules', `netdevsim-${variant}.ko`));
     }
     await run('sh', ['-c', 'cd "$1" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1 > "$2"', 'sh', root, partial]);

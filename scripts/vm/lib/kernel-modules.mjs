@@ -1,3 +1,4 @@
+// @ts-check
 // Picks kernel modules out of an extracted Debian module tree, with their dependencies
 // in load order, decompressed (busybox insmod in the guest cannot read .ko.xz).
 //
@@ -9,8 +10,13 @@ import { basename, join } from 'node:path';
 
 const SUFFIX_RE = /\.ko(\.xz|\.zst|\.gz)?$/;
 
-const canonical = (name) => name.replace(/-/g, '_');
+const canonical = (/** @type {string} */ name) => name.replace(/-/g, '_');
 
+/**
+ * @param {string} dir
+ * @param {Map<string, string>} [index]
+ * @returns {Map<string, string>} module name -> path
+ */
 function indexTree(dir, index = new Map()) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
@@ -20,6 +26,10 @@ function indexTree(dir, index = new Map()) {
   return index;
 }
 
+/**
+ * @param {string} modulesDir
+ * @returns {Set<string>}
+ */
 function builtinModules(modulesDir) {
   const file = join(modulesDir, 'modules.builtin');
   if (!existsSync(file)) return new Set();
@@ -31,6 +41,10 @@ function builtinModules(modulesDir) {
   );
 }
 
+/**
+ * @param {string} path
+ * @returns {Buffer}
+ */
 export function decompressModule(path) {
   const big = { maxBuffer: 512 << 20 };
   if (path.endsWith('.xz')) return execFileSync('xz', ['-dc', path], big);
@@ -39,7 +53,12 @@ export function decompressModule(path) {
   return readFileSync(path);
 }
 
-/** The value of a .modinfo key ("depends", "vermagic", ...) of a decompressed module. */
+/**
+ * The value of a .modinfo key ("depends", "vermagic", ...) of a decompressed module.
+ * @param {Buffer} ko
+ * @param {string} key
+ * @returns {string | undefined}
+ */
 export function modinfo(ko, key) {
   const text = ko.toString('latin1');
   const m = new RegExp(`(?:^|\\0)${key}=([^\\0]*)\\0`).exec(text);
@@ -52,13 +71,25 @@ export function modinfo(ko, key) {
  * skipped; `extra` maps names to already decompressed modules built elsewhere
  * (netdevsim), whose dependencies are resolved from the tree too but which are not
  * written or listed.
+ * @param {object} args
+ * @param {string} args.modulesDir
+ * @param {string[]} args.names
+ * @param {string} args.outDir
+ * @param {Map<string, Buffer>} [args.extra]
+ * @returns {string[]}
  */
 export function collectModules({ modulesDir, names, outDir, extra = new Map() }) {
   const index = indexTree(join(modulesDir, 'kernel'));
   const builtin = builtinModules(modulesDir);
+  /** @type {string[]} */
   const order = [];
-  const state = new Map(); // name -> 'visiting' | 'done'
+  /** @type {Map<string, 'visiting' | 'done'>} */
+  const state = new Map();
 
+  /**
+   * @param {string} name
+   * @param {string} [wantedBy]
+   */
   const visit = (name, wantedBy) => {
     name = canonical(name);
     if (state.get(name) === 'done' || builtin.has(name)) return;
@@ -71,9 +102,9 @@ export function collectModules({ modulesDir, names, outDir, extra = new Map() })
       if (!path) throw new Error(`kernel module ${name}${wantedBy ? ` (needed by ${wantedBy})` : ''} is neither in the module tree nor built in`);
       ko = decompressModule(path);
     }
-    for (const dep of (modinfo(ko, 'depends') ?? '').split(',').filter(Boolean)) visit(dep, name);
+    for (const dep of (modinfo(/** @type {Buffer} */ (ko), 'depends') ?? '').split(',').filter(Boolean)) visit(dep, name);
     if (!isExtra) {
-      writeFileSync(join(outDir, `${name}.ko`), ko);
+      writeFileSync(join(outDir, `${name}.ko`), /** @type {Buffer} */ (ko));
       order.push(name);
     }
     state.set(name, 'done');

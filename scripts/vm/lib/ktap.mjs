@@ -1,3 +1,4 @@
+// @ts-check
 // Reads the KTAP that the kernel's Python selftests print (net/lib/py/ksft.py):
 //
 //   TAP version 13
@@ -11,6 +12,15 @@
 // not results (diagnostics "# ...", the plan) are kept as the case's log, so that a
 // failure can be shown with what the suite printed for it.
 
+/**
+ * @typedef {object} KtapCase
+ * @property {number} number
+ * @property {string} name
+ * @property {'pass' | 'fail' | 'skip' | 'xfail'} status
+ * @property {string} comment
+ * @property {string[]} log what the suite printed before the result line
+ */
+
 const ANSI_RE = /\x1b\[[0-9;]*m/g;
 const RESULT_RE = /^(not )?ok (\d+) (\S+)(?:\s+#\s*(\S+)\s*(.*))?$/;
 const PLAN_RE = /^1\.\.(\d+)$/;
@@ -18,10 +28,15 @@ const PLAN_RE = /^1\.\.(\d+)$/;
 /**
  * Parses one suite's output: { plan, cases: [{ number, name, status, comment, log }] },
  * status being 'pass', 'fail', 'skip' or 'xfail'.
+ * @param {string} text
+ * @returns {{ plan: number | undefined, cases: KtapCase[] }}
  */
 export function parseKtap(text) {
+  /** @type {KtapCase[]} */
   const cases = [];
+  /** @type {number | undefined} */
   let plan;
+  /** @type {string[]} */
   let log = [];
   for (const raw of text.split('\n')) {
     const line = raw.replace(ANSI_RE, '').replace(/\r$/, '');
@@ -37,6 +52,7 @@ export function parseKtap(text) {
     }
     const [, not, number, name, directive, comment] = m;
     const dir = directive?.toUpperCase();
+    /** @type {KtapCase['status']} */
     let status;
     if (dir === 'SKIP') status = 'skip';
     else if (dir === 'XFAIL') status = 'xfail';

@@ -1,3 +1,4 @@
+// @ts-check
 // Parts of Debian's linux-source-X.Y package of exactly a kernel's version: apt-get
 // download, then the named paths streamed out of the ~170 MB source tarball inside it
 // (never stored whole), and the .deb deleted right after.
@@ -11,6 +12,12 @@ import { run } from './proc.mjs';
  * Extracts `paths` (relative to the kernel tree's root; shell wildcards allowed) of
  * `sourcePackage`=`version` into `dest`, dropping the first `strip` components of each
  * path below the tree's root. Returns `dest`.
+ * @param {{ sourcePackage: string, version: string }} pkg
+ * @param {string} work
+ * @param {string} dest
+ * @param {string[]} paths
+ * @param {number} [strip]
+ * @returns {Promise<string>}
  */
 export async function extractLinuxSource({ sourcePackage, version }, work, dest, paths, strip = 0) {
   const debs = join(work, 'debs');

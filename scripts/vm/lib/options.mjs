@@ -1,3 +1,4 @@
+// @ts-check
 // Command line and environment of `npm run test:vm` (node scripts/vm/run.mjs).
 import { parseArgs } from 'node:util';
 import { homedir } from 'node:os';
@@ -43,22 +44,36 @@ environment:
   DEVMEM_CONFORMANCE_SUITE_TIMEOUT=S  limit for each kernel selftest file in the conformance mode (default 600)
 `;
 
+/**
+ * @param {string | number} value
+ * @param {string} name
+ */
 function positiveSeconds(value, name) {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new HarnessError(`${name} must be a positive number of seconds, got ${JSON.stringify(value)}`);
   return n;
 }
 
+/** @param {string | number} value */
 function cpuCount(value) {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new HarnessError(`DEVMEM_VM_CPUS must be a whole number from 1 to 64, got ${JSON.stringify(value)}`);
   return n;
 }
 
+/** @param {string | undefined} value */
 function flag(value) {
   return value !== undefined && value !== '' && value !== '0' && value.toLowerCase() !== 'false';
 }
 
+/**
+ * @typedef {ReturnType<typeof parseOptions>} Options
+ */
+
+/**
+ * @param {string[]} [argv]
+ * @param {NodeJS.ProcessEnv} [env]
+ */
 export function parseOptions(argv = process.argv.slice(2), env = process.env) {
   let parsed;
   try {
@@ -79,7 +94,7 @@ export function parseOptions(argv = process.argv.slice(2), env = process.env) {
       allowPositionals: false,
     }).values;
   } catch (err) {
-    throw new HarnessError(`${err.message}\n\n${USAGE}`);
+    throw new HarnessError(`${/** @type {Error} */ (err).message}\n\n${USAGE}`);
   }
   if (parsed.mode !== undefined && !MODES.includes(parsed.mode)) {
     throw new HarnessError(`--mode must be one of ${MODES.join(', ')}, got ${JSON.stringify(parsed.mode)}`);

@@ -1,12 +1,35 @@
+// @ts-check
 // Child processes for the harness. Every child gets its own process group so that
 // killAllChildren() can stop it together with whatever it started (apt's dpkg, the
 // chroot's make, qemu), e.g. on SIGINT or when the overall timeout fires.
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { HarnessError } from './errors.mjs';
+/** @import { ChildProcess, ChildProcessByStdio, SpawnOptions } from 'node:child_process' */
+/** @import { Readable } from 'node:stream' */
 
+/**
+ * @typedef {object} RunOptions
+ * @property {string} [cwd]
+ * @property {NodeJS.ProcessEnv} [env] the child's whole environment (default: ours)
+ * @property {boolean} [capture]
+ * @property {boolean} [allowFail]
+ */
+/**
+ * @typedef {object} RunResult
+ * @property {number} code the exit status, 128 + the signal's number if it was killed
+ * @property {NodeJS.Signals | null} signal
+ * @property {string} stdout empty unless captured
+ * @property {string} stderr empty unless captured
+ */
+
+/** @type {Set<ChildProcess>} */
 const live = new Set();
 
+/**
+ * @param {string} cmd
+ * @param {readonly string[]} args
+ */
 function describe(cmd, args) {
   return [cmd, ...args].join(' ');
 }
@@ -16,6 +39,10 @@ function describe(cmd, args) {
  * a terminal and nothing it starts may wait for input.
  *   capture: collect stdout/stderr and return them (else they go to our stdout/stderr)
  *   allowFail: resolve with the exit status instead of throwing on non-zero exit
+ * @param {string} cmd
+ * @param {readonly string[]} [args]
+ * @param {RunOptions} [opts]
+ * @returns {Promise<RunResult>}
  */
 export function run(cmd, args = [], opts = {}) {
   const { cwd, env, capture = false, allowFail = false } = opts;
@@ -27,7 +54,9 @@ export function run(cmd, args = [], opts = {}) {
       detached: true,
     });
     live.add(child);
+    /** @type {Buffer[]} */
     const out = [];
+    /** @type {Buffer[]} */
     const err = [];
     child.stdout?.on('data', (chunk) => out.push(chunk));
     child.stderr?.on('data', (chunk) => err.push(chunk));
@@ -39,7 +68,7 @@ export function run(cmd, args = [], opts = {}) {
       live.delete(child);
       const stdout = Buffer.concat(out).toString();
       const stderr = Buffer.concat(err).toString();
-      const status = code ?? 128 + (constants.signals[signal] ?? 0);
+      const status = code ?? 128 + (constants.signals[/** @type {NodeJS.Signals} */ (signal)] ?? 0);
       if (status !== 0 && !allowFail) {
         const tail = (stderr || stdout).trim().split('\n').slice(-15).join('\n');
         reject(new HarnessError(`command failed (exit ${code ?? signal}): ${describe(cmd, args)}${tail ? `\n${tail}` : ''}`));
@@ -50,13 +79,25 @@ export function run(cmd, args = [], opts = {}) {
   });
 }
 
-/** Runs a command and returns its stdout (throws on failure). */
+/**
+ * Runs a command and returns its stdout (throws on failure).
+ * @param {string} cmd
+ * @param {readonly string[]} [args]
+ * @param {Omit<RunOptions, 'capture'>} [opts]
+ * @returns {Promise<string>}
+ */
 export async function capture(cmd, args = [], opts = {}) {
   const { stdout } = await run(cmd, args, { ...opts, capture: true });
   return stdout;
 }
 
-/** Starts a long-running child (qemu) whose lifetime the caller manages. */
+/**
+ * Starts a long-running child (qemu) whose lifetime the caller manages.
+ * @param {string} cmd
+ * @param {readonly string[]} args
+ * @param {Omit<SpawnOptions, 'stdio'>} [opts]
+ * @returns {ChildProcessByStdio<null, Readable, Readable>}
+ */
 export function startChild(cmd, args, opts = {}) {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...opts });
   live.add(child);
@@ -64,11 +105,15 @@ export function startChild(cmd, args, opts = {}) {
   return child;
 }
 
-/** Signals a child's whole process group; ignores children that already exited. */
+/**
+ * Signals a child's whole process group; ignores children that already exited.
+ * @param {ChildProcess} child
+ * @param {NodeJS.Signals} [signal]
+ */
 export function killTree(child, signal = 'SIGTERM') {
   if (child.exitCode !== null || child.signalCode !== null) return;
   try {
-    process.kill(-child.pid, signal);
+    process.kill(-(/** @type {number} */ (child.pid)), signal);
   } catch {
     try {
       child.kill(signal);
@@ -78,7 +123,10 @@ export function killTree(child, signal = 'SIGTERM') {
   }
 }
 
-/** Stops every child still running: SIGTERM first (lets traps unmount), then SIGKILL. */
+/**
+ * Stops every child still running: SIGTERM first (lets traps unmount), then SIGKILL.
+ * @param {number} [graceMs]
+ */
 export async function killAllChildren(graceMs = 5000) {
   const children = [...live];
   if (children.length === 0) return;

@@ -1,3 +1,4 @@
+// @ts-check
 // Boots the guest under QEMU and streams its console.
 //
 // TCG, not KVM: the build hosts' /dev/kvm is PVM, on which stock kernels die early.
@@ -15,6 +16,17 @@ import { killTree, startChild } from './proc.mjs';
 
 export const QEMU = 'qemu-system-x86_64';
 
+/**
+ * @typedef {object} Boot
+ * @property {number | NodeJS.Signals | null} exitCode qemu's exit status, or the signal that stopped it
+ * @property {boolean} timedOut
+ * @property {number} wallMs
+ */
+
+/**
+ * @param {{ vmlinuz: string, initramfs: string, jobDir: string, cpus?: number | undefined }} guest
+ * @returns {string[]}
+ */
 export function qemuArgs({ vmlinuz, initramfs, jobDir, cpus = 1 }) {
   const cmdline = [
     'console=ttyS0',
@@ -46,6 +58,15 @@ export function qemuArgs({ vmlinuz, initramfs, jobDir, cpus = 1 }) {
 /**
  * Boots once and resolves when qemu exits: { exitCode, timedOut, wallMs }.
  * Every console line is passed to onLine and appended to consoleLog.
+ * @param {object} guest
+ * @param {string} guest.vmlinuz
+ * @param {string} guest.initramfs
+ * @param {string} guest.jobDir
+ * @param {number} [guest.cpus]
+ * @param {number} guest.timeoutMs
+ * @param {string} guest.consoleLog
+ * @param {(line: string) => void} guest.onLine
+ * @returns {Promise<Boot>}
  */
 export function bootGuest({ vmlinuz, initramfs, jobDir, cpus, timeoutMs, consoleLog, onLine }) {
   return new Promise((resolve, reject) => {
@@ -59,11 +80,12 @@ export function bootGuest({ vmlinuz, initramfs, jobDir, cpus, timeoutMs, console
       const decoder = new StringDecoder('utf8');
       let partial = '';
       return {
+        /** @param {Buffer} chunk */
         write(chunk) {
           log.write(chunk);
           partial += decoder.write(chunk).replace(/\r/g, '');
           const lines = partial.split('\n');
-          partial = lines.pop();
+          partial = /** @type {string} */ (lines.pop());
           for (const line of lines) onLine(line);
         },
         flush() {

@@ -1,3 +1,4 @@
+// @ts-check
 // Judging one mode's boot and printing the outcome.
 //
 // A mode fails on: any failed test; zero tests (an empty run means the harness or the
@@ -5,8 +6,39 @@
 // crash or missing results. Each such harness-level problem counts as one failure in
 // the totals, so "N passed, 0 failed" is only ever printed for a clean run.
 import { consoleKernelProblems, kernelProblems } from './kernel-log.mjs';
+/** @import { JobResults } from './guest-job.mjs' */
+/** @import { Boot } from './qemu.mjs' */
 
+/**
+ * One mode's outcome (judgeMode, judgeConformance or judgeBench).
+ * @typedef {object} Verdict
+ * @property {string} mode
+ * @property {boolean} ok
+ * @property {number} passed
+ * @property {number} failed test failures plus harness problems
+ * @property {number} testFailures
+ * @property {number} pending
+ * @property {number} [skipped] conformance: skips the kernel's ncdevmem takes too
+ * @property {string[]} problems
+ * @property {{ title: string, error?: string | undefined }[]} failedTests
+ * @property {string[]} kernelProblems
+ * @property {number} bootSeconds
+ * @property {Record<string, { name: string, status: string, comment: string }[]>} [suites] conformance: each suite's cases
+ * @property {unknown} [benchReport] bench: the parsed bench.json
+ * @property {string} [logs] where the console and kernel logs were kept (failed modes)
+ */
+
+/**
+ * @param {object} args
+ * @param {string} args.mode
+ * @param {Boot} args.boot
+ * @param {JobResults} args.job
+ * @param {string[]} args.consoleLines
+ * @param {string} [args.grep]
+ * @returns {Verdict}
+ */
 export function judgeMode({ mode, boot, job, consoleLines, grep }) {
+  /** @type {string[]} */
   const problems = [];
   const results = job.results;
   const passed = results?.stats?.passes ?? 0;
@@ -49,6 +81,7 @@ export function judgeMode({ mode, boot, job, consoleLines, grep }) {
   };
 }
 
+/** @param {Verdict} verdict */
 export function printModeSummary(verdict) {
   const extra = [
     verdict.pending ? `${verdict.pending} pending` : '',
@@ -66,6 +99,7 @@ export function printModeSummary(verdict) {
   for (const p of verdict.problems) console.log(`  problem: ${p}`);
 }
 
+/** @param {Verdict[]} verdicts */
 export function totals(verdicts) {
   return {
     passed: verdicts.reduce((n, v) => n + v.passed, 0),

@@ -1,3 +1,4 @@
+// @ts-check
 // Which kernel to boot.
 //
 // 1. A cached kernel built with the current patch is used as is, without asking apt
@@ -13,15 +14,25 @@ import { HarnessError } from './errors.mjs';
 import { step, note } from './log.mjs';
 import { applyPatch } from './netdevsim-patch.mjs';
 import { fetchNetdevsimSource } from './netdevsim-source.mjs';
+/** @import { CachedKernel } from './cache.mjs' */
+/** @import { Candidate } from './debian-kernels.mjs' */
+/** @import { Patch } from './netdevsim-patch.mjs' */
+/** @import { Options } from './options.mjs' */
 
 /**
  * Returns { cached } (usable artifacts) or { build: candidate, sourceDir } (to build).
  * `prepareApt` is called before the first apt query (adds sources, updates lists).
+ * @param {object} args
+ * @param {Pick<Options, 'refresh' | 'kernel' | 'cacheRoot'>} args.opts
+ * @param {Patch} args.patch
+ * @param {string} args.work
+ * @param {() => Promise<void>} args.prepareApt
+ * @returns {Promise<{ cached: CachedKernel, build?: undefined, sourceDir?: undefined } | { cached?: undefined, build: Candidate, sourceDir: string }>}
  */
 export async function selectKernel({ opts, patch, work, prepareApt }) {
   if (!opts.refresh) {
     const cached = opts.kernel
-      ? [usableCachedKernel(kernelDir(opts.cacheRoot, opts.kernel), patch.sha256)].filter(Boolean)
+      ? /** @type {CachedKernel[]} */ ([usableCachedKernel(kernelDir(opts.cacheRoot, opts.kernel), patch.sha256)].filter(Boolean))
       : usableCachedKernels(opts.cacheRoot, patch.sha256);
     if (cached.length) {
       step(`kernel ${cached[0].release} (cached, patch ${patch.sha256.slice(0, 12)}; --refresh to look for a newer one)`);

@@ -1,3 +1,4 @@
+// @ts-check
 // The kernel's own devmem selftests, for the conformance mode: the Python suites
 // (drivers/net/hw/devmem.py, nk_devmem.py, userns_devmem.py), their libraries and the
 // YNL specs, taken unmodified from Debian's linux-source-X.Y of exactly the booted
@@ -20,6 +21,19 @@ import { HarnessError } from './errors.mjs';
 import { extractLinuxSource } from './linux-source.mjs';
 import { step, timed } from './log.mjs';
 import { run } from './proc.mjs';
+/** @import { CachedKernel } from './cache.mjs' */
+
+/**
+ * What the selftest tree's stamp.json says it was built from.
+ * @typedef {object} SelftestStamp
+ * @property {number} format SELFTESTS_FORMAT
+ * @property {string} sourcePackage
+ * @property {string} version
+ * @property {string[]} files
+ * @property {string} builtAt
+ * @property {number} buildSeconds
+ */
+/** @typedef {SelftestStamp & { paths: ReturnType<typeof selftestPaths> }} Selftests */
 
 // Bump when what goes into the tree, or how, changes.
 const SELFTESTS_FORMAT = 1;
@@ -54,14 +68,20 @@ export const SELFTEST_RUNTIME_PACKAGES = [
   'util-linux',
 ];
 
+/** @param {string} kernelDir */
 export function selftestPaths(kernelDir) {
   const dir = join(kernelDir, 'selftests');
   return { dir, stamp: join(dir, 'stamp.json'), tree: join(dir, 'tree'), hw: join(dir, 'tree/tools/testing/selftests/drivers/net/hw') };
 }
 
-/** The cached tree for this kernel if it is complete and of this format. */
+/**
+ * The cached tree for this kernel if it is complete and of this format.
+ * @param {CachedKernel} kernel
+ * @returns {Selftests | undefined}
+ */
 export function usableSelftests(kernel) {
   const paths = selftestPaths(kernel.paths.dir);
+  /** @type {SelftestStamp} */
   let stamp;
   try {
     stamp = JSON.parse(readFileSync(paths.stamp, 'utf8'));
@@ -73,14 +93,25 @@ export function usableSelftests(kernel) {
   return needed.every((f) => existsSync(f)) ? { ...stamp, paths } : undefined;
 }
 
+/**
+ * @param {CachedKernel} kernel
+ * @param {string} work
+ */
 async function extractSource(kernel, work) {
   // tar reports a name as missing when an earlier one already covered it: list each once.
-  const covered = (p) => BUILD_PATHS.some((b) => p === b || p.startsWith(`${b}/`));
+  const covered = (/** @type {string} */ p) => BUILD_PATHS.some((b) => p === b || p.startsWith(`${b}/`));
   const paths = [...BUILD_PATHS, ...RUNTIME_PATHS.filter((p) => !covered(p))];
   return extractLinuxSource(kernel, work, join(work, 'selftest-src', kernel.release), paths);
 }
 
-/** Builds the selftest tree for `kernel` (from the kernel cache) if it is not cached yet. */
+/**
+ * Builds the selftest tree for `kernel` (from the kernel cache) if it is not cached yet.
+ * @param {object} args
+ * @param {CachedKernel} args.kernel
+ * @param {string} args.work
+ * @param {() => Promise<void>} args.prepareApt
+ * @returns {Promise<Selftests>}
+ */
 export async function ensureSelftests({ kernel, work, prepareApt }) {
   const cached = usableSelftests(kernel);
   if (cached) {

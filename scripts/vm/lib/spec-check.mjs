@@ -1,3 +1,4 @@
+// @ts-check
 // Checks the addon's netlink tables (native/netlink/spec.cc) against the kernel's own
 // YAML specs (Documentation/netlink/specs/{netdev,ethtool}.yaml) from the same Debian
 // linux-source the conformance mode unpacks: every command id we send, and every
@@ -7,6 +8,26 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
+/**
+ * A family's tables as the addon's testing.netlinkSpec() reports them.
+ * @typedef {object} NetlinkSpec
+ * @property {{ name: string, id: number }[]} commands
+ * @property {Record<string, { name: string, type: number, kind: string, multi: boolean, nest?: string }[]>} sets attribute
+ *   sets by name; each attribute's `type` is its id
+ */
+/**
+ * The parts of a kernel YAML spec (Documentation/netlink/specs) that are checked.
+ * @typedef {object} FamilyYaml
+ * @property {{ name: string, 'subset-of'?: string, attributes: YamlAttribute[] }[]} attribute-sets
+ * @property {{ 'enum-model'?: string, list: YamlOperation[] }} operations
+ */
+/**
+ * @typedef {{ name: string, value?: number, type: string, 'multi-attr'?: boolean, 'nested-attributes'?: string }} YamlAttribute
+ * @typedef {{ name: string, value?: number, do?: { request?: { value?: number } }, dump?: { request?: { value?: number } } }} YamlOperation
+ * @typedef {{ id: number, type: string, multi: boolean, nest: string | undefined }} YamlAttrInfo
+ */
+/** @typedef {{ name: string, problems: string[] }} SpecCheck */
+
 /** The families checked, and their YAML file. */
 export const SPEC_FAMILIES = [
   { family: 'netdev', file: 'netdev.yaml' },
@@ -14,6 +35,7 @@ export const SPEC_FAMILIES = [
 ];
 
 // YAML types and the codec kind each may be read as. The kernel's uint is 4 or 8 bytes.
+/** @type {Record<string, string[]>} */
 const KINDS = {
   u8: ['u8'],
   u16: ['u16'],
@@ -28,19 +50,28 @@ const KINDS = {
   'indexed-array': ['nest'],
 };
 
-const camel = (name) => name.replace(/-([a-z0-9])/g, (_, c) => c.toUpperCase());
+const camel = (/** @type {string} */ name) => name.replace(/-([a-z0-9])/g, (_, c) => c.toUpperCase());
 
+/**
+ * @param {string} file
+ * @returns {FamilyYaml}
+ */
 function loadYaml(file) {
   // python3-yaml is one of the conformance mode's packages; Node has no YAML parser.
   const py = 'import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)';
   return JSON.parse(execFileSync('/usr/bin/python3', ['-c', py, file], { encoding: 'utf8', maxBuffer: 64 << 20 }));
 }
 
-/** { setName: Map(camelName -> { id, type, multi, nest }) }, subsets resolved to their parent's ids and types. */
+/**
+ * { setName: Map(camelName -> { id, type, multi, nest }) }, subsets resolved to their parent's ids and types.
+ * @param {FamilyYaml} yaml
+ */
 function attributeSets(yaml) {
+  /** @type {Map<string, Map<string, YamlAttrInfo>>} */
   const sets = new Map();
   for (const s of yaml['attribute-sets']) {
     if (s['subset-of']) continue;
+    /** @type {Map<string, YamlAttrInfo>} */
     const attrs = new Map();
     let next = 1;
     for (const a of s.attributes) {
@@ -53,6 +84,7 @@ function attributeSets(yaml) {
   for (const s of yaml['attribute-sets']) {
     if (!s['subset-of']) continue;
     const parent = sets.get(s['subset-of']);
+    /** @type {Map<string, YamlAttrInfo>} */
     const attrs = new Map();
     for (const a of s.attributes) {
       const p = parent?.get(camel(a.name));
@@ -63,8 +95,12 @@ function attributeSets(yaml) {
   return sets;
 }
 
-/** The request id of each operation, in the family's enum model. */
+/**
+ * The request id of each operation, in the family's enum model.
+ * @param {FamilyYaml} yaml
+ */
 function commandIds(yaml) {
+  /** @type {Map<string, number>} */
   const ids = new Map();
   const directional = yaml.operations['enum-model'] === 'directional';
   let next = 1;
@@ -84,8 +120,14 @@ function commandIds(yaml) {
   return ids;
 }
 
-/** Problems with one family: [] when every command and attribute matches. */
+/**
+ * Problems with one family: [] when every command and attribute matches.
+ * @param {NetlinkSpec} spec
+ * @param {FamilyYaml} yaml
+ * @returns {string[]}
+ */
 export function checkFamily(spec, yaml) {
+  /** @type {string[]} */
   const problems = [];
   const sets = attributeSets(yaml);
   const ops = commandIds(yaml);
@@ -122,9 +164,14 @@ export function checkFamily(spec, yaml) {
   return problems;
 }
 
-/** Checks every family in SPEC_FAMILIES; returns [{ name, problems }]. */
+/**
+ * Checks every family in SPEC_FAMILIES; returns [{ name, problems }].
+ * @param {{ repoRoot: string, specsDir: string }} dirs
+ * @returns {SpecCheck[]}
+ */
 export function checkSpecs({ repoRoot, specsDir }) {
   const require = createRequire(import.meta.url);
+  /** @type {{ testing: { netlinkSpec(family: string): NetlinkSpec | null } }} */
   const native = require(join(repoRoot, 'dist/lib/internal.js')).native();
   return SPEC_FAMILIES.map(({ family, file }) => {
     const spec = native.testing.netlinkSpec(family);

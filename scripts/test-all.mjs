@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // `npm test`: build from a clean clone, check, then run every suite (host
 // tests against the running kernel, the QEMU guest suite, the kernel's own
 // devmem selftests against `devmem nc` in the guest (conformance), the fuzzers
@@ -23,6 +24,13 @@ if (!env.npm_config_nodedir && fs.existsSync('/usr/include/node/node_api.h')) en
 // loaded 2-core host now that it carries the reliability and NIC suites.
 env.DEVMEM_VM_TIMEOUT ??= '1200';
 
+/**
+ * @param {string} name
+ * @param {string} cmd
+ * @param {string[]} argv
+ * @param {Record<string, string>} [extraEnv]
+ * @returns {boolean}
+ */
 function step(name, cmd, argv, extraEnv = {}) {
   const t0 = Date.now();
   console.log(`\n=== ${name}`);
@@ -31,6 +39,13 @@ function step(name, cmd, argv, extraEnv = {}) {
   return r.status === 0;
 }
 
+/**
+ * @param {string} name
+ * @param {string} cmd
+ * @param {string[]} argv
+ * @param {string} summaryVar the environment variable that names the summary file
+ * @returns {{ passed: number, failed: number, skipped: number }}
+ */
 function suite(name, cmd, argv, summaryVar) {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'devmem-sum-')), 'summary.json');
   const ok = step(name, cmd, argv, { [summaryVar]: file });
@@ -50,6 +65,7 @@ function suite(name, cmd, argv, summaryVar) {
 }
 
 const total = { passed: 0, failed: 0, skipped: 0 };
+/** @param {{ passed: number, failed: number, skipped?: number }} c */
 const add = (c) => {
   total.passed += c.passed;
   total.failed += c.failed;

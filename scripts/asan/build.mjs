@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // Builds the addon with AddressSanitizer and UndefinedBehaviorSanitizer
 // (g++, -fno-sanitize-recover: any report aborts) into
 // build-asan/devmem_tcp.node (outside build/, which node-gyp and
@@ -18,16 +19,23 @@ export const asanAddon = path.join(root, 'build-asan/devmem_tcp.node');
 export const sanitizeFlags = ['-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer'];
 
 function nodeInclude() {
-  const candidates = [
-    process.env.npm_config_nodedir && path.join(process.env.npm_config_nodedir, 'include/node'),
-    path.resolve(path.dirname(process.execPath), '../include/node'),
-    '/usr/include/node',
-  ].filter(Boolean);
+  const candidates = /** @type {string[]} */ (
+    [
+      process.env.npm_config_nodedir && path.join(process.env.npm_config_nodedir, 'include/node'),
+      path.resolve(path.dirname(process.execPath), '../include/node'),
+      '/usr/include/node',
+    ].filter(Boolean)
+  );
   const dir = candidates.find((d) => fs.existsSync(path.join(d, 'node_api.h')));
   if (!dir) throw new Error(`no node_api.h in ${candidates.join(', ')}: install Node's headers (Debian: nodejs package)`);
   return dir;
 }
 
+/**
+ * @param {string} cmd
+ * @param {string[]} args
+ * @returns {Promise<void>}
+ */
 function run(cmd, args) {
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { cwd: root, stdio: 'inherit' });
@@ -36,9 +44,16 @@ function run(cmd, args) {
   });
 }
 
+/**
+ * The parts of a binding.gyp target the sanitizer build reads.
+ * @typedef {{ target_name: string, sources: string[], cflags_cc: string[], defines: string[], include_dirs: string[] }} GypTarget
+ */
+
+/** @returns {Promise<string>} the built .node file */
 export async function buildAsanAddon() {
+  /** @type {{ targets: GypTarget[] }} */
   const gyp = JSON.parse(fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8'));
-  const target = gyp.targets.find((t) => t.target_name === 'devmem_tcp');
+  const target = /** @type {GypTarget} */ (gyp.targets.find((t) => t.target_name === 'devmem_tcp'));
   const cxx = process.env.CXX ?? 'g++';
   const napi = (await import('node-addon-api')).default;
   const common = [
@@ -59,7 +74,7 @@ export async function buildAsanAddon() {
   fs.mkdirSync(objDir, { recursive: true });
   const objs = target.sources.map((s) => path.join(objDir, s.replace(/[/.]/g, '_') + '.o'));
   // Compile in parallel, a job per core.
-  const queue = target.sources.map((s, i) => [s, objs[i]]);
+  const queue = target.sources.map((s, i) => /** @type {[string, string]} */ ([s, objs[i]]));
   const workers = Array.from({ length: Math.max(1, os.availableParallelism()) }, async () => {
     for (let job = queue.shift(); job; job = queue.shift()) await run(cxx, [...common, '-c', path.join(root, job[0]), '-o', job[1]]);
   });

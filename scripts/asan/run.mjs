@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // `npm run test:asan [-- --host-only] [-- --install]`: the test suites against the addon
 // built with AddressSanitizer and UndefinedBehaviorSanitizer.
 //
@@ -33,6 +34,10 @@ const libasan = spawnSync(cxx, ['-print-file-name=libasan.so'], { encoding: 'utf
 const total = { passed: 0, failed: 0 };
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'devmem-asan-'));
 
+/**
+ * @param {string} name
+ * @param {{ passed: number, failed: number }} counts
+ */
 function record(name, counts) {
   total.passed += counts.passed;
   total.failed += counts.failed;
@@ -40,11 +45,17 @@ function record(name, counts) {
 }
 
 // Runs a command, streaming and keeping its output to look for reports.
+/**
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {Promise<{ code: number | NodeJS.Signals | null, out: string }>}
+ */
 function runLogged(cmd, args, env) {
   return new Promise((resolve) => {
     const p = spawn(cmd, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    const keep = (d) => {
+    const keep = (/** @type {Buffer} */ d) => {
       out += d;
       if (out.length > 64 * 1024 * 1024) out = out.slice(-32 * 1024 * 1024);
     };
@@ -54,7 +65,13 @@ function runLogged(cmd, args, env) {
   });
 }
 
+/**
+ * @param {string} file the suite's summary JSON
+ * @param {{ code: number | NodeJS.Signals | null, out: string }} res
+ * @returns {{ passed: number, failed: number }}
+ */
 function suiteCounts(file, res) {
+  /** @type {{ passed: number, failed: number }} */
   let c = { passed: 0, failed: 0 };
   try {
     c = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -64,7 +81,7 @@ function suiteCounts(file, res) {
   if (res.code !== 0 && c.failed === 0) c.failed = 1;
   if (c.passed + c.failed === 0) c.failed = 1;
   if (REPORT.test(res.out)) {
-    console.log(`=== sanitizer report found in the output: ${REPORT.exec(res.out)[0]}`);
+    console.log(`=== sanitizer report found in the output: ${/** @type {RegExpExecArray} */ (REPORT.exec(res.out))[0]}`);
     c.failed += 1;
   }
   return { passed: c.passed, failed: c.failed };
@@ -81,7 +98,7 @@ async function main() {
   try {
     addon = await buildAsanAddon();
   } catch (e) {
-    console.log(e.message);
+    console.log(/** @type {Error} */ (e).message);
     record('sanitizer build', { passed: 0, failed: 1 });
     return;
   }

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 // `npm run fuzz -- [--seconds N | --runs N] [--target NAME] [--install]`
 //
 // Builds the libFuzzer targets in fuzz/ with clang, ASan and UBSan (any
@@ -27,17 +28,27 @@ const { values: opts } = parseArgs({
 });
 
 // Each target: its harness and the production sources it links.
+/** @type {Record<string, string[]>} */
 const TARGETS = {
   netlink_reply: ['native/netlink/reply.cc', 'native/netlink/device_events.cc', 'native/netlink/family.cc', 'native/netlink/request.cc', 'native/netlink/socket.cc', 'native/netlink/spec.cc'],
   rx_recvmsg: ['native/rx/fragments.cc', 'native/rx/token_release.cc'],
   token_ledger: ['native/rx/token_ledger.cc', 'native/rx/token_release.cc', 'native/rx/replay_source.cc'],
 };
 
+/**
+ * @param {string} msg
+ * @returns {never}
+ */
 function fail(msg) {
   console.error(`fuzz: ${msg}`);
   process.exit(2);
 }
 
+/**
+ * @param {string} name
+ * @param {string | undefined} v
+ * @returns {number | undefined}
+ */
 function positive(name, v) {
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -76,6 +87,7 @@ if (!clang) {
 
 const out = path.join(root, 'build-fuzz');
 fs.mkdirSync(out, { recursive: true });
+/** @type {Record<string, { ok: boolean, why?: string, execs?: number, seconds?: number, corpus?: number }>} */
 const results = {};
 
 for (const name of names) {
@@ -116,7 +128,7 @@ for (const name of names) {
   const t0 = Date.now();
   const r = spawnSync(bin, args, { encoding: 'utf8', env, maxBuffer: 256 * 1024 * 1024 });
   const secs = (Date.now() - t0) / 1000;
-  const stat = (k) => Number(new RegExp(`stat::${k}:\\s+(\\d+)`).exec(r.stderr)?.[1] ?? NaN);
+  const stat = (/** @type {string} */ k) => Number(new RegExp(`stat::${k}:\\s+(\\d+)`).exec(r.stderr)?.[1] ?? NaN);
   const execs = stat('number_of_executed_units');
   const corpus = fs.readdirSync(work).length;
   if (r.status !== 0) {

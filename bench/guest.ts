@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import type { SocketStats } from '../lib/index';
 import { packageRoot } from '../lib/internal';
 import { fixed, median, pairedRatios } from './stats';
 
@@ -18,14 +19,12 @@ export interface GuestOptions {
   log?: (line: string) => void;
 }
 
-interface Sample {
+/** One run; the receive counters are the socket's own (SocketStats). */
+interface Sample extends Pick<SocketStats, 'fragments' | 'recvmsgCalls' | 'dontneedCalls'> {
   bytes: number;
   seconds: number;
   cpuSeconds: number;
   userSeconds?: number;
-  fragments: number;
-  recvmsgCalls: number;
-  dontneedCalls: number;
 }
 
 /** `devmem nc -l` start-up, seconds from exec; the phases are the --json events' own clock. */

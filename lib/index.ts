@@ -30,7 +30,7 @@ export {
 export { FragmentBatch, FragmentKind, type ReleaseResult } from './batch';
 export { DevmemSocket, type DevmemSocketEvents, type SocketAddress, type SocketStats, type StarvationInfo } from './socket';
 export { connect, type ConnectOptions } from './connect';
-export type { ReceiveOptions } from './receive-options';
+export { RECEIVE_DEFAULTS, type ReceiveOptions } from './receive-options';
 export { createServer, DevmemServer, type ServerOptions } from './server';
 export { AbortError } from './abort';
 export {

@@ -6,6 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import type { ReceiveLimits } from './receive-options';
 
 /** Error thrown by the native layer (Node SystemError shape). */
 export interface NativeError extends Error {
@@ -116,7 +117,8 @@ export interface NativeSocket {
   readonly fd: number;
   setCallback(cb: (...event: NativeSocketEvent) => void): void;
   setBinding(id: number): void;
-  setLimits(limits: Record<string, number>): void;
+  /** Every limit, always: native code has no defaults of its own (RECEIVE_DEFAULTS is the one definition). */
+  setLimits(limits: ReceiveLimits): void;
   resume(): void;
   pause(): void;
   /** Writes [requested, freed, calls, errno of a failed DONTNEED or 0] into `out`. */

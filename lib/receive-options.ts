@@ -6,6 +6,19 @@ import { RxBinding, TxBinding } from './bindings';
 import type { DmaBuf } from './dmabuf';
 import { closedError, DevmemError, invalidArgument } from './errors';
 
+/**
+ * The defaults of {@link ReceiveOptions}, defined here once: the socket
+ * applies them, and the native reader takes its limits from here.
+ */
+export const RECEIVE_DEFAULTS = Object.freeze({
+  maxOutstandingFragments: 16384,
+  maxOutstandingBytes: 64 * 2 ** 20,
+  batchFragments: 4096,
+  batchBytes: 8 * 2 ** 20,
+  highWaterMark: 4,
+  starvationTimeout: 2000,
+} as const);
+
 /** How a socket receives. */
 export interface ReceiveOptions {
   /**
@@ -21,33 +34,56 @@ export interface ReceiveOptions {
   dmabuf?: DmaBuf;
   /**
    * Ordinary data that arrives with no devmem cmsg (the flow is not going
-   * through a bound queue). Default: `'error'` with a binding, `'accept'` without.
+   * through a bound queue): `'error'` fails the socket with FLOW_STEERING.
+   * @defaultValue `'error'` with a binding, `'accept'` without
    */
   hostData?: 'accept' | 'error';
-  /** SCM_DEVMEM_LINEAR data; `'error'` is ncdevmem's `-L`. Default `'accept'`. */
+  /**
+   * SCM_DEVMEM_LINEAR data (payload the kernel could not place in the
+   * dma-buf, delivered in host memory); `'error'` is ncdevmem's `-L`.
+   * @defaultValue `'accept'`
+   */
   linear?: 'accept' | 'error';
   /**
-   * `'auto'` (default): the async iterator releases each batch when the loop
-   * asks for the next one. `'manual'`: the consumer calls `batch.release()`,
-   * e.g. after a GPU kernel is done with the fragments.
+   * `'auto'`: the async iterator releases each batch when the loop asks for
+   * the next one. `'manual'`: the consumer calls `batch.release()`, e.g.
+   * after a GPU kernel is done with the fragments.
+   * @defaultValue `'auto'`
    */
   release?: 'auto' | 'manual';
-  /** Stop reading while this many fragments are unreleased (default 16384). */
+  /**
+   * Stop reading while this many fragments are unreleased: each holds a
+   * dma-buf buffer the NIC cannot refill with.
+   * @defaultValue {@link RECEIVE_DEFAULTS}`.maxOutstandingFragments`
+   */
   maxOutstandingFragments?: number;
-  /** Stop reading while this many dma-buf bytes are unreleased (default 64 MiB). */
+  /**
+   * Stop reading while this many dma-buf bytes are unreleased.
+   * @defaultValue {@link RECEIVE_DEFAULTS}`.maxOutstandingBytes` (64 MiB)
+   */
   maxOutstandingBytes?: number;
-  /** Fragments gathered per readiness event at most (default 4096). */
+  /**
+   * Fragments gathered per readiness event at most: a batch's size limit.
+   * @defaultValue {@link RECEIVE_DEFAULTS}`.batchFragments`
+   */
   batchFragments?: number;
-  /** Bytes gathered per readiness event at most (default 8 MiB). */
+  /**
+   * Bytes gathered per readiness event at most.
+   * @defaultValue {@link RECEIVE_DEFAULTS}`.batchBytes` (8 MiB)
+   */
   batchBytes?: number;
-  /** Batches queued for a slow consumer before reading pauses (default 4). */
+  /**
+   * Batches queued for a slow consumer before reading pauses.
+   * @defaultValue {@link RECEIVE_DEFAULTS}`.highWaterMark`
+   */
   highWaterMark?: number;
   /**
    * Report `'starved'` when a read has waited this many ms with no data
-   * while this socket holds unreleased fragments (default 2000; 0: never).
-   * Held fragments are dma-buf buffers the NIC cannot refill with, so a
-   * long quiet read usually means the binding's buffers ran out: the kernel
+   * while this socket holds unreleased fragments; 0 never reports. Held
+   * fragments are dma-buf buffers the NIC cannot refill with, so a long
+   * quiet read usually means the binding's buffers ran out: the kernel
    * drops packets and TCP retransmits until some are released.
+   * @defaultValue {@link RECEIVE_DEFAULTS}`.starvationTimeout`
    */
   starvationTimeout?: number;
   /**
@@ -55,8 +91,22 @@ export interface ReceiveOptions {
    * it. Keep the window well below the bound dma-buf's size when the buffer
    * is small: out-of-order segments hold buffers too, and a window larger
    * than the buffer can leave no room for the missing segment.
+   * @defaultValue the kernel's (net.ipv4.tcp_rmem)
    */
   receiveBufferSize?: number;
+}
+
+/** The native reader's limits: what it may hold unreleased, and gather per readiness event. */
+export type ReceiveLimits = Pick<Required<ReceiveOptions>, 'maxOutstandingFragments' | 'maxOutstandingBytes' | 'batchFragments' | 'batchBytes'>;
+
+/** @internal The limits a socket with these options reads under, defaults filled in. */
+export function receiveLimits(o: ReceiveOptions): ReceiveLimits {
+  return {
+    maxOutstandingFragments: o.maxOutstandingFragments ?? RECEIVE_DEFAULTS.maxOutstandingFragments,
+    maxOutstandingBytes: o.maxOutstandingBytes ?? RECEIVE_DEFAULTS.maxOutstandingBytes,
+    batchFragments: o.batchFragments ?? RECEIVE_DEFAULTS.batchFragments,
+    batchBytes: o.batchBytes ?? RECEIVE_DEFAULTS.batchBytes,
+  };
 }
 
 function positiveInt(v: unknown, name: string): number | undefined {
@@ -67,7 +117,6 @@ function positiveInt(v: unknown, name: string): number | undefined {
 }
 
 /** Validates receive options once, before a socket exists. */
-
 export function checkReceiveOptions(o: ReceiveOptions | undefined): ReceiveOptions {
   if (o === undefined) return {};
   if (o === null || typeof o !== 'object') throw new TypeError('options must be an object');

@@ -14,7 +14,7 @@ import { FragmentBatch, type ReleaseResult } from './batch';
 import { RxBinding } from './bindings';
 import { Transmitter, type DmabufRange, type SendOptions, type SendResult, type TxBindingLike } from './tx';
 import type { DmaBuf } from './dmabuf';
-import type { ReceiveOptions } from './receive-options';
+import { RECEIVE_DEFAULTS, receiveLimits, type ReceiveOptions } from './receive-options';
 import { classify, closedError, DevmemError, fromNative } from './errors';
 import { type NativeAddress, type NativeBatch, type NativeError, type NativeSocket, type NativeSocketEvent } from './native';
 
@@ -117,13 +117,10 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
     super();
     this.#native = nat;
     this.#opts = opts;
-    this.#hwm = opts.highWaterMark ?? 4;
+    this.#hwm = opts.highWaterMark ?? RECEIVE_DEFAULTS.highWaterMark;
     nat.setCallback((...ev: NativeSocketEvent) => this.#onNative(ev));
     this.#tx = new Transmitter(nat, () => this.#writable());
-    const limits: Record<string, number> = {};
-    for (const k of ['maxOutstandingFragments', 'maxOutstandingBytes', 'batchFragments', 'batchBytes'] as const)
-      if (opts[k] !== undefined) limits[k] = opts[k];
-    nat.setLimits(limits);
+    nat.setLimits(receiveLimits(opts));
     if (opts.binding) nat.setBinding(opts.binding.id);
     if (opts.binding instanceof RxBinding) this.#unwatchDevice = opts.binding.onDeviceRemoved((err) => this.#onDeviceRemoved(err));
   }
@@ -342,7 +339,7 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
   // dropped below TCP and the read just waits. A quiet read while this
   // socket holds fragments is the visible sign, so it is reported.
   #watchStarvation(): void {
-    const ms = this.#opts.starvationTimeout ?? 2000;
+    const ms = this.#opts.starvationTimeout ?? RECEIVE_DEFAULTS.starvationTimeout;
     if (ms === 0 || this.#starvation) return;
     const started = Date.now();
     this.#starvation = setTimeout(() => {

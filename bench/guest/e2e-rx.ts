@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
 
-import { allocUdmabuf, bindRx, createServer, ethtool, type RxBinding } from '../../lib/index';
+import { allocUdmabuf, bindRx, createServer, ethtool, type RxBinding, type SocketStats } from '../../lib/index';
 import { packageRoot } from '../../lib/internal';
 import { e2eEnv } from '../../test/e2e/helpers/env';
 import { remoteArgv } from '../../test/e2e/helpers/remote';
@@ -27,15 +27,13 @@ import { buildCReference } from '../c-reference';
 import type { StartupSample } from '../guest';
 import { start } from '../child';
 
-interface Sample {
+/** One run; the receive counters are the socket's own (SocketStats). */
+interface Sample extends Pick<SocketStats, 'fragments' | 'recvmsgCalls' | 'dontneedCalls'> {
   bytes: number;
   seconds: number;
   cpuSeconds: number;
   /** User-mode part of cpuSeconds: JS, V8 and the addon for ours, the parse loop for C. */
   userSeconds: number;
-  fragments: number;
-  recvmsgCalls: number;
-  dontneedCalls: number;
 }
 
 const RECEIVERS = ['C recvmsg loop', 'DevmemSocket', 'C, one DONTNEED per fragment'] as const;

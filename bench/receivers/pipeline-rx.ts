@@ -75,7 +75,7 @@ async function main(): Promise<void> {
       seconds,
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
       dontneedCalls: s.dontneedCalls,
-      released: s.releasedTokens,
+      releasedTokens: s.releasedTokens,
       batches: s.batches,
       recvmsgCalls: s.recvmsgCalls,
       heapBytesPerFragment: profiler ? allocated / (frags - steadyFrags) : null,

@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 
+import { RECEIVE_DEFAULTS } from '../../lib/index';
 import { guestRows, guestStartupRows, runGuest } from '../../bench/guest';
 import { loopbackRows, runLoopback } from '../../bench/loopback';
 import { describeMachine, machine } from '../../bench/machine';
@@ -28,7 +29,7 @@ Options:
   --bytes N             loopback bytes per run (default 4 GiB)
   --fragments N         pipeline fragments per run (default 20000000)
   --rss-fragments N     fragments of the RSS run (default 100000000; 0 skips it)
-  --batch N             pipeline batch size in fragments (default 4096)
+  --batch N             pipeline batch size in fragments (default: the sockets' batchFragments)
   --guest-bytes N       guest bytes per run (default 32 MiB)
   --json                print the raw results as JSON
   --markdown            print Markdown tables (for BENCHMARKS.md)
@@ -83,7 +84,7 @@ export async function runBench(argv: string[]): Promise<number> {
     bytes = count(values.bytes, 'bytes', 4 * 2 ** 30);
     fragments = count(values.fragments, 'fragments', 2e7);
     rssFragments = count(values['rss-fragments'], 'rss-fragments', 1e8, 0);
-    batch = count(values.batch, 'batch', 4096);
+    batch = count(values.batch, 'batch', RECEIVE_DEFAULTS.batchFragments);
     guestBytes = count(values['guest-bytes'], 'guest-bytes', 32 * 2 ** 20);
   } catch (e) {
     process.stderr.write(`devmem bench: ${(e as Error).message}\n`);

@@ -102,7 +102,7 @@ async function receive(o: NcOptions, r: Reporter, nic: NicConfig, queues: number
         pageAlignedFragments: pageAligned,
         unalignedFragments: unaligned,
         dontneedCalls: s.dontneedCalls,
-        tokensReleased: s.releasedTokens,
+        releasedTokens: s.releasedTokens,
       };
       r.log(`client exited: ${s.bytes} bytes, ${s.fragments} fragments (${pageAligned} page-aligned), ${s.dontneedCalls} DONTNEED calls`);
       r.event('received', summary);

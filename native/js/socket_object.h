@@ -20,11 +20,14 @@
 
 namespace devmem::js {
 
+// Set from JS (RECEIVE_DEFAULTS in lib/receive-options.ts is the one
+// definition of the defaults) before the first read; until then nothing is
+// read at all.
 struct RxLimits {
-  uint32_t max_outstanding_fragments = 16384;
-  uint64_t max_outstanding_bytes = 64ull << 20;
-  uint32_t batch_fragments = 4096;    // per readiness event
-  uint64_t batch_bytes = 8ull << 20;  // per readiness event
+  uint32_t max_outstanding_fragments = 0;
+  uint64_t max_outstanding_bytes = 0;
+  uint32_t batch_fragments = 0;  // per readiness event
+  uint64_t batch_bytes = 0;      // per readiness event
 };
 
 // recvmsg calls per readiness event at most: the drain loop's bound, so one

@@ -226,10 +226,14 @@ Napi::Value SocketObject::SetBinding(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SocketObject::SetLimits(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw Napi::TypeError::New(env, "setLimits needs an object of limits");
   Napi::Object o = info[0].As<Napi::Object>();
   auto num = [&](const char* k, auto* field) {
     Napi::Value v = o.Get(k);
-    if (v.IsNumber()) *field = static_cast<std::remove_pointer_t<decltype(field)>>(v.As<Napi::Number>().DoubleValue());
+    if (!v.IsNumber() || v.As<Napi::Number>().DoubleValue() < 1)
+      throw Napi::TypeError::New(env, std::string("setLimits: ") + k + " must be a positive number");
+    *field = static_cast<std::remove_pointer_t<decltype(field)>>(v.As<Napi::Number>().DoubleValue());
   };
   num("maxOutstandingFragments", &limits_.max_outstanding_fragments);
   num("maxOutstandingBytes", &limits_.max_outstanding_bytes);

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as os from 'node:os';
 
-import { DevmemError } from '../../lib/index';
+import { DevmemError, RECEIVE_DEFAULTS, type SocketStats } from '../../lib/index';
 import { native } from '../../lib/native';
 import { DevmemSocket } from '../../lib/socket';
 import { dmabufControl } from '../../bench/cmsg';
@@ -43,6 +43,32 @@ describe('replayed control areas through DevmemSocket (fragment-pipeline benchma
     assert.equal(s.outstandingTokens, 0);
     assert.equal(s.dontneedCalls, fragments / 1024);
     assert.equal(s.shortReleases, 0);
+  });
+
+  it('reports exactly the SocketStats keys, each a number', async () => {
+    // The compiler holds this list to SocketStats' keys; the native stats() must match it.
+    const keys: Record<keyof SocketStats, true> = {
+      bytesSent: true, zerocopySends: true, completions: true, copiedCompletions: true, zerocopyPending: true,
+      bytes: true, fragments: true, dmabufBytes: true, linearBytes: true, hostBytes: true,
+      outstandingTokens: true, outstandingBytes: true, releasedTokens: true, dontneedCalls: true,
+      shortReleases: true, releaseErrors: true, recvmsgCalls: true, eagains: true, batches: true,
+      controlGrows: true, stalls: true,
+    };
+    const sock = replay(4, 1, 1);
+    for await (const _ of sock) break;
+    const s = sock.stats();
+    sock.close();
+    assert.deepEqual(Object.keys(s).sort(), Object.keys(keys).sort());
+    for (const [k, v] of Object.entries(s)) assert.equal(typeof v, 'number', k);
+  });
+
+  it('reads under RECEIVE_DEFAULTS when no limit is given', async () => {
+    // Whichever per-batch budget binds first: fragments, or bytes of these 4 KiB fragments.
+    const n = Math.min(RECEIVE_DEFAULTS.batchFragments, RECEIVE_DEFAULTS.batchBytes / size);
+    const sock = replay(512, 8, (4 * n) / 512);
+    const counts: number[] = [];
+    for await (const b of sock) counts.push(b.count);
+    assert.deepEqual(counts, [n, n, n, n]);
   });
 
   it('ends a batch at the byte budget', async () => {

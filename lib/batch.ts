@@ -19,6 +19,7 @@ export const FragmentKind = {
   Host: 2,
 } as const;
 
+/** What one release of a batch did, as counted in native code. */
 export interface ReleaseResult {
   /** Fragments this call asked the kernel to free (0 if already released). */
   requested: number;
@@ -42,20 +43,42 @@ export interface BatchOwner {
   releaseBatch(seq: number): ReleaseResult;
 }
 
+/**
+ * The fragments a socket received in one go, in stream order, one column per
+ * field: `offsets[i]`, `sizes[i]`, `tokens[i]`, `dmabufIds[i]` and `kinds[i]`
+ * describe fragment i. Its dma-buf fragments are NIC buffers the kernel
+ * cannot refill until they are released, so release each batch as soon as
+ * its payload has been consumed.
+ */
 export class FragmentBatch {
+  /**
+   * The batch's number on its socket, from 1 in delivery order; the
+   * `devmem-tcp:rx:release` channel and release()'s errors name it.
+   */
   readonly seq: number;
+  /** Number of fragments: the length of every column. */
   readonly count: number;
   /** dma-buf offset (Dmabuf) or offset into `linear` (Linear, Host). */
   readonly offsets: Float64Array;
+  /** Each fragment's length in bytes. */
   readonly sizes: Uint32Array;
   /** Kernel tokens (0 for Linear/Host). Returned to the kernel by release(). */
   readonly tokens: Uint32Array;
+  /**
+   * The binding (`RxBinding.id`) each dma-buf fragment landed in; 0 for
+   * Linear and Host. With a `binding` in the receive options a foreign id
+   * fails the socket with FLOW_STEERING, so all are that binding's.
+   */
   readonly dmabufIds: Uint32Array;
+  /** Each fragment's {@link FragmentKind}: where its bytes are. */
   readonly kinds: Uint8Array;
   /** Linear and host bytes, in stream order. */
   readonly linear: Buffer;
+  /** Bytes in dma-buf fragments: payload that never passed through host memory. */
   readonly dmabufBytes: number;
+  /** Bytes of SCM_DEVMEM_LINEAR fragments, which header split left in host memory. */
   readonly linearBytes: number;
+  /** Bytes of ordinary data with no devmem cmsg, from a flow that missed the bound queues. */
   readonly hostBytes: number;
   readonly #owner: BatchOwner;
   #released = false;
@@ -81,6 +104,10 @@ export class FragmentBatch {
     return this.dmabufBytes + this.linearBytes + this.hostBytes;
   }
 
+  /**
+   * True once release(), dispose or the iterator's auto-release has run.
+   * A closed socket returned the tokens without setting it.
+   */
   get released(): boolean {
     return this.#released;
   }
@@ -117,6 +144,10 @@ export class FragmentBatch {
     return r;
   }
 
+  /**
+   * Releases the batch unless that already happened or its socket closed,
+   * never throwing: what `using batch = ...` runs when its block ends.
+   */
   [Symbol.dispose](): void {
     this.releaseIfHeld();
   }

@@ -19,17 +19,32 @@ import { native, type NativeBinding } from './native';
 
 /** Anything with a dma-buf fd: a DmaBuf from this library, or `{ fd }` from elsewhere. */
 export interface DmaBufLike {
+  /**
+   * The dma-buf's file descriptor. The binding holds its own reference to
+   * the dma-buf in the kernel, so the fd may be closed once bound.
+   */
   readonly fd: number;
+  /** Its size in bytes. bindTx() reads it from `/proc/self/fdinfo` when absent; bindRx() does not use it. */
   readonly size?: number;
 }
 
+/** Options of {@link bindRx} and {@link NicConfig.bindRx}. */
 export interface BindRxOptions {
-  /** Buffer (niov) size for this binding, a power of two >= PAGE_SIZE; Linux 7.3+. */
+  /**
+   * Buffer (niov) size for this binding, a power of two >= PAGE_SIZE; Linux
+   * 7.3+. Left out, the attribute is not sent and each buffer is one page.
+   * A kernel or driver without it fails the bind with RX_PAGE_SIZE_UNSUPPORTED.
+   */
   rxPageSize?: number;
 }
 
 /** The events of an RxBinding or TxBinding and their arguments. */
 export interface BindingEvents {
+  /**
+   * Emitted once, when the device is unregistered (deleted, its driver
+   * unbound, or moved to another network namespace) while the binding is
+   * open. The error's reason is DEVICE_REMOVED.
+   */
   deviceRemoved: [err: DevmemError];
 }
 
@@ -40,7 +55,9 @@ export interface BindingEvents {
 abstract class Binding extends EventEmitter<BindingEvents> {
   /** The binding id: `dmabuf_id` in received fragments, the cmsg value for TX. */
   readonly id: number;
+  /** The bound interface's index. */
   readonly ifindex: number;
+  /** The bound interface's name when the binding was made; a later rename does not change it. */
   readonly ifname: string;
   /** `'rx'` or `'tx'`. */
   readonly kind: 'rx' | 'tx';
@@ -119,10 +136,12 @@ abstract class Binding extends EventEmitter<BindingEvents> {
     this.#native.close();
   }
 
+  /** close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }
 
+  /** close(), for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
   }
@@ -130,6 +149,7 @@ abstract class Binding extends EventEmitter<BindingEvents> {
 
 /** A dma-buf bound to RX queues (bind-rx). */
 export class RxBinding extends Binding {
+  /** The RX queue ids bound, as given to bindRx() (frozen). */
   readonly queues: readonly number[];
 
   /** @internal */
@@ -189,6 +209,14 @@ function checkQueues(queues: unknown): number[] {
  * Binds `dmabuf` to the RX `queues` of `iface`. Needs CAP_NET_ADMIN, header
  * split enabled with threshold 0, and a driver with devmem support. Traffic
  * reaches the binding only when flow steering sends it to those queues.
+ *
+ * @throws TypeError for arguments of the wrong type, and DevmemError
+ * INVALID_ARGUMENT (no queues, a queue listed twice, a bad `rxPageSize` or
+ * fd) or CLOSED (a closed DmaBuf) before anything is sent. The kernel's
+ * refusal becomes NOT_PERMITTED, NO_SUCH_DEVICE, KERNEL_TOO_OLD,
+ * DEVICE_UNSUPPORTED, HEADER_SPLIT_DISABLED, HDS_THRESHOLD_NONZERO,
+ * QUEUE_BUSY, QUEUE_OUT_OF_RANGE, XDP_ATTACHED, NOT_A_DMABUF or
+ * RX_PAGE_SIZE_UNSUPPORTED.
  */
 export async function bindRx(
   iface: InterfaceSpec,
@@ -242,7 +270,14 @@ export function bindRxSync(
   return new RxBinding(nat, ifname, qs);
 }
 
-/** Binds `dmabuf` for transmit on `iface` (Linux 6.16+; no privilege needed). */
+/**
+ * Binds `dmabuf` for transmit on `iface` (Linux 6.16+; no privilege needed).
+ *
+ * @throws TypeError or DevmemError INVALID_ARGUMENT, CLOSED or NOT_A_DMABUF
+ * (an fd whose fdinfo has no size) before anything is sent; from the
+ * kernel NO_SUCH_DEVICE, KERNEL_TOO_OLD (no bind-tx), DEVICE_UNSUPPORTED or
+ * NOT_A_DMABUF.
+ */
 export async function bindTx(iface: InterfaceSpec, dmabuf: DmaBufLike | number): Promise<TxBinding> {
   checkInterfaceSpec(iface);
   const fd = checkDmabufFd(dmabuf);

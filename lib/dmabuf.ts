@@ -9,15 +9,28 @@ import { native, type NativeMapping } from './native';
 
 const HUGEPAGE = 2 * 1024 * 1024;
 
+/**
+ * Which way a CPU access goes. It picks the DMA_BUF_SYNC_READ and WRITE bits
+ * of the sync bracket: `read` makes the device's writes visible to the CPU,
+ * `write` the CPU's to the device.
+ */
 export type DmaBufAccess = 'read' | 'write' | 'readwrite';
 
+/** Options of {@link allocUdmabuf}. */
 export interface AllocUdmabufOptions {
-  /** Back the buffer with 2 MiB hugetlb pages (size must be a multiple of 2 MiB; needs vm.nr_hugepages). */
+  /**
+   * Back the buffer with 2 MiB hugetlb pages (size must be a multiple of 2 MiB; needs vm.nr_hugepages).
+   * @defaultValue `false`
+   */
   hugepages?: boolean;
 }
 
+/** Options of {@link DmaBuf.fromFd}. */
 export interface FromFdOptions {
-  /** Take over `fd` itself (closed by close()) instead of a duplicate of it. Default false. */
+  /**
+   * Take over `fd` itself (closed by close()) instead of a duplicate of it.
+   * @defaultValue `false`
+   */
   takeOwnership?: boolean;
 }
 
@@ -54,6 +67,7 @@ function readFdinfo(fd: number): Map<string, string> | undefined {
  */
 export class DmaBufView {
   readonly #map: NativeMapping;
+  /** The mapping's length in bytes: the whole dma-buf. Every range must lie within it. */
   readonly size: number;
 
   /** @internal */
@@ -110,7 +124,12 @@ export class DmaBufView {
 
 /** A dma-buf file descriptor owned by this object. */
 export class DmaBuf {
+  /**
+   * The file descriptor this object owns (close-on-exec, unless it was
+   * adopted with `takeOwnership` as it was). Invalid once closed.
+   */
   readonly fd: number;
+  /** Size in bytes; for an adopted fd, as its fdinfo reports it. */
   readonly size: number;
   /** The exporter's name from fdinfo (`udmabuf`, `system`, a GPU driver, ...). */
   readonly exporter: string;
@@ -147,6 +166,7 @@ export class DmaBuf {
     return new DmaBuf(own, size, exporter);
   }
 
+  /** True once close() ran; map(), read() and write() then throw CLOSED. */
   get closed(): boolean {
     return this.#closed;
   }
@@ -184,21 +204,23 @@ export class DmaBuf {
     native().closeOwnedFd(this.fd);
   }
 
+  /** close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }
 
+  /** close(), for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
   }
 }
 
-/** udmabuf's built-in default for size_limit_mb. */
+/** udmabuf's built-in default for size_limit_mb, in bytes: 64 MiB. */
 export const UDMABUF_DEFAULT_LIMIT = 64 * 1024 * 1024;
 
 /**
  * The udmabuf module's per-buffer limit in bytes: its size_limit_mb
- * parameter, or the kernel's default (64 MiB) when the parameter cannot be
+ * parameter, or {@link UDMABUF_DEFAULT_LIMIT} when the parameter cannot be
  * read (udmabuf absent or not yet loaded).
  */
 export function udmabufSizeLimit(): number {
@@ -213,8 +235,13 @@ export function udmabufSizeLimit(): number {
 
 /**
  * Allocates host memory exported as a dma-buf through /dev/udmabuf. The size
- * must be page aligned (2 MiB aligned with hugepages) and within the module's
- * size_limit_mb (64 MiB by default); both are checked before any syscall.
+ * must be page aligned (2 MiB aligned with hugepages) and within
+ * {@link udmabufSizeLimit}; both are checked before any syscall.
+ *
+ * @throws DevmemError INVALID_ARGUMENT for a size that is not a positive
+ * multiple of the alignment, UDMABUF_SIZE_LIMIT above the limit, NO_UDMABUF
+ * without /dev/udmabuf (all before any syscall), and the errno's reason when
+ * the kernel refuses, as it does with `hugepages` when too few are free.
  */
 export function allocUdmabuf(size: number, options: AllocUdmabufOptions = {}): DmaBuf {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
@@ -231,12 +258,23 @@ export function allocUdmabuf(size: number, options: AllocUdmabufOptions = {}): D
   return new DmaBuf(fd, size, 'udmabuf');
 }
 
+/** Options of {@link allocDmaHeap}. */
 export interface DmaHeapOptions {
-  /** The heap under `/dev/dma_heap/` (default `system`). */
+  /**
+   * The heap under `/dev/dma_heap/`.
+   * @defaultValue `'system'`
+   */
   heap?: string;
 }
 
-/** Allocates a dma-buf of `size` bytes from a dma-heap (`/dev/dma_heap/<heap>`). */
+/**
+ * Allocates a dma-buf of `size` bytes from a dma-heap (`/dev/dma_heap/<heap>`).
+ *
+ * @throws DevmemError INVALID_ARGUMENT for a heap name with odd characters or
+ * a size that is not a positive multiple of the page size, NO_DMA_HEAP when
+ * the heap does not exist (all before any syscall), and the errno's reason
+ * when the allocation fails.
+ */
 export function allocDmaHeap(size: number, options: DmaHeapOptions = {}): DmaBuf {
   if (options === null || typeof options !== 'object') throw new TypeError('allocDmaHeap(size, { heap }) takes an options object');
   const heap = options.heap ?? 'system';

@@ -124,10 +124,21 @@ export class DevmemError extends Error {
   readonly code: string;
   /** The negative errno of the failed syscall; undefined where none failed. */
   readonly errno?: number;
+  /**
+   * The call that failed, as the native layer names it: a system call
+   * (`sendmsg`, `setsockopt`, `ioctl` for the SIOCETHTOOL paths, ...) or
+   * `netlink` for a netlink request the kernel refused. Absent where none
+   * failed.
+   */
   readonly syscall?: string;
+  /**
+   * Why it failed, the same on every kernel: branch on this rather than on
+   * `code` or `errno`, which differ between kernels for the same mistake.
+   */
   readonly reason: DevmemReason;
   /** What to do about it, for people: the CLI prints it under the message. */
   readonly advice: string;
+  /** What the kernel's extended ACK said; only on netlink failures whose answer carried one. */
   readonly extack?: Extack;
 
   constructor(
@@ -151,6 +162,7 @@ export class DevmemError extends Error {
     if (fields.extack !== undefined) this.extack = fields.extack;
   }
 
+  /** `'DevmemError'`. */
   override get name(): string {
     return 'DevmemError';
   }

@@ -3,17 +3,40 @@ import * as net from 'node:net';
 
 import { abortError, checkSignal } from './abort';
 import { closedError, DevmemError, fromNative, invalidArgument } from './errors';
-import { native, type NativeAddress, type NativeError, type NativeServer, type NativeSocket } from './native';
+import { native, type NativeError, type NativeServer, type NativeSocket } from './native';
 import { checkPort, resolveHost } from './ip';
 import { checkReceiveOptions, type ReceiveOptions } from './receive-options';
-import { DevmemSocket } from './socket';
+import { DevmemSocket, type SocketAddress } from './socket';
 
+/** Options of {@link createServer}: where to listen, and the receive options every accepted socket gets. */
 export interface ServerOptions extends ReceiveOptions {
-  /** Address to listen on; `'::'` (default) also accepts IPv4 as IPv4-mapped addresses unless ipv6only. */
+  /**
+   * Address to listen on, or a name resolved with `dns.lookup()`. `'::'` also
+   * accepts IPv4 clients, as IPv4-mapped addresses, unless `ipv6only`.
+   * @defaultValue `'::'`
+   */
   host?: string;
+  /**
+   * The port; 0 lets the kernel pick a free one, which listen() returns.
+   * @defaultValue `0`
+   */
   port?: number;
+  /**
+   * IPV6_V6ONLY on an IPv6 listener: refuse IPv4 clients.
+   * @defaultValue `false`
+   */
   ipv6only?: boolean;
+  /**
+   * SO_REUSEPORT, so that several servers (processes, workers) can listen on
+   * the same port and the kernel spreads the connections among them.
+   * @defaultValue `false`
+   */
   reusePort?: boolean;
+  /**
+   * How many connections the kernel queues before they are accepted; it caps
+   * this at net.core.somaxconn.
+   * @defaultValue `511`
+   */
   backlog?: number;
 }
 
@@ -37,7 +60,7 @@ export class DevmemServer {
   }
 
   /** Starts listening and returns the bound address (the real port when 0 was asked). */
-  async listen(): Promise<NativeAddress> {
+  async listen(): Promise<SocketAddress> {
     if (this.#native) throw invalidArgument('the server is already listening');
     if (this.#closed) throw closedError('the server');
     const host = await resolveHost(this.#opts.host ?? '::');
@@ -80,7 +103,8 @@ export class DevmemServer {
     this.#native?.watch(!this.#closed && this.#ready.length < MAX_QUEUED);
   }
 
-  address(): NativeAddress | null {
+  /** The address listened on, or null before listen() and after close(). */
+  address(): SocketAddress | null {
     return this.#native?.address() ?? null;
   }
 
@@ -117,6 +141,10 @@ export class DevmemServer {
     });
   }
 
+  /**
+   * Yields each connection as accept() would, until close(), which ends the
+   * loop quietly; an accept error is thrown into it.
+   */
   async *[Symbol.asyncIterator](): AsyncGenerator<DevmemSocket, void, undefined> {
     while (!this.#closed) {
       try {
@@ -138,19 +166,23 @@ export class DevmemServer {
     for (const w of this.#waiters.splice(0)) w.reject(err);
   }
 
+  /** close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }
 
+  /** close(), for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
   }
 
+  /** Undoes unref(): a listening server keeps the process alive again. */
   ref(): this {
     this.#native?.ref();
     return this;
   }
 
+  /** Lets the process exit while the server listens, like `net.Server.unref()`; before listen() it does nothing. */
   unref(): this {
     this.#native?.unref();
     return this;

@@ -16,33 +16,67 @@ import { Transmitter, type DmabufRange, type SendOptions, type SendResult, type 
 import type { DmaBuf } from './dmabuf';
 import { RECEIVE_DEFAULTS, receiveLimits, type ReceiveOptions } from './receive-options';
 import { classify, closedError, DevmemError, fromNative } from './errors';
-import { type NativeAddress, type NativeBatch, type NativeError, type NativeSocket, type NativeSocketEvent } from './native';
+import { type NativeBatch, type NativeError, type NativeSocket, type NativeSocketEvent } from './native';
 
-export type { NativeAddress as SocketAddress };
+/** One end of a connection, or where a server listens (getsockname, getpeername). */
+export interface SocketAddress {
+  /** The IP address as text; an IPv4 peer of a dual-stack listener shows as `::ffff:a.b.c.d`. */
+  address: string;
+  /** The TCP port. */
+  port: number;
+  /** The address family of the socket. */
+  family: 'IPv4' | 'IPv6';
+}
 
+/**
+ * A DevmemSocket's counters, since it opened; `outstandingTokens`,
+ * `outstandingBytes` and `zerocopyPending` are instead what is held now.
+ */
 export interface SocketStats {
-  /** Transmit: bytes handed to the kernel by sendDmabuf, zerocopy sendmsg calls, completions. */
+  /** Bytes sendDmabuf()'s sendmsg calls handed to the kernel; write() is not counted. */
   bytesSent: number;
+  /** sendDmabuf() sendmsg calls that sent something: each takes one zerocopy notification id. */
   zerocopySends: number;
+  /** Zerocopy completion notifications read from the error queue; one may cover several sends. */
   completions: number;
+  /** Completions for which the kernel copied the data instead of sending it from device memory. */
   copiedCompletions: number;
+  /** Sends the kernel has not completed yet: their dma-buf ranges must not be rewritten. */
   zerocopyPending: number;
+  /** Payload bytes received, of every kind: dmabufBytes + linearBytes + hostBytes. */
   bytes: number;
+  /** Fragments received, of every {@link FragmentKind}. */
   fragments: number;
+  /** Bytes received into the dma-buf. */
   dmabufBytes: number;
+  /** SCM_DEVMEM_LINEAR bytes received: header split left them in host memory. */
   linearBytes: number;
+  /** Ordinary bytes received without devmem cmsgs: the flow missed the bound queues. */
   hostBytes: number;
+  /** dma-buf fragments delivered and not yet released. Reading stops at `maxOutstandingFragments`. */
   outstandingTokens: number;
+  /** Their bytes. Reading stops at `maxOutstandingBytes`. */
   outstandingBytes: number;
+  /** Fragments the kernel said it freed, over every release. */
   releasedTokens: number;
+  /** SO_DEVMEM_DONTNEED calls made. */
   dontneedCalls: number;
+  /** Releases in which the kernel freed fewer fragments than were returned (each a `'shortRelease'`). */
   shortReleases: number;
   /** SO_DEVMEM_DONTNEED calls the kernel failed; their fragments stay with it until close. */
   releaseErrors: number;
+  /** recvmsg(MSG_SOCK_DEVMEM) calls, the ones that found nothing included. */
   recvmsgCalls: number;
+  /** recvmsg calls that found nothing to read (EAGAIN). */
   eagains: number;
+  /** Batches delivered. */
   batches: number;
+  /**
+   * Times the control buffer was doubled because the kernel had more
+   * fragment cmsgs than fitted (ETOOSMALL); it grows up to 1 MiB.
+   */
   controlGrows: number;
+  /** Times reading stopped at an outstanding limit (each a `'stall'`). */
   stalls: number;
 }
 
@@ -59,38 +93,51 @@ interface Waiter {
 
 /** What a read that waited `starvationTimeout` ms reports (`'starved'`). */
 export interface StarvationInfo {
+  /** How long the read had waited with no data, in ms. */
   idleMs: number;
+  /** Fragments the socket held unreleased at that moment. */
   outstandingTokens: number;
+  /** Their bytes. */
   outstandingBytes: number;
 }
 
 /** The events of a DevmemSocket and their arguments. */
 export interface DevmemSocketEvents {
+  /** The peer closed its side (EOF); reads return null once the queued batches are read. */
   end: [];
+  /**
+   * The socket failed and is being closed. Emitted only when listened to;
+   * otherwise the next read rejects with the error.
+   */
   error: [err: unknown];
+  /** Outstanding fragments reached a limit: reading stops, and resumes as batches are released. */
   stall: [];
+  /**
+   * A read waited `starvationTimeout` ms with no data while the socket held
+   * fragments: the binding's buffers have probably run out.
+   */
   starved: [info: StarvationInfo];
+  /** The kernel freed fewer fragments than a release returned. */
   shortRelease: [result: ReleaseResult];
+  /**
+   * A SO_DEVMEM_DONTNEED call failed; the DevmemError names its errno. The
+   * kernel keeps those fragments until the socket closes, so a long-lived
+   * socket runs short of buffers.
+   */
   releaseError: [err: DevmemError];
+  /**
+   * The binding's device was unregistered. What was received stays
+   * readable; after it, reads reject with DEVICE_REMOVED.
+   */
   deviceRemoved: [err: DevmemError];
+  /** The socket closed: once, a microtask after close(), resetAndDestroy() or a failure. */
   close: [];
 }
 
 /**
  * A TCP connection read with MSG_SOCK_DEVMEM. Consume it with
  * `for await (const batch of socket)`, `socket.read()`, or `socket.stream()`.
- *
- * Events: `'end'`, `'error'` (only emitted when listened to; otherwise the
- * next read rejects), `'stall'` (outstanding fragments hit a limit; reading
- * resumes on release), `'starved'` (a read waited `starvationTimeout` ms
- * with no data while fragments were held: `{ idleMs, outstandingTokens,
- * outstandingBytes }`), `'shortRelease'` (the kernel freed fewer fragments
- * than returned), `'releaseError'` (a SO_DEVMEM_DONTNEED call failed, with
- * the DevmemError naming its errno: the kernel keeps those fragments until the
- * socket closes, so a long-lived socket runs short of buffers),
- * `'deviceRemoved'` (the binding's device was unregistered:
- * what was received stays readable, then reads reject with DEVICE_REMOVED),
- * `'close'`.
+ * Its events are listed in {@link DevmemSocketEvents}.
  */
 export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
   readonly #native: NativeSocket;
@@ -161,7 +208,7 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
   }
 
   /** The binding fragments are checked against, if any. */
-  get binding(): RxBinding | { readonly id: number } | undefined {
+  get binding(): ReceiveOptions['binding'] {
     return this.#opts.binding;
   }
 
@@ -170,6 +217,7 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
     return this.#opts.dmabuf;
   }
 
+  /** True once the socket closed: by close(), resetAndDestroy(), or a failure. */
   get closed(): boolean {
     return this.#closed;
   }
@@ -359,6 +407,11 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
     this.#starvation = undefined;
   }
 
+  /**
+   * Yields each batch until the end of the stream; a failure is thrown into
+   * the loop. With `release: 'auto'` each batch is released when the loop
+   * asks for the next or is left; with `'manual'` that is the consumer's job.
+   */
   async *[Symbol.asyncIterator](): AsyncGenerator<FragmentBatch, void, undefined> {
     const auto = (this.#opts.release ?? 'auto') === 'auto';
     let prev: FragmentBatch | undefined;
@@ -402,11 +455,13 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
     return this.#native.stats() as unknown as SocketStats;
   }
 
-  address(): NativeAddress | null {
+  /** The local end's address, or null once closed. */
+  address(): SocketAddress | null {
     return this.#native.address();
   }
 
-  remoteAddress(): NativeAddress | null {
+  /** The peer's address, or null once closed. */
+  remoteAddress(): SocketAddress | null {
     return this.#native.remoteAddress();
   }
 
@@ -496,10 +551,12 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
     queueMicrotask(() => this.emit('close'));
   }
 
+  /** close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }
 
+  /** close(), for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
   }
@@ -510,6 +567,7 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
     return this;
   }
 
+  /** Undoes unref(). */
   ref(): this {
     this.#native.ref();
     return this;

@@ -11,20 +11,27 @@ import type { NativeSocket } from './native';
 
 /** A byte range of the bound dma-buf. */
 export interface DmabufRange {
+  /** Byte offset into the dma-buf. */
   offset: number;
+  /** Bytes to send from there; more than 0, and the range must end inside the dma-buf. */
   length: number;
 }
 
 /** A TX binding, or an `{ id, size }` for one made elsewhere (another process, a daemon). */
 export interface TxBindingLike {
+  /** The binding id bind-tx returned: the value of the SCM_DEVMEM_DMABUF cmsg. */
   readonly id: number;
+  /** Size of the bound dma-buf in bytes; ranges are checked against it before any syscall. */
   readonly size: number;
+  /** True refuses the send with INVALID_BINDING before any syscall. */
   readonly closed?: boolean;
+  /** `'tx'` or absent; anything else (an RxBinding's `'rx'`) is refused with INVALID_BINDING. */
   readonly kind?: string;
   /** Set by TxBinding once its device was unregistered; sends are then refused. */
   readonly deviceRemoved?: boolean;
 }
 
+/** What a sendDmabuf() did, once the kernel had completed every byte. */
 export interface SendResult {
   /** Bytes sent. */
   bytes: number;
@@ -34,12 +41,18 @@ export interface SendResult {
   copied: boolean;
 }
 
+/** Options of {@link DevmemSocket.sendDmabuf}. */
 export interface SendOptions {
-  /** Wait for completions while more than this many bytes are in flight (default 64 MiB). */
+  /**
+   * Wait for completions while at least this many bytes are in flight (sent,
+   * not yet completed by the kernel).
+   * @defaultValue `64 * 1024 * 1024` (64 MiB)
+   */
   maxInFlightBytes?: number;
   /**
-   * Set SO_ZEROCOPY on the socket before the first send (default true). Pass
-   * false only when something else manages the socket's options.
+   * Set SO_ZEROCOPY on the socket before the first send. Pass false only when
+   * something else manages the socket's options.
+   * @defaultValue `true`
    */
   enableZerocopy?: boolean;
   /**
@@ -53,6 +66,7 @@ export interface SendOptions {
 
 /** A sendDmabuf() stopped by its signal: how much the kernel had already sent. */
 export interface SendAbortError extends AbortError {
+  /** Bytes the kernel took before the send stopped: the peer gets exactly this prefix of the ranges. */
   bytesSent: number;
 }
 

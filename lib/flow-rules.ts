@@ -13,9 +13,13 @@ import { native, type NativeReportedRule, type NativeTcpRule } from './native';
 export interface FlowRule {
   /** `tcp4` or `tcp6`; an IPv4-mapped IPv6 address makes the rule `tcp4`. */
   flowType: 'tcp4' | 'tcp6';
+  /** The packets' source address: the peer's, for a flow arriving here. */
   srcIp?: string;
+  /** The packets' destination address: the local one the flow arrives at. */
   dstIp?: string;
+  /** The packets' source port (0 to 65535): the peer's, for a flow arriving here. */
   srcPort?: number;
+  /** The packets' destination port (0 to 65535): the local one. */
   dstPort?: number;
   /** RX queue the flow goes to. */
   queue: number;
@@ -23,6 +27,7 @@ export interface FlowRule {
 
 /** A rule as the driver holds it. */
 export interface ReportedFlowRule {
+  /** The rule's slot in the device's table: what addFlowRule() returned and deleteFlowRule() takes. */
   location: number;
   /** The queue, or -1 for a drop rule. */
   queue: number;
@@ -32,9 +37,11 @@ export interface ReportedFlowRule {
   raw: Buffer;
 }
 
+/** What listFlowRules() read from the device. */
 export interface FlowRuleTable {
   /** How many rules the device can hold. */
   capacity: number;
+  /** Every rule installed, whoever installed it (`ethtool -N` too), in the driver's order. */
   rules: ReportedFlowRule[];
 }
 
@@ -107,12 +114,25 @@ export function addFlowRule(iface: InterfaceSpec, rule: FlowRule): number {
   return callSync('ntuple', `cannot add a flow rule on ${ifname}`, () => native().ethtoolFlowRuleInsert(ifname, encoded));
 }
 
+/**
+ * Deletes the rule at `location` (ETHTOOL_SRXCLSRLDEL).
+ *
+ * @throws DevmemError INVALID_ARGUMENT for a location that is not a
+ * non-negative integer (before any syscall), NTUPLE_UNSUPPORTED when the
+ * device has no n-tuple filters, and the driver's errno otherwise (for a
+ * location that holds no rule, say).
+ */
 export function deleteFlowRule(iface: InterfaceSpec, location: number): void {
   const ifname = interfaceNameSync(iface);
   if (!Number.isInteger(location) || location < 0) throw invalidArgument(`a rule location is a non-negative integer, got ${location}`);
   callSync('ntuple', `cannot delete flow rule ${location} on ${ifname}`, () => native().ethtoolFlowRuleDelete(ifname, location));
 }
 
+/**
+ * Reads every n-tuple rule of the device, one SIOCETHTOOL call per rule.
+ *
+ * @throws DevmemError NTUPLE_UNSUPPORTED when the device has no n-tuple filters.
+ */
 export function listFlowRules(iface: InterfaceSpec): FlowRuleTable {
   const ifname = interfaceNameSync(iface);
   const t = callSync('ntuple', `cannot list flow rules on ${ifname}`, () => native().ethtoolFlowRules(ifname));

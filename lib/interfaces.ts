@@ -3,17 +3,24 @@ import { native } from './native';
 
 /** A network interface as the kernel names it in this network namespace. */
 export interface InterfaceRef {
+  /** The interface index; unlike the name, a rename leaves it alone. */
   ifindex: number;
+  /** The interface name (at most 15 characters) at the time it was read. */
   ifname: string;
 }
 
 /** An interface given by name (`"eth0"`) or index (`2`). */
 export type InterfaceSpec = string | number;
 
+/** A link as rtnetlink reports it (RTM_GETLINK); the optional fields are absent where the kernel sent no value. */
 export interface LinkInfo extends InterfaceRef {
+  /** MTU in bytes. */
   mtu?: number;
+  /** RFC 2863 operational state, IF_OPER_*: 0 unknown, 2 down, 5 dormant, 6 up, among others. */
   operstate?: number;
+  /** RX queues the device has allocated: its maximum, not how many are in use (see `ethtool.getChannels()`). */
   numRxQueues?: number;
+  /** TX queues the device has allocated. */
   numTxQueues?: number;
   /** XDP attach mode (0 none, 1 driver, 2 generic, 3 hardware, 4 multi). */
   xdpAttached: number;

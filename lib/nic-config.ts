@@ -26,10 +26,18 @@ import { checkInterfaceSpec, resolveInterface, type InterfaceSpec } from './inte
 import { track, untrack } from './nic-restore';
 import { equalIndirection, getRssIndirection, getRxRingCount, isDefaultIndirection, setRssIndirection } from './rss';
 
+/**
+ * What a step does, one kind per NicConfig method: `check-channels`
+ * (checkChannels(), a read with nothing to undo), `header-split`
+ * (enableHeaderSplit()), `rss` (isolateQueues()), `ntuple-feature` and
+ * `flow-rule` (steerFlow()), `channels` (setChannels()) and `bind-rx`
+ * (bindRx(), planBindRx()). The kind sets the step's place in the undo order.
+ */
 export type NicStepKind = 'check-channels' | 'header-split' | 'rss' | 'ntuple-feature' | 'flow-rule' | 'bind-rx' | 'channels';
 
 /** One change (or check) NicConfig made, plans to make, or undid. */
 export interface NicStep {
+  /** Which change it is; see {@link NicStepKind}. */
   kind: NicStepKind;
   /** What the step does, in the terms of the ethtool command line where there is one. */
   description: string;
@@ -37,10 +45,18 @@ export interface NicStep {
   state: 'planned' | 'done' | 'undone' | 'failed';
 }
 
+/** Options of {@link NicConfig.open}. */
 export interface NicConfigOptions {
-  /** List the steps without changing the NIC. Reads still happen, so the plan shows real values. */
+  /**
+   * List the steps without changing the NIC. Reads still happen, so the plan shows real values.
+   * @defaultValue `false`
+   */
   dryRun?: boolean;
-  /** Put everything back on process exit, SIGINT and SIGTERM (default true). */
+  /**
+   * Put everything back on process exit, SIGINT and SIGTERM. With false the
+   * changes outlive the process unless close() or restore() runs.
+   * @defaultValue `true`
+   */
   restoreOnExit?: boolean;
   /** Called for every step as it is applied, planned or undone. */
   onStep?: (step: NicStep) => void;
@@ -50,30 +66,45 @@ export interface NicConfigOptions {
 export interface SteerFlowOptions {
   /** The local (server) address the flow arrives at. */
   serverIp: string;
+  /** The local (server) port the flow arrives at. */
   port: number;
   /** The peer's address; with it the rule is a 5-tuple, falling back to a 3-tuple. */
   clientIp?: string;
-  /** The peer's port (default: `port`, as ncdevmem's peers bind to it). */
+  /**
+   * The peer's port, used only with `clientIp`.
+   * @defaultValue `port`, as ncdevmem's peers bind to it
+   */
   clientPort?: number;
+  /** The RX queue to steer to: one of the queues bound (or to be bound) to the dma-buf. */
   queue: number;
 }
 
+/** The rule steerFlow() installed; restore() deletes it. */
 export interface SteeredFlow {
+  /** Where the driver put the rule in its table. */
   location: number;
   /** 5 when the full tuple was accepted, 3 after the fallback to address and port. */
   tuple: 5 | 3;
+  /** The rule as installed: the 5-tuple, or the 3-tuple after the fallback. */
   rule: FlowRule;
 }
 
 /** What devmem set-up touches, as read back from the device; equal snapshots mean nothing was left behind. */
 export interface NicState {
+  /** The header-split setting; absent when the device has no ring parameters (veth) or does not report it. */
   tcpDataSplit?: TcpDataSplit | number;
+  /** hds-thresh in bytes; absent like `tcpDataSplit`, or when the driver reports no threshold. */
   hdsThresh?: number;
   /** null when the device has no readable RSS table. */
   rssIndirection: number[] | null;
   /** null when the device has no n-tuple rules. */
   flowRules: string[] | null;
+  /**
+   * Whether the rx-ntuple-filter feature is on. readNicState() reads it from
+   * the legacy ethtool flags, and throws rather than give null when it cannot.
+   */
   ntupleFilter: boolean | null;
+  /** RX queues as devmem counts them: the channels' rxCount + combinedCount. */
   rxChannels: number;
 }
 
@@ -142,7 +173,9 @@ export async function readNicState(iface: InterfaceSpec): Promise<NicState> {
  * hand is needed.
  */
 export class NicConfig {
+  /** The interface's name, resolved by open(). */
   readonly ifname: string;
+  /** The interface's index, resolved by open(). */
   readonly ifindex: number;
   /** A plan only: steps are recorded as `planned` and nothing on the NIC changes. */
   readonly dryRun: boolean;
@@ -162,6 +195,13 @@ export class NicConfig {
     this.#restoreOnExit = options.restoreOnExit ?? true;
   }
 
+  /**
+   * Resolves `iface` and starts an empty undo stack for it; changes nothing.
+   *
+   * @throws TypeError for an interface or options of the wrong type,
+   * DevmemError INVALID_ARGUMENT for a malformed name or index, and
+   * NO_SUCH_DEVICE when there is no such interface.
+   */
   static async open(iface: InterfaceSpec, options: NicConfigOptions = {}): Promise<NicConfig> {
     if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
     const { ifname, ifindex } = await resolveInterface(checkInterfaceSpec(iface));
@@ -405,6 +445,7 @@ export class NicConfig {
     this.restore();
   }
 
+  /** `using nic = await NicConfig.open(...)`: the same as close(). */
   [Symbol.dispose](): void {
     this.close();
   }

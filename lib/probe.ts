@@ -26,42 +26,123 @@ export const DEVMEM_DRIVERS: Record<string, string> = {
   netdevsim: 'netdevsim (only the devmem-lab patched build carries data)',
 };
 
+/**
+ * One interface in a {@link ProbeReport}. A null field could not be read:
+ * either the device does not report it, or the failure is listed in the
+ * report's `unreadable`.
+ */
 export interface ProbeInterface {
+  /** The interface name. */
   name: string;
+  /** The interface index. */
   ifindex: number;
+  /** The driver's name from ETHTOOL_GDRVINFO (`gve`, `mlx5_core`, ...); null when it reports none, as virtual devices often do. */
   driver: string | null;
+  /** RX-only channels (`ethtool -l` RX). */
   rxQueues: number | null;
+  /** Combined channels: devmem counts these as RX queues too. */
   combinedQueues: number | null;
+  /**
+   * tcp-data-split as the driver reports it (a number for a value newer than
+   * this library knows), `'unsupported'` when the driver has no header split,
+   * null when the rings could not be read. Devmem needs `'enabled'`.
+   */
   headerSplit: TcpDataSplit | number | 'unsupported' | null;
+  /** hds-thresh in bytes; null when the driver reports none. Devmem needs 0. */
   hdsThreshold: number | null;
+  /** An XDP program is attached, in any mode; devmem and XDP exclude each other. */
   xdpAttached: boolean;
+  /** How many page pools the device has (`page-pool-get`). */
   pagePools: number | null;
-  boundQueues: { queue: number; dmabufId: number }[];
+  /** RX queues that already have a devmem binding; empty when the queues could not be listed. */
+  boundQueues: {
+    /** The RX queue id. */
+    queue: number;
+    /** The id of the binding that holds it. */
+    dmabufId: number;
+  }[];
+  /**
+   * No reason below applies, so bind-rx should work here. Only a bind can
+   * tell for sure, and probe() never binds: binding restarts the queues.
+   */
   ready: boolean;
+  /** Why the interface is not ready, for people (`hds-thresh is 256: it must be 0`); empty when ready. */
   reasons: string[];
 }
 
+/**
+ * What {@link probe} found: the document `devmem probe --json` prints, whose
+ * JSON Schema is `docs/probe-schema.json` in the package.
+ */
 export interface ProbeReport {
+  /** {@link PROBE_SCHEMA_VERSION} of the library that made the report. */
   schemaVersion: number;
-  kernel: { release: string; rxSupported: boolean; txSupported: boolean };
+  /** The running kernel. */
+  kernel: {
+    /** `uname -r`. */
+    release: string;
+    /** The netdev family has bind-rx (Linux 6.12+). */
+    rxSupported: boolean;
+    /** The netdev family has bind-tx (Linux 6.16+). */
+    txSupported: boolean;
+  };
+  /** The netdev generic netlink family, which devmem bindings go through. */
   netdev: {
+    /** The family resolved; when false, why is in `unreadable`. */
     available: boolean;
+    /** Its generic netlink id, which the kernel assigns at boot: for diagnostics only. */
     familyId: number | null;
-    ops: { bindRx: boolean; bindTx: boolean; queueCreate: boolean };
+    /** Which of the commands devmem uses the kernel has. */
+    ops: {
+      /** `bind-rx`. */
+      bindRx: boolean;
+      /** `bind-tx`. */
+      bindTx: boolean;
+      /** `queue-create`, which leases a physical device's queue to a virtual one. */
+      queueCreate: boolean;
+    };
+    /**
+     * What bind-rx demands, from its op flags: `'admin'` is CAP_NET_ADMIN in
+     * the initial user namespace, `'user-namespace-admin'` CAP_NET_ADMIN in
+     * the user namespace that owns the device's network namespace, `'none'`
+     * nothing; null without bind-rx.
+     */
     bindRxPermission: 'admin' | 'user-namespace-admin' | 'none' | null;
   };
+  /**
+   * Whether io_uring zero-copy receive, the other user of a queue's memory
+   * provider, is usable: from the io_uring_disabled sysctl, the kernel
+   * config or /proc/kallsyms; `'unknown'` when none of them could be read.
+   */
   ioUringZcrx: 'available' | 'unavailable' | 'unknown';
-  privileges: { capNetAdmin: boolean; uid: number };
+  /** The process's privileges. */
+  privileges: {
+    /** CAP_NET_ADMIN is in the effective set (from /proc/self/status). */
+    capNetAdmin: boolean;
+    /** The real user id; -1 where the platform has none. */
+    uid: number;
+  };
+  /** Where this host can get dma-bufs from. */
   dmabufSources: {
-    udmabuf: { present: boolean; sizeLimitMb: number | null };
+    /** udmabuf, which exports host memory (allocUdmabuf()). */
+    udmabuf: {
+      /** `/dev/udmabuf` exists. */
+      present: boolean;
+      /** The module's size_limit_mb, in MiB per buffer; null when unreadable (the module is not loaded). */
+      sizeLimitMb: number | null;
+    };
+    /** The heaps under `/dev/dma_heap/` (for allocDmaHeap()), sorted; empty when there are none. */
     dmaHeaps: string[];
+    /** Path of the libcuda found in the usual places, for GPU dma-bufs; null when there is none. Only its presence is checked. */
     libcuda: string | null;
   };
+  /** One entry per interface in this network namespace; only the one asked for with `iface`. */
   interfaces: ProbeInterface[];
   /** Things that could not be read, each with the reason. */
   unreadable: string[];
 }
 
+/** Options of {@link probe}. */
 export interface ProbeOptions {
   /** Only report this interface. */
   iface?: string;

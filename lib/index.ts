@@ -1,5 +1,13 @@
 /**
  * devmem-tcp: Linux device memory TCP for Node.js.
+ *
+ * Receiving: allocate a dma-buf ({@link allocUdmabuf}, {@link allocDmaHeap},
+ * or {@link DmaBuf.fromFd} for a GPU's), set the NIC up ({@link NicConfig}),
+ * bind the dma-buf to RX queues ({@link bindRx}) and read
+ * {@link FragmentBatch}es from a {@link DevmemSocket} ({@link connect},
+ * {@link createServer}). Sending: {@link bindTx} and
+ * {@link DevmemSocket.sendDmabuf}. {@link probe} says what a host can do.
+ * Failures are {@link DevmemError}s; branch on their `reason`.
  * @packageDocumentation
  */
 export { DEVMEM_REASONS, DevmemError, type DevmemReason, type Extack } from './errors';
@@ -12,6 +20,7 @@ export {
   type LinkInfo,
 } from './interfaces';
 export * as netdev from './netdev';
+export type { Attrs } from './native';
 export * as ethtool from './ethtool';
 export { bindRx, bindTx, RxBinding, TxBinding, type BindingEvents, type BindRxOptions, type DmaBufLike } from './bindings';
 export { probe, PROBE_SCHEMA_VERSION, type ProbeInterface, type ProbeOptions, type ProbeReport } from './probe';

@@ -151,6 +151,38 @@ describe('conformance judge', () => {
       'thing.ids: multi-attr false, the YAML says true',
       'inner.nothere: not in the YAML set',
     ]);
+    // Enum and flags definitions: values count from value-start (flags: bits), an entry may set its own.
+    const named = {
+      ...yaml,
+      definitions: [
+        { name: 'kind', type: 'enum', entries: ['off', 'on', { name: 'auto', value: 5 }] },
+        { name: 'caps', type: 'flags', 'value-start': 1, entries: ['a', 'b'] },
+      ],
+      'attribute-sets': [{ name: 'thing', attributes: [{ name: 'mode', type: 'u32', enum: 'kind' }, { name: 'caps', type: 'u64', enum: 'caps' }] }],
+    };
+    const namedSpec = {
+      commands: [],
+      ops: { 'thing-get': 1, 'thing-ntf': 2 },
+      sets: { thing: [{ type: 1, name: 'mode', kind: 'u32', multi: false, enum: 'kind' }, { type: 2, name: 'caps', kind: 'u64', multi: false, enum: 'caps' }] },
+      enums: {
+        kind: { flags: false, entries: [{ name: 'off', value: 0 }, { name: 'on', value: 1 }, { name: 'auto', value: 5 }] },
+        caps: { flags: true, entries: [{ name: 'a', value: 2 }, { name: 'b', value: 4 }] },
+      },
+    };
+    assert.deepEqual(h.checkFamily(namedSpec, named), []);
+    const wrong = structuredClone(namedSpec);
+    wrong.ops['thing-ntf'] = 3;
+    wrong.enums.kind.entries[2]!.value = 2;
+    wrong.enums.caps.entries[0]!.value = 1;
+    wrong.enums.caps.flags = false;
+    delete (wrong.sets.thing[1] as { enum?: string }).enum;
+    assert.deepEqual(h.checkFamily(wrong, named), [
+      'op thing-ntf: id 3, the YAML says 2',
+      'enum kind: auto is 2, the YAML says 5',
+      'enum caps: enum, the YAML says flags',
+      'enum caps: a is 1, the YAML says 2',
+      'thing.caps: named by nothing, the YAML says caps',
+    ]);
     // Directional families (ethtool) number requests only; notifications are skipped.
     const directional = { ...yaml, operations: { 'enum-model': 'directional', list: [{ name: 'a-get', do: {} }, { name: 'a-ntf', notify: 'a-get' }, { name: 'b-get', do: {} }] } };
     assert.deepEqual(h.checkFamily({ commands: [{ name: 'b-get', id: 2 }], sets: {} }, directional), []);

@@ -169,6 +169,12 @@ export interface NativeReportedRule {
 }
 
 export type NetlinkFamilyName = 'netdev' | 'ethtool' | 'rtnl';
+/**
+ * Netlink attributes by their camelCase names, as the native codec decodes
+ * them from (and encodes them to) the kernel's spec: numbers (bigints past
+ * 2^53), strings, names of enum values, arrays for repeated attributes, and
+ * nested objects.
+ */
 export type Attrs = Record<string, unknown>;
 
 export interface NativeAddon {

@@ -14,7 +14,7 @@ export type QueueType = 'rx' | 'tx';
  * (native/netlink/spec.cc) decodes them, so a value newer than this library
  * arrives as its number, and a flag bit it has no name for as `bit-N`.
  */
-type Named<T extends string> = T | number;
+export type Named<T extends string> = T | number;
 
 /** The netdev `xdp-act` flags: the XDP features a device supports. */
 export type XdpFeature = 'basic' | 'redirect' | 'ndo-xmit' | 'xsk-zerocopy' | 'hw-offload' | 'rx-sg' | 'ndo-xmit-sg';
@@ -99,10 +99,45 @@ export interface NetdevPagePool {
   ioUring?: Attrs;
 }
 
-/** One pool's counters from `page-pool-stats-get` (needs CONFIG_PAGE_POOL_STATS). */
-export type NetdevPagePoolStats = Attrs & { info?: { id?: number | bigint; ifindex?: number } };
-/** One `qstats-get` record: a device's (or, by queue, one queue's) traffic counters. */
-export type NetdevQstats = Attrs & { ifindex: number; queueType?: Named<QueueType>; queueId?: number };
+/** Which pool a `page-pool-stats-get` record counts for. */
+export interface NetdevPagePoolInfo {
+  /** The pool's id. */
+  id?: number | bigint;
+  /** The device the pool serves. */
+  ifindex?: number;
+}
+
+/**
+ * One pool's counters from `page-pool-stats-get` (needs CONFIG_PAGE_POOL_STATS):
+ * `allocFast`, `allocSlow`, `recycleCached`, `recycleRing` and the rest of the
+ * kernel's page-pool-stats set, camelCased.
+ */
+export type NetdevPagePoolStats = Attrs & {
+  /** The pool these counters belong to. */
+  info?: NetdevPagePoolInfo;
+};
+
+/**
+ * One `qstats-get` record: a device's (or, by queue, one queue's) traffic
+ * counters (`rxPackets`, `rxBytes`, `txPackets`, `rxHwDrops`, ... as the
+ * kernel's qstats set names them, camelCased).
+ */
+export type NetdevQstats = Attrs & {
+  /** The device counted. */
+  ifindex: number;
+  /** With `scope: 'queue'`: which kind of queue the record counts. */
+  queueType?: Named<QueueType>;
+  /** With `scope: 'queue'`: which queue the record counts. */
+  queueId?: number;
+};
+
+/** A netdev multicast group. */
+export interface NetdevMcastGroup {
+  /** The group's name: `mgmt` (device changes) or `page-pool`. */
+  name: string;
+  /** Its id, to join with NETLINK_ADD_MEMBERSHIP. */
+  id: number;
+}
 
 /** A netdev op and what nlctrl says about it. */
 export interface NetdevOp {
@@ -129,7 +164,7 @@ export interface NetdevFamily {
   /** Every op the kernel registered. */
   ops: NetdevOp[];
   /** Multicast groups (`mgmt`, `page-pool`) and their ids. */
-  mcastGroups: { name: string; id: number }[];
+  mcastGroups: NetdevMcastGroup[];
   /** Whether the kernel has the op, e.g. `has('bind-tx')` (6.16+). */
   has(name: string): boolean;
 }

@@ -11,11 +11,17 @@ import { closedError, DevmemError, invalidArgument } from './errors';
  * applies them, and the native reader takes its limits from here.
  */
 export const RECEIVE_DEFAULTS = Object.freeze({
+  /** {@link ReceiveOptions.maxOutstandingFragments}'s default. */
   maxOutstandingFragments: 16384,
+  /** {@link ReceiveOptions.maxOutstandingBytes}'s default: 64 MiB. */
   maxOutstandingBytes: 64 * 2 ** 20,
+  /** {@link ReceiveOptions.batchFragments}'s default. */
   batchFragments: 4096,
+  /** {@link ReceiveOptions.batchBytes}'s default: 8 MiB. */
   batchBytes: 8 * 2 ** 20,
+  /** {@link ReceiveOptions.highWaterMark}'s default, in batches. */
   highWaterMark: 4,
+  /** {@link ReceiveOptions.starvationTimeout}'s default, in ms. */
   starvationTimeout: 2000,
 } as const);
 
@@ -29,7 +35,12 @@ export interface ReceiveOptions {
    * hanging, once everything already received has been read; a binding made
    * elsewhere is passed as `{ id }`.
    */
-  binding?: RxBinding | { readonly id: number };
+  binding?:
+    | RxBinding
+    | {
+        /** The binding's id (NETDEV_A_DMABUF_ID), as each fragment's cmsg carries it. */
+        readonly id: number;
+      };
   /** The dma-buf behind `binding`, used by `FragmentBatch.copyOut()` helpers. */
   dmabuf?: DmaBuf;
   /**
@@ -59,7 +70,7 @@ export interface ReceiveOptions {
   maxOutstandingFragments?: number;
   /**
    * Stop reading while this many dma-buf bytes are unreleased.
-   * @defaultValue {@link RECEIVE_DEFAULTS}`.maxOutstandingBytes` (64 MiB)
+   * @defaultValue {@link RECEIVE_DEFAULTS}`.maxOutstandingBytes`
    */
   maxOutstandingBytes?: number;
   /**
@@ -69,7 +80,7 @@ export interface ReceiveOptions {
   batchFragments?: number;
   /**
    * Bytes gathered per readiness event at most.
-   * @defaultValue {@link RECEIVE_DEFAULTS}`.batchBytes` (8 MiB)
+   * @defaultValue {@link RECEIVE_DEFAULTS}`.batchBytes`
    */
   batchBytes?: number;
   /**

@@ -6,9 +6,9 @@
 // for a short time, the suites again under ASan/UBSan) and print one closing
 // line "N passed, N failed". A suite that runs no test fails the run.
 //
-// `npm run check` (--check) is the contributor loop: build, typecheck, lint and the
-// host suite only. It installs nothing and needs no root (the host tests that do
-// skip, saying so).
+// `npm run check` (--check) is the contributor loop: build, typecheck, lint, the API
+// reference and the host suite only. It installs nothing and needs no root (the host
+// tests that do skip, saying so).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -75,7 +75,10 @@ const add = (c) => {
 if (!step('build (native addon + TypeScript)', 'npm', ['run', 'compile'])) add({ passed: 0, failed: 1 });
 else {
   if (!step('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'])) add({ passed: 0, failed: 1 });
+  if (!step('typecheck the harness scripts', 'npx', ['tsc', '-p', 'tsconfig.scripts.json'])) add({ passed: 0, failed: 1 });
   if (!step('lint', 'npx', ['eslint', '.'])) add({ passed: 0, failed: 1 });
+  // Every export documented; TypeDoc's warnings are errors (typedoc.json).
+  if (!step('API reference (TypeDoc)', 'npx', ['typedoc'])) add({ passed: 0, failed: 1 });
   add(suite('host tests (running kernel)', 'npm', ['run', '--silent', 'test:host'], 'DEVMEM_TEST_SUMMARY'));
   if (args.has('--check')) {
     // the contributor loop ends here

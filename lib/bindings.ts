@@ -1,13 +1,11 @@
 /**
  * Binding a dma-buf to NIC queues.
  *
- * Lifetime rules: the kernel keeps a binding exactly as long as the netlink
- * socket that created it is open, and has no unbind command. Each binding
- * object therefore owns its own netlink socket, and `close()` is the unbind.
- * A binding that is never closed lives until the process (or the worker
- * thread that made it) exits; it is deliberately never unbound by the garbage
- * collector, because code may still hold and use its numeric `id`. The
- * socket is close-on-exec, so child processes do not inherit bindings.
+ * Lifetime rules (see docs/kernel-notes.md#binding-lifetime): each binding
+ * object owns the netlink socket that created it, and `close()` is the
+ * unbind. A binding that is never closed lives until the process (or the
+ * worker thread that made it) exits; the garbage collector never unbinds it,
+ * because code may still hold and use its numeric `id`.
  */
 import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';

@@ -1,13 +1,9 @@
 /**
- * Noticing that a bound device went away.
- *
- * When a device is unregistered (deleted, its driver unbound, or moved to
- * another network namespace) the kernel uninstalls the binding's memory
- * provider but tells the devmem sockets nothing: their flow just goes quiet,
- * and a read would wait until TCP gives up, minutes later, or forever. The
- * netdev family announces the unregister (dev-del-ntf on its "mgmt"
- * multicast group), so one netlink socket per thread listens there while any
- * binding is open, and tells whoever watches that ifindex.
+ * Noticing that a bound device went away, which the kernel does not tell the
+ * devmem sockets (see docs/kernel-notes.md#device-removal-is-silent): one
+ * netlink socket per thread listens for dev-del-ntf on the netdev family's
+ * "mgmt" group while any binding is open, and tells whoever watches that
+ * ifindex.
  * @internal
  */
 import { DevmemError } from './errors';

@@ -106,7 +106,7 @@ const ADVICE: Record<DevmemReason, string> = {
   NIC_RESTORE_FAILED:
     'Some NIC settings could not be put back; the error lists each step that failed. Check the device with `devmem probe` and fix it by hand.',
   DEVICE_REMOVED:
-    'The device was deleted, its driver unbound, or it moved to another network namespace. What arrived before is still readable; close the socket and the binding, and bind again once the device is back. Never delete a device under an open TX binding: Linux up to at least 7.3.4 oopses when that binding is closed (docs/reliability.md).',
+    'The device was deleted, its driver unbound, or it moved to another network namespace. What arrived before is still readable; close the socket and the binding, and bind again once the device is back. Never delete a device under an open TX binding: Linux up to at least 7.3.4 oopses when that binding is closed (docs/kernel-notes.md#tx-binding-after-device-removal).',
   KERNEL_ERROR: 'See the errno and the kernel message.',
 };
 

@@ -3,8 +3,8 @@
  * flow steering, the binding), applied step by step onto an undo stack so that
  * none of it outlives its user.
  *
- * The kernel dictates the unwind order: the binding goes first (header split
- * cannot be turned off while a queue has a memory provider), then channel
+ * The kernel dictates the unwind order: the binding goes first (see
+ * docs/kernel-notes.md#header-split), then channel
  * changes, the flow rules, the n-tuple feature, RSS, and last the rings. The
  * stack is sorted by that order rather than popped blindly, so callers may
  * apply steps in any order. Undo steps are synchronous, which lets the
@@ -266,9 +266,8 @@ export class NicConfig {
   }
 
   // Back to the driver default first and then to the saved value only if the
-  // default reads differently: a driver that splits by default reports
-  // "enabled" for "unknown", and restoring "enabled" explicitly would leave
-  // the user setting changed.
+  // default reads differently (see docs/kernel-notes.md#header-split):
+  // restoring "enabled" explicitly would leave the user setting changed.
   #restoreRings(tds: TcpDataSplit | number | undefined, thresh: number | undefined): void {
     setRingsSync(this.ifindex, this.ifname, thresh === undefined ? { tcpDataSplit: 'unknown' } : { tcpDataSplit: 'unknown', hdsThresh: thresh });
     if (tds === undefined) return;

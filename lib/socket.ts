@@ -1,8 +1,7 @@
 /**
- * Sockets owned by the addon. Node's net.Socket cannot carry devmem: when
- * libuv reads a devmem-steered socket without MSG_SOCK_DEVMEM the kernel
- * answers EFAULT. These sockets read with recvmsg(MSG_SOCK_DEVMEM) in native
- * code and deliver fragment batches. Their options are in receive-options.ts,
+ * Sockets owned by the addon. Node's net.Socket cannot carry devmem (see
+ * docs/kernel-notes.md#efault-without-msg_sock_devmem). These sockets read
+ * with recvmsg(MSG_SOCK_DEVMEM) in native code and deliver fragment batches. Their options are in receive-options.ts,
  * connecting in connect.ts, listening in server.ts and transmit in tx.ts.
  */
 import * as dc from 'node:diagnostics_channel';
@@ -193,9 +192,8 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
       if (this.#closed || this.#ended || this.#error !== undefined || this.#waiters.length === 0) return;
       if (this.#batchesSeen !== seen) this.#checkQuietAfterRemoval(0);
       else if (quietTurns + 1 < 2) this.#checkQuietAfterRemoval(quietTurns + 1);
-      // Aborted, not closed: the FIN of a graceful close cannot reach the
-      // peer, and the orphan retransmitting it would hold the device buffers
-      // of its out-of-order queue (and so keep the binding) for minutes.
+      // Aborted, not closed: the FIN cannot reach the peer (see
+      // docs/kernel-notes.md#graceful-close-to-an-unreachable-peer).
       else this.#fail(this.#deviceRemoved, true);
     });
   }
@@ -383,9 +381,8 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
     });
   }
 
-  // The kernel says nothing when the binding's buffers run out: packets are
-  // dropped below TCP and the read just waits. A quiet read while this
-  // socket holds fragments is the visible sign, so it is reported.
+  // A quiet read while this socket holds fragments is the visible sign that
+  // the binding's buffers ran out (see docs/kernel-notes.md#buffer-exhaustion-is-silent).
   #watchStarvation(): void {
     const ms = this.#opts.starvationTimeout ?? RECEIVE_DEFAULTS.starvationTimeout;
     if (ms === 0 || this.#starvation) return;
@@ -523,8 +520,7 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
    * Closes the socket with a TCP RST instead of a FIN (like
    * `net.Socket.resetAndDestroy()`). Unread data is dropped and the kernel
    * frees everything the connection holds at once, including device
-   * buffers, where a graceful close to an unreachable peer can leave the
-   * connection retransmitting its FIN, and holding them, for minutes.
+   * buffers (see docs/kernel-notes.md#graceful-close-to-an-unreachable-peer).
    * Otherwise as close(). Idempotent.
    */
   resetAndDestroy(): void {

@@ -108,9 +108,9 @@ export function queuesGiven(o: Pick<NcOptions, 'startQueue' | 'numQueues'>): boo
  * ncdevmem's queue choice. Self-test with neither -t nor -q: the upper half
  * of the RX queues (needs at least two). Server or client with neither: the
  * last queue. Giving one of -t/-q without the other is an error. With
- * `rxQueues` undefined (not read: netkit and leased queues have no ethtool
- * channels) given queues are taken as they are, and the kernel judges them,
- * as it does for ncdevmem.
+ * `rxQueues` undefined (not read, see
+ * docs/kernel-notes.md#netkit-and-leased-queues-have-no-channels) given
+ * queues are taken as they are, and the kernel judges them.
  */
 export function resolveQueues(o: Pick<NcOptions, 'mode' | 'startQueue' | 'numQueues'>, rxQueues: number | undefined): { start: number; count: number } {
   if (o.startQueue === undefined && o.numQueues === undefined) {

@@ -1,8 +1,8 @@
 /**
  * ncdevmem's -v pattern: byte i of the stream is (i+1) mod N, with 0 written
  * as '\n'. So `-v 7` expects what `yes $(echo -e \\x01\\x02\\x03\\x04\\x05\\x06)`
- * prints. Unlike ncdevmem, any mismatch fails the run; the first few are
- * reported with their stream position.
+ * prints. Unlike ncdevmem (see docs/kernel-notes.md#ncdevmem), any mismatch
+ * fails the run; the first few are reported with their stream position.
  */
 export interface Mismatch {
   position: number;

@@ -17,7 +17,7 @@ export async function runRx(o: NcOptions, r: Reporter): Promise<Outcome> {
   const server = o.server!;
   const port = o.port!;
   // With -n and -t/-q nothing needs the channel count, and a netkit guest or a
-  // leased queue has none to read: like ncdevmem, read it only to pick or check queues.
+  // leased queue has none (see docs/kernel-notes.md#netkit-and-leased-queues-have-no-channels).
   const rxQueues = o.skipConfig && queuesGiven(o) ? undefined : ethtool.rxChannelCount(await ethtool.getChannels(o.iface));
   const { start, count } = resolveQueues(o, rxQueues);
   const queues = Array.from({ length: count }, (_, i) => start + i);

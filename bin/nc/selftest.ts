@@ -7,8 +7,8 @@
  * has shown the device can do devmem, the header-split failure must be the
  * header-split error and not some other refusal. Every bind carries -b's
  * rx-page-size, so `-f IF -b 16384` probes exactly what a `-l -b 16384` run
- * will need (the kernel selftests use it that way before their large-niov
- * cases); a device without it makes the run a SKIP.
+ * will need (see docs/kernel-notes.md#large-niov-cases-on-netdevsim); a
+ * device without it makes the run a SKIP.
  */
 import { DevmemError, ethtool, NicConfig } from '../../lib/index';
 import { native } from '../../lib/internal';

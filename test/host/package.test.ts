@@ -31,7 +31,7 @@ describe('the packed package', function () {
     assert.ok(files.includes('dist/bin/devmem.js'));
     assert.ok(!files.some((f) => f.startsWith('test/')), 'tests are not shipped');
     // Runtime messages point users at these.
-    for (const doc of ['docs/reliability.md', 'docs/hardware.md', 'docs/probe-schema.json']) assert.ok(files.includes(doc), `${doc} is shipped`);
+    for (const doc of ['docs/kernel-notes.md', 'docs/reliability.md', 'docs/hardware.md', 'docs/probe-schema.json']) assert.ok(files.includes(doc), `${doc} is shipped`);
 
     const app = path.join(tmp, 'app');
     fs.mkdirSync(app);

@@ -11,9 +11,9 @@
 
 namespace devmem::js {
 
-// A dma-buf binding (bind-rx or bind-tx). The kernel ties the binding to the
-// netlink socket that created it and offers no unbind command, so this object
-// owns that socket: close() is the unbind. While open it holds a strong
+// A dma-buf binding (bind-rx or bind-tx). It owns the netlink socket that
+// created it, and close() is the unbind (see docs/kernel-notes.md#binding-lifetime).
+// While open it holds a strong
 // reference to itself, so the garbage collector can never unbind behind the
 // back of a user who kept only the numeric id.
 class BindingObject : public Napi::ObjectWrap<BindingObject> {

@@ -170,10 +170,8 @@ Napi::Value SocketObject::Close(const Napi::CallbackInfo& info) {
 }
 
 // Close with a RST: SO_LINGER with a zero timeout makes close() abort the
-// connection. The kernel then frees everything the connection holds at
-// once, device buffers in its out-of-order queue included, where a graceful
-// close may leave an orphan retransmitting its FIN (and holding those
-// buffers, and so the binding) for minutes when the peer cannot be reached.
+// connection, so the kernel frees its device buffers at once (see
+// docs/kernel-notes.md#graceful-close-to-an-unreachable-peer).
 Napi::Value SocketObject::Reset(const Napi::CallbackInfo& info) {
   if (poller_ && !closed_) {
     linger l{1, 0};

@@ -42,7 +42,7 @@ struct RxStats {
 };
 
 // A TCP socket owned by the addon. libuv (and so net.Socket) must never read
-// a devmem-steered socket: without MSG_SOCK_DEVMEM the kernel answers EFAULT.
+// a devmem-steered socket (see docs/kernel-notes.md#efault-without-msg_sock_devmem).
 //
 // JS gets events through one callback: ('connect', err?), ('batch', seq,
 // offsets, sizes, tokens, dmabufIds, kinds, linear, dmabufBytes, linearBytes, hostBytes),

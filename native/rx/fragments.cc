@@ -100,9 +100,8 @@ ParseOutcome ParseRecvmsg(const uint8_t* control, size_t controllen, int msg_fla
     o.detail = "fragments add up to " + std::to_string(linear_used + dmabuf_total) + " bytes but recvmsg returned " +
                std::to_string(nbytes);
   }
-  // put_cmsg() truncates the cmsg that did not fit but leaves its full
-  // length in cmsg_len, so a truncated area also looks malformed: the
-  // kernel's flag is the real cause and wins.
+  // A truncated area also looks malformed; the kernel's flag is the real
+  // cause and wins (see docs/kernel-notes.md#truncated-control-messages).
   if (msg_flags & MSG_CTRUNC) {
     o.error = ParseError::kControlTruncated;
     o.detail = "MSG_CTRUNC: the kernel dropped control messages, and with them fragment tokens";

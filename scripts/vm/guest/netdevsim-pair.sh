@@ -77,27 +77,18 @@ setup_netdevsim_pair() {
   echo "7:$IFINDEX_LOCAL 8:$IFINDEX_REMOTE" > /sys/bus/netdevsim/link_device
   exec 7<&- 8<&-
 
-  # Tests that hold every dma-buf buffer make the sender back off; TCP's
-  # exponential RTO (up to 120 s) would then decide when a stream resumes.
-  # Capping it at 1 s (net.ipv4.tcp_rto_max_ms, Linux 6.15+) keeps recovery
-  # prompt on a link with microsecond latency. Older kernels lack the knob.
-  # The cap also shortens how long a sender keeps retrying before it drops the
-  # connection (tcp_retries2 counts retransmits, timed with the capped RTO:
-  # 15 of them last ~14 s), so a slow stall could kill the stream mid-test;
-  # 150 retries keep that at ~150 s.
+  # RTO capped at 1 s (Linux 6.15+; older kernels lack the knob) and 150
+  # retries (~150 s with the cap), so stall tests recover promptly and a slow
+  # stall does not kill the stream (see docs/kernel-notes.md#tcp-backoff-after-a-stall).
   for ns in "$NS_LOCAL" "$NS_REMOTE"; do
     in_netns "$ns" sh -c 'echo 1000 > /proc/sys/net/ipv4/tcp_rto_max_ms' 2>/dev/null ||
       echo "devmem-e2e: net.ipv4.tcp_rto_max_ms not available in ${ns:-the initial netns}; TCP backoff is uncapped"
     in_netns "$ns" sh -c 'echo 150 > /proc/sys/net/ipv4/tcp_retries2'
   done
 
-  # TCP frees a consumed skb on the CPU that allocated it (skb_attempt_defer_free),
-  # and that CPU's list is flushed only when it next runs network receive
-  # processing. After a test deletes an interface nothing may run there for
-  # minutes, and the skbs on the list keep device buffers, so the binding,
-  # alive. Deferral only saves a cache miss; off, every buffer comes back when
-  # the socket lets go of it (net.core.skb_defer_max is global: set it here,
-  # in the initial namespace).
+  # No deferred skb frees, so every buffer (and the binding) comes back when the
+  # socket lets go of it (see docs/kernel-notes.md#deferred-skb-free). The knob
+  # is global: set it here, in the initial namespace.
   echo 0 > /proc/sys/net/core/skb_defer_max 2>/dev/null ||
     echo "devmem-e2e: net.core.skb_defer_max not available; skb frees may be deferred"
 }

@@ -20,7 +20,8 @@ import { SELFTEST_FILES } from './selftests.mjs';
 
 /**
  * Skips that ncdevmem takes on the lab as well: the case name, the skip comment the
- * suite must give, and why ncdevmem skips it.
+ * suite must give, and why ncdevmem skips it (see
+ * docs/kernel-notes.md#large-niov-cases-on-netdevsim).
  */
 export const EXPECTED_SKIPS = [
   {

@@ -57,7 +57,8 @@ export function createJob({ mode, repoRoot, node, grep, color, bench, selftests 
     DEVMEM_JOB_ASAN_OPTIONS: process.env.DEVMEM_VM_ASAN_OPTIONS ?? '',
     DEVMEM_JOB_UBSAN_OPTIONS: process.env.DEVMEM_VM_UBSAN_OPTIONS ?? '',
     DEVMEM_JOB_ADDON: process.env.DEVMEM_VM_ADDON ?? '',
-    // Opt-in for the TX device-removal test (it oopses kernels up to at least 7.3.4).
+    // Opt-in for the TX device-removal test, which oopses kernels up to at least 7.3.4
+    // (see docs/kernel-notes.md#tx-binding-after-device-removal).
     DEVMEM_JOB_TX_DEVICE_REMOVAL: process.env.DEVMEM_E2E_TX_DEVICE_REMOVAL ?? '',
   };
   writeFileSync(

@@ -2,12 +2,11 @@
 // Boots the guest under QEMU and streams its console.
 //
 // TCG, not KVM: the build hosts' /dev/kvm is PVM, on which stock kernels die early.
-// One vCPU by default. With two, multi-threaded TCG (QEMU 7.2) now and then runs a stale
-// translation of kernel text the guest has just patched: a static key flipped through
-// the int3 protocol, then executed as int3 after the patch was done ("Oops: int3" in
-// sched_clock_cpu at boot, seen in CI). Single-threaded TCG avoids that but switches
-// vCPUs only every 100 ms, which made the devmem suite over three times slower; one
-// vCPU costs about 15%. The guest has no NIC (-nic none): all traffic stays between the
+// One vCPU by default: with two, multi-threaded TCG (QEMU 7.2) can run a stale
+// translation of a just-patched static key (see
+// docs/kernel-notes.md#static-keys-under-multi-threaded-tcg). Single-threaded TCG
+// avoids that but switches vCPUs only every 100 ms, which made the devmem suite over
+// three times slower; one vCPU costs about 15%. The guest has no NIC (-nic none): all traffic stays between the
 // netns inside it. Two 9p shares: the host root read-only ("hostroot") and the job
 // directory writable ("e2ejob").
 import { createWriteStream } from 'node:fs';

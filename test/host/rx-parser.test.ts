@@ -64,9 +64,9 @@ describe('recvmsg(MSG_SOCK_DEVMEM) control parsing (ABI-exact buffers)', () => {
     assert.deepEqual([...r.tokens], [1], 'what did arrive is still tracked');
   });
 
-  // Found by the rx_recvmsg fuzzer (fuzz/regressions/rx_recvmsg/): put_cmsg()
-  // cuts the cmsg that did not fit but keeps its full cmsg_len, so the
-  // truncated area looked malformed and MSG_CTRUNC was never reported.
+  // Found by the rx_recvmsg fuzzer (fuzz/regressions/rx_recvmsg/): the cut
+  // cmsg keeps its full cmsg_len, so MSG_CTRUNC was never reported (see
+  // docs/kernel-notes.md#truncated-control-messages).
   it('reports MSG_CTRUNC when the last cmsg was cut short, keeping the tokens before it', () => {
     const whole = control([
       { type: 'dmabuf', size: 10, token: 4, id: 1 },

@@ -99,9 +99,7 @@ class ScratchPair {
 
   /**
    * Deletes both devices. The local one goes only after no dma-buf is
-   * attached to it any more: a binding frees its attachment on a kernel
-   * worker after its last buffer came back, and unmapping it from a device
-   * that was already freed is a use-after-free in 7.3.4 (docs/reliability.md).
+   * attached to it any more (see docs/kernel-notes.md#rx-binding-outliving-its-device).
    * Waiting here is also the check that closing everything really let the
    * kernel free the binding.
    */
@@ -140,7 +138,7 @@ function nextRemoval(emitter: { once(ev: 'deviceRemoved', fn: (e: DevmemError) =
 }
 
 // Deleting a device under a TX binding and then closing the binding oopses
-// Linux up to at least 7.3.4, the newest Debian kernel (docs/reliability.md),
+// Linux up to at least 7.3.4 (see docs/kernel-notes.md#tx-binding-after-device-removal),
 // so this test is registered only when asked for, to check a newer kernel:
 //   DEVMEM_E2E_TX_DEVICE_REMOVAL=1 npm run test:vm -- --mode devmem --grep 'TX binding'
 const txRemovalTest = process.env.DEVMEM_E2E_TX_DEVICE_REMOVAL === '1' ? it : undefined;
@@ -210,10 +208,8 @@ describe('faults on the patched netdevsim', function () {
     const dmabuf = allocUdmabuf(4 * MiB);
     try {
       await ethtool.setRings(pair.local, { tcpDataSplit: 'enabled', hdsThresh: 0 });
-      // RX only: on 7.3.4 a TX binding whose device was unregistered oopses
-      // the kernel when its netlink socket closes (netdev_nl_sock_priv_destroy
-      // touches the freed net_device), and every process exit closes it.
-      // Nothing in user space can avoid that; see docs/reliability.md.
+      // RX only: closing a TX binding whose device was unregistered oopses the
+      // kernel (see docs/kernel-notes.md#tx-binding-after-device-removal).
       const rx = await bindRx(pair.local, [0, 1], dmabuf);
       const bound = await netdev.listQueues(pair.ifindex);
       assert.equal(bound.filter((q) => q.dmabuf === rx.id).length, 2);

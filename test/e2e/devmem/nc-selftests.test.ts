@@ -46,8 +46,9 @@ describe('devmem nc as the kernel selftests run it', function () {
   });
 
   it('the self-test binds with -b: `-f IF -b 16384` is a SKIP on a device without rx-page-size, and leaves the NIC as it was', async () => {
-    // devmem.py probes `ncdevmem -f IF -b 16384` before its large-niov case:
-    // a pass there would run a case the device cannot do. Above the page
+    // devmem.py's probe before its large-niov case (see
+    // docs/kernel-notes.md#large-niov-cases-on-netdevsim): a pass there would
+    // run a case the device cannot do. Above the page
     // size the buffer is made of 2 MiB huge pages, which the suite reserves.
     const hugepages = '/proc/sys/vm/nr_hugepages';
     const saved = fs.readFileSync(hugepages, 'utf8').trim();

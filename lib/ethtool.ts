@@ -8,10 +8,9 @@ import { resolveInterface, type InterfaceSpec } from './interfaces';
 import { native, type Attrs } from './native';
 
 /**
- * The ethtool `tcp-data-split` enum (header split). `unknown` is what a
- * driver reports while nobody has configured it (its own default, which may
- * split or not); bind-rx accepts only `enabled`. The native codec names the
- * values; one newer than this library arrives as its number.
+ * The ethtool `tcp-data-split` enum (header split): `unknown` means nobody
+ * configured it, and bind-rx accepts only `enabled` (docs/kernel-notes.md#header-split).
+ * The native codec names the values; one newer than this library arrives as its number.
  */
 export type TcpDataSplit = 'unknown' | 'disabled' | 'enabled';
 
@@ -141,9 +140,8 @@ function ringsFrom(r: Attrs): Rings {
 }
 
 /**
- * Changes ring parameters. For devmem set `{ tcpDataSplit: 'enabled', hdsThresh: 0 }`:
- * the kernel checks what the user configured, so a driver that splits by
- * default still fails bind-rx until header split is set explicitly.
+ * Changes ring parameters. For devmem set `{ tcpDataSplit: 'enabled', hdsThresh: 0 }`,
+ * even where the driver splits by default (docs/kernel-notes.md#header-split).
  */
 export async function setRings(iface: InterfaceSpec, update: RingsUpdate): Promise<void> {
   const attrs = ringAttrs(update, 'setRings');

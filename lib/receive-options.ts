@@ -90,10 +90,9 @@ export interface ReceiveOptions {
   highWaterMark?: number;
   /**
    * Report `'starved'` when a read has waited this many ms with no data
-   * while this socket holds unreleased fragments; 0 never reports. Held
-   * fragments are dma-buf buffers the NIC cannot refill with, so a long
-   * quiet read usually means the binding's buffers ran out: the kernel
-   * drops packets and TCP retransmits until some are released.
+   * while this socket holds unreleased fragments; 0 never reports. A long
+   * quiet read then usually means the binding's buffers ran out
+   * (docs/kernel-notes.md#buffer-exhaustion-is-silent).
    * @defaultValue {@link RECEIVE_DEFAULTS}`.starvationTimeout`
    */
   starvationTimeout?: number;

@@ -94,8 +94,7 @@ constexpr CommandSpec NdCommand(nd::Cmd id, const AttrSet* request, const AttrSe
 }
 
 // ---- ethtool: enum and flags definitions ----------------------------------
-// `unknown` is what a driver reports when nobody configured header split
-// (its default, which may split or not); bind-rx needs `enabled`.
+// bind-rx needs `enabled`, whatever the driver's default: docs/kernel-notes.md#header-split.
 ENUM(kEtTcpDataSplit, "tcp-data-split", false,
      {et::kTdsUnknown, "unknown"}, {et::kTdsDisabled, "disabled"}, {et::kTdsEnabled, "enabled"});
 ENUM(kEtHeaderFlags, "header-flags", true,

@@ -52,4 +52,4 @@ export {
   type SteeredFlow,
   type SteerFlowOptions,
 } from './nic-config';
-export { type DmabufRange, type SendAbortError, type SendOptions, type SendResult, type TxBindingLike } from './tx';
+export { SEND_DEFAULTS, type DmabufRange, type SendAbortError, type SendOptions, type SendResult, type TxBindingLike } from './tx';

@@ -41,18 +41,26 @@ export interface SendResult {
   copied: boolean;
 }
 
+/** The defaults of {@link SendOptions}, defined here once. */
+export const SEND_DEFAULTS = Object.freeze({
+  /** {@link SendOptions.maxInFlightBytes}'s default: 64 MiB. */
+  maxInFlightBytes: 64 * 2 ** 20,
+  /** {@link SendOptions.enableZerocopy}'s default. */
+  enableZerocopy: true,
+} as const);
+
 /** Options of {@link DevmemSocket.sendDmabuf}. */
 export interface SendOptions {
   /**
    * Wait for completions while at least this many bytes are in flight (sent,
    * not yet completed by the kernel).
-   * @defaultValue `64 * 1024 * 1024` (64 MiB)
+   * @defaultValue {@link SEND_DEFAULTS}`.maxInFlightBytes`
    */
   maxInFlightBytes?: number;
   /**
    * Set SO_ZEROCOPY on the socket before the first send. Pass false only when
    * something else manages the socket's options.
-   * @defaultValue `true`
+   * @defaultValue {@link SEND_DEFAULTS}`.enableZerocopy`
    */
   enableZerocopy?: boolean;
   /**
@@ -169,10 +177,10 @@ export class Transmitter {
     const pairs = checkRanges(ranges, binding.size);
     const signal = checkSignal(opts.signal);
     if (signal?.aborted) throw Object.assign(abortError(signal), { bytesSent: 0 });
-    const maxInFlight = opts.maxInFlightBytes ?? 64 * 1024 * 1024;
+    const maxInFlight = opts.maxInFlightBytes ?? SEND_DEFAULTS.maxInFlightBytes;
     if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) throw invalidArgument('maxInFlightBytes must be a positive integer');
     if (this.#closedError !== undefined) throw this.#closedError;
-    if (!this.#zerocopy && opts.enableZerocopy !== false) {
+    if (!this.#zerocopy && (opts.enableZerocopy ?? SEND_DEFAULTS.enableZerocopy)) {
       try {
         this.#native.enableZerocopy();
       } catch (e) {

@@ -9,6 +9,7 @@
         "native/ethtool/ioctl.cc",
         "native/ethtool/ntuple.cc",
         "native/ethtool/rss.cc",
+        "native/gpu/drm.cc",
         "native/js/binding_object.cc",
         "native/js/codec.cc",
         "native/js/device_watch.cc",

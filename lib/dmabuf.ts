@@ -122,6 +122,20 @@ export class DmaBufView {
   }
 }
 
+/**
+ * Where a {@link DmaBuf} came from: `udmabuf` ({@link allocUdmabuf}),
+ * `dma-heap` ({@link allocDmaHeap}), `drm` ({@link allocDrm}), or `fd`
+ * (adopted with {@link DmaBuf.fromFd}).
+ */
+export type DmaBufKind = 'udmabuf' | 'dma-heap' | 'drm' | 'fd';
+
+/** @internal Where a DmaBuf came from, for its constructor. */
+export interface DmaBufOrigin {
+  kind: DmaBufKind;
+  device?: string;
+  driver?: string;
+}
+
 /** A dma-buf file descriptor owned by this object. */
 export class DmaBuf {
   /**
@@ -131,17 +145,30 @@ export class DmaBuf {
   readonly fd: number;
   /** Size in bytes; for an adopted fd, as its fdinfo reports it. */
   readonly size: number;
-  /** The exporter's name from fdinfo (`udmabuf`, `system`, a GPU driver, ...). */
+  /**
+   * The exporter's name as fdinfo's `exp_name` gives it: `udmabuf`, the heap
+   * (`system`), `drm` for every DRM PRIME export (see {@link DmaBuf.driver}),
+   * or whatever module exported an adopted fd.
+   */
   readonly exporter: string;
+  /** Which allocator made it, or `fd` for an adopted one. */
+  readonly kind: DmaBufKind;
+  /** For `drm`: the card node it was made on, e.g. `/dev/dri/card0`. */
+  readonly device: string | undefined;
+  /** For `drm`: the DRM driver that made it (`vgem`, `amdgpu`, `i915`, ...). */
+  readonly driver: string | undefined;
   #closed = false;
   #view: DmaBufView | undefined;
   #map: NativeMapping | undefined;
 
   /** @internal */
-  constructor(fd: number, size: number, exporter: string) {
+  constructor(fd: number, size: number, exporter: string, origin: DmaBufOrigin) {
     this.fd = fd;
     this.size = size;
     this.exporter = exporter;
+    this.kind = origin.kind;
+    this.device = origin.device;
+    this.driver = origin.driver;
   }
 
   /**
@@ -163,7 +190,7 @@ export class DmaBuf {
       own = fd;
       native().adoptFd(fd);
     } else own = callSync('dmabuf', `cannot duplicate fd ${fd}`, () => native().dupCloexec(fd));
-    return new DmaBuf(own, size, exporter);
+    return new DmaBuf(own, size, exporter, { kind: 'fd' });
   }
 
   /** True once close() ran; map(), read() and write() then throw CLOSED. */
@@ -255,7 +282,7 @@ export function allocUdmabuf(size: number, options: AllocUdmabufOptions = {}): D
   if (!fs.existsSync('/dev/udmabuf'))
     throw new DevmemError('cannot allocate a udmabuf: /dev/udmabuf does not exist', { reason: 'NO_UDMABUF', errno: -2, code: 'ENOENT' });
   const fd = callSync('dmabuf', `cannot allocate a ${size}-byte udmabuf`, () => native().allocUdmabuf(size, hugepages));
-  return new DmaBuf(fd, size, 'udmabuf');
+  return new DmaBuf(fd, size, 'udmabuf', { kind: 'udmabuf' });
 }
 
 /** Options of {@link allocDmaHeap}. */
@@ -288,5 +315,64 @@ export function allocDmaHeap(size: number, options: DmaHeapOptions = {}): DmaBuf
       code: 'ENOENT',
     });
   const fd = callSync('dmabuf', `cannot allocate ${size} bytes from dma-heap ${heap}`, () => native().allocDmaHeap(heap, size));
-  return new DmaBuf(fd, size, heap);
+  return new DmaBuf(fd, size, heap, { kind: 'dma-heap' });
+}
+
+/** Options of {@link allocDrm}. */
+export interface DrmOptions {
+  /**
+   * The DRM card node to allocate on, e.g. `/dev/dri/card1`. Render nodes
+   * (`renderD*`) cannot create dumb buffers.
+   * @defaultValue the first card node under `/dev/dri` whose driver makes and exports one
+   */
+  device?: string;
+}
+
+/**
+ * Allocates a DRM dumb buffer of at least `size` bytes and exports it as a
+ * dma-buf with PRIME: the generic way to get memory from any GEM driver
+ * (vgem, amdgpu, i915, virtio-gpu, ...). The GEM handle is closed at once,
+ * so the returned fd is the buffer's only reference. The buffer is rounded
+ * up to whole 4 KiB rows, and `size` says how big it really is. Which memory
+ * a dumb buffer lives in is the driver's choice (system RAM for vgem, VRAM or
+ * GTT for discrete GPUs).
+ *
+ * @throws DevmemError INVALID_ARGUMENT for a size that is not a positive
+ * multiple of the page size or a `device` outside /dev/dri (before any
+ * syscall), NO_DRM when no node can do it or `device` does not exist, and the
+ * errno's reason when the driver refuses.
+ */
+export function allocDrm(size: number, options: DrmOptions = {}): DmaBuf {
+  if (options === null || typeof options !== 'object') throw new TypeError('allocDrm(size, { device }) takes an options object');
+  const device = options.device;
+  if (device !== undefined && typeof device !== 'string') throw new TypeError('device must be a string such as /dev/dri/card0');
+  if (device !== undefined && !/^\/dev\/dri\/(card|renderD)\d+$/.test(device))
+    throw invalidArgument(`${JSON.stringify(device)} is not a DRM node: pass /dev/dri/cardN`);
+  checkSize(size, pageSize(), 'DRM buffer');
+  const b = callSync('dmabuf', `cannot allocate a ${size}-byte DRM dumb buffer${device ? ` on ${device}` : ''}`, () =>
+    native().allocDrm(size, device ?? ''),
+  );
+  return new DmaBuf(b.fd, b.size, 'drm', { kind: 'drm', device: b.node, driver: b.driver });
+}
+
+/** A DRM node as {@link drmNodes} finds it. */
+export interface DrmNode {
+  /** `/dev/dri/card0`, `/dev/dri/renderD128`, ... */
+  path: string;
+  /** A render node; it cannot create dumb buffers. */
+  render: boolean;
+  /** This process could open it (the video or render group, or root). */
+  readable: boolean;
+  /** The driver's name; null when the node could not be opened. */
+  driver: string | null;
+  /**
+   * DRM_CAP_DUMB_BUFFER; null where the driver does not say (render-only
+   * drivers such as vgem answer so, yet make dumb buffers).
+   */
+  dumbBuffers: boolean | null;
+}
+
+/** The DRM nodes under /dev/dri, card nodes first; read-only and unprivileged. */
+export function drmNodes(): DrmNode[] {
+  return native().drmNodes();
 }

@@ -23,6 +23,7 @@ export const DEVMEM_REASONS = [
   'RX_PAGE_SIZE_UNSUPPORTED',
   'NO_UDMABUF',
   'NO_DMA_HEAP',
+  'NO_DRM',
   'UDMABUF_SIZE_LIMIT',
   'INVALID_ARGUMENT',
   'TIMEOUT',
@@ -79,6 +80,8 @@ const ADVICE: Record<DevmemReason, string> = {
   NO_UDMABUF:
     'This kernel has no /dev/udmabuf: enable CONFIG_UDMABUF (or `modprobe udmabuf`), or pass a dma-buf from another exporter with DmaBuf.fromFd().',
   NO_DMA_HEAP: 'This dma-heap does not exist: enable CONFIG_DMABUF_HEAPS_SYSTEM, or see /dev/dma_heap/ for the heaps present.',
+  NO_DRM:
+    'No DRM card node here can make and export a dumb buffer: load the GPU driver (or `modprobe vgem` to test), check /dev/dri/ and its permissions (the video or render group), or name a card node with `device`.',
   UDMABUF_SIZE_LIMIT:
     'Raise the limit with the udmabuf module parameter size_limit_mb (`modprobe udmabuf size_limit_mb=N`, or udmabuf.size_limit_mb=N on the kernel command line), or allocate less.',
   INVALID_ARGUMENT: 'Check the arguments against the documentation.',

@@ -26,7 +26,9 @@ export { bindRx, bindTx, RxBinding, TxBinding, type BindingEvents, type BindRxOp
 export { probe, PROBE_SCHEMA_VERSION, type ProbeInterface, type ProbeOptions, type ProbeReport } from './probe';
 export {
   allocDmaHeap,
+  allocDrm,
   allocUdmabuf,
+  drmNodes,
   DmaBuf,
   DmaBufView,
   udmabufSizeLimit,
@@ -34,6 +36,9 @@ export {
   type AllocUdmabufOptions,
   type DmaHeapOptions,
   type DmaBufAccess,
+  type DmaBufKind,
+  type DrmNode,
+  type DrmOptions,
   type FromFdOptions,
 } from './dmabuf';
 export { FragmentBatch, FragmentKind, type ReleaseResult } from './batch';

@@ -195,6 +195,9 @@ export interface NativeAddon {
   ethtoolSetRssIndirection(ifname: string, table: Uint32Array | null): void;
   allocUdmabuf(size: number, hugepages: boolean): number;
   allocDmaHeap(heap: string, size: number): number;
+  /** A DRM dumb buffer exported with PRIME; node '' picks the first card node that can. */
+  allocDrm(size: number, node: string): { fd: number; size: number; node: string; driver: string };
+  drmNodes(): import('./dmabuf').DrmNode[];
   dupCloexec(fd: number): number;
   adoptFd(fd: number): void;
   closeOwnedFd(fd: number): boolean;

@@ -12,11 +12,12 @@ namespace devmem::reasons {
 inline constexpr const char kKernelTooOld[] = "KERNEL_TOO_OLD";
 inline constexpr const char kNoUdmabuf[] = "NO_UDMABUF";
 inline constexpr const char kNoDmaHeap[] = "NO_DMA_HEAP";
+inline constexpr const char kNoDrm[] = "NO_DRM";
 inline constexpr const char kFlowSteering[] = "FLOW_STEERING";
 inline constexpr const char kControlTruncated[] = "CONTROL_TRUNCATED";
 inline constexpr const char kProtocolError[] = "PROTOCOL_ERROR";
 
-inline constexpr const char* kAllReasons[] = {kKernelTooOld,  kNoUdmabuf,        kNoDmaHeap,
+inline constexpr const char* kAllReasons[] = {kKernelTooOld, kNoUdmabuf,        kNoDmaHeap,    kNoDrm,
                                               kFlowSteering, kControlTruncated, kProtocolError};
 
 }  // namespace devmem::reasons

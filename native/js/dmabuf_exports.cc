@@ -13,6 +13,7 @@
 
 #include "dmabuf/alloc.h"
 #include "dmabuf/mapping.h"
+#include "gpu/drm.h"
 #include "js/addon_data.h"
 #include "js/errors.h"
 
@@ -55,6 +56,41 @@ Napi::Value AllocDmaHeap(const Napi::CallbackInfo& info) {
   if (fd < 0) throw MakeError(env, f);
   AddonData::Get(env).owned_fds.insert(fd);
   return Napi::Number::New(env, fd);
+}
+
+// allocDrm(size, node: string) -> { fd, size, node, driver }; node '' picks the first card that can.
+Napi::Value AllocDrm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t size = SizeArg(env, info[0], "size");
+  if (!info[1].IsString()) throw Napi::TypeError::New(env, "device must be a string");
+  gpu::DrmBuffer buf;
+  Failure f;
+  if (!gpu::AllocDrm(info[1].As<Napi::String>().Utf8Value(), size, &buf, &f)) throw MakeError(env, f);
+  AddonData::Get(env).owned_fds.insert(buf.fd);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("fd", buf.fd);
+  o.Set("size", Napi::Number::New(env, static_cast<double>(buf.size)));
+  o.Set("node", buf.node);
+  o.Set("driver", buf.driver);
+  return o;
+}
+
+// drmNodes() -> [{ path, render, readable, driver, dumbBuffers: boolean | null }]
+Napi::Value DrmNodes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<gpu::DrmNode> nodes = gpu::ListDrmNodes();
+  Napi::Array out = Napi::Array::New(env, nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const gpu::DrmNode& n = nodes[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("path", n.path);
+    o.Set("render", n.render);
+    o.Set("readable", n.readable);
+    o.Set("driver", n.driver.empty() ? env.Null() : Napi::String::New(env, n.driver));
+    o.Set("dumbBuffers", n.dumb_buffers < 0 ? env.Null() : Napi::Boolean::New(env, n.dumb_buffers == 1));
+    out.Set(static_cast<uint32_t>(i), o);
+  }
+  return out;
 }
 
 // dupCloexec(fd) -> a new close-on-exec fd for the same open file.
@@ -191,6 +227,8 @@ class MappingObject : public Napi::ObjectWrap<MappingObject> {
 void InitDmabuf(Napi::Env env, Napi::Object exports) {
   exports.Set("allocUdmabuf", Napi::Function::New(env, AllocUdmabuf, "allocUdmabuf"));
   exports.Set("allocDmaHeap", Napi::Function::New(env, AllocDmaHeap, "allocDmaHeap"));
+  exports.Set("allocDrm", Napi::Function::New(env, AllocDrm, "allocDrm"));
+  exports.Set("drmNodes", Napi::Function::New(env, DrmNodes, "drmNodes"));
   exports.Set("dupCloexec", Napi::Function::New(env, DupCloexec, "dupCloexec"));
   exports.Set("adoptFd", Napi::Function::New(env, AdoptFd, "adoptFd"));
   exports.Set("closeOwnedFd", Napi::Function::New(env, CloseOwnedFd, "closeOwnedFd"));

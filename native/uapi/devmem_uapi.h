@@ -300,6 +300,66 @@ static_assert(offsetof(DmaHeapAllocationData, fd) == 8 && offsetof(DmaHeapAlloca
 inline constexpr unsigned long kDmaHeapIoctlAlloc = _IOWR('H', 0x0, DmaHeapAllocationData);
 static_assert(kDmaHeapIoctlAlloc == 0xc0184800UL);
 
+// ---- DRM: dumb buffers and PRIME export (include/uapi/drm/drm{,_mode}.h) -----
+// Debian's 6.1 headers carry these only in libdrm-dev, which a build host may
+// lack, so they are restated here.
+namespace drm {
+struct Version {  // struct drm_version
+  int32_t version_major;
+  int32_t version_minor;
+  int32_t version_patchlevel;
+  uint64_t name_len;  // __kernel_size_t
+  uint64_t name;      // char __user *
+  uint64_t date_len;
+  uint64_t date;
+  uint64_t desc_len;
+  uint64_t desc;
+};
+static_assert(sizeof(void*) == 8, "struct drm_version below is the 64-bit layout");
+static_assert(sizeof(Version) == 64 && offsetof(Version, name_len) == 16 && offsetof(Version, desc) == 56);
+struct GetCap {  // struct drm_get_cap
+  uint64_t capability;
+  uint64_t value;
+};
+static_assert(sizeof(GetCap) == 16);
+struct GemClose {  // struct drm_gem_close
+  uint32_t handle;
+  uint32_t pad;
+};
+static_assert(sizeof(GemClose) == 8);
+struct PrimeHandle {  // struct drm_prime_handle
+  uint32_t handle;
+  uint32_t flags;
+  int32_t fd;
+};
+static_assert(sizeof(PrimeHandle) == 12 && offsetof(PrimeHandle, fd) == 8);
+struct ModeCreateDumb {  // struct drm_mode_create_dumb
+  uint32_t height;
+  uint32_t width;
+  uint32_t bpp;
+  uint32_t flags;
+  uint32_t handle;  // out
+  uint32_t pitch;   // out
+  uint64_t size;    // out
+};
+static_assert(sizeof(ModeCreateDumb) == 32 && offsetof(ModeCreateDumb, handle) == 16 &&
+              offsetof(ModeCreateDumb, size) == 24);
+inline constexpr unsigned long kIoctlVersion = _IOWR('d', 0x00, Version);
+inline constexpr unsigned long kIoctlGemClose = _IOW('d', 0x09, GemClose);
+inline constexpr unsigned long kIoctlGetCap = _IOWR('d', 0x0c, GetCap);
+inline constexpr unsigned long kIoctlPrimeHandleToFd = _IOWR('d', 0x2d, PrimeHandle);
+inline constexpr unsigned long kIoctlModeCreateDumb = _IOWR('d', 0xb2, ModeCreateDumb);
+static_assert(kIoctlVersion == 0xc0406400UL && kIoctlGemClose == 0x40086409UL);
+static_assert(kIoctlGetCap == 0xc010640cUL && kIoctlPrimeHandleToFd == 0xc00c642dUL);
+static_assert(kIoctlModeCreateDumb == 0xc02064b2UL);
+inline constexpr uint64_t kCapDumbBuffer = 0x1;  // DRM_CAP_DUMB_BUFFER
+inline constexpr uint64_t kCapPrime = 0x5;       // DRM_CAP_PRIME
+inline constexpr uint64_t kPrimeCapExport = 0x2;  // DRM_PRIME_CAP_EXPORT
+inline constexpr uint32_t kCloexec = 02000000;  // DRM_CLOEXEC: O_CLOEXEC
+inline constexpr uint32_t kRdwr = 02;           // DRM_RDWR: O_RDWR
+inline constexpr unsigned kCharMajor = 226;     // DRM_MAJOR
+}  // namespace drm
+
 }  // namespace devmem::uapi
 
 #endif  // DEVMEM_TCP_UAPI_H_

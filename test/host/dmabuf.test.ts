@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { allocDmaHeap, allocUdmabuf, DevmemError, DmaBuf, udmabufSizeLimit } from '../../lib/index';
+import { allocDmaHeap, allocDrm, allocUdmabuf, DevmemError, DmaBuf, drmNodes, udmabufSizeLimit } from '../../lib/index';
 
 const isReason = (reason: string) => (e: unknown) => {
   assert.ok(e instanceof DevmemError, String(e));
@@ -65,6 +65,34 @@ describe('dma-buf memory on the host kernel', () => {
   it('reports a missing dma-heap as NO_DMA_HEAP and refuses path tricks', () => {
     assert.throws(() => allocDmaHeap(page, { heap: 'no-such-heap' }), isReason('NO_DMA_HEAP'));
     assert.throws(() => allocDmaHeap(page, { heap: '../../dev/null' }), isReason('INVALID_ARGUMENT'));
+  });
+
+  describe('allocDrm', () => {
+    it('checks the size and the device before any syscall', () => {
+      assert.throws(() => allocDrm(100), isReason('INVALID_ARGUMENT'));
+      assert.throws(() => allocDrm(0), isReason('INVALID_ARGUMENT'));
+      assert.throws(() => allocDrm(page, { device: '/etc/passwd' }), isReason('INVALID_ARGUMENT'));
+      assert.throws(() => allocDrm(page, { device: '/dev/dri/../sda' }), isReason('INVALID_ARGUMENT'));
+      assert.throws(() => allocDrm(page, { device: 0 as unknown as string }), TypeError);
+      assert.throws(() => allocDrm(page, null as unknown as object), TypeError);
+    });
+
+    it('reports a card node that does not exist as NO_DRM, with advice', () => {
+      assert.throws(() => allocDrm(page, { device: '/dev/dri/card97' }), (e: unknown) => {
+        isReason('NO_DRM')(e);
+        assert.match((e as DevmemError).message, /card97/);
+        assert.match((e as DevmemError).advice, /vgem/);
+        return true;
+      });
+    });
+
+    it('lists what /dev/dri holds; with no card node, the default pick is NO_DRM', function () {
+      const nodes = drmNodes();
+      const present = fs.existsSync('/dev/dri') ? fs.readdirSync('/dev/dri').filter((n) => /^(card|renderD)\d+$/.test(n)) : [];
+      assert.deepEqual(nodes.map((n) => path.basename(n.path)).sort(), present.sort());
+      if (nodes.some((n) => !n.render)) this.skip(); // the guest suite allocates on vgem
+      assert.throws(() => allocDrm(page), isReason('NO_DRM'));
+    });
   });
 
   describe('DmaBuf.fromFd', () => {

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as zlib from 'node:zlib';
 
+import { drmNodes, type DrmNode } from './dmabuf';
 import { DevmemError } from './errors';
 import { getChannels, getDriverInfo, getRings, type TcpDataSplit } from './ethtool';
 import { listLinks, type LinkInfo } from './interfaces';
@@ -135,6 +136,8 @@ export interface ProbeReport {
     dmaHeaps: string[];
     /** Path of the libcuda found in the usual places, for GPU dma-bufs; null when there is none. Only its presence is checked. */
     libcuda: string | null;
+    /** The DRM nodes under `/dev/dri` (for allocDrm()), card nodes first; empty when there are none. */
+    drmNodes: DrmNode[];
   };
   /** One entry per interface in this network namespace; only the one asked for with `iface`. */
   interfaces: ProbeInterface[];
@@ -211,7 +214,7 @@ function readDmabufSources(): ProbeReport['dmabufSources'] {
     '/usr/local/cuda/lib64/stubs/libcuda.so',
   ];
   const libcuda = cudaPaths.find((p) => fs.existsSync(p)) ?? null;
-  return { udmabuf: { present, sizeLimitMb }, dmaHeaps, libcuda };
+  return { udmabuf: { present, sizeLimitMb }, dmaHeaps, libcuda, drmNodes: drmNodes() };
 }
 
 function describe(e: unknown): string {

@@ -40,6 +40,8 @@ function renderProbe(r: ProbeReport): string {
   lines.push(
     `dma-buf         udmabuf ${u.present ? `yes (limit ${u.sizeLimitMb ?? '?'} MiB)` : 'no'}; dma heaps: ${r.dmabufSources.dmaHeaps.join(', ') || 'none'}; libcuda: ${r.dmabufSources.libcuda ?? 'no'}`,
   );
+  const drm = r.dmabufSources.drmNodes.map((n) => `${n.path.replace('/dev/dri/', '')} (${n.readable ? (n.driver ?? '?') : 'no access'})`);
+  lines.push(`DRM nodes       ${drm.join(', ') || 'none'}`);
   lines.push('');
   const rows = [['IFACE', 'DRIVER', 'RX', 'COMB', 'HDS', 'THRESH', 'XDP', 'POOLS', 'BOUND', 'VERDICT']];
   for (const i of r.interfaces) {

@@ -7,6 +7,9 @@ import { parseArgs } from 'node:util';
 
 export type NcMode = 'rx' | 'tx' | 'selftest';
 
+/** `--memory`: which allocator the dma-buf comes from, and its argument (the heap, the DRM node). */
+export type NcMemory = { kind: 'udmabuf' } | { kind: 'dmaheap'; heap?: string } | { kind: 'drm'; device?: string };
+
 export interface NcOptions {
   mode: NcMode;
   iface: string;
@@ -21,6 +24,7 @@ export interface NcOptions {
   maxChunk?: number;
   skipConfig: boolean;
   rxPageSize?: number;
+  memory: NcMemory;
   json: boolean;
   dryRun: boolean;
   help: boolean;
@@ -46,6 +50,7 @@ export const NC_OPTIONS = {
   'max-chunk': { type: 'string', short: 'z' },
   'skip-config': { type: 'boolean', short: 'n', default: false },
   'rx-page-size': { type: 'string', short: 'b' },
+  memory: { type: 'string' },
   json: { type: 'boolean', default: false },
   'dry-run': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -58,6 +63,18 @@ function integer(text: string | undefined, flag: string, min: number, max: numbe
   const n = !ok ? NaN : base10 ? Number(text) : /^0x/i.test(text) ? parseInt(text, 16) : /^0\d/.test(text) ? parseInt(text, 8) : Number(text);
   if (!Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`${flag} needs an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
   return n;
+}
+
+/** `--memory KIND[:ARG]`. */
+export function parseMemory(text: string | undefined): NcMemory {
+  if (text === undefined || text === 'udmabuf') return { kind: 'udmabuf' };
+  const colon = text.indexOf(':');
+  const kind = colon < 0 ? text : text.slice(0, colon);
+  const arg = colon < 0 ? undefined : text.slice(colon + 1);
+  if (arg === '') throw new UsageError(`--memory ${text}: nothing after the colon`);
+  if (kind === 'dmaheap') return arg === undefined ? { kind } : { kind, heap: arg };
+  if (kind === 'drm') return arg === undefined ? { kind } : { kind, device: arg };
+  throw new UsageError(`--memory needs udmabuf, dmaheap[:HEAP] or drm[:/dev/dri/cardN], got ${JSON.stringify(text)}`);
 }
 
 export function parseNcArgs(argv: string[]): NcOptions {
@@ -73,6 +90,7 @@ export function parseNcArgs(argv: string[]): NcOptions {
     iface: values.iface ?? '',
     failOnLinear: values['fail-on-linear'],
     skipConfig: values['skip-config'],
+    memory: { kind: 'udmabuf' },
     json: values.json,
     dryRun: values['dry-run'],
     help,
@@ -90,6 +108,9 @@ export function parseNcArgs(argv: string[]): NcOptions {
   set('validate', integer(values.validate, '-v', 1, 255));
   set('maxChunk', integer(values['max-chunk'], '-z', 1, 0x7fffffff));
   set('rxPageSize', integer(values['rx-page-size'], '-b', 1, 0xffffffff, false));
+  o.memory = parseMemory(values.memory);
+  if (o.rxPageSize !== undefined && o.memory.kind !== 'udmabuf')
+    throw new UsageError('-b needs --memory udmabuf: only a udmabuf can be backed by huge pages here');
   if (o.mode === 'selftest' && o.skipConfig)
     throw new UsageError('-n cannot be used without -s or -c: the self-test itself switches header split, which -n forbids');
   if (o.mode !== 'selftest') {
@@ -168,6 +189,12 @@ Options (ncdevmem flag, long form):
                                 flow rules (netkit and leased queues)
   -b, --rx-page-size BYTES  -b  bind-rx buffer size (Linux 7.3+); above the
                                 page size the dma-buf uses 2 MiB huge pages
+      --memory KIND[:ARG]       the dma-buf: udmabuf (the default),
+                                dmaheap[:HEAP] (a dma-heap, "system" unless
+                                named) or drm[:/dev/dri/cardN] (a DRM dumb
+                                buffer; the first card that can make one
+                                unless named). -v on device memory reads it
+                                back through the CPU, which costs throughput
       --json                    NDJSON events on stdout and a final summary
       --dry-run                 print the NIC plan and change nothing
   -h, --help                    this help

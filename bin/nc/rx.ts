@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 
 import { createServer, DevmemError, ethtool, NicConfig } from '../../lib/index';
-import { allocNcBuffer } from './buffer';
+import { allocNcBuffer, describeBuffer } from './buffer';
 import type { NcOptions } from './options';
 import { queuesGiven, resolveQueues } from './options';
 import { fail, ok, type Outcome } from './outcome';
@@ -52,11 +52,11 @@ export async function runRx(o: NcOptions, r: Reporter): Promise<Outcome> {
 }
 
 async function receive(o: NcOptions, r: Reporter, nic: NicConfig, queues: number[], host: string, port: number): Promise<Outcome> {
-  const dmabuf = allocNcBuffer(o.rxPageSize);
+  const dmabuf = allocNcBuffer(o.memory, o.rxPageSize);
   try {
     const binding = await nic.bindRx(queues, dmabuf, o.rxPageSize === undefined ? {} : { rxPageSize: o.rxPageSize });
     r.log(`got dmabuf id=${binding.id}`);
-    r.event('bound', { dmabufId: binding.id, queues, dmabufSize: dmabuf.size });
+    r.event('bound', { dmabufId: binding.id, queues, dmabufSize: dmabuf.size, memory: describeBuffer(dmabuf) });
 
     const srv = createServer({ host, port, reusePort: true, binding, dmabuf, linear: o.failOnLinear ? 'error' : 'accept' });
     const addr = await srv.listen();
@@ -103,6 +103,7 @@ async function receive(o: NcOptions, r: Reporter, nic: NicConfig, queues: number
         unalignedFragments: unaligned,
         dontneedCalls: s.dontneedCalls,
         releasedTokens: s.releasedTokens,
+        memory: describeBuffer(dmabuf),
       };
       r.log(`client exited: ${s.bytes} bytes, ${s.fragments} fragments (${pageAligned} page-aligned), ${s.dontneedCalls} DONTNEED calls`);
       r.event('received', summary);

@@ -57,7 +57,7 @@ export async function runSelfTest(o: NcOptions, r: Reporter): Promise<Outcome> {
     r.event('check', { ...c });
   };
 
-  const dmabuf = allocNcBuffer(o.rxPageSize);
+  const dmabuf = allocNcBuffer(o.memory, o.rxPageSize);
   const nic = await NicConfig.open(o.iface, { onStep: (s) => r.step(s) });
   let outcome: Outcome;
   try {

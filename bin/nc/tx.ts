@@ -5,7 +5,7 @@
  * the completion before the buffer is reused for the next line.
  */
 import { bindTx, connect, type DmabufRange } from '../../lib/index';
-import { allocNcBuffer } from './buffer';
+import { allocNcBuffer, describeBuffer } from './buffer';
 import { lines } from './lines';
 import type { NcOptions } from './options';
 import { fail, ok, type Outcome } from './outcome';
@@ -24,12 +24,12 @@ export async function runTx(o: NcOptions, r: Reporter, input: AsyncIterable<Buff
     r.log('TX changes no NIC settings');
     return ok('dry run: nothing was changed');
   }
-  const dmabuf = allocNcBuffer();
+  const dmabuf = allocNcBuffer(o.memory);
   try {
     const binding = await bindTx(o.iface, dmabuf);
     try {
       r.log(`got tx dmabuf id=${binding.id}`);
-      r.event('bound', { dmabufId: binding.id, dmabufSize: dmabuf.size });
+      r.event('bound', { dmabufId: binding.id, dmabufSize: dmabuf.size, memory: describeBuffer(dmabuf) });
       const sock = await connect({
         host: o.server!,
         port: o.port!,

@@ -2,29 +2,20 @@
 // getopt string, its queue auto-selection rules, the -v pattern, stdin line
 // splitting and -z chunking; plus the CLI's exits on a veth.
 import * as assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 
 import { lines } from '../../bin/nc/lines';
 import { NC_HELP, parseNcArgs, queuesGiven, resolveQueues, UsageError } from '../../bin/nc/options';
 import { PatternValidator } from '../../bin/nc/pattern';
 import { chunkRanges } from '../../bin/nc/tx';
+import { run, type Exit } from '../support/process';
 import { requireRoot } from './helpers/root';
 import { VethPair } from './helpers/veth';
 
-const run = promisify(execFile);
 const ROOT = path.resolve(__dirname, '../..');
 
-async function nc(args: string[], bin = 'bin/devmem.ts'): Promise<{ code: number; stdout: string; stderr: string }> {
-  const argv = ['--import', 'tsx', path.join(ROOT, bin), ...(bin.endsWith('devmem.ts') ? ['nc'] : []), ...args];
-  try {
-    const r = await run(process.execPath, argv, { cwd: ROOT });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
+function nc(args: string[], bin = 'bin/devmem.ts'): Promise<Exit> {
+  return run([process.execPath, '--import', 'tsx', path.join(ROOT, bin), ...(bin.endsWith('devmem.ts') ? ['nc'] : []), ...args], { cwd: ROOT });
 }
 
 describe('devmem nc command line', () => {

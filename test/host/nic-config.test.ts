@@ -2,10 +2,10 @@
 // n-tuple filters): the undo stack, its order, dry runs, refusals that leave
 // nothing behind, and the process hooks that restore on exit and signals.
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 
 import { DevmemError, ethtool, NicConfig, readNicState } from '../../lib/index';
+import { start, type Exit } from '../support/process';
 import { requireRoot } from './helpers/root';
 import { VethPair } from './helpers/veth';
 
@@ -106,16 +106,11 @@ describe('NicConfig', function () {
   });
 
   describe('process hooks', () => {
-    function runFixture(how: string, signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'fixtures/nic-exit.ts'), veth.local, how], { stdio: 'pipe' });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => {
-        stdout += d;
-        if (signal && stdout.includes('changed\n')) child.kill(signal);
-      });
-      child.stderr.on('data', (d: Buffer) => (stderr += d));
-      return new Promise((resolve) => child.on('close', (code, sig) => resolve({ code, signal: sig, stdout, stderr })));
+    /** Runs the fixture; with `signal`, sends it once the fixture has made its change. */
+    function runFixture(how: string, signal?: NodeJS.Signals): Promise<Exit> {
+      const child = start([process.execPath, '--import', 'tsx', path.join(__dirname, 'fixtures/nic-exit.ts'), veth.local, how]);
+      if (signal) void child.waitFor('changed\n', 'stdout').then(() => child.kill(signal), () => undefined);
+      return child.done;
     }
 
     it('restore on an uncaught exception, after Node has reported the cause', async () => {

@@ -1,16 +1,10 @@
 // Commands on the remote end: `ip netns exec NS` or `ssh REMOTE_ARGS`, the
 // two REMOTE_TYPEs of the kernel's driver tests. Commands are argv arrays;
 // over ssh they are quoted for the remote shell.
-import { spawn, type ChildProcess } from 'node:child_process';
-
+import { run, start, type Exit, type Started } from '../support/process';
 import type { HwConfig } from './config';
 
-export interface Done {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+export type Done = Exit;
 
 function shellQuote(a: string): string {
   return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
@@ -24,22 +18,13 @@ export class Remote {
     return ['ssh', ...this.config.remoteArgs.split(/\s+/).filter(Boolean), cmd.map(shellQuote).join(' ')];
   }
 
-  spawn(cmd: readonly string[]): { child: ChildProcess; done: Promise<Done> } {
-    const [bin, ...args] = this.argv(cmd);
-    const child = spawn(bin!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d));
-    const done = new Promise<Done>((resolve) => {
-      child.on('error', (e) => resolve({ code: 127, signal: null, stdout, stderr: `${stderr}${e.message}` }));
-      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    });
-    return { child, done };
+  /** Starts `cmd` on the remote end with its output collected; a command that cannot start ends with code 127. */
+  spawn(cmd: readonly string[]): Started {
+    return start(this.argv(cmd), { label: cmd.join(' ') });
   }
 
   run(cmd: readonly string[]): Promise<Done> {
-    return this.spawn(cmd).done;
+    return run(this.argv(cmd), { label: cmd.join(' ') });
   }
 
   async has(program: string): Promise<boolean> {

@@ -1,9 +1,9 @@
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { allocUdmabuf, bindRx, bindTx, DevmemError, ethtool, netdev, type DmaBuf } from '../../../lib/index';
+import { start } from '../../support/process';
 import { e2eEnv } from '../helpers/env';
 
 const env = e2eEnv();
@@ -121,23 +121,12 @@ describe('bindings on the patched netdevsim', function () {
 
   it('unbinds when the owning process is killed with SIGKILL', async () => {
     const root = path.resolve(__dirname, '../../..');
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '../fixtures/hold-binding.ts'), env.ifLocal, '2'], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const line = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d;
-        if (out.includes('\n')) resolve(out.split('\n')[0]!);
-      });
-      child.on('exit', () => reject(new Error(`child exited early: ${out}`)));
-    });
-    const { id } = JSON.parse(line) as { id: number };
+    const child = start([process.execPath, '--import', 'tsx', path.join(__dirname, '../fixtures/hold-binding.ts'), env.ifLocal, '2'], { cwd: root });
+    await child.waitFor('\n', 'stdout');
+    const { id } = JSON.parse(child.stdout.split('\n')[0]!) as { id: number };
     assert.equal((await boundQueues()).get(2), id);
-    const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
-    await exited;
+    await child.done;
     let bound = await boundQueues();
     for (let i = 0; i < 50 && bound.has(2); i++) {
       await new Promise((r) => setTimeout(r, 100));

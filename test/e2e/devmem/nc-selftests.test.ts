@@ -3,7 +3,7 @@
 // conformance boot (npm run test:conformance); these are the behaviours they
 // rely on, each checked on its own.
 import * as assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { allocUdmabuf, netdev, NicConfig, type RxBinding } from '../../../lib/index';
 import { native } from '../../../lib/native';
 import { ROOT } from '../../hw/local';
+import { run } from '../../support/process';
 import { e2eEnv } from '../helpers/env';
 import { checkNicStateKept, describeRun, runNc, startNc } from '../helpers/nc';
 
@@ -80,13 +81,7 @@ describe('devmem nc as the kernel selftests run it', function () {
     );
     const cli = path.join(ROOT, 'dist/bin/devmem.js');
     const args = ['-r', hook, cli, 'nc', '-l', '-f', env.ifLocal, '-s', env.addr4Local, '-p', '7100', '--dry-run'];
-    const stderr = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-      let err = '';
-      child.stderr.on('data', (d: Buffer) => (err += d));
-      child.on('error', reject);
-      child.on('close', (code) => (code === 0 ? resolve(err) : reject(new Error(`exit ${code}\n${err}`))));
-    });
+    const { stderr } = await run([process.execPath, ...args], { check: true });
     const line = stderr.split('\n').find((l) => l.startsWith('MODULES '));
     assert.ok(line, stderr);
     const loaded = (JSON.parse(line.slice('MODULES '.length)) as string[]).map((f) => path.relative(ROOT, f));

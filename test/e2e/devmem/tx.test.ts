@@ -5,7 +5,7 @@ import * as path from 'node:path';
 
 import { AbortError, allocUdmabuf, bindTx, connect, DevmemError, type DmaBuf, type SendAbortError, type TxBinding } from '../../../lib/index';
 import { e2eEnv } from '../helpers/env';
-import { startRemote } from '../helpers/remote-process';
+import { startRemote } from '../helpers/remote';
 
 const env = e2eEnv();
 const MiB = 1024 * 1024;

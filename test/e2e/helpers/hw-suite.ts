@@ -1,9 +1,9 @@
 // Runs `npm run test:hw`'s suite (test/hw/run.ts) in the guest lab exactly as
 // a hardware host would, configured by environment variables with
 // REMOTE_TYPE=netns, and parses its KTAP output.
-import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 
+import { run } from '../../support/process';
 import { e2eEnv } from './env';
 
 export interface KtapRun {
@@ -12,7 +12,7 @@ export interface KtapRun {
   results: Map<string, { ok: boolean; skip?: string }>;
 }
 
-export function runHwSuite(args: string[] = []): Promise<KtapRun> {
+export async function runHwSuite(args: string[] = []): Promise<KtapRun> {
   const env = e2eEnv();
   const suiteEnv = {
     ...process.env,
@@ -25,17 +25,14 @@ export function runHwSuite(args: string[] = []): Promise<KtapRun> {
     REMOTE_ARGS: env.netnsRemote,
   };
   const entry = path.resolve(__dirname, '../../hw/run.ts');
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', entry, ...args], { env: suiteEnv, maxBuffer: 16 << 20, timeout: 1_200_000 }, (err, stdout) => {
-      const results = new Map<string, { ok: boolean; skip?: string }>();
-      for (const line of stdout.split('\n')) {
-        const m = /^(not )?ok \d+ (\S+)(?: # SKIP (.*))?$/.exec(line);
-        if (m) results.set(m[2]!, { ok: !m[1], ...(m[3] !== undefined ? { skip: m[3] } : {}) });
-      }
-      const code = err ? ((err as { code?: number }).code ?? 1) : 0;
-      resolve({ code: typeof code === 'number' ? code : 1, stdout, results });
-    });
-  });
+  const { code, stdout } = await run([process.execPath, '--import', 'tsx', entry, ...args], { env: suiteEnv, timeoutMs: 1_200_000 });
+  const results = new Map<string, { ok: boolean; skip?: string }>();
+  for (const line of stdout.split('\n')) {
+    const m = /^(not )?ok \d+ (\S+)(?: # SKIP (.*))?$/.exec(line);
+    if (m) results.set(m[2]!, { ok: !m[1], ...(m[3] !== undefined ? { skip: m[3] } : {}) });
+  }
+  // Killed by a signal (or the timeout): a failure.
+  return { code: code ?? 1, stdout, results };
 }
 
 export const HW_CASES = [

@@ -5,11 +5,11 @@ import type { ChildProcess } from 'node:child_process';
 import * as assert from 'node:assert/strict';
 
 import { readNicState, type NicState } from '../../../lib/index';
+import { describeExit, type Exit } from '../../support/process';
 import { LOCAL_CLI, startLocal } from '../../hw/local';
-import type { Done } from '../../hw/remote';
-import { spawnRemote } from './remote';
+import { startInRemote } from './remote';
 
-export type NcResult = Done;
+export type NcResult = Exit;
 
 export interface NcProcess {
   child: { kill(signal?: NodeJS.Signals): void };
@@ -30,18 +30,10 @@ export function runNc(args: string[], options: { input?: string; timeoutMs?: num
 
 /** Starts `devmem peer ARGS` in the remote namespace; it exits on its own when its mode is done. */
 export function startPeer(args: string[]): { child: ChildProcess; done: Promise<NcResult> } {
-  const child = spawnRemote([...LOCAL_CLI, 'peer', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d));
-  const done = new Promise<NcResult>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, done };
+  return startInRemote([...LOCAL_CLI, 'peer', ...args]);
 }
 
-export function describeRun(r: NcResult): string {
-  return `exit ${r.code ?? r.signal}\n--- stderr\n${r.stderr}`;
-}
+export const describeRun = (r: NcResult): string => describeExit(r);
 
 /**
  * Registers hooks that read the NIC state of `iface` before each test of the

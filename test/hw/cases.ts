@@ -2,7 +2,7 @@
 // check_rx_hds) run through `devmem nc`, plus the self-test probe, RX on
 // several queues, a soak, and the NIC state read back at the end.
 import { allocUdmabuf, createServer, ethtool, NicConfig, readNicState, type NicState } from '../../lib/index';
-import { PatternValidator } from '../../bin/nc/pattern';
+import { NcdevmemValidator } from '../support/ncdevmem';
 import { addresses, type HwConfig } from './config';
 import type { CaseResult } from './ktap';
 import { runLocal, startLocal, tail } from './local';
@@ -123,7 +123,7 @@ async function receiveFlows(ctx: Ctx, flows: number, seconds: number | undefined
           .accept({ signal })
           .catch(stuck('was never accepted', 0))
           .finally(() => srv.close());
-        const v = new PatternValidator(7);
+        const v = new NcdevmemValidator(7);
         let scratch = Buffer.allocUnsafe(1 << 20);
         for (;;) {
           const batch = await sock.read({ signal }).catch((e: unknown) => {

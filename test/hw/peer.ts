@@ -1,5 +1,6 @@
 // The remote end's commands, as socat (what devmem.py runs) or `devmem peer`
 // (this package's own plain-TCP peer, for hosts without socat).
+import { ncdevmemPattern } from '../support/ncdevmem';
 import type { HwConfig } from './config';
 import type { Remote } from './remote';
 
@@ -17,10 +18,13 @@ const v = (a: string) => (a.includes(':') ? 6 : 4);
 const br = (a: string) => (a.includes(':') ? `[${a}]` : a);
 
 function patternSource(period: number, bytes?: number): string {
-  // `yes X` prints X and a newline forever: X = bytes 1..period-1 gives the -v pattern.
-  const x = Array.from({ length: period - 1 }, (_, i) => `\\${(i + 1).toString(8).padStart(3, '0')}`).join('');
+  if (period <= 0) return `head -c ${bytes ?? 'inf'} /dev/zero`;
+  // `yes X` prints X and a newline forever: X = one period of the -v pattern less its closing newline.
+  const line = ncdevmemPattern(period, period);
+  if (line.at(-1) !== 0x0a) throw new Error(`one period of the -v ${period} pattern does not end in a newline`);
+  const x = Array.from(line.subarray(0, -1), (b) => `\\${b.toString(8).padStart(3, '0')}`).join('');
   const head = bytes === undefined ? '' : ` | head -c ${bytes}`;
-  return period > 0 ? `yes "$(printf '${x}')"${head}` : `head -c ${bytes ?? 'inf'} /dev/zero`;
+  return `yes "$(printf '${x}')"${head}`;
 }
 
 const socat: PeerCommands = {

@@ -5,6 +5,7 @@
 import * as assert from 'node:assert/strict';
 
 import { ethtool, readNicState } from '../../../lib/index';
+import { ncdevmemPattern } from '../../support/ncdevmem';
 import { e2eEnv } from '../helpers/env';
 import { checkNicStateKept, describeRun, runNc, startNc, startPeer } from '../helpers/nc';
 
@@ -57,9 +58,7 @@ describe('devmem nc (ncdevmem-compatible) on the patched netdevsim', function ()
     const r = await nc.done;
     await peer.done;
     assert.equal(r.code, 0, describeRun(r));
-    const expected = Buffer.alloc(100_000);
-    for (let i = 0; i < expected.length; i++) expected[i] = (i + 1) % 7 || 0x0a;
-    assert.equal(r.stdout, expected.toString());
+    assert.equal(r.stdout, ncdevmemPattern(7, 100_000).toString());
     // No -c: the 3-tuple rule.
     assert.match(r.stderr, /did: ethtool -N \S+ flow-type tcp4 dst-ip \S+ dst-port \d+ action 3/);
   });

@@ -1,10 +1,11 @@
 /**
  * Hostile input at the public API, as one table shared by the host suite
  * (veth, no dma-buf exporter) and the guest suite (patched netdevsim,
- * udmabuf). Every case must end in a TypeError or a DevmemError with the
- * named reason; the suites also check that nothing was left behind: no
- * extra fd, no bound queue, no changed ring or channel setting.
+ * udmabuf), and the one runner both register it with. Every case must end in
+ * a TypeError or a DevmemError with the named reason, and leave nothing
+ * behind: no extra fd, no bound queue, no changed ring or channel setting.
  */
+import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 
@@ -15,6 +16,7 @@ import {
   bindTx,
   connect,
   createServer,
+  DevmemError,
   DmaBuf,
   ethtool,
   netdev,
@@ -266,7 +268,7 @@ export const hostileCases: HostileCase[] = [
 ];
 
 /** What must not change across a hostile call. */
-export async function sideEffects(fx: HostileFixture): Promise<Record<string, unknown>> {
+async function sideEffects(fx: HostileFixture): Promise<Record<string, unknown>> {
   const settle = async <T>(p: Promise<T>): Promise<T | string> => p.catch((e: unknown) => `error: ${(e as Error).message}`);
   return {
     fds: fs.readdirSync('/proc/self/fd').length,
@@ -283,7 +285,7 @@ export async function sideEffects(fx: HostileFixture): Promise<Record<string, un
  * on a later loop turn. Without `expected`, waits for two equal readings in
  * a row; with it, gives the state up to two seconds to match.
  */
-export async function settled(fx: HostileFixture, expected?: Record<string, unknown>): Promise<Record<string, unknown>> {
+async function settled(fx: HostileFixture, expected?: Record<string, unknown>): Promise<Record<string, unknown>> {
   let now = await sideEffects(fx);
   for (let i = 0; i < 40; i++) {
     if (expected && JSON.stringify(now) === JSON.stringify(expected)) break;
@@ -293,4 +295,43 @@ export async function settled(fx: HostileFixture, expected?: Record<string, unkn
     now = next;
   }
   return now;
+}
+
+export interface HostileRunOptions {
+  /** Words after "covers at least 40 inputs" in the title of the count test. */
+  scope?: string;
+  /** Also require a DevmemError's message to say what was wrong (more than 10 characters). */
+  messageSaysWhat?: boolean;
+}
+
+/**
+ * Registers, in the calling describe(), a test that `cases` holds at least 40
+ * inputs and one test per case: the call ends in a TypeError or a
+ * DevmemError with the case's reason, and settled() reads back what it read
+ * before. `fixture` is called inside each test, once before() has made it.
+ */
+export function itRejectsHostileInput(cases: readonly HostileCase[], fixture: () => HostileFixture, options: HostileRunOptions = {}): void {
+  it(`covers at least 40 inputs${options.scope ? ` ${options.scope}` : ''} (${cases.length})`, () => {
+    assert.ok(cases.length >= 40, `${cases.length} cases`);
+  });
+
+  for (const c of cases) {
+    it(`${c.name}: ${c.expect}`, async () => {
+      const fx = fixture();
+      const before = await settled(fx);
+      let thrown: unknown;
+      try {
+        await c.run(fx);
+      } catch (e) {
+        thrown = e;
+      }
+      if (c.expect === 'TypeError') assert.ok(thrown instanceof TypeError, `expected a TypeError, got ${String(thrown)}`);
+      else {
+        assert.ok(thrown instanceof DevmemError, `expected DevmemError ${c.expect}, got ${String(thrown)}`);
+        assert.equal(thrown.reason, c.expect, thrown.message);
+        if (options.messageSaysWhat) assert.ok(thrown.message.length > 10, 'the message says what was wrong');
+      }
+      assert.deepEqual(await settled(fx, before), before, 'nothing was left behind');
+    });
+  }
 }

@@ -1,7 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 
 import {
   allocUdmabuf,
@@ -15,13 +14,14 @@ import {
   type DevmemSocket,
   type FragmentBatch,
 } from '../../../lib/index';
-import { allQueues, enableHeaderSplit, mismatches } from '../helpers/devmem-rx';
+import { countMismatches } from '../../support/pattern.cjs';
+import { allQueues, enableHeaderSplit } from '../helpers/devmem-rx';
 import { e2eEnv } from '../helpers/env';
 import { spawnRemote } from '../helpers/remote';
+import { senderArgv } from '../helpers/traffic';
 
 const env = e2eEnv();
 const MiB = 1024 * 1024;
-const SENDER = path.join(__dirname, '../fixtures/send-pattern.cjs');
 let nextPort = 5501;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -35,7 +35,7 @@ async function receiveAtLeast(sock: DevmemSocket, dmabuf: Parameters<FragmentBat
     const b = await sock.read();
     assert.ok(b, `the stream ended after ${pos} bytes`);
     const data = b.copyOut(dmabuf);
-    bad += mismatches(data, pos);
+    bad += countMismatches(data, pos);
     pos += data.length;
     held.push(b);
   }
@@ -159,7 +159,7 @@ describe('faults on the patched netdevsim', function () {
       const port = nextPort++;
       const server = createServer({ host: env.addr4Local, port, binding, dmabuf, release: 'manual' });
       await server.listen();
-      const sender = spawnRemote([process.execPath, SENDER, env.addr4Local, String(port), String(256 * MiB)], { stdio: 'ignore' });
+      const sender = spawnRemote(senderArgv(env.addr4Local, port, 256 * MiB), { stdio: 'ignore' });
       const exited = new Promise((r) => sender.once('exit', r));
       const sock = await server.accept();
       const { held, pos: atKill, bad } = await receiveAtLeast(sock, dmabuf, 2 * MiB);
@@ -188,7 +188,7 @@ describe('faults on the patched netdevsim', function () {
       assert.equal(s.releasedTokens, s.fragments, 'every fragment went back to the kernel');
 
       // The binding is unharmed: a new flow arrives intact.
-      const next = spawnRemote([process.execPath, SENDER, env.addr4Local, String(port), String(4 * MiB)], { stdio: 'ignore' });
+      const next = spawnRemote(senderArgv(env.addr4Local, port, 4 * MiB), { stdio: 'ignore' });
       const sock2 = await server.accept();
       const r = await receiveAtLeast(sock2, dmabuf, 4 * MiB);
       for (const b of r.held) b.release();
@@ -248,7 +248,7 @@ describe('faults on the patched netdevsim', function () {
       const port = nextPort++;
       const server = createServer({ host: pair.addrLocal, port, binding, dmabuf, release: 'manual' });
       await server.listen();
-      const sender = spawnRemote([process.execPath, SENDER, pair.addrLocal, String(port), String(256 * MiB)], { stdio: 'ignore' });
+      const sender = spawnRemote(senderArgv(pair.addrLocal, port, 256 * MiB), { stdio: 'ignore' });
       const exited = new Promise((r) => sender.once('exit', r));
       const sock = await server.accept();
       const { held, pos: before, bad } = await receiveAtLeast(sock, dmabuf, MiB);
@@ -267,7 +267,7 @@ describe('faults on the patched netdevsim', function () {
       let ended: unknown;
       try {
         for (let b = await sock.read(); b; b = await sock.read()) {
-          mismatched += mismatches(b.copyOut(dmabuf), pos);
+          mismatched += countMismatches(b.copyOut(dmabuf), pos);
           pos += b.bytes;
           b.release();
         }

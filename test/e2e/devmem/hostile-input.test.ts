@@ -2,8 +2,9 @@ import * as assert from 'node:assert/strict';
 
 import { allocUdmabuf, bindRx, bindTx, createServer, type DmaBuf, type TxBinding } from '../../../lib/index';
 import { hostileCases, itRejectsHostileInput, type HostileFixture } from '../../support/hostile-cases';
-import { allQueues, enableHeaderSplit, sendFromRemote } from '../helpers/devmem-rx';
+import { allQueues, enableHeaderSplit } from '../helpers/devmem-rx';
 import { e2eEnv } from '../helpers/env';
+import { sendFromRemote } from '../helpers/traffic';
 
 const env = e2eEnv();
 const MiB = 1024 * 1024;

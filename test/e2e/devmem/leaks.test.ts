@@ -6,8 +6,9 @@ import { Worker } from 'node:worker_threads';
 import { allocUdmabuf, bindRx, bindTx, netdev } from '../../../lib/index';
 import { native } from '../../../lib/native';
 import { checkRss, fdsSettle, measure, openFds } from '../../support/leak-meter';
-import { allQueues, enableHeaderSplit, sendFromRemote } from '../helpers/devmem-rx';
+import { allQueues, enableHeaderSplit } from '../helpers/devmem-rx';
 import { e2eEnv } from '../helpers/env';
+import { sendFromRemote } from '../helpers/traffic';
 
 const env = e2eEnv();
 const MiB = 1024 * 1024;

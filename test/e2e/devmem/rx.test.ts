@@ -4,8 +4,10 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 import { allocUdmabuf, bindRx, createServer, type DmaBuf, type FragmentBatch, type RxBinding } from '../../../lib/index';
-import { allQueues, enableHeaderSplit, mismatches, sendFromRemote } from '../helpers/devmem-rx';
+import { countMismatches } from '../../support/pattern.cjs';
+import { allQueues, enableHeaderSplit } from '../helpers/devmem-rx';
 import { e2eEnv } from '../helpers/env';
+import { sendFromRemote } from '../helpers/traffic';
 import { verifyPatternStream } from '../helpers/verify-stream';
 
 const env = e2eEnv();
@@ -49,7 +51,7 @@ describe('devmem receive on the patched netdevsim', function () {
         for (let i = 0; i < batch.count; i++) if (batch.kinds[i] === 0) dmabufFragments++;
         for (let i = 0; i < batch.count; i++) assert.equal(batch.dmabufIds[i], binding.id);
         const data = batch.copyOut(dmabuf);
-        bad += mismatches(data, pos);
+        bad += countMismatches(data, pos);
         pos += data.length;
       }
       const s = sock.stats();
@@ -106,7 +108,7 @@ describe('devmem receive on the patched netdevsim', function () {
           if (b === 'quiet') return { next };
           if (b === null) return null;
           const data = b.copyOut(dmabuf);
-          bad += mismatches(data, pos);
+          bad += countMismatches(data, pos);
           pos += data.length;
           held.push(b);
         }
@@ -126,7 +128,7 @@ describe('devmem receive on the patched netdevsim', function () {
         let b: FragmentBatch | null = await stalled.next;
         while (b) {
           const data = b.copyOut(dmabuf);
-          bad += mismatches(data, pos);
+          bad += countMismatches(data, pos);
           pos += data.length;
           b.release();
           b = await sock.read();
@@ -168,7 +170,7 @@ describe('devmem receive on the patched netdevsim', function () {
         const b = await Promise.race([next, stalled]);
         if (b === 'stall') break;
         assert.ok(b, 'the stream did not end before the stall');
-        bad += mismatches(b.copyOut(dmabuf), pos);
+        bad += countMismatches(b.copyOut(dmabuf), pos);
         pos += b.bytes;
         held.push(b);
         next = sock.read();
@@ -179,7 +181,7 @@ describe('devmem receive on the patched netdevsim', function () {
       assert.equal(sock.stats().recvmsgCalls, atStall.recvmsgCalls, 'no recvmsg while over the limit');
       for (const b of held.splice(0)) b.release();
       for (let b = await next; b; b = await sock.read()) {
-        bad += mismatches(b.copyOut(dmabuf), pos);
+        bad += countMismatches(b.copyOut(dmabuf), pos);
         pos += b.bytes;
         b.release();
       }
@@ -201,7 +203,7 @@ describe('devmem receive on the patched netdevsim', function () {
       const server = createServer({ host: env.addr4Local, port, binding, dmabuf });
       await server.listen();
       const per = 8 * MiB;
-      const sending = sendFromRemote(env.addr4Local, port, per, 4);
+      const sending = sendFromRemote(env.addr4Local, port, per, { connections: 4 });
       const results = await Promise.all(
         [0, 1, 2, 3].map(async () => {
           const sock = await server.accept();

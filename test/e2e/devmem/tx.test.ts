@@ -4,12 +4,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { AbortError, allocUdmabuf, bindTx, connect, DevmemError, type DmaBuf, type SendAbortError, type TxBinding } from '../../../lib/index';
+import { pattern } from '../../support/pattern.cjs';
 import { e2eEnv } from '../helpers/env';
 import { startRemote } from '../helpers/remote';
 
 const env = e2eEnv();
 const MiB = 1024 * 1024;
-const { pattern } = require('../fixtures/pattern.cjs') as { pattern(off: number, len: number): Buffer };
 const RECV = path.join(__dirname, '../fixtures/recv-check.cjs');
 const RX_REMOTE = path.join(__dirname, '../fixtures/rx-remote.ts');
 let nextPort = 5301;

@@ -8,7 +8,7 @@ import { release } from 'node:os';
 import { e2eEnv, type E2eMode } from './env.js';
 import { localInterface, remoteInterface } from './netdev.js';
 import { netdevsimDevmemMarker, netdevsimLoaded } from './netdevsim.js';
-import { sendFromRemote } from './traffic.js';
+import { receiveFromRemote } from './traffic.js';
 
 const MIB = 1 << 20;
 
@@ -90,7 +90,7 @@ export function describeGuestEnvironment(expectedMode: E2eMode): void {
           const [local, remote] =
             family === 'IPv4' ? [env.addr4Local, env.addr4Remote] : [env.addr6Local, env.addr6Remote];
           const data = randomBytes(MIB);
-          const transfer = await sendFromRemote(local, data);
+          const transfer = await receiveFromRemote(local, data);
           assert.equal(transfer.clientAddress, remote, 'the client did not use the remote port address');
           assert.equal(transfer.peerAddress, remote, 'the connection did not come from the remote port');
           assert.equal(transfer.received.length, data.length, 'byte count differs');

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 
 import { allocUdmabuf, bindRx, bindTx, DevmemError, ethtool, netdev, type DmaBuf } from '../../../lib/index';
 import { start } from '../../support/process';
+import { saveRings } from '../helpers/devmem-rx';
 import { e2eEnv } from '../helpers/env';
 
 const env = e2eEnv();
@@ -23,16 +24,16 @@ const reason = (r: string, message?: RegExp) => (e: unknown) => {
 
 describe('bindings on the patched netdevsim', function () {
   this.timeout(60_000);
-  let saved: ethtool.Rings;
+  let restoreRings: () => Promise<void>;
   let buf: DmaBuf;
 
   before(async () => {
-    saved = await ethtool.getRings(env.ifLocal);
+    restoreRings = await saveRings();
     buf = allocUdmabuf(8 * MiB);
   });
   after(async () => {
     buf.close();
-    await ethtool.setRings(env.ifLocal, { tcpDataSplit: saved.tcpDataSplit ?? 'unknown', hdsThresh: saved.hdsThresh ?? 0 });
+    await restoreRings();
   });
 
   it('queue-get and page-pool-get dumps show the real queues and pools', async () => {

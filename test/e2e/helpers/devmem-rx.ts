@@ -4,14 +4,19 @@
 import { ethtool } from '../../../lib/index';
 import { e2eEnv } from './env';
 
-/** Enables header split for the test and gives back a function that restores the rings. */
-export async function enableHeaderSplit(): Promise<() => Promise<void>> {
-  const env = e2eEnv();
-  const saved = await ethtool.getRings(env.ifLocal);
-  await ethtool.setRings(env.ifLocal, { tcpDataSplit: 'enabled', hdsThresh: 0 });
+/** Reads the header-split settings of `ifname`'s rings and gives back a function that puts them back. */
+export async function saveRings(ifname: string = e2eEnv().ifLocal): Promise<() => Promise<void>> {
+  const saved = await ethtool.getRings(ifname);
   return async () => {
-    await ethtool.setRings(env.ifLocal, { tcpDataSplit: saved.tcpDataSplit ?? 'unknown', hdsThresh: saved.hdsThresh ?? 0 });
+    await ethtool.setRings(ifname, { tcpDataSplit: saved.tcpDataSplit ?? 'unknown', hdsThresh: saved.hdsThresh ?? 0 });
   };
+}
+
+/** Enables header split on `ifname` (the local port by default) and gives back a function that restores the rings. */
+export async function enableHeaderSplit(ifname: string = e2eEnv().ifLocal): Promise<() => Promise<void>> {
+  const restore = await saveRings(ifname);
+  await ethtool.setRings(ifname, { tcpDataSplit: 'enabled', hdsThresh: 0 });
+  return restore;
 }
 
 /** All of the local port's RX queues. */

@@ -26,7 +26,7 @@ describe('devmem nc command line', () => {
         { ...o },
         {
           mode: 'rx', iface: 'eth0', server: '10.0.0.1', client: '10.0.0.2', port: 5201, startQueue: 2, numQueues: 1,
-          validate: 7, failOnLinear: true, maxChunk: 3, skipConfig: true, rxPageSize: 16384, json: false, dryRun: false, help: false,
+          validate: 7, failOnLinear: true, maxChunk: 3, skipConfig: true, rxPageSize: 16384, memory: { kind: 'udmabuf' }, json: false, dryRun: false, help: false,
         },
       );
       assert.equal(parseNcArgs(['-f', 'eth0', '-b', '16384']).rxPageSize, 16384);
@@ -37,6 +37,16 @@ describe('devmem nc command line', () => {
       assert.equal(parseNcArgs(['-f', 'x']).mode, 'selftest');
       assert.equal(parseNcArgs(['-f', 'x', '-s', '::1', '-p', '1']).mode, 'tx');
       assert.equal(parseNcArgs(['-f', 'x', '-l', '-s', '::1', '-p', '1']).mode, 'rx');
+    });
+
+    it('takes --memory KIND[:ARG], udmabuf by default', () => {
+      assert.deepEqual(parseNcArgs(['-f', 'x']).memory, { kind: 'udmabuf' });
+      assert.deepEqual(parseNcArgs(['-f', 'x', '--memory', 'udmabuf']).memory, { kind: 'udmabuf' });
+      assert.deepEqual(parseNcArgs(['-f', 'x', '--memory', 'dmaheap']).memory, { kind: 'dmaheap' });
+      assert.deepEqual(parseNcArgs(['-f', 'x', '--memory', 'dmaheap:system']).memory, { kind: 'dmaheap', heap: 'system' });
+      assert.deepEqual(parseNcArgs(['-f', 'x', '--memory', 'drm']).memory, { kind: 'drm' });
+      assert.deepEqual(parseNcArgs(['-f', 'x', '--memory', 'drm:/dev/dri/card1']).memory, { kind: 'drm', device: '/dev/dri/card1' });
+      assert.match(NC_HELP, /--memory KIND\[:ARG\]/);
     });
 
     it('refuses what ncdevmem would misread, as a usage error', () => {
@@ -51,6 +61,9 @@ describe('devmem nc command line', () => {
         [['-f', 'x', '-n'], /-n cannot be used without -s or -c/],
         [['-f', 'x', '-X'], /Unknown option '-X'/],
         [['-f', 'x', 'extra'], /positional/],
+        [['-f', 'x', '--memory', 'gpu'], /--memory needs udmabuf, dmaheap\[:HEAP\] or drm/],
+        [['-f', 'x', '--memory', 'drm:'], /nothing after the colon/],
+        [['-f', 'x', '--memory', 'drm', '-b', '16384'], /-b needs --memory udmabuf/],
       ];
       for (const [argv, re] of bad) assert.throws(() => parseNcArgs(argv), (e: unknown) => e instanceof UsageError && re.test(e.message), argv.join(' '));
     });

@@ -11,6 +11,7 @@ import * as net from 'node:net';
 
 import {
   allocDmaHeap,
+  allocDrm,
   allocUdmabuf,
   bindRx,
   bindTx,
@@ -117,6 +118,10 @@ export const hostileCases: HostileCase[] = [
   { name: 'allocUdmabuf options not an object', expect: 'TypeError', run: () => allocUdmabuf(4096, u(null)) },
   { name: 'allocDmaHeap heap name with a path', expect: 'INVALID_ARGUMENT', run: () => allocDmaHeap(4096, { heap: '../../dev/mem' }) },
   { name: 'allocDmaHeap heap as a number', expect: 'TypeError', run: () => allocDmaHeap(4096, { heap: u(1) }) },
+  { name: 'allocDrm unaligned size', expect: 'INVALID_ARGUMENT', run: () => allocDrm(4095) },
+  { name: 'allocDrm device outside /dev/dri', expect: 'INVALID_ARGUMENT', run: () => allocDrm(4096, { device: '/dev/mem' }) },
+  { name: 'allocDrm device that does not exist', expect: 'NO_DRM', run: () => allocDrm(4096, { device: '/dev/dri/card99' }) },
+  { name: 'allocDrm device as a number', expect: 'TypeError', run: () => allocDrm(4096, { device: u(0) }) },
   { name: 'allocDmaHeap heap name as the old positional argument', expect: 'TypeError', run: () => allocDmaHeap(4096, u('system')) },
   { name: 'allocDmaHeap negative size', expect: 'INVALID_ARGUMENT', run: () => allocDmaHeap(-1) },
   // --- adopting fds: foreign, closed, wrong type

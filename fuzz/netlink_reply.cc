@@ -38,11 +38,19 @@ void Walk(const uint8_t* data, size_t len, const nl::AttrSet& set, int depth) {
     if (!a) return true;
     volatile uint64_t sink = 0;
     switch (a->kind) {
-      case nl::Kind::kU8: if (v.len == 1) sink = v.data[0]; break;
-      case nl::Kind::kU16: if (v.len == 2) sink = nl::LoadUnaligned<uint16_t>(v.data); break;
+      case nl::Kind::kU8:
+        if (v.len == 1) sink = v.data[0];
+        break;
+      case nl::Kind::kU16:
+        if (v.len == 2) sink = nl::LoadUnaligned<uint16_t>(v.data);
+        break;
       case nl::Kind::kU32:
-      case nl::Kind::kS32: if (v.len == 4) sink = nl::LoadUnaligned<uint32_t>(v.data); break;
-      case nl::Kind::kU64: if (v.len == 8) sink = nl::LoadUnaligned<uint64_t>(v.data); break;
+      case nl::Kind::kS32:
+        if (v.len == 4) sink = nl::LoadUnaligned<uint32_t>(v.data);
+        break;
+      case nl::Kind::kU64:
+        if (v.len == 8) sink = nl::LoadUnaligned<uint64_t>(v.data);
+        break;
       case nl::Kind::kUint:
         if (v.len == 4) sink = nl::LoadUnaligned<uint32_t>(v.data);
         if (v.len == 8) sink = nl::LoadUnaligned<uint64_t>(v.data);

@@ -72,8 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> control(data + kHdr, data + kHdr + controllen);
 
   rx::FragmentColumns cols;
-  rx::ParseOutcome o =
-      rx::ParseRecvmsg(control.data(), control.size(), msg_flags, nbytes, expected_id, &cols);
+  rx::ParseOutcome o = rx::ParseRecvmsg(control.data(), control.size(), msg_flags, nbytes, expected_id, &cols);
 
   size_t n = cols.Count();
   if (cols.offsets.size() != n || cols.sizes.size() != n || cols.tokens.size() != n || cols.dmabuf_ids.size() != n)

@@ -29,7 +29,7 @@ AddonData::~AddonData() {
 void InitEthtool(Napi::Env env, Napi::Object exports);
 void InitDmabuf(Napi::Env env, Napi::Object exports);
 void InitRxTesting(Napi::Env env, Napi::Object testing);
-}
+}  // namespace devmem::js
 
 namespace {
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-#include "common/reasons.h"
 #include "dmabuf/alloc.h"
+#include "common/reasons.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,8 +22,10 @@ int AllocUdmabuf(uint64_t size, bool hugepages, Failure* f) {
   if (hugepages) flags |= MFD_HUGETLB | MFD_HUGE_2MB;
   UniqueFd memfd(::memfd_create("devmem-tcp-udmabuf", flags));
   if (!memfd.Valid()) {
-    *f = {errno, "memfd_create", hugepages ? "cannot create a 2 MiB hugetlb memfd (is vm.nr_hugepages large enough?)"
-                                           : "cannot create the memfd behind the udmabuf", std::nullopt, ""};
+    *f = {errno, "memfd_create",
+          hugepages ? "cannot create a 2 MiB hugetlb memfd (is vm.nr_hugepages large enough?)"
+                    : "cannot create the memfd behind the udmabuf",
+          std::nullopt, ""};
     return -1;
   }
   // udmabuf insists on F_SEAL_SHRINK (pinned pages must not vanish) and

@@ -43,8 +43,8 @@ struct ReportedRule {
 };
 
 struct RuleTable {
-  uint32_t capacity = 0;        // GRXCLSRLCNT data, without RX_CLS_LOC_SPECIAL
-  bool driver_places = false;   // the driver accepts RX_CLS_LOC_ANY
+  uint32_t capacity = 0;       // GRXCLSRLCNT data, without RX_CLS_LOC_SPECIAL
+  bool driver_places = false;  // the driver accepts RX_CLS_LOC_ANY
   std::vector<ReportedRule> rules;
 };
 

@@ -33,9 +33,9 @@ bool GetIndirection(const std::string& ifname, std::vector<uint32_t>* table, Fai
   if (!EthtoolIoctl(ifname, probe.data(), f, "ETHTOOL_GRXFHINDIR")) return false;
   uint32_t size = probe[1];
   if (size == 0 || size > kMaxIndirection) {
-    *f = {EOPNOTSUPP, "ioctl", "ETHTOOL_GRXFHINDIR on " + ifname + " reported a table of " + std::to_string(size) +
-                                   " entries",
-          std::nullopt, ""};
+    *f = {EOPNOTSUPP, "ioctl",
+          "ETHTOOL_GRXFHINDIR on " + ifname + " reported a table of " + std::to_string(size) + " entries", std::nullopt,
+          ""};
     return false;
   }
   auto full = Request(uapi::ethtool::kCmdGrxfhindir, size);

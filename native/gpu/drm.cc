@@ -117,7 +117,8 @@ bool AllocOn(const std::string& node, uint64_t size, DrmBuffer* out, Failure* f)
   drm::GemClose close_handle{create.handle, 0};
   Ioctl(dev.Get(), drm::kIoctlGemClose, &close_handle);
   if (prime_rc < 0) {
-    *f = {prime_errno, "ioctl", "DRM_IOCTL_PRIME_HANDLE_TO_FD on " + node + " (" + driver + ") failed", std::nullopt, ""};
+    *f = {prime_errno, "ioctl", "DRM_IOCTL_PRIME_HANDLE_TO_FD on " + node + " (" + driver + ") failed", std::nullopt,
+          ""};
     return false;
   }
   out->fd = prime.fd;

@@ -120,7 +120,8 @@ Napi::Value Bind(const Napi::CallbackInfo& info) {
   auto sock = std::make_shared<nl::NetlinkSocket>();
   auto id = std::make_shared<uint32_t>(0);
   return PromiseWorker::Start(
-      info.Env(), "devmem:bind", [call, sock, id](Failure* f) { return ExecuteBind(sock.get(), call->req, id.get(), f); },
+      info.Env(), "devmem:bind",
+      [call, sock, id](Failure* f) { return ExecuteBind(sock.get(), call->req, id.get(), f); },
       [call, sock, id](Napi::Env e) -> Napi::Value { return WrapBinding(e, sock, *id, call->ifindex, call->cmd); });
 }
 
@@ -145,7 +146,8 @@ void InitBindingTesting(Napi::Env env, Napi::Object testing) {
                                      env,
                                      [](const Napi::CallbackInfo& info) -> Napi::Value {
                                        return Napi::Number::New(
-                                           info.Env(), static_cast<double>(AddonData::Get(info.Env()).binding_sockets.size()));
+                                           info.Env(),
+                                           static_cast<double>(AddonData::Get(info.Env()).binding_sockets.size()));
                                      },
                                      "trackedBindings"));
 }

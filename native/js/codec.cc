@@ -46,7 +46,8 @@ Napi::Value FromNames(Napi::Env env, Napi::Value v, const nl::AttrSpec& a, const
   const nl::EnumSpec& e = *a.enumeration;
   auto one = [&](Napi::Value name) -> uint64_t {
     uint64_t u = 0;
-    if (!name.IsString()) BadValue(env, path, (std::string(e.flags ? "an array of " : "one of ") + EntryList(e)).c_str());
+    if (!name.IsString())
+      BadValue(env, path, (std::string(e.flags ? "an array of " : "one of ") + EntryList(e)).c_str());
     std::string n = name.As<Napi::String>().Utf8Value();
     // The right type with a value the spec does not name: a RangeError, which
     // the JS layer reports as INVALID_ARGUMENT.
@@ -66,8 +67,8 @@ Napi::Value FromNames(Napi::Env env, Napi::Value v, const nl::AttrSpec& a, const
   BadValue(env, path, (std::string(e.flags ? "an array of " : "one of ") + EntryList(e)).c_str());
 }
 
-void EncodeOne(Napi::Env env, Napi::Value v, const nl::AttrSpec& a, nl::RequestBuilder& b,
-               const std::string& path, int depth) {
+void EncodeOne(Napi::Env env, Napi::Value v, const nl::AttrSpec& a, nl::RequestBuilder& b, const std::string& path,
+               int depth) {
   using nl::Kind;
   if (a.enumeration) v = FromNames(env, v, a, path);
   switch (a.kind) {
@@ -119,8 +120,8 @@ void EncodeOne(Napi::Env env, Napi::Value v, const nl::AttrSpec& a, nl::RequestB
 void EncodeAttrs(Napi::Env env, Napi::Value value, const nl::AttrSet& set, nl::RequestBuilder& b,
                  const std::string& prefix) {
   if (!value.IsObject() || value.IsArray())
-    throw Napi::TypeError::New(env, "netlink attributes" + (prefix.empty() ? "" : " \"" + prefix + "\"") +
-                                        " must be a plain object");
+    throw Napi::TypeError::New(
+        env, "netlink attributes" + (prefix.empty() ? "" : " \"" + prefix + "\"") + " must be a plain object");
   Napi::Object obj = value.As<Napi::Object>();
   Napi::Array keys = obj.GetPropertyNames();
   for (uint32_t i = 0; i < keys.Length(); ++i) {
@@ -188,15 +189,28 @@ Napi::Value DecodeOne(Napi::Env env, const nl::AttrView& v, const nl::AttrSpec& 
   if (a.enumeration) {
     uint64_t u = 0;
     switch (a.kind) {
-      case Kind::kU8: need(1, true); u = v.data[0]; break;
-      case Kind::kU16: need(2, true); u = nl::LoadUnaligned<uint16_t>(v.data); break;
-      case Kind::kU32: need(4, true); u = nl::LoadUnaligned<uint32_t>(v.data); break;
-      case Kind::kU64: need(8, true); u = nl::LoadUnaligned<uint64_t>(v.data); break;
+      case Kind::kU8:
+        need(1, true);
+        u = v.data[0];
+        break;
+      case Kind::kU16:
+        need(2, true);
+        u = nl::LoadUnaligned<uint16_t>(v.data);
+        break;
+      case Kind::kU32:
+        need(4, true);
+        u = nl::LoadUnaligned<uint32_t>(v.data);
+        break;
+      case Kind::kU64:
+        need(8, true);
+        u = nl::LoadUnaligned<uint64_t>(v.data);
+        break;
       case Kind::kUint:
         if (v.len == 4) u = nl::LoadUnaligned<uint32_t>(v.data);
         else if (v.len == 8) u = nl::LoadUnaligned<uint64_t>(v.data);
-        else Malformed(env, std::string("uint attribute \"") + a.name + "\" is " + std::to_string(v.len) +
-                                " bytes; only 4 or 8 are valid");
+        else
+          Malformed(env, std::string("uint attribute \"") + a.name + "\" is " + std::to_string(v.len) +
+                             " bytes; only 4 or 8 are valid");
         break;
       default: Malformed(env, std::string("attribute \"") + a.name + "\" has names but is not unsigned");
     }

@@ -37,7 +37,8 @@ DeviceWatchObject::DeviceWatchObject(const Napi::CallbackInfo& info) : Napi::Obj
   uint32_t group = info[1].As<Napi::Number>().Uint32Value();
 
   int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_GENERIC);
-  if (fd < 0) throw MakeError(env, Failure{errno, "socket", "cannot open a netlink socket to watch devices", std::nullopt});
+  if (fd < 0)
+    throw MakeError(env, Failure{errno, "socket", "cannot open a netlink socket to watch devices", std::nullopt});
   sockaddr_nl local{};
   local.nl_family = AF_NETLINK;
   if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local)) < 0 ||
@@ -134,8 +135,8 @@ Napi::Value TestParseDeviceEvents(const Napi::CallbackInfo& info) {
 
 void InitDeviceWatch(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeDeviceWatch", DeviceWatchObject::Define(env));
-  exports.Get("testing").As<Napi::Object>().Set(
-      "parseDeviceEvents", Napi::Function::New(env, TestParseDeviceEvents, "parseDeviceEvents"));
+  exports.Get("testing").As<Napi::Object>().Set("parseDeviceEvents",
+                                                Napi::Function::New(env, TestParseDeviceEvents, "parseDeviceEvents"));
 }
 
 }  // namespace devmem::js

@@ -128,11 +128,11 @@ Napi::Value CloseOwnedFd(const Napi::CallbackInfo& info) {
 class MappingObject : public Napi::ObjectWrap<MappingObject> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NativeMapping",
-                       {InstanceMethod<&MappingObject::Read>("read"), InstanceMethod<&MappingObject::Write>("write"),
-                        InstanceMethod<&MappingObject::WithView>("withView"),
-                        InstanceMethod<&MappingObject::Unmap>("unmap"),
-                        InstanceAccessor<&MappingObject::GetSize>("size")});
+    return DefineClass(
+        env, "NativeMapping",
+        {InstanceMethod<&MappingObject::Read>("read"), InstanceMethod<&MappingObject::Write>("write"),
+         InstanceMethod<&MappingObject::WithView>("withView"), InstanceMethod<&MappingObject::Unmap>("unmap"),
+         InstanceAccessor<&MappingObject::GetSize>("size")});
   }
 
   // new NativeMapping(fd, size)

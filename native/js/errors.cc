@@ -35,7 +35,8 @@ Napi::Error MakeError(Napi::Env env, const Failure& f) {
     e.Set("message", f.extack->message.empty() ? env.Undefined() : Napi::String::New(env, f.extack->message));
     e.Set("offset", f.extack->offset >= 0 ? Napi::Number::New(env, f.extack->offset) : env.Undefined());
     e.Set("attribute", f.extack->attribute.empty() ? env.Undefined() : Napi::String::New(env, f.extack->attribute));
-    e.Set("missingType", f.extack->missing_type >= 0 ? Napi::Number::New(env, f.extack->missing_type) : env.Undefined());
+    e.Set("missingType",
+          f.extack->missing_type >= 0 ? Napi::Number::New(env, f.extack->missing_type) : env.Undefined());
     e.Set("missingAttribute",
           f.extack->missing_attribute.empty() ? env.Undefined() : Napi::String::New(env, f.extack->missing_attribute));
     o.Set("extack", e);

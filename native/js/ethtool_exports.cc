@@ -119,7 +119,7 @@ Napi::Object RuleToJs(Napi::Env env, const ethtool::ReportedRule& r) {
   o.Set("flowType", r.flow_type);
   // ring_cookie is a u64 whose all-ones value means "drop"; queue indices fit a double.
   o.Set("queue", r.ring_cookie == ~uint64_t{0} ? Napi::Number::New(env, -1)
-                                              : Napi::Number::New(env, static_cast<double>(r.ring_cookie)));
+                                               : Napi::Number::New(env, static_cast<double>(r.ring_cookie)));
   o.Set("raw", Napi::Buffer<uint8_t>::Copy(env, r.raw.data(), r.raw.size()));
   if (r.tcp) {
     const auto& t = *r.tcp;
@@ -213,8 +213,8 @@ void InitEthtool(Napi::Env env, Napi::Object exports) {
   exports.Set("ethtoolRxRings", Napi::Function::New(env, RxRings, "ethtoolRxRings"));
   exports.Set("ethtoolRssIndirection", Napi::Function::New(env, RssIndirection, "ethtoolRssIndirection"));
   exports.Set("ethtoolSetRssIndirection", Napi::Function::New(env, SetRssIndirection, "ethtoolSetRssIndirection"));
-  Napi::Object testing = exports.Get("testing").IsObject() ? exports.Get("testing").As<Napi::Object>()
-                                                           : Napi::Object::New(env);
+  Napi::Object testing =
+      exports.Get("testing").IsObject() ? exports.Get("testing").As<Napi::Object>() : Napi::Object::New(env);
   testing.Set("encodeFlowRule", Napi::Function::New(env, TestEncodeFlowRule, "encodeFlowRule"));
   testing.Set("decodeFlowRule", Napi::Function::New(env, TestDecodeFlowRule, "decodeFlowRule"));
   exports.Set("testing", testing);

@@ -20,8 +20,7 @@ namespace devmem::js {
 
 nl::PreparedRequest PrepareFromJs(Napi::Env env, Napi::Value family, Napi::Value command, Napi::Value attrs,
                                   bool dump) {
-  if (!family.IsString() || !command.IsString())
-    throw Napi::TypeError::New(env, "family and command must be strings");
+  if (!family.IsString() || !command.IsString()) throw Napi::TypeError::New(env, "family and command must be strings");
   std::string fname = family.As<Napi::String>().Utf8Value();
   std::string cname = command.As<Napi::String>().Utf8Value();
   const nl::FamilySpec* fam = nl::FindFamily(fname);
@@ -298,8 +297,8 @@ void InitNetlink(Napi::Env env, Napi::Object exports) {
   exports.Set("netlinkRequest", Napi::Function::New(env, Request, "netlinkRequest"));
   exports.Set("netlinkRequestSync", Napi::Function::New(env, RequestSync, "netlinkRequestSync"));
   exports.Set("netlinkFamily", Napi::Function::New(env, Family, "netlinkFamily"));
-  Napi::Object testing = exports.Get("testing").IsObject() ? exports.Get("testing").As<Napi::Object>()
-                                                           : Napi::Object::New(env);
+  Napi::Object testing =
+      exports.Get("testing").IsObject() ? exports.Get("testing").As<Napi::Object>() : Napi::Object::New(env);
   testing.Set("decodeReplies", Napi::Function::New(env, TestDecodeReplies, "decodeReplies"));
   testing.Set("encodeRequest", Napi::Function::New(env, TestEncodeRequest, "encodeRequest"));
   testing.Set("netlinkSpec", Napi::Function::New(env, NetlinkSpec, "netlinkSpec"));

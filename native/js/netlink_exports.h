@@ -16,8 +16,7 @@ void InitNetlink(Napi::Env env, Napi::Object exports);
 
 // Looks up family/command by name and encodes `attrs`; throws TypeError on
 // unknown names or bad values.
-nl::PreparedRequest PrepareFromJs(Napi::Env env, Napi::Value family, Napi::Value command, Napi::Value attrs,
-                                  bool dump);
+nl::PreparedRequest PrepareFromJs(Napi::Env env, Napi::Value family, Napi::Value command, Napi::Value attrs, bool dump);
 
 Napi::Array DecodeReplies(Napi::Env env, const nl::FamilySpec& family, const nl::CommandSpec& command,
                           const std::vector<nl::ReplyMessage>& replies);

@@ -28,8 +28,10 @@ class PromiseWorker : public Napi::AsyncWorker {
 
  private:
   PromiseWorker(Napi::Env env, const char* name, Run run, Resolve resolve)
-      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)),
-        run_(std::move(run)), resolve_(std::move(resolve)) {}
+      : Napi::AsyncWorker(env, name),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        run_(std::move(run)),
+        resolve_(std::move(resolve)) {}
 
   void Execute() override {
     if (!run_(&failure_)) SetError("failed");

@@ -30,8 +30,8 @@ Napi::Value ParseRecvmsg(const Napi::CallbackInfo& info) {
   auto iov = info[3].As<Napi::Uint8Array>();
   if (iov.ByteLength() < nbytes) throw Napi::RangeError::New(env, "iov shorter than nbytes");
   rx::FragmentColumns cols;
-  rx::ParseOutcome o =
-      rx::ParseRecvmsg(control.Data(), control.ByteLength(), flags, nbytes, info[4].As<Napi::Number>().Uint32Value(), &cols);
+  rx::ParseOutcome o = rx::ParseRecvmsg(control.Data(), control.ByteLength(), flags, nbytes,
+                                        info[4].As<Napi::Number>().Uint32Value(), &cols);
   // The reasons production gives each parse error (socket_object.cc).
   static const char* kErrors[] = {"", reasons::kFlowSteering, reasons::kControlTruncated, reasons::kProtocolError};
   Napi::Object r = Napi::Object::New(env);

@@ -25,12 +25,12 @@ namespace {
 class ServerObject : public Napi::ObjectWrap<ServerObject> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NativeServer",
-                       {InstanceMethod<&ServerObject::Listen>("listen"),
-                        InstanceMethod<&ServerObject::SetCallback>("setCallback"),
-                        InstanceMethod<&ServerObject::Watch>("watch"), InstanceMethod<&ServerObject::Close>("close"),
-                        InstanceMethod<&ServerObject::Ref>("ref"), InstanceMethod<&ServerObject::Unref>("unref"),
-                        InstanceMethod<&ServerObject::Address>("address")});
+    return DefineClass(
+        env, "NativeServer",
+        {InstanceMethod<&ServerObject::Listen>("listen"), InstanceMethod<&ServerObject::SetCallback>("setCallback"),
+         InstanceMethod<&ServerObject::Watch>("watch"), InstanceMethod<&ServerObject::Close>("close"),
+         InstanceMethod<&ServerObject::Ref>("ref"), InstanceMethod<&ServerObject::Unref>("unref"),
+         InstanceMethod<&ServerObject::Address>("address")});
   }
   explicit ServerObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ServerObject>(info) {}
   ~ServerObject() override { CloseNow(); }
@@ -70,7 +70,8 @@ class ServerObject : public Napi::ObjectWrap<ServerObject> {
       ::close(fd);
       throw MakeError(env, f);
     }
-    poller_ = MakeEnvPoller(env, fd, [this](int, int) { OnReadable(); }, [this] { CloseNow(); });
+    poller_ = MakeEnvPoller(
+        env, fd, [this](int, int) { OnReadable(); }, [this] { CloseNow(); });
     async_context_ = std::make_unique<Napi::AsyncContext>(env, "devmem:server");
     Napi::ObjectWrap<ServerObject>::Ref();
     return env.Undefined();
@@ -92,8 +93,8 @@ class ServerObject : public Napi::ObjectWrap<ServerObject> {
       }
       Napi::Object sock = AddonData::Get(env).socket_ctor.New({});
       SocketObject::Unwrap(sock)->Adopt(env, fd, false);
-      if (CallFromLoop(env, Value(), callback_.Value(), *async_context_, {Napi::String::New(env, "connection"), sock}) ==
-          CallResult::kJsGone) {
+      if (CallFromLoop(env, Value(), callback_.Value(), *async_context_,
+                       {Napi::String::New(env, "connection"), sock}) == CallResult::kJsGone) {
         CloseNow();
         return;
       }

@@ -50,7 +50,8 @@ Napi::Value ConnectSocket(const Napi::CallbackInfo& info) {
   };
   if (o.Get("receiveBufferSize").IsNumber()) {
     int rcvbuf = o.Get("receiveBufferSize").As<Napi::Number>().Int32Value();
-    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0) fail("setsockopt", "cannot set SO_RCVBUF");
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0)
+      fail("setsockopt", "cannot set SO_RCVBUF");
   }
   Napi::Value dev = o.Get("bindToDevice");
   if (dev.IsString()) {
@@ -61,9 +62,11 @@ Napi::Value ConnectSocket(const Napi::CallbackInfo& info) {
   Napi::Value la = o.Get("localAddress");
   Napi::Value lp = o.Get("localPort");
   if (la.IsString() || lp.IsNumber()) {
-    std::string lhost = la.IsString() ? la.As<Napi::String>().Utf8Value() : (addr.Family() == AF_INET6 ? "::" : "0.0.0.0");
+    std::string lhost =
+        la.IsString() ? la.As<Napi::String>().Utf8Value() : (addr.Family() == AF_INET6 ? "::" : "0.0.0.0");
     net::SocketAddress local;
-    if (!net::ParseAddress(lhost, lp.IsNumber() ? static_cast<uint16_t>(lp.As<Napi::Number>().Uint32Value()) : 0, &local) ||
+    if (!net::ParseAddress(lhost, lp.IsNumber() ? static_cast<uint16_t>(lp.As<Napi::Number>().Uint32Value()) : 0,
+                           &local) ||
         local.Family() != addr.Family()) {
       ::close(fd);
       throw Napi::TypeError::New(env, "localAddress must be an IP address of the same family as host");

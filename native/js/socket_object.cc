@@ -86,7 +86,6 @@ void SocketObject::EmitError(int errnum, const char* syscall, const std::string&
   Emit("error", {MakeError(Env(), f).Value()});
 }
 
-
 void SocketObject::UpdateWatch() {
   if (!poller_ || closed_) return;
   int events = 0;

@@ -11,12 +11,12 @@
 #include <memory>
 #include <vector>
 
-#include "js/uv_poller.h"
 #include "js/addon_data.h"
+#include "js/uv_poller.h"
 #include "rx/fragments.h"
 #include "rx/rx_area.h"
-#include "rx/token_ledger.h"
 #include "rx/rx_source.h"
+#include "rx/token_ledger.h"
 
 namespace devmem::js {
 

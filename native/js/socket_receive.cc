@@ -30,7 +30,9 @@ constexpr size_t kInitialControl = CMSG_SPACE(sizeof(uapi::DmabufCmsg)) * 2048;
 constexpr size_t kMaxControl = 1u << 20;
 }  // namespace
 
-bool SocketObject::Limited() const { return ledger_.Over(limits_.max_outstanding_fragments, limits_.max_outstanding_bytes); }
+bool SocketObject::Limited() const {
+  return ledger_.Over(limits_.max_outstanding_fragments, limits_.max_outstanding_bytes);
+}
 
 void SocketObject::Drain() {
   if (control_.empty()) control_.resize(kInitialControl);
@@ -85,8 +87,7 @@ void SocketObject::Drain() {
     area_.Commit(linear_now);
     if (!pending_.kinds.empty() && pending_.kinds.back() == rx::kHost && linear_now == static_cast<size_t>(n))
       stats_.host_bytes += linear_now;
-    else
-      stats_.linear_bytes += linear_now;
+    else stats_.linear_bytes += linear_now;
     if (o.error != rx::ParseError::kNone) {
       // Deliver what arrived first: its tokens must be tracked to be returned.
       Deliver(&closed);
@@ -161,7 +162,8 @@ void SocketObject::Deliver(bool* closed) {
   size_t used = area_.Used();
   Napi::Buffer<uint8_t> linear;
   if (used >= kAdoptBytes) {
-    linear = Napi::Buffer<uint8_t>::NewOrCopy(env, area_.Detach(), used, [](Napi::Env, uint8_t* p) { rx::RxArea::Recycle(p); });
+    linear = Napi::Buffer<uint8_t>::NewOrCopy(env, area_.Detach(), used,
+                                              [](Napi::Env, uint8_t* p) { rx::RxArea::Recycle(p); });
   } else if (used > 0) {
     linear = Napi::Buffer<uint8_t>::Copy(env, area_.Data(), used);
     area_.Reset();

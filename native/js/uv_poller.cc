@@ -49,7 +49,8 @@ void UvPoller::Close() {
   // closes. A callback in this library's code would jump into unmapped
   // memory (seen as a SIGSEGV in uv__finish_close), so libc's free() is the
   // callback; it has the same calling convention as uv_close_cb.
-  uv_close(reinterpret_cast<uv_handle_t*>(handle_), reinterpret_cast<uv_close_cb>(reinterpret_cast<void (*)()>(&std::free)));
+  uv_close(reinterpret_cast<uv_handle_t*>(handle_),
+           reinterpret_cast<uv_close_cb>(reinterpret_cast<void (*)()>(&std::free)));
   handle_ = nullptr;
   fd_ = -1;
   events_ = 0;

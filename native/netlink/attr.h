@@ -44,8 +44,8 @@ bool ForEachAttr(const uint8_t* data, size_t len, Fn&& fn) {
     uint16_t nla_len = LoadUnaligned<uint16_t>(data + pos);
     uint16_t nla_type = LoadUnaligned<uint16_t>(data + pos + 2);
     if (nla_len < kNlaHdrLen || nla_len > len - pos) return false;
-    AttrView a{static_cast<uint16_t>(nla_type & kNlaTypeMask), (nla_type & kNlaFNested) != 0,
-               data + pos + kNlaHdrLen, static_cast<size_t>(nla_len - kNlaHdrLen)};
+    AttrView a{static_cast<uint16_t>(nla_type & kNlaTypeMask), (nla_type & kNlaFNested) != 0, data + pos + kNlaHdrLen,
+               static_cast<size_t>(nla_len - kNlaHdrLen)};
     if (!fn(a)) return true;
     pos += Align(nla_len);
   }

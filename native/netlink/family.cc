@@ -43,40 +43,44 @@ bool ParseFamilyReply(const uint8_t* attrs, size_t len, FamilyInfo* out, std::st
         break;
       case ctrl::kOps:
         // A list: each entry is a nest indexed by position, holding id and flags.
-        inner_ok = ForEachAttr(a.data, a.len, [&](const AttrView& entry) {
-          FamilyOp op{0, 0};
-          bool fields_ok = ForEachAttr(entry.data, entry.len, [&](const AttrView& f) {
-            if (f.len < 4) return inner_ok = false;
-            if (f.type == ctrl::kOpId) op.cmd = LoadUnaligned<uint32_t>(f.data);
-            if (f.type == ctrl::kOpFlags) op.flags = LoadUnaligned<uint32_t>(f.data);
-            return true;
-          });
-          if (!fields_ok) return inner_ok = false;
-          out->ops.push_back(op);
-          return inner_ok;
-        }) && inner_ok;
+        inner_ok = ForEachAttr(a.data, a.len,
+                               [&](const AttrView& entry) {
+                                 FamilyOp op{0, 0};
+                                 bool fields_ok = ForEachAttr(entry.data, entry.len, [&](const AttrView& f) {
+                                   if (f.len < 4) return inner_ok = false;
+                                   if (f.type == ctrl::kOpId) op.cmd = LoadUnaligned<uint32_t>(f.data);
+                                   if (f.type == ctrl::kOpFlags) op.flags = LoadUnaligned<uint32_t>(f.data);
+                                   return true;
+                                 });
+                                 if (!fields_ok) return inner_ok = false;
+                                 out->ops.push_back(op);
+                                 return inner_ok;
+                               }) &&
+                   inner_ok;
         if (!inner_ok) return false;
         break;
       case ctrl::kMcastGroups:
-        inner_ok = ForEachAttr(a.data, a.len, [&](const AttrView& entry) {
-          McastGroup g{"", 0};
-          bool fields_ok = ForEachAttr(entry.data, entry.len, [&](const AttrView& f) {
-            if (f.type == ctrl::kMcastName)
-              g.name.assign(reinterpret_cast<const char*>(f.data), strnlen(reinterpret_cast<const char*>(f.data), f.len));
-            if (f.type == ctrl::kMcastId) {
-              if (f.len < 4) return inner_ok = false;
-              g.id = LoadUnaligned<uint32_t>(f.data);
-            }
-            return true;
-          });
-          if (!fields_ok) return inner_ok = false;
-          out->mcast_groups.push_back(g);
-          return inner_ok;
-        }) && inner_ok;
+        inner_ok = ForEachAttr(a.data, a.len,
+                               [&](const AttrView& entry) {
+                                 McastGroup g{"", 0};
+                                 bool fields_ok = ForEachAttr(entry.data, entry.len, [&](const AttrView& f) {
+                                   if (f.type == ctrl::kMcastName)
+                                     g.name.assign(reinterpret_cast<const char*>(f.data),
+                                                   strnlen(reinterpret_cast<const char*>(f.data), f.len));
+                                   if (f.type == ctrl::kMcastId) {
+                                     if (f.len < 4) return inner_ok = false;
+                                     g.id = LoadUnaligned<uint32_t>(f.data);
+                                   }
+                                   return true;
+                                 });
+                                 if (!fields_ok) return inner_ok = false;
+                                 out->mcast_groups.push_back(g);
+                                 return inner_ok;
+                               }) &&
+                   inner_ok;
         if (!inner_ok) return false;
         break;
-      default:
-        break;
+      default: break;
     }
     return true;
   });

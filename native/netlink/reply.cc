@@ -36,8 +36,7 @@ void ReplyCollector::ParseExtack(const uint8_t* tlvs, size_t len) {
       case ea::kMissNest:
         if (a.len >= 4) extack_.missing_nest = LoadUnaligned<uint32_t>(a.data), extack_.present = true;
         break;
-      default:
-        break;
+      default: break;
     }
     return true;
   });
@@ -54,8 +53,8 @@ ReplyCollector::State ReplyCollector::Feed(const uint8_t* data, size_t len) {
     nlmsghdr hdr;
     std::memcpy(&hdr, data + pos, sizeof(hdr));
     if (hdr.nlmsg_len < NLMSG_HDRLEN || hdr.nlmsg_len > len - pos)
-      return Malformed("netlink message length " + std::to_string(hdr.nlmsg_len) +
-                       " does not fit the " + std::to_string(len - pos) + " bytes received");
+      return Malformed("netlink message length " + std::to_string(hdr.nlmsg_len) + " does not fit the " +
+                       std::to_string(len - pos) + " bytes received");
     const uint8_t* payload = data + pos + NLMSG_HDRLEN;
     size_t plen = hdr.nlmsg_len - NLMSG_HDRLEN;
     pos += NLMSG_ALIGN(hdr.nlmsg_len);
@@ -95,8 +94,7 @@ ReplyCollector::State ReplyCollector::Feed(const uint8_t* data, size_t len) {
         int32_t err = LoadUnaligned<int32_t>(payload);
         if (err > 0) return Malformed("NLMSG_DONE with positive error " + std::to_string(err));
         error_ = err;
-        if (hdr.nlmsg_flags & ea::kFlagAckTlvs)
-          ParseExtack(payload + sizeof(int32_t), plen - sizeof(int32_t));
+        if (hdr.nlmsg_flags & ea::kFlagAckTlvs) ParseExtack(payload + sizeof(int32_t), plen - sizeof(int32_t));
       }
       return state_ = State::kDone;
     }

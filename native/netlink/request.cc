@@ -9,8 +9,7 @@
 
 namespace devmem::nl {
 
-RequestBuilder::RequestBuilder(uint16_t type, uint16_t flags, const void* fixed_header,
-                               size_t fixed_len) {
+RequestBuilder::RequestBuilder(uint16_t type, uint16_t flags, const void* fixed_header, size_t fixed_len) {
   buf_.resize(NLMSG_HDRLEN + Align(fixed_len), 0);
   auto* hdr = reinterpret_cast<nlmsghdr*>(buf_.data());
   hdr->nlmsg_type = type;
@@ -53,15 +52,9 @@ void RequestBuilder::EndNest(size_t start) {
   std::memcpy(buf_.data() + start, &nla_len, 2);
 }
 
-void RequestBuilder::SetType(uint16_t type) {
-  reinterpret_cast<nlmsghdr*>(buf_.data())->nlmsg_type = type;
-}
-void RequestBuilder::SetSeq(uint32_t seq) {
-  reinterpret_cast<nlmsghdr*>(buf_.data())->nlmsg_seq = seq;
-}
-uint16_t RequestBuilder::Flags() const {
-  return reinterpret_cast<const nlmsghdr*>(buf_.data())->nlmsg_flags;
-}
+void RequestBuilder::SetType(uint16_t type) { reinterpret_cast<nlmsghdr*>(buf_.data())->nlmsg_type = type; }
+void RequestBuilder::SetSeq(uint32_t seq) { reinterpret_cast<nlmsghdr*>(buf_.data())->nlmsg_seq = seq; }
+uint16_t RequestBuilder::Flags() const { return reinterpret_cast<const nlmsghdr*>(buf_.data())->nlmsg_flags; }
 void RequestBuilder::SyncLength() {
   reinterpret_cast<nlmsghdr*>(buf_.data())->nlmsg_len = static_cast<uint32_t>(buf_.size());
 }

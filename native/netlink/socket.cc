@@ -63,8 +63,7 @@ bool NetlinkSocket::Transact(RequestBuilder& req, bool dump, ReplyCollector* out
   const auto& bytes = req.Bytes();
   ssize_t sent;
   do {
-    sent = ::sendto(fd_.Get(), bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&kernel),
-                    sizeof(kernel));
+    sent = ::sendto(fd_.Get(), bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel));
   } while (sent < 0 && errno == EINTR);
   if (sent < 0) {
     *f = {errno, "sendto", "cannot send the netlink request", std::nullopt};

@@ -25,9 +25,7 @@ const CommandSpec* FamilySpec::Command(std::string_view n) const {
   return nullptr;
 }
 
-const char* FamilySpec::OpName(uint32_t id) const {
-  return id < op_count ? op_names[id] : nullptr;
-}
+const char* FamilySpec::OpName(uint32_t id) const { return id < op_count ? op_names[id] : nullptr; }
 
 const char* EnumSpec::NameOf(uint64_t value) const {
   for (size_t i = 0; i < count; ++i)
@@ -46,11 +44,11 @@ bool EnumSpec::ValueOf(std::string_view n, uint64_t* value) const {
 
 namespace {
 
-#define SET(var, label, ...)                          \
-  const AttrSpec var##_attrs[] = {__VA_ARGS__};       \
+#define SET(var, label, ...)                    \
+  const AttrSpec var##_attrs[] = {__VA_ARGS__}; \
   const AttrSet var = {label, var##_attrs, std::size(var##_attrs)}
 
-#define ENUM(var, label, is_flags, ...)          \
+#define ENUM(var, label, is_flags, ...)            \
   const EnumEntry var##_entries[] = {__VA_ARGS__}; \
   const EnumSpec var = {label, var##_entries, std::size(var##_entries), is_flags}
 
@@ -63,6 +61,9 @@ namespace nd = uapi::netdev;
 namespace et = uapi::ethtool;
 namespace rt = uapi::rtnl;
 
+// The tables are laid out by hand, one attribute or entry per line as in the
+// kernel's YAML, so clang-format leaves them alone.
+// clang-format off
 // ---- netdev: enum and flags definitions -----------------------------------
 ENUM(kNdQueueType, "queue-type", false, {nd::kQueueTypeRx, "rx"}, {nd::kQueueTypeTx, "tx"});
 ENUM(kNdNapiThreaded, "napi-threaded", false,
@@ -278,6 +279,8 @@ const FamilySpec kFamilies[] = {
     {uapi::ethtool::kFamilyName, Protocol::kGeneric, 1, kEthtoolCommands, std::size(kEthtoolCommands)},
     {"rtnl", Protocol::kRoute, 0, kRtnlCommands, std::size(kRtnlCommands)},
 };
+
+// clang-format on
 
 #undef SET
 #undef ENUM

@@ -13,9 +13,16 @@
 namespace devmem::nl {
 
 enum class Kind : uint8_t {
-  kU8, kU16, kU32, kU64,
+  kU8,
+  kU16,
+  kU32,
+  kU64,
   kUint,  // NLA_UINT: 4 or 8 bytes on the wire
-  kS32, kString, kFlag, kBinary, kNest,
+  kS32,
+  kString,
+  kFlag,
+  kBinary,
+  kNest,
 };
 
 struct AttrSet;
@@ -42,7 +49,7 @@ struct AttrSpec {
   const char* name;  // camelCase, as JS sees it
   Kind kind;
   const AttrSet* nest = nullptr;
-  bool multi = false;  // repeated attribute, surfaced as an array
+  bool multi = false;                     // repeated attribute, surfaced as an array
   const EnumSpec* enumeration = nullptr;  // names for the values, when the YAML gives them
 };
 
@@ -58,8 +65,8 @@ struct AttrSet {
 enum class Protocol : uint8_t { kGeneric, kRoute };
 
 struct CommandSpec {
-  const char* name;   // "queue-get", "bind-rx", ...
-  uint16_t id;        // genl cmd, or rtnetlink message type
+  const char* name;  // "queue-get", "bind-rx", ...
+  uint16_t id;       // genl cmd, or rtnetlink message type
   const AttrSet* request;
   const AttrSet* reply;
   bool can_dump;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-#include "common/reasons.h"
 #include "netlink/transact.h"
+#include "common/reasons.h"
 
 #include <errno.h>
 #include <linux/genetlink.h>

@@ -29,8 +29,8 @@ void FragmentColumns::Reserve(size_t more) {
   kinds.reserve(want);
 }
 
-ParseOutcome ParseRecvmsg(const uint8_t* control, size_t controllen, int msg_flags, size_t nbytes,
-                          uint32_t expected_id, FragmentColumns* out) {
+ParseOutcome ParseRecvmsg(const uint8_t* control, size_t controllen, int msg_flags, size_t nbytes, uint32_t expected_id,
+                          FragmentColumns* out) {
   ParseOutcome o;
   size_t linear_used = 0;
   size_t dmabuf_total = 0;
@@ -55,8 +55,8 @@ ParseOutcome ParseRecvmsg(const uint8_t* control, size_t controllen, int msg_fla
         (h.cmsg_type == uapi::kScmDevmemDmabuf || h.cmsg_type == uapi::kScmDevmemLinear)) {
       if (dlen < sizeof(uapi::DmabufCmsg)) {
         o.error = ParseError::kMalformed;
-        o.detail = "devmem cmsg of " + std::to_string(dlen) + " bytes, expected " +
-                   std::to_string(sizeof(uapi::DmabufCmsg));
+        o.detail =
+            "devmem cmsg of " + std::to_string(dlen) + " bytes, expected " + std::to_string(sizeof(uapi::DmabufCmsg));
         break;
       }
       uapi::DmabufCmsg d;

@@ -47,9 +47,9 @@ struct FragmentColumns {
 
 enum class ParseError {
   kNone,
-  kFlowSteering,     // a dmabuf_id that is not our binding's
-  kControlTruncated, // MSG_CTRUNC: cmsgs (and their tokens) were dropped
-  kMalformed,        // the cmsgs do not add up to the bytes returned
+  kFlowSteering,      // a dmabuf_id that is not our binding's
+  kControlTruncated,  // MSG_CTRUNC: cmsgs (and their tokens) were dropped
+  kMalformed,         // the cmsgs do not add up to the bytes returned
 };
 
 struct ParseOutcome {
@@ -64,8 +64,8 @@ struct ParseOutcome {
 // already in place: they are recorded at `out->linear_bytes` onwards, never
 // copied. Every DMABUF fragment is appended (its token must be returned even
 // when the batch is in error). expected_id 0 disables the binding check.
-ParseOutcome ParseRecvmsg(const uint8_t* control, size_t controllen, int msg_flags, size_t nbytes,
-                          uint32_t expected_id, FragmentColumns* out);
+ParseOutcome ParseRecvmsg(const uint8_t* control, size_t controllen, int msg_flags, size_t nbytes, uint32_t expected_id,
+                          FragmentColumns* out);
 
 }  // namespace devmem::rx
 

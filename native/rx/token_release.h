@@ -31,7 +31,8 @@ std::vector<TokenRange> CoalesceTokens(std::vector<uint32_t>& tokens);
 // that alone exceeds the fragment limit, and hands each call's ranges to
 // `issue(ranges, count, fragments)` as they are formed: no allocation.
 template <typename Issue>
-void ForEachDontneedCall(const std::vector<TokenRange>& ranges, unsigned max_ranges, unsigned max_frags, Issue&& issue) {
+void ForEachDontneedCall(const std::vector<TokenRange>& ranges, unsigned max_ranges, unsigned max_frags,
+                         Issue&& issue) {
   TokenRange call[uapi::kMaxDontneedTokens];
   unsigned n = 0;
   uint32_t frags = 0;
@@ -60,9 +61,9 @@ std::vector<DontneedCall> PlanDontneed(const std::vector<TokenRange>& ranges,
 
 struct ReleaseResult {
   uint64_t requested = 0;
-  uint64_t freed = 0;   // sum of what the kernel said it freed
+  uint64_t freed = 0;  // sum of what the kernel said it freed
   uint64_t calls = 0;
-  int error = 0;        // errno of a failed call, 0 if all succeeded
+  int error = 0;  // errno of a failed call, 0 if all succeeded
 };
 
 // Issues the calls on socket `fd` through `source`.

@@ -14,11 +14,11 @@
 #ifndef DEVMEM_TCP_UAPI_H_
 #define DEVMEM_TCP_UAPI_H_
 
-#include <cstddef>
-#include <cstdint>
 #include <linux/ethtool.h>
 #include <linux/rtnetlink.h>
 #include <sys/ioctl.h>
+#include <cstddef>
+#include <cstdint>
 
 namespace devmem::uapi {
 
@@ -59,9 +59,9 @@ inline constexpr unsigned kMaxDontneedFrags = 1024;
 struct DmabufCmsg {
   uint64_t frag_offset;  // offset into the dma-buf, not into a page
   uint32_t frag_size;
-  uint32_t frag_token;   // 1 .. 2^31-1
-  uint32_t dmabuf_id;    // binding id (NETDEV_A_DMABUF_ID)
-  uint32_t flags;        // reserved, 0
+  uint32_t frag_token;  // 1 .. 2^31-1
+  uint32_t dmabuf_id;   // binding id (NETDEV_A_DMABUF_ID)
+  uint32_t flags;       // reserved, 0
 };
 static_assert(sizeof(DmabufCmsg) == 24, "struct dmabuf_cmsg is 24 bytes");
 static_assert(alignof(DmabufCmsg) == 8, "struct dmabuf_cmsg is 8-aligned");
@@ -81,8 +81,8 @@ static_assert(offsetof(DmabufToken, token_count) == 4);
 
 // ---- netlink attributes (include/uapi/linux/netlink.h) ---------------------
 namespace nla {
-inline constexpr size_t kAlignTo = 4;  // NLA_ALIGNTO
-inline constexpr size_t kHdrLen = 4;   // NLA_HDRLEN: struct nlattr
+inline constexpr size_t kAlignTo = 4;               // NLA_ALIGNTO
+inline constexpr size_t kHdrLen = 4;                // NLA_HDRLEN: struct nlattr
 inline constexpr uint16_t kFNested = 0x8000;        // NLA_F_NESTED
 inline constexpr uint16_t kFNetByteorder = 0x4000;  // NLA_F_NET_BYTEORDER
 static_assert(kAlignTo == NLA_ALIGNTO && kHdrLen == NLA_HDRLEN);
@@ -94,8 +94,13 @@ namespace ctrl {
 inline constexpr uint16_t kId = 16;  // GENL_ID_CTRL
 inline constexpr uint8_t kCmdGetFamily = 3;
 enum Attr : uint16_t {
-  kFamilyId = 1, kFamilyName = 2, kVersion = 3, kHdrsize = 4, kMaxattr = 5,
-  kOps = 6, kMcastGroups = 7,
+  kFamilyId = 1,
+  kFamilyName = 2,
+  kVersion = 3,
+  kHdrsize = 4,
+  kMaxattr = 5,
+  kOps = 6,
+  kMcastGroups = 7,
 };
 enum OpAttr : uint16_t { kOpId = 1, kOpFlags = 2 };
 enum McastAttr : uint16_t { kMcastName = 1, kMcastId = 2 };
@@ -122,63 +127,130 @@ enum Attr : uint16_t { kMsg = 1, kOffs = 2, kCookie = 3, kPolicy = 4, kMissType 
 namespace netdev {
 inline constexpr const char* kFamilyName = "netdev";
 enum Cmd : uint8_t {
-  kDevGet = 1, kDevAddNtf = 2, kDevDelNtf = 3, kDevChangeNtf = 4,
-  kPagePoolGet = 5, kPagePoolAddNtf = 6, kPagePoolDelNtf = 7, kPagePoolChangeNtf = 8,
-  kPagePoolStatsGet = 9, kQueueGet = 10, kNapiGet = 11, kQstatsGet = 12,
+  kDevGet = 1,
+  kDevAddNtf = 2,
+  kDevDelNtf = 3,
+  kDevChangeNtf = 4,
+  kPagePoolGet = 5,
+  kPagePoolAddNtf = 6,
+  kPagePoolDelNtf = 7,
+  kPagePoolChangeNtf = 8,
+  kPagePoolStatsGet = 9,
+  kQueueGet = 10,
+  kNapiGet = 11,
+  kQstatsGet = 12,
   kBindRx = 13,  // 6.12
   kNapiSet = 14,
-  kBindTx = 15,  // 6.16
+  kBindTx = 15,       // 6.16
   kQueueCreate = 16,  // 7.1
 };
 enum DevAttr : uint16_t {
-  kDevIfindex = 1, kDevPad = 2, kDevXdpFeatures = 3, kDevXdpZcMaxSegs = 4,
-  kDevXdpRxMetadataFeatures = 5, kDevXskFeatures = 6,
+  kDevIfindex = 1,
+  kDevPad = 2,
+  kDevXdpFeatures = 3,
+  kDevXdpZcMaxSegs = 4,
+  kDevXdpRxMetadataFeatures = 5,
+  kDevXskFeatures = 6,
 };
 enum PagePoolAttr : uint16_t {
-  kPpId = 1, kPpIfindex = 2, kPpNapiId = 3, kPpInflight = 4, kPpInflightMem = 5,
-  kPpDetachTime = 6, kPpDmabuf = 7, kPpIoUring = 8,
+  kPpId = 1,
+  kPpIfindex = 2,
+  kPpNapiId = 3,
+  kPpInflight = 4,
+  kPpInflightMem = 5,
+  kPpDetachTime = 6,
+  kPpDmabuf = 7,
+  kPpIoUring = 8,
 };
 enum PagePoolStatsAttr : uint16_t {
-  kPpsInfo = 1, kPpsAllocFast = 8, kPpsAllocSlow = 9, kPpsAllocSlowHighOrder = 10,
-  kPpsAllocEmpty = 11, kPpsAllocRefill = 12, kPpsAllocWaive = 13, kPpsRecycleCached = 14,
-  kPpsRecycleCacheFull = 15, kPpsRecycleRing = 16, kPpsRecycleRingFull = 17,
+  kPpsInfo = 1,
+  kPpsAllocFast = 8,
+  kPpsAllocSlow = 9,
+  kPpsAllocSlowHighOrder = 10,
+  kPpsAllocEmpty = 11,
+  kPpsAllocRefill = 12,
+  kPpsAllocWaive = 13,
+  kPpsRecycleCached = 14,
+  kPpsRecycleCacheFull = 15,
+  kPpsRecycleRing = 16,
+  kPpsRecycleRingFull = 17,
   kPpsRecycleReleasedRefcnt = 18,
 };
 enum NapiAttr : uint16_t {
-  kNapiIfindex = 1, kNapiId = 2, kNapiIrq = 3, kNapiPid = 4, kNapiDeferHardIrqs = 5,
-  kNapiGroFlushTimeout = 6, kNapiIrqSuspendTimeout = 7, kNapiThreaded = 8,
+  kNapiIfindex = 1,
+  kNapiId = 2,
+  kNapiIrq = 3,
+  kNapiPid = 4,
+  kNapiDeferHardIrqs = 5,
+  kNapiGroFlushTimeout = 6,
+  kNapiIrqSuspendTimeout = 7,
+  kNapiThreaded = 8,
 };
 enum QueueAttr : uint16_t {
-  kQueueId = 1, kQueueIfindex = 2, kQueueType = 3, kQueueNapiId = 4, kQueueDmabuf = 5,
-  kQueueIoUring = 6, kQueueXsk = 7, kQueueLease = 8,
+  kQueueId = 1,
+  kQueueIfindex = 2,
+  kQueueType = 3,
+  kQueueNapiId = 4,
+  kQueueDmabuf = 5,
+  kQueueIoUring = 6,
+  kQueueXsk = 7,
+  kQueueLease = 8,
 };
 enum QueueType : uint32_t { kQueueTypeRx = 0, kQueueTypeTx = 1 };
 enum NapiThreaded : uint32_t { kNapiThreadedDisabled = 0, kNapiThreadedEnabled = 1, kNapiThreadedBusyPoll = 2 };
 // Flags definitions: each entry is one bit, in the YAML's order from bit 0.
 enum XdpAct : uint64_t {
-  kXdpActBasic = 1u << 0, kXdpActRedirect = 1u << 1, kXdpActNdoXmit = 1u << 2,
-  kXdpActXskZerocopy = 1u << 3, kXdpActHwOffload = 1u << 4, kXdpActRxSg = 1u << 5,
+  kXdpActBasic = 1u << 0,
+  kXdpActRedirect = 1u << 1,
+  kXdpActNdoXmit = 1u << 2,
+  kXdpActXskZerocopy = 1u << 3,
+  kXdpActHwOffload = 1u << 4,
+  kXdpActRxSg = 1u << 5,
   kXdpActNdoXmitSg = 1u << 6,
 };
 enum XdpRxMetadata : uint64_t { kXdpRxMetaTimestamp = 1u << 0, kXdpRxMetaHash = 1u << 1, kXdpRxMetaVlanTag = 1u << 2 };
 enum XskFlags : uint64_t { kXskTxTimestamp = 1u << 0, kXskTxChecksum = 1u << 1, kXskTxLaunchTimeFifo = 1u << 2 };
 enum QstatsScope : uint64_t { kQstatsScopeQueue = 1u << 0 };
-enum IoUringProviderInfoAttr : uint16_t { kIoUringRxBufLen = 1 };  // 7.2
+enum IoUringProviderInfoAttr : uint16_t { kIoUringRxBufLen = 1 };                     // 7.2
 enum LeaseAttr : uint16_t { kLeaseIfindex = 1, kLeaseQueue = 2, kLeaseNetnsId = 3 };  // 7.1
 enum QstatsAttr : uint16_t {
-  kQstatsIfindex = 1, kQstatsQueueType = 2, kQstatsQueueId = 3, kQstatsScope = 4,
-  kQstatsRxPackets = 8, kQstatsRxBytes = 9, kQstatsTxPackets = 10, kQstatsTxBytes = 11,
-  kQstatsRxAllocFail = 12, kQstatsRxHwDrops = 13, kQstatsRxHwDropOverruns = 14,
-  kQstatsRxCsumComplete = 15, kQstatsRxCsumUnnecessary = 16, kQstatsRxCsumNone = 17,
-  kQstatsRxCsumBad = 18, kQstatsRxHwGroPackets = 19, kQstatsRxHwGroBytes = 20,
-  kQstatsRxHwGroWirePackets = 21, kQstatsRxHwGroWireBytes = 22, kQstatsRxHwDropRatelimits = 23,
-  kQstatsTxHwDrops = 24, kQstatsTxHwDropErrors = 25, kQstatsTxCsumNone = 26,
-  kQstatsTxNeedsCsum = 27, kQstatsTxHwGsoPackets = 28, kQstatsTxHwGsoBytes = 29,
-  kQstatsTxHwGsoWirePackets = 30, kQstatsTxHwGsoWireBytes = 31, kQstatsTxHwDropRatelimits = 32,
-  kQstatsTxStop = 33, kQstatsTxWake = 34,
+  kQstatsIfindex = 1,
+  kQstatsQueueType = 2,
+  kQstatsQueueId = 3,
+  kQstatsScope = 4,
+  kQstatsRxPackets = 8,
+  kQstatsRxBytes = 9,
+  kQstatsTxPackets = 10,
+  kQstatsTxBytes = 11,
+  kQstatsRxAllocFail = 12,
+  kQstatsRxHwDrops = 13,
+  kQstatsRxHwDropOverruns = 14,
+  kQstatsRxCsumComplete = 15,
+  kQstatsRxCsumUnnecessary = 16,
+  kQstatsRxCsumNone = 17,
+  kQstatsRxCsumBad = 18,
+  kQstatsRxHwGroPackets = 19,
+  kQstatsRxHwGroBytes = 20,
+  kQstatsRxHwGroWirePackets = 21,
+  kQstatsRxHwGroWireBytes = 22,
+  kQstatsRxHwDropRatelimits = 23,
+  kQstatsTxHwDrops = 24,
+  kQstatsTxHwDropErrors = 25,
+  kQstatsTxCsumNone = 26,
+  kQstatsTxNeedsCsum = 27,
+  kQstatsTxHwGsoPackets = 28,
+  kQstatsTxHwGsoBytes = 29,
+  kQstatsTxHwGsoWirePackets = 30,
+  kQstatsTxHwGsoWireBytes = 31,
+  kQstatsTxHwDropRatelimits = 32,
+  kQstatsTxStop = 33,
+  kQstatsTxWake = 34,
 };
 enum DmabufAttr : uint16_t {
-  kDmabufIfindex = 1, kDmabufQueues = 2, kDmabufFd = 3, kDmabufId = 4,
+  kDmabufIfindex = 1,
+  kDmabufQueues = 2,
+  kDmabufFd = 3,
+  kDmabufId = 4,
   kDmabufRxPageSize = 5,  // 7.3
 };
 // The queue-id subset used inside NETDEV_A_DMABUF_QUEUES nests.
@@ -189,24 +261,47 @@ enum QueueIdAttr : uint16_t { kQueueIdId = 1, kQueueIdType = 3 };
 namespace ethtool {
 inline constexpr const char* kFamilyName = "ethtool";
 enum Msg : uint8_t {
-  kRingsGet = 15, kRingsSet = 16, kChannelsGet = 17, kChannelsSet = 18,
-  kFeaturesGet = 11, kFeaturesSet = 12, kRssGet = 38,
+  kRingsGet = 15,
+  kRingsSet = 16,
+  kChannelsGet = 17,
+  kChannelsSet = 18,
+  kFeaturesGet = 11,
+  kFeaturesSet = 12,
+  kRssGet = 38,
 };
 enum HeaderAttr : uint16_t { kHeaderDevIndex = 1, kHeaderDevName = 2, kHeaderFlags = 3, kHeaderPhyIndex = 4 };
 enum HeaderFlags : uint32_t { kFlagCompactBitsets = 1u << 0, kFlagOmitReply = 1u << 1, kFlagStats = 1u << 2 };
 enum RingsAttr : uint16_t {
-  kRingsHeader = 1, kRingsRxMax = 2, kRingsRxMiniMax = 3, kRingsRxJumboMax = 4, kRingsTxMax = 5,
-  kRingsRx = 6, kRingsRxMini = 7, kRingsRxJumbo = 8, kRingsTx = 9, kRingsRxBufLen = 10,
-  kRingsTcpDataSplit = 11, kRingsCqeSize = 12, kRingsTxPush = 13, kRingsRxPush = 14,
-  kRingsTxPushBufLen = 15, kRingsTxPushBufLenMax = 16,
+  kRingsHeader = 1,
+  kRingsRxMax = 2,
+  kRingsRxMiniMax = 3,
+  kRingsRxJumboMax = 4,
+  kRingsTxMax = 5,
+  kRingsRx = 6,
+  kRingsRxMini = 7,
+  kRingsRxJumbo = 8,
+  kRingsTx = 9,
+  kRingsRxBufLen = 10,
+  kRingsTcpDataSplit = 11,
+  kRingsCqeSize = 12,
+  kRingsTxPush = 13,
+  kRingsRxPush = 14,
+  kRingsTxPushBufLen = 15,
+  kRingsTxPushBufLenMax = 16,
   kRingsHdsThresh = 17,     // 6.14
   kRingsHdsThreshMax = 18,  // 6.14
 };
 enum TcpDataSplit : uint8_t { kTdsUnknown = 0, kTdsDisabled = 1, kTdsEnabled = 2 };
 enum ChannelsAttr : uint16_t {
-  kChannelsHeader = 1, kChannelsRxMax = 2, kChannelsTxMax = 3, kChannelsOtherMax = 4,
-  kChannelsCombinedMax = 5, kChannelsRxCount = 6, kChannelsTxCount = 7,
-  kChannelsOtherCount = 8, kChannelsCombinedCount = 9,
+  kChannelsHeader = 1,
+  kChannelsRxMax = 2,
+  kChannelsTxMax = 3,
+  kChannelsOtherMax = 4,
+  kChannelsCombinedMax = 5,
+  kChannelsRxCount = 6,
+  kChannelsTxCount = 7,
+  kChannelsOtherCount = 8,
+  kChannelsCombinedCount = 9,
 };
 // SIOCETHTOOL ioctl commands (include/uapi/linux/ethtool.h). n-tuple rules have
 // no ethtool netlink message at all, so these stay on the ioctl.
@@ -222,9 +317,9 @@ inline constexpr uint32_t kCmdSrxclsrldel = 0x00000031;
 inline constexpr uint32_t kCmdSrxclsrlins = 0x00000032;
 inline constexpr uint32_t kCmdGrxfhindir = 0x00000038;
 inline constexpr uint32_t kCmdSrxfhindir = 0x00000039;
-inline constexpr uint32_t kFlagNtuple = 1u << 27;  // ETH_FLAG_NTUPLE
-inline constexpr uint32_t kFlowTcpV4 = 0x01;        // TCP_V4_FLOW
-inline constexpr uint32_t kFlowTcpV6 = 0x05;        // TCP_V6_FLOW
+inline constexpr uint32_t kFlagNtuple = 1u << 27;     // ETH_FLAG_NTUPLE
+inline constexpr uint32_t kFlowTcpV4 = 0x01;          // TCP_V4_FLOW
+inline constexpr uint32_t kFlowTcpV6 = 0x05;          // TCP_V6_FLOW
 inline constexpr uint32_t kFlowExtMask = 0xe0000000;  // FLOW_EXT | FLOW_MAC_EXT | FLOW_RSS
 inline constexpr uint32_t kRxClsLocAny = 0xffffffff;
 inline constexpr uint32_t kRxClsLocSpecial = 0x80000000;
@@ -252,7 +347,13 @@ static_assert(sizeof(::ethtool_value) == 8);
 namespace rtnl {
 inline constexpr uint16_t kGetLink = 18;  // RTM_GETLINK
 enum LinkAttr : uint16_t {
-  kIfname = 3, kMtu = 4, kOperstate = 16, kExtMask = 29, kNumTxQueues = 31, kNumRxQueues = 32, kXdp = 43,
+  kIfname = 3,
+  kMtu = 4,
+  kOperstate = 16,
+  kExtMask = 29,
+  kNumTxQueues = 31,
+  kNumRxQueues = 32,
+  kXdp = 43,
 };
 enum XdpAttr : uint16_t { kXdpFd = 1, kXdpAttached = 2, kXdpFlags = 3, kXdpProgId = 4 };
 inline constexpr uint32_t kIffLoopback = 0x8;  // IFF_LOOPBACK, in ifinfomsg.ifi_flags
@@ -352,12 +453,12 @@ inline constexpr unsigned long kIoctlModeCreateDumb = _IOWR('d', 0xb2, ModeCreat
 static_assert(kIoctlVersion == 0xc0406400UL && kIoctlGemClose == 0x40086409UL);
 static_assert(kIoctlGetCap == 0xc010640cUL && kIoctlPrimeHandleToFd == 0xc00c642dUL);
 static_assert(kIoctlModeCreateDumb == 0xc02064b2UL);
-inline constexpr uint64_t kCapDumbBuffer = 0x1;  // DRM_CAP_DUMB_BUFFER
-inline constexpr uint64_t kCapPrime = 0x5;       // DRM_CAP_PRIME
+inline constexpr uint64_t kCapDumbBuffer = 0x1;   // DRM_CAP_DUMB_BUFFER
+inline constexpr uint64_t kCapPrime = 0x5;        // DRM_CAP_PRIME
 inline constexpr uint64_t kPrimeCapExport = 0x2;  // DRM_PRIME_CAP_EXPORT
-inline constexpr uint32_t kCloexec = 02000000;  // DRM_CLOEXEC: O_CLOEXEC
-inline constexpr uint32_t kRdwr = 02;           // DRM_RDWR: O_RDWR
-inline constexpr unsigned kCharMajor = 226;     // DRM_MAJOR
+inline constexpr uint32_t kCloexec = 02000000;    // DRM_CLOEXEC: O_CLOEXEC
+inline constexpr uint32_t kRdwr = 02;             // DRM_RDWR: O_RDWR
+inline constexpr unsigned kCharMajor = 226;       // DRM_MAJOR
 }  // namespace drm
 
 }  // namespace devmem::uapi

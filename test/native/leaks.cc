@@ -136,7 +136,8 @@ void LoopbackReceive() {
   ledger.Hold(1, {5, 6, 7}, 3 * 4096);
   ledger.Hold(2, {9}, 4096);
   Check(ledger.tokens() == 4 && ledger.batches() == 2, "the ledger holds two batches");
-  Check(ledger.Release(1, kernel, s).requested == 3 && ledger.Release(1, kernel, s).calls == 0, "a batch is released once");
+  Check(ledger.Release(1, kernel, s).requested == 3 && ledger.Release(1, kernel, s).calls == 0,
+        "a batch is released once");
   rx::ReplaySource failing({{{0}, 0}}, 0);
   failing.FailDontneedFrom(0, EFAULT);
   rx::ReleaseResult all = ledger.ReleaseAll(failing, s);

@@ -6,8 +6,8 @@
 // for a short time, the suites again under ASan/UBSan) and print one closing
 // line "N passed, N failed". A suite that runs no test fails the run.
 //
-// `npm run check` (--check) is the contributor loop: build, typecheck, lint, the API
-// reference and the host suite only. It installs nothing and needs no root (the host
+// `npm run check` (--check) is the contributor loop: build, typecheck, lint, the
+// formatting check, the API reference and the host suite only. It installs nothing and needs no root (the host
 // tests that do skip, saying so).
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -35,7 +35,9 @@ function step(name, cmd, argv, extraEnv = {}) {
   const t0 = Date.now();
   console.log(`\n=== ${name}`);
   const r = spawnSync(cmd, argv, { cwd: root, stdio: 'inherit', env: { ...env, ...extraEnv } });
-  console.log(`=== ${name}: ${r.status === 0 ? 'ok' : `failed (exit ${r.status ?? r.signal})`} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(
+    `=== ${name}: ${r.status === 0 ? 'ok' : `failed (exit ${r.status ?? r.signal})`} in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
   return r.status === 0;
 }
 
@@ -77,6 +79,9 @@ else {
   if (!step('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'])) add({ passed: 0, failed: 1 });
   if (!step('typecheck the harness scripts', 'npx', ['tsc', '-p', 'tsconfig.scripts.json'])) add({ passed: 0, failed: 1 });
   if (!step('lint', 'npx', ['eslint', '.'])) add({ passed: 0, failed: 1 });
+  // Prettier and clang-format; `npm test` installs clang-format if it is missing.
+  const format = ['scripts/format.mjs', '--check', ...(args.has('--check') ? [] : ['--install'])];
+  if (!step('formatting (Prettier, clang-format)', 'node', format)) add({ passed: 0, failed: 1 });
   // Every export documented; TypeDoc's warnings are errors (typedoc.json).
   if (!step('API reference (TypeDoc)', 'npx', ['typedoc'])) add({ passed: 0, failed: 1 });
   add(suite('host tests (running kernel)', 'npm', ['run', '--silent', 'test:host'], 'DEVMEM_TEST_SUMMARY'));
@@ -85,12 +90,33 @@ else {
   } else if (!args.has('--host-only')) {
     add(suite('guest tests (QEMU lab)', 'node', ['scripts/vm/run.mjs', '--install'], 'DEVMEM_VM_SUMMARY'));
     // Every case of the three upstream files counts; a skip only where ncdevmem skips too.
-    add(suite('conformance (the kernel\'s devmem selftests against devmem nc, in the guest)', 'node', ['scripts/vm/run.mjs', '--mode', 'conformance', '--install'], 'DEVMEM_VM_SUMMARY'));
+    add(
+      suite(
+        "conformance (the kernel's devmem selftests against devmem nc, in the guest)",
+        'node',
+        ['scripts/vm/run.mjs', '--mode', 'conformance', '--install'],
+        'DEVMEM_VM_SUMMARY',
+      ),
+    );
   }
   if (!args.has('--check')) {
     // Each fuzz target and each sanitizer suite counts as results of its own.
-    add(suite('fuzzing (30 s per target, ASan+UBSan)', 'node', ['scripts/fuzz/run.mjs', '--seconds', '30', '--install'], 'DEVMEM_FUZZ_SUMMARY'));
-    add(suite('sanitizer tests (ASan+UBSan addon, LSan native)', 'node', ['scripts/asan/run.mjs', '--install', ...(args.has('--host-only') ? ['--host-only'] : [])], 'DEVMEM_ASAN_SUMMARY'));
+    add(
+      suite(
+        'fuzzing (30 s per target, ASan+UBSan)',
+        'node',
+        ['scripts/fuzz/run.mjs', '--seconds', '30', '--install'],
+        'DEVMEM_FUZZ_SUMMARY',
+      ),
+    );
+    add(
+      suite(
+        'sanitizer tests (ASan+UBSan addon, LSan native)',
+        'node',
+        ['scripts/asan/run.mjs', '--install', ...(args.has('--host-only') ? ['--host-only'] : [])],
+        'DEVMEM_ASAN_SUMMARY',
+      ),
+    );
   }
 }
 

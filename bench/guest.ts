@@ -57,11 +57,10 @@ export async function runGuest(o: GuestOptions): Promise<GuestReport> {
   const out = path.join(dir, 'bench.json');
   try {
     const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        [harness, '--bench', `--bench-args=--runs ${o.runs} --bytes ${o.bytes}`, '--bench-out', out],
-        { cwd: packageRoot, stdio: ['ignore', 'pipe', 'inherit'] },
-      );
+      const child = spawn(process.execPath, [harness, '--bench', `--bench-args=--runs ${o.runs} --bytes ${o.bytes}`, '--bench-out', out], {
+        cwd: packageRoot,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       child.stdout.setEncoding('utf8');
       let rest = '';
       child.stdout.on('data', (d: string) => {
@@ -85,7 +84,16 @@ export function guestRows(r: GuestReport): string[][] {
   const names = Object.keys(r.samples);
   const base = r.samples[names[0]!]!.map((s) => s.bytes / s.seconds);
   return [
-    ['receiver', 'MiB/s (median)', 'ratio to C (median)', 'CPU s/GiB (median)', 'user s/GiB (median)', 'recvmsg/GiB', 'DONTNEED calls/GiB', 'fragments per DONTNEED'],
+    [
+      'receiver',
+      'MiB/s (median)',
+      'ratio to C (median)',
+      'CPU s/GiB (median)',
+      'user s/GiB (median)',
+      'recvmsg/GiB',
+      'DONTNEED calls/GiB',
+      'fragments per DONTNEED',
+    ],
     ...names.map((n) => {
       const s = r.samples[n]!;
       const rate = s.map((x) => x.bytes / x.seconds);
@@ -114,7 +122,7 @@ export function guestStartupRows(r: GuestReport): string[][] {
     ['node -e 0 (the floor of any Node CLI)', '', m((x) => x.node)],
     ['first NIC step done (Node, modules, interface and channel reads)', m((x) => x.firstStep), m((x) => x.firstStep)],
     ['bound (NIC steps, the dma-buf, bind-rx)', m((x) => x.bound), m((x) => x.bound - x.firstStep)],
-    ['listening (nc\'s clock)', m((x) => x.listening), m((x) => x.listening - x.bound)],
+    ["listening (nc's clock)", m((x) => x.listening), m((x) => x.listening - x.bound)],
     ['listening, seen in /proc/net/tcp from exec', m((x) => x.listenSeen), ''],
   ];
 }

@@ -56,14 +56,25 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineSummary> 
   for (let run = 0; run < o.runs; run++) {
     // Allocation is counted from the first sample on: the first tenth warms up.
     const r = (await ours(o.fragments, o, Math.max(2 ** 16, Math.floor(o.fragments / 10)))) as Record<string, number>;
-    const cr = await start([c, 'pipeline', '--fragments', String(o.fragments), '--per-recvmsg', String(o.perRecvmsg), '--batch', String(o.batch)]).result;
+    const cr = await start([
+      c,
+      'pipeline',
+      '--fragments',
+      String(o.fragments),
+      '--per-recvmsg',
+      String(o.perRecvmsg),
+      '--batch',
+      String(o.batch),
+    ]).result;
     s.oursRate.push(r.fragments! / r.cpuSeconds!);
     s.cRate.push(cr.fragments! / cr.cpuSeconds!);
     if (typeof r.heapBytesPerFragment === 'number') s.heapBytesPerFragment.push(r.heapBytesPerFragment);
     s.dontneedPerMiFragments = (r.dontneedCalls! / r.fragments!) * 2 ** 20;
     s.cDontneedPerMiFragments = (cr.dontneedCalls! / cr.fragments!) * 2 ** 20;
     s.batchesPerRun = r.batches!;
-    o.log?.(`pipeline run ${run + 1}/${o.runs}: ours ${fixed(s.oursRate.at(-1)! / 1e6, 1)} M fragments/s, C ${fixed(s.cRate.at(-1)! / 1e6, 1)} M/s`);
+    o.log?.(
+      `pipeline run ${run + 1}/${o.runs}: ours ${fixed(s.oursRate.at(-1)! / 1e6, 1)} M fragments/s, C ${fixed(s.cRate.at(-1)! / 1e6, 1)} M/s`,
+    );
   }
   s.ratioToC = pairedRatios(s.oursRate, s.cRate);
   if (o.rssFragments > 0) {
@@ -81,7 +92,9 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineSummary> 
       peakGrowthBytes: Math.max(...last) - Math.max(...first),
       swingBytes: Math.max(...steady) - Math.min(...steady),
     };
-    o.log?.(`pipeline RSS run: ${r.fragments} fragments, floor ${fixed(s.rss.floorGrowthBytes / 2 ** 20, 2)} MiB, peak ${fixed(s.rss.peakGrowthBytes / 2 ** 20, 2)} MiB`);
+    o.log?.(
+      `pipeline RSS run: ${r.fragments} fragments, floor ${fixed(s.rss.floorGrowthBytes / 2 ** 20, 2)} MiB, peak ${fixed(s.rss.peakGrowthBytes / 2 ** 20, 2)} MiB`,
+    );
   }
   return s;
 }
@@ -89,7 +102,13 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineSummary> 
 export function pipelineRows(s: PipelineSummary): string[][] {
   return [
     ['path', 'fragments/s on one core (median)', 'ratio to C (median)', 'JS heap bytes per fragment', 'DONTNEED calls per 2^20 fragments'],
-    ['DevmemSocket (replay source)', `${fixed(median(s.oursRate) / 1e6, 1)} M`, fixed(median(s.ratioToC)), s.heapBytesPerFragment.length ? fixed(median(s.heapBytesPerFragment), 3) : 'n/a', fixed(s.dontneedPerMiFragments, 0)],
+    [
+      'DevmemSocket (replay source)',
+      `${fixed(median(s.oursRate) / 1e6, 1)} M`,
+      fixed(median(s.ratioToC)),
+      s.heapBytesPerFragment.length ? fixed(median(s.heapBytesPerFragment), 3) : 'n/a',
+      fixed(s.dontneedPerMiFragments, 0),
+    ],
     ['C parse + coalesce + encode', `${fixed(median(s.cRate) / 1e6, 1)} M`, '1.00', '-', fixed(s.cDontneedPerMiFragments, 0)],
   ];
 }

@@ -123,8 +123,7 @@ export class FragmentBatch {
    * auto-release of the async iterator) skip both cases silently.
    */
   release(): ReleaseResult {
-    if (this.#released)
-      throw new DevmemError(`batch ${this.seq} was already released`, { reason: 'ALREADY_RELEASED' });
+    if (this.#released) throw new DevmemError(`batch ${this.seq} was already released`, { reason: 'ALREADY_RELEASED' });
     if (this.#owner.closed) {
       this.#released = true;
       throw new DevmemError(`the socket of batch ${this.seq} is closed, which already returned its tokens`, { reason: 'CLOSED' });

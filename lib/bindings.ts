@@ -183,10 +183,8 @@ function dmabufSize(dmabuf: DmaBufLike | number, fd: number): number {
 function checkDmabufFd(dmabuf: unknown): number {
   const fd = typeof dmabuf === 'number' ? dmabuf : (dmabuf as DmaBufLike | null)?.fd;
   if (typeof fd !== 'number') throw new TypeError('dmabuf must be a DmaBuf, an object with an fd, or an fd number');
-  if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff)
-    throw invalidArgument(`dmabuf fd must be a non-negative integer, got ${fd}`);
-  if ((dmabuf as { closed?: boolean }).closed === true)
-    throw closedError('the dma-buf');
+  if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) throw invalidArgument(`dmabuf fd must be a non-negative integer, got ${fd}`);
+  if ((dmabuf as { closed?: boolean }).closed === true) throw closedError('the dma-buf');
   return fd;
 }
 

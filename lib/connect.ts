@@ -27,7 +27,6 @@ export interface ConnectOptions extends ReceiveOptions {
   signal?: AbortSignal;
 }
 
-
 /**
  * Opens a TCP connection owned by the addon and resolves once it is up.
  *
@@ -45,7 +44,8 @@ export async function connect(options: ConnectOptions): Promise<DevmemSocket> {
   const port = checkPort(options.port);
   if (options.localPort !== undefined) checkPort(options.localPort, 'localPort');
   if (options.localAddress !== undefined && !net.isIP(options.localAddress)) throw invalidArgument('localAddress must be an IP address');
-  if (options.bindToDevice !== undefined && typeof options.bindToDevice !== 'string') throw new TypeError('bindToDevice must be an interface name');
+  if (options.bindToDevice !== undefined && typeof options.bindToDevice !== 'string')
+    throw new TypeError('bindToDevice must be an interface name');
   const signal = checkSignal(options.signal);
   const opts = checkReceiveOptions(options);
   if (signal?.aborted) throw abortError(signal);

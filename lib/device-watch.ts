@@ -47,7 +47,7 @@ async function start(): Promise<boolean> {
     const group = family.mcastGroups.find((g) => g.name === 'mgmt');
     if (!group) return false;
     watch = new (native().NativeDeviceWatch)(family.id, group.id, onEvents);
-    stopIfIdle();  // everyone stopped watching while it was being set up
+    stopIfIdle(); // everyone stopped watching while it was being set up
     return true;
   } catch {
     // Watching is an aid, not a precondition: a binding works without it.

@@ -179,8 +179,7 @@ export class DmaBuf {
     if (typeof fd !== 'number') throw new TypeError(`fd must be a number, got ${typeof fd}`);
     if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) throw invalidArgument(`fd must be a non-negative integer, got ${fd}`);
     const info = readFdinfo(fd);
-    if (!info)
-      throw new DevmemError(`fd ${fd} is not open`, { reason: 'NOT_A_DMABUF', errno: -9, code: 'EBADF' });
+    if (!info) throw new DevmemError(`fd ${fd} is not open`, { reason: 'NOT_A_DMABUF', errno: -9, code: 'EBADF' });
     const exporter = info.get('exp_name');
     const size = Number(info.get('size'));
     if (!exporter || !Number.isSafeInteger(size))

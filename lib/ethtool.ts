@@ -107,7 +107,8 @@ function checkUpdate(update: unknown, keys: string[], what: string): Record<stri
     if (!keys.includes(k)) throw invalidArgument(`${what}: unknown setting ${JSON.stringify(k)}; known: ${keys.join(', ')}`);
     if (k === 'tcpDataSplit') {
       // Named natively (native/netlink/spec.cc), which also rejects an unknown name.
-      if (typeof v !== 'string' && typeof v !== 'number') throw new TypeError(`${what}: tcpDataSplit must be 'unknown', 'disabled' or 'enabled'`);
+      if (typeof v !== 'string' && typeof v !== 'number')
+        throw new TypeError(`${what}: tcpDataSplit must be 'unknown', 'disabled' or 'enabled'`);
       out[k] = v;
       continue;
     }

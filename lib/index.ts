@@ -11,14 +11,7 @@
  * @packageDocumentation
  */
 export { DEVMEM_REASONS, DevmemError, type DevmemReason, type Extack } from './errors';
-export {
-  getLink,
-  listLinks,
-  resolveInterface,
-  type InterfaceRef,
-  type InterfaceSpec,
-  type LinkInfo,
-} from './interfaces';
+export { getLink, listLinks, resolveInterface, type InterfaceRef, type InterfaceSpec, type LinkInfo } from './interfaces';
 export * as netdev from './netdev';
 export type { Attrs } from './native';
 export * as ethtool from './ethtool';

@@ -45,9 +45,7 @@ function toLink(a: Record<string, unknown>): LinkInfo {
 
 /** Every link in the caller's network namespace (rtnetlink). */
 export async function listLinks(): Promise<LinkInfo[]> {
-  const links = await call('netlink', 'cannot list network interfaces', () =>
-    native().netlinkRequest('rtnl', 'link-get', {}, true),
-  );
+  const links = await call('netlink', 'cannot list network interfaces', () => native().netlinkRequest('rtnl', 'link-get', {}, true));
   return links.map(toLink);
 }
 

@@ -26,7 +26,13 @@ export function ipToBytes(text: string): Uint8Array {
     if (s.endsWith(':') && !s.endsWith('::')) s = s.slice(0, -1);
   }
   const [head, rest] = s.includes('::') ? s.split('::') : [s, undefined];
-  const groups = (p: string | undefined) => (p ? p.split(':').filter((g) => g !== '').map((g) => parseInt(g, 16)) : []);
+  const groups = (p: string | undefined) =>
+    p
+      ? p
+          .split(':')
+          .filter((g) => g !== '')
+          .map((g) => parseInt(g, 16))
+      : [];
   const left = groups(head);
   const right = [...groups(rest), ...tail];
   const words = rest === undefined ? [...left, ...tail] : [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
@@ -53,7 +59,7 @@ export function bytesToIp(bytes: Uint8Array): string {
   // The longest run of two or more zero groups becomes "::".
   let best = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (words[i] !== 0) {
       i++;
       continue;

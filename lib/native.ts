@@ -247,7 +247,12 @@ export interface NativeAddon {
     ): Omit<NativeBatch, 'seq' | 'dmabufBytes' | 'linearBytes' | 'hostBytes'> & { error: string; detail: string; foreignId: number };
     planDontneed(tokens: Uint32Array): { ranges: Uint32Array; fragments: number }[];
     /** A NativeSocket fed by replaying control buffers instead of the kernel (fragment-pipeline benchmark). */
-    replaySocket(controls: Uint8Array[], nbytes: number[], recvmsgs: number, failDontneed?: { errno: number; fromCall: number }): NativeSocket;
+    replaySocket(
+      controls: Uint8Array[],
+      nbytes: number[],
+      recvmsgs: number,
+      failDontneed?: { errno: number; fromCall: number },
+    ): NativeSocket;
     encodeFlowRule(rule: NativeTcpRule & { queue: number; location?: number }): Buffer;
     decodeFlowRule(fs: Uint8Array): NativeReportedRule;
     parseDeviceEvents(datagram: Uint8Array, familyId: number): { removed: number[]; malformed: number };

@@ -20,7 +20,16 @@
 import { bindRxSync, type BindRxOptions, type DmaBufLike, RxBinding } from './bindings';
 import { closedError, DevmemError, invalidArgument } from './errors';
 import { getChannels, getRings, getRingsSync, rxChannelCount, setChannelsSync, setRingsSync, type TcpDataSplit } from './ethtool';
-import { addFlowRule, deleteFlowRule, encodeFlowRule, flowTypeFor, getNtupleFilter, listFlowRules, setNtupleFilter, type FlowRule } from './flow-rules';
+import {
+  addFlowRule,
+  deleteFlowRule,
+  encodeFlowRule,
+  flowTypeFor,
+  getNtupleFilter,
+  listFlowRules,
+  setNtupleFilter,
+  type FlowRule,
+} from './flow-rules';
 import { bytesToIp, ipToBytes, unmapIpv4 } from './ip';
 import { checkInterfaceSpec, resolveInterface, type InterfaceSpec } from './interfaces';
 import { track, untrack } from './nic-restore';
@@ -127,7 +136,6 @@ interface UndoEntry {
   seq: number;
   undo: () => void;
 }
-
 
 // IPv4-mapped IPv6 addresses become dotted quads, as a tcp4 rule needs them.
 function canonicalIp(text: string): string {
@@ -269,7 +277,11 @@ export class NicConfig {
   // default reads differently (see docs/kernel-notes.md#header-split):
   // restoring "enabled" explicitly would leave the user setting changed.
   #restoreRings(tds: TcpDataSplit | number | undefined, thresh: number | undefined): void {
-    setRingsSync(this.ifindex, this.ifname, thresh === undefined ? { tcpDataSplit: 'unknown' } : { tcpDataSplit: 'unknown', hdsThresh: thresh });
+    setRingsSync(
+      this.ifindex,
+      this.ifname,
+      thresh === undefined ? { tcpDataSplit: 'unknown' } : { tcpDataSplit: 'unknown', hdsThresh: thresh },
+    );
     if (tds === undefined) return;
     const readBack = getRingsSync(this.ifindex, this.ifname).tcpDataSplit ?? 'unknown';
     if (readBack !== tds) setRingsSync(this.ifindex, this.ifname, { tcpDataSplit: tds });
@@ -283,7 +295,9 @@ export class NicConfig {
   async isolateQueues(firstDevmemQueue: number): Promise<void> {
     this.#check();
     if (!Number.isInteger(firstDevmemQueue) || firstDevmemQueue < 1)
-      throw invalidArgument(`RSS isolation needs at least queue 0 left for other traffic; the first devmem queue must be 1 or more, got ${firstDevmemQueue}`);
+      throw invalidArgument(
+        `RSS isolation needs at least queue 0 left for other traffic; the first devmem queue must be 1 or more, got ${firstDevmemQueue}`,
+      );
     const rings = getRxRingCount(this.ifname);
     const saved = getRssIndirection(this.ifname);
     if (firstDevmemQueue >= rings)
@@ -311,9 +325,7 @@ export class NicConfig {
     const flowType = flowTypeFor(flow.serverIp);
     const three: FlowRule = { flowType, dstIp: canonicalIp(flow.serverIp), dstPort: flow.port, queue: flow.queue };
     const five: FlowRule | undefined =
-      flow.clientIp === undefined
-        ? undefined
-        : { ...three, srcIp: canonicalIp(flow.clientIp), srcPort: flow.clientPort ?? flow.port };
+      flow.clientIp === undefined ? undefined : { ...three, srcIp: canonicalIp(flow.clientIp), srcPort: flow.clientPort ?? flow.port };
     // Validate both before touching anything.
     encodeFlowRule(three);
     if (five) encodeFlowRule(five);
@@ -344,7 +356,12 @@ export class NicConfig {
       return null;
     }
     let firstError: unknown;
-    for (const [rule, tuple] of (five ? [[five, 5], [three, 3]] : [[three, 3]]) as [FlowRule, 5 | 3][]) {
+    for (const [rule, tuple] of (five
+      ? [
+          [five, 5],
+          [three, 3],
+        ]
+      : [[three, 3]]) as [FlowRule, 5 | 3][]) {
       let location: number;
       try {
         location = addFlowRule(this.ifname, rule);

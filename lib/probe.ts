@@ -262,9 +262,7 @@ async function probeInterface(link: LinkInfo, report: ProbeReport): Promise<Prob
   }
   try {
     const queues = await listQueues(link.ifindex);
-    info.boundQueues = queues
-      .filter((q) => q.type === 'rx' && q.dmabuf !== undefined)
-      .map((q) => ({ queue: q.id, dmabufId: q.dmabuf! }));
+    info.boundQueues = queues.filter((q) => q.type === 'rx' && q.dmabuf !== undefined).map((q) => ({ queue: q.id, dmabufId: q.dmabuf! }));
   } catch (e) {
     note('queues', e);
   }

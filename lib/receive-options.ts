@@ -107,7 +107,10 @@ export interface ReceiveOptions {
 }
 
 /** The native reader's limits: what it may hold unreleased, and gather per readiness event. */
-export type ReceiveLimits = Pick<Required<ReceiveOptions>, 'maxOutstandingFragments' | 'maxOutstandingBytes' | 'batchFragments' | 'batchBytes'>;
+export type ReceiveLimits = Pick<
+  Required<ReceiveOptions>,
+  'maxOutstandingFragments' | 'maxOutstandingBytes' | 'batchFragments' | 'batchBytes'
+>;
 
 /** @internal The limits a socket with these options reads under, defaults filled in. */
 export function receiveLimits(o: ReceiveOptions): ReceiveLimits {
@@ -142,7 +145,14 @@ export function checkReceiveOptions(o: ReceiveOptions | undefined): ReceiveOptio
     if (o[k] !== undefined && o[k] !== 'accept' && o[k] !== 'error') throw invalidArgument(`${k} must be 'accept' or 'error'`);
   if (o.release !== undefined && o.release !== 'auto' && o.release !== 'manual')
     throw invalidArgument(`release must be 'auto' or 'manual'`);
-  for (const k of ['maxOutstandingFragments', 'maxOutstandingBytes', 'batchFragments', 'batchBytes', 'highWaterMark', 'receiveBufferSize'] as const)
+  for (const k of [
+    'maxOutstandingFragments',
+    'maxOutstandingBytes',
+    'batchFragments',
+    'batchBytes',
+    'highWaterMark',
+    'receiveBufferSize',
+  ] as const)
     positiveInt(o[k], k);
   if (o.starvationTimeout !== undefined) {
     if (typeof o.starvationTimeout !== 'number') throw new TypeError('starvationTimeout must be a number');

@@ -119,7 +119,11 @@ export class DevmemServer {
     }
     if (this.#error !== undefined) return Promise.reject(this.#error);
     if (this.#closed || !this.#native)
-      return Promise.reject(this.#closed ? closedError('the server') : new DevmemError('the server is not listening: call listen() first', { reason: 'CLOSED' }));
+      return Promise.reject(
+        this.#closed
+          ? closedError('the server')
+          : new DevmemError('the server is not listening: call listen() first', { reason: 'CLOSED' }),
+      );
     return new Promise((resolve, reject) => {
       const waiter = {
         resolve: (sock: DevmemSocket) => {

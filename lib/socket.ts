@@ -84,7 +84,6 @@ const stallChannel = dc.channel('devmem-tcp:rx:stall');
 const starvedChannel = dc.channel('devmem-tcp:rx:starved');
 const errorChannel = dc.channel('devmem-tcp:socket:error');
 
-
 interface Waiter {
   resolve(b: FragmentBatch | null): void;
   reject(e: unknown): void;
@@ -351,8 +350,7 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
     }
     if (this.#error !== undefined) return Promise.reject(this.#error);
     if (this.#ended) return Promise.resolve(null);
-    if (this.#closed)
-      return Promise.reject(closedError('the socket'));
+    if (this.#closed) return Promise.reject(closedError('the socket'));
     return new Promise((resolve, reject) => {
       if (!signal) {
         this.#waiters.push({ resolve, reject });
@@ -392,7 +390,11 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
       if (this.#closed || this.#waiters.length === 0) return;
       const s = this.#native.stats();
       if (!s.outstandingTokens) return;
-      const info: StarvationInfo = { idleMs: Date.now() - started, outstandingTokens: s.outstandingTokens, outstandingBytes: s.outstandingBytes ?? 0 };
+      const info: StarvationInfo = {
+        idleMs: Date.now() - started,
+        outstandingTokens: s.outstandingTokens,
+        outstandingBytes: s.outstandingBytes ?? 0,
+      };
       if (starvedChannel.hasSubscribers) starvedChannel.publish({ socket: this, ...info });
       this.emit('starved', info);
     }, ms);

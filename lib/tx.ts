@@ -102,8 +102,7 @@ export function checkRanges(ranges: unknown, size: number): Float64Array {
     if (typeof offset !== 'number' || typeof length !== 'number') throw new TypeError('range offset and length must be numbers');
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length <= 0)
       throw invalidArgument(`range ${i} (offset ${offset}, length ${length}) must have a non-negative offset and a positive length`);
-    if (offset + length > size)
-      throw invalidArgument(`range ${i} [${offset}, ${offset + length}) lies outside the ${size}-byte dma-buf`);
+    if (offset + length > size) throw invalidArgument(`range ${i} [${offset}, ${offset + length}) lies outside the ${size}-byte dma-buf`);
     pairs[2 * i] = offset;
     pairs[2 * i + 1] = length;
   });

@@ -38,13 +38,14 @@ interface Sample extends Pick<SocketStats, 'fragments' | 'recvmsgCalls' | 'dontn
 
 const RECEIVERS = ['C recvmsg loop', 'DevmemSocket', 'C, one DONTNEED per fragment'] as const;
 
-
 function wallSeconds(argv: string[]): Promise<number> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve((performance.now() - t0) / 1000) : reject(new Error(`${argv.join(' ')}: exit ${code}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve((performance.now() - t0) / 1000) : reject(new Error(`${argv.join(' ')}: exit ${code}`)),
+    );
   });
 }
 
@@ -109,13 +110,19 @@ async function main(): Promise<void> {
   const saved = await ethtool.getRings(env.ifLocal);
   await ethtool.setRings(env.ifLocal, { tcpDataSplit: 'enabled', hdsThresh: 0 });
   const dmabuf = allocUdmabuf(Number(values['dmabuf-mib']) * 2 ** 20);
-  const binding = await bindRx(env.ifLocal, Array.from({ length: env.queues }, (_, i) => i), dmabuf);
+  const binding = await bindRx(
+    env.ifLocal,
+    Array.from({ length: env.queues }, (_, i) => i),
+    dmabuf,
+  );
   const samples: Record<string, Sample[]> = Object.fromEntries(RECEIVERS.map((r) => [r, []]));
-  const send = (port: number) => start(remoteArgv([c, 'send', '--host', env.addr4Local, '--port', String(port), '--bytes', String(bytes)])).result;
+  const send = (port: number) =>
+    start(remoteArgv([c, 'send', '--host', env.addr4Local, '--port', String(port), '--bytes', String(bytes)])).result;
   try {
     for (let run = 0; run < runs; run++) {
       for (const name of RECEIVERS) {
-        const s = name === 'DevmemSocket' ? await ours(binding, env.addr4Local, send) : await theirs(c, name, binding, env.addr4Local, send);
+        const s =
+          name === 'DevmemSocket' ? await ours(binding, env.addr4Local, send) : await theirs(c, name, binding, env.addr4Local, send);
         if (s.bytes !== bytes) throw new Error(`${name} received ${s.bytes} bytes, ${bytes} were sent`);
         samples[name]!.push(s);
         console.log(
@@ -162,7 +169,8 @@ async function ours(binding: RxBinding, host: string, send: (port: number) => Pr
   const s = sock.stats();
   sock.close();
   await sending;
-  if (s.releasedTokens !== s.fragments - s.outstandingTokens) throw new Error(`DevmemSocket: ${s.releasedTokens} of ${s.fragments} tokens freed`);
+  if (s.releasedTokens !== s.fragments - s.outstandingTokens)
+    throw new Error(`DevmemSocket: ${s.releasedTokens} of ${s.fragments} tokens freed`);
   return {
     bytes,
     seconds,

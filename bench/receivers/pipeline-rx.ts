@@ -23,9 +23,15 @@ async function main(): Promise<void> {
   const sampleEvery = Number(process.argv[5] ?? 1e6);
   const size = 4096;
   const records = Math.ceil(batch / per);
-  const controls = Array.from({ length: records }, (_, r) => dmabufControl({ fragments: per, fragmentSize: size, firstToken: 1 + r * per, dmabufId: 1 }));
+  const controls = Array.from({ length: records }, (_, r) =>
+    dmabufControl({ fragments: per, fragmentSize: size, firstToken: 1 + r * per, dmabufId: 1 }),
+  );
   const recvmsgs = Math.ceil(total / per);
-  const nat = native().testing.replaySocket(controls, controls.map(() => per * size), recvmsgs);
+  const nat = native().testing.replaySocket(
+    controls,
+    controls.map(() => per * size),
+    recvmsgs,
+  );
   const sock = new DevmemSocket(nat, {
     binding: { id: 1 },
     batchFragments: batch,

@@ -78,7 +78,8 @@ export async function runBench(argv: string[]): Promise<number> {
   let runs, bytes, fragments, rssFragments, batch, guestBytes;
   try {
     const asked = values.suite ?? ['loopback', 'pipeline'];
-    for (const s of asked) if (s !== 'all' && !SUITES.includes(s as Suite)) throw new RangeError(`unknown suite "${s}" (${SUITES.join(', ')}, all)`);
+    for (const s of asked)
+      if (s !== 'all' && !SUITES.includes(s as Suite)) throw new RangeError(`unknown suite "${s}" (${SUITES.join(', ')}, all)`);
     suites = asked.includes('all') ? [...SUITES] : SUITES.filter((s) => asked.includes(s));
     runs = count(values.runs, 'runs', 5);
     bytes = count(values.bytes, 'bytes', 4 * 2 ** 30);
@@ -103,7 +104,11 @@ export async function runBench(argv: string[]): Promise<number> {
   if (suites.includes('pipeline')) {
     const r = await runPipeline({ fragments, runs, perRecvmsg: 512, batch, rssFragments, log });
     results.pipeline = r;
-    out.push('', `fragment pipeline, ${fragments} fragments of 4 KiB per run, 512 per recvmsg, batches of ${batch}, ${runs} runs`, render(pipelineRows(r)));
+    out.push(
+      '',
+      `fragment pipeline, ${fragments} fragments of 4 KiB per run, 512 per recvmsg, batches of ${batch}, ${runs} runs`,
+      render(pipelineRows(r)),
+    );
     if (r.rss) {
       const mib = (b: number) => fixed(b / 2 ** 20, 2);
       out.push(
@@ -115,9 +120,14 @@ export async function runBench(argv: string[]): Promise<number> {
   if (suites.includes('guest')) {
     const r = await runGuest({ runs, bytes: guestBytes, log });
     results.guest = r;
-    out.push('', `end to end in the guest (${r.kernel}, QEMU TCG), ${fixed(r.bytes / 2 ** 20, 0)} MiB per run, ${r.runs} runs`, render(guestRows(r)));
+    out.push(
+      '',
+      `end to end in the guest (${r.kernel}, QEMU TCG), ${fixed(r.bytes / 2 ** 20, 0)} MiB per run, ${r.runs} runs`,
+      render(guestRows(r)),
+    );
     const startup = guestStartupRows(r);
-    if (startup.length) out.push('', `devmem nc -l start-up in the guest (the kernel selftests wait 5 s for the listener), ${r.runs} runs`, render(startup));
+    if (startup.length)
+      out.push('', `devmem nc -l start-up in the guest (the kernel selftests wait 5 s for the listener), ${r.runs} runs`, render(startup));
   }
   process.stdout.write(values.json ? `${JSON.stringify(results, null, 2)}\n` : `${out.join('\n')}\n`);
   return 0;

@@ -32,7 +32,9 @@ export async function runNc(argv: string[]): Promise<number> {
     outcome = fromError(e);
   }
   const word = { ok: 'ok', fail: 'FAIL', skip: 'SKIP' }[outcome.result];
-  reporter.log(`devmem nc: ${word}${outcome.message ? `: ${outcome.message}` : ''}${outcome.reason === 'USAGE' ? ' (see devmem nc --help)' : ''}`);
+  reporter.log(
+    `devmem nc: ${word}${outcome.message ? `: ${outcome.message}` : ''}${outcome.reason === 'USAGE' ? ' (see devmem nc --help)' : ''}`,
+  );
   if (outcome.advice) reporter.log(`  ${outcome.advice}`);
   reporter.event('summary', { mode, ...outcome });
   return outcome.exitCode;

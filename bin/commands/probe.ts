@@ -22,7 +22,14 @@ function yesNo(b: boolean): string {
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 function renderProbe(r: ProbeReport): string {
@@ -33,7 +40,9 @@ function renderProbe(r: ProbeReport): string {
     `netdev family   ${r.netdev.available ? `id ${r.netdev.familyId}` : 'missing'}; bind-rx ${yesNo(ops.bindRx)}` +
       `${r.netdev.bindRxPermission ? ` (${r.netdev.bindRxPermission})` : ''}, bind-tx ${yesNo(ops.bindTx)}, queue-create ${yesNo(ops.queueCreate)}`,
   );
-  lines.push(`devmem RX/TX    RX ${r.kernel.rxSupported ? 'supported' : 'not supported (needs 6.12+)'}, TX ${r.kernel.txSupported ? 'supported' : 'not supported (needs 6.16+)'}`);
+  lines.push(
+    `devmem RX/TX    RX ${r.kernel.rxSupported ? 'supported' : 'not supported (needs 6.12+)'}, TX ${r.kernel.txSupported ? 'supported' : 'not supported (needs 6.16+)'}`,
+  );
   lines.push(`io_uring zcrx   ${r.ioUringZcrx}`);
   lines.push(`privileges      uid ${r.privileges.uid}, CAP_NET_ADMIN ${yesNo(r.privileges.capNetAdmin)}`);
   const u = r.dmabufSources.udmabuf;
@@ -84,4 +93,3 @@ export async function runProbe(argv: string[]): Promise<number> {
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderProbe(report)}\n`);
   return 0;
 }
-

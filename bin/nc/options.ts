@@ -60,8 +60,17 @@ function integer(text: string | undefined, flag: string, min: number, max: numbe
   if (text === undefined) return undefined;
   // -b takes C's strtoul base 0 (0x.., 0..); the others are decimal.
   const ok = base10 ? /^\d+$/.test(text) : /^(0x[0-9a-f]+|0[0-7]*|[1-9]\d*)$/i.test(text);
-  const n = !ok ? NaN : base10 ? Number(text) : /^0x/i.test(text) ? parseInt(text, 16) : /^0\d/.test(text) ? parseInt(text, 8) : Number(text);
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`${flag} needs an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  const n = !ok
+    ? NaN
+    : base10
+      ? Number(text)
+      : /^0x/i.test(text)
+        ? parseInt(text, 16)
+        : /^0\d/.test(text)
+          ? parseInt(text, 8)
+          : Number(text);
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new UsageError(`${flag} needs an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
   return n;
 }
 
@@ -133,7 +142,10 @@ export function queuesGiven(o: Pick<NcOptions, 'startQueue' | 'numQueues'>): boo
  * docs/kernel-notes.md#netkit-and-leased-queues-have-no-channels) given
  * queues are taken as they are, and the kernel judges them.
  */
-export function resolveQueues(o: Pick<NcOptions, 'mode' | 'startQueue' | 'numQueues'>, rxQueues: number | undefined): { start: number; count: number } {
+export function resolveQueues(
+  o: Pick<NcOptions, 'mode' | 'startQueue' | 'numQueues'>,
+  rxQueues: number | undefined,
+): { start: number; count: number } {
   if (o.startQueue === undefined && o.numQueues === undefined) {
     if (rxQueues === undefined) throw new UsageError('give the queues with -t and -q: the channel count was not read');
     if (o.mode === 'selftest') {

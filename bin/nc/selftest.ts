@@ -33,11 +33,15 @@ export async function runSelfTest(o: NcOptions, r: Reporter): Promise<Outcome> {
   const ch = queuesGiven(o) ? undefined : await ethtool.getChannels(o.iface);
   const { start, count } = resolveQueues(o, ch && ethtool.rxChannelCount(ch));
   const queues = Array.from({ length: count }, (_, i) => start + i);
-  r.log(`self-test on ${o.iface}, queues ${start}..${start + count - 1}${o.rxPageSize === undefined ? '' : `, rx-page-size ${o.rxPageSize}`}`);
+  r.log(
+    `self-test on ${o.iface}, queues ${start}..${start + count - 1}${o.rxPageSize === undefined ? '' : `, rx-page-size ${o.rxPageSize}`}`,
+  );
   const bindOptions = o.rxPageSize === undefined ? {} : { rxPageSize: o.rxPageSize };
   // Every bound queue gone: the kernel must refuse while they are bound.
   const shrinkOf = (c: ethtool.Channels) =>
-    (c.combinedCount ?? 0) > 0 && (c.rxCount ?? 0) === 0 ? { combinedCount: start } : { rxCount: Math.max(0, start - (c.combinedCount ?? 0)) };
+    (c.combinedCount ?? 0) > 0 && (c.rxCount ?? 0) === 0
+      ? { combinedCount: start }
+      : { rxCount: Math.max(0, start - (c.combinedCount ?? 0)) };
 
   if (o.dryRun) {
     const nic = await NicConfig.open(o.iface, { dryRun: true, onStep: (s) => r.step(s) });
@@ -119,7 +123,10 @@ export async function runSelfTest(o: NcOptions, r: Reporter): Promise<Outcome> {
       }
     }
     const failed = checks.filter((c) => !c.passed);
-    outcome = failed.length === 0 ? ok(`${checks.length} checks passed`) : fail(`${failed.length} of ${checks.length} checks failed: ${failed.map((c) => c.name).join('; ')}`);
+    outcome =
+      failed.length === 0
+        ? ok(`${checks.length} checks passed`)
+        : fail(`${failed.length} of ${checks.length} checks failed: ${failed.map((c) => c.name).join('; ')}`);
   } finally {
     try {
       nic.close();

@@ -20,7 +20,9 @@ export function chunkRanges(length: number, maxChunk: number | undefined): Dmabu
 
 export async function runTx(o: NcOptions, r: Reporter, input: AsyncIterable<Buffer | string> = process.stdin): Promise<Outcome> {
   if (o.dryRun) {
-    r.log(`plan: bind-tx on ${o.iface}, connect to ${o.server} port ${o.port} through ${o.iface}${o.client ? ` from ${o.client}` : ''}, send stdin line by line`);
+    r.log(
+      `plan: bind-tx on ${o.iface}, connect to ${o.server} port ${o.port} through ${o.iface}${o.client ? ` from ${o.client}` : ''}, send stdin line by line`,
+    );
     r.log('TX changes no NIC settings');
     return ok('dry run: nothing was changed');
   }

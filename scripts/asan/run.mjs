@@ -113,7 +113,11 @@ async function main() {
   // The run proves nothing unless node really loads the instrumented addon.
   const probe = spawnSync(
     process.execPath,
-    ['--import=tsx', '-e', "require('./lib/native.ts').native(); process.stdout.write(require('fs').readFileSync('/proc/self/maps','utf8'))"],
+    [
+      '--import=tsx',
+      '-e',
+      "require('./lib/native.ts').native(); process.stdout.write(require('fs').readFileSync('/proc/self/maps','utf8'))",
+    ],
     { cwd: root, env, encoding: 'utf8' },
   );
   const maps = probe.stdout ?? '';
@@ -124,14 +128,32 @@ async function main() {
 
   console.log('\n=== native leak test (LeakSanitizer)');
   const leaksBin = path.join(root, 'build-asan/native-leaks');
-  const srcs = ['test/native/leaks.cc', 'native/netlink/reply.cc', 'native/netlink/family.cc', 'native/netlink/request.cc',
-    'native/netlink/socket.cc', 'native/netlink/spec.cc', 'native/netlink/transact.cc', 'native/rx/fragments.cc',
-    'native/rx/token_release.cc', 'native/rx/token_ledger.cc', 'native/rx/replay_source.cc', 'native/ethtool/ioctl.cc',
-    'native/net/address.cc'];
-  const b = spawnSync(cxx, ['-std=c++17', '-g', '-O1', ...sanitizeFlags, '-Inative', ...srcs, '-o', leaksBin], { cwd: root, stdio: 'inherit' });
+  const srcs = [
+    'test/native/leaks.cc',
+    'native/netlink/reply.cc',
+    'native/netlink/family.cc',
+    'native/netlink/request.cc',
+    'native/netlink/socket.cc',
+    'native/netlink/spec.cc',
+    'native/netlink/transact.cc',
+    'native/rx/fragments.cc',
+    'native/rx/token_release.cc',
+    'native/rx/token_ledger.cc',
+    'native/rx/replay_source.cc',
+    'native/ethtool/ioctl.cc',
+    'native/net/address.cc',
+  ];
+  const b = spawnSync(cxx, ['-std=c++17', '-g', '-O1', ...sanitizeFlags, '-Inative', ...srcs, '-o', leaksBin], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   if (b.status !== 0) record('native leak test', { passed: 0, failed: 1 });
   else {
-    const r = await runLogged(leaksBin, ['1000'], { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=1', UBSAN_OPTIONS: sanEnv.UBSAN_OPTIONS });
+    const r = await runLogged(leaksBin, ['1000'], {
+      ...process.env,
+      ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=1',
+      UBSAN_OPTIONS: sanEnv.UBSAN_OPTIONS,
+    });
     const ok = r.code === 0 && !REPORT.test(r.out);
     record('native leak test', { passed: ok ? 1 : 0, failed: ok ? 0 : 1 });
   }

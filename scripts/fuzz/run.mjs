@@ -30,7 +30,14 @@ const { values: opts } = parseArgs({
 // Each target: its harness and the production sources it links.
 /** @type {Record<string, string[]>} */
 const TARGETS = {
-  netlink_reply: ['native/netlink/reply.cc', 'native/netlink/device_events.cc', 'native/netlink/family.cc', 'native/netlink/request.cc', 'native/netlink/socket.cc', 'native/netlink/spec.cc'],
+  netlink_reply: [
+    'native/netlink/reply.cc',
+    'native/netlink/device_events.cc',
+    'native/netlink/family.cc',
+    'native/netlink/request.cc',
+    'native/netlink/socket.cc',
+    'native/netlink/spec.cc',
+  ],
   rx_recvmsg: ['native/rx/fragments.cc', 'native/rx/token_release.cc'],
   token_ledger: ['native/rx/token_ledger.cc', 'native/rx/token_release.cc', 'native/rx/replay_source.cc'],
 };
@@ -76,10 +83,16 @@ if (!clang) {
   if (!canInstall) fail('clang with libFuzzer is missing: apt-get install clang-14 libclang-rt-14-dev (or pass --install as root)');
   console.log('fuzz: installing clang-14 and libclang-rt-14-dev with apt-get');
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  let r = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'clang-14', 'libclang-rt-14-dev'], { stdio: 'inherit', env });
+  let r = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'clang-14', 'libclang-rt-14-dev'], {
+    stdio: 'inherit',
+    env,
+  });
   if (r.status !== 0) {
     spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
-    r = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'clang-14', 'libclang-rt-14-dev'], { stdio: 'inherit', env });
+    r = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'clang-14', 'libclang-rt-14-dev'], {
+      stdio: 'inherit',
+      env,
+    });
   }
   clang = findClang();
   if (!clang) fail('apt-get did not provide clang++-14 with libFuzzer');
@@ -96,7 +109,18 @@ for (const name of names) {
   console.log(`\n--- ${name}: building with ${clang} (-fsanitize=fuzzer,address,undefined)`);
   const b = spawnSync(
     clang,
-    ['-g', '-O1', '-std=c++17', '-fsanitize=fuzzer,address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer', `-I${path.join(root, 'native')}`, ...srcs, '-o', bin],
+    [
+      '-g',
+      '-O1',
+      '-std=c++17',
+      '-fsanitize=fuzzer,address,undefined',
+      '-fno-sanitize-recover=all',
+      '-fno-omit-frame-pointer',
+      `-I${path.join(root, 'native')}`,
+      ...srcs,
+      '-o',
+      bin,
+    ],
     { stdio: 'inherit' },
   );
   if (b.status !== 0) {
@@ -104,7 +128,11 @@ for (const name of names) {
     continue;
   }
   // Leaks are findings too; a report of any kind exits non-zero.
-  const env = { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=1:symbolize=1', UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1' };
+  const env = {
+    ...process.env,
+    ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=1:symbolize=1',
+    UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
+  };
 
   const regDir = path.join(root, 'fuzz/regressions', name);
   const regs = fs.existsSync(regDir) ? fs.readdirSync(regDir).map((f) => path.join(regDir, f)) : [];
@@ -134,7 +162,11 @@ for (const name of names) {
   if (r.status !== 0) {
     process.stdout.write(r.stderr.split('\n').slice(-60).join('\n'));
     const found = fs.readdirSync(artifacts);
-    results[name] = { ok: false, execs, why: `finding (exit ${r.status ?? r.signal}); inputs in ${path.relative(root, artifacts)}: ${found.join(', ')}` };
+    results[name] = {
+      ok: false,
+      execs,
+      why: `finding (exit ${r.status ?? r.signal}); inputs in ${path.relative(root, artifacts)}: ${found.join(', ')}`,
+    };
     console.log(`${name}: FINDING after ${execs} executions; move the input into fuzz/regressions/${name}/ once fixed`);
     continue;
   }
@@ -144,6 +176,11 @@ for (const name of names) {
 
 const passed = Object.values(results).filter((r) => r.ok).length;
 const failed = names.length - passed;
-console.log(`\nfuzz: ${Object.entries(results).map(([n, r]) => `${n} ${r.ok ? `${r.execs} execs ok` : `FAILED (${r.why})`}`).join('; ')}`);
-if (process.env.DEVMEM_FUZZ_SUMMARY) fs.writeFileSync(process.env.DEVMEM_FUZZ_SUMMARY, JSON.stringify({ passed, failed, targets: results }));
+console.log(
+  `\nfuzz: ${Object.entries(results)
+    .map(([n, r]) => `${n} ${r.ok ? `${r.execs} execs ok` : `FAILED (${r.why})`}`)
+    .join('; ')}`,
+);
+if (process.env.DEVMEM_FUZZ_SUMMARY)
+  fs.writeFileSync(process.env.DEVMEM_FUZZ_SUMMARY, JSON.stringify({ passed, failed, targets: results }));
 process.exitCode = failed ? 1 : 0;

@@ -150,7 +150,9 @@ async function runMode(mode, { kernel, initramfs, selftests }, opts) {
     color: opts.color,
     bench: opts.bench,
     selftests:
-      mode === 'conformance' ? { tree: /** @type {Selftests} */ (selftests).paths.tree, files: SELFTEST_FILES, timeoutSeconds: opts.selftestTimeoutSeconds } : undefined,
+      mode === 'conformance'
+        ? { tree: /** @type {Selftests} */ (selftests).paths.tree, files: SELFTEST_FILES, timeoutSeconds: opts.selftestTimeoutSeconds }
+        : undefined,
   });
   const unregister = onCleanup(job.remove);
   try {
@@ -174,7 +176,17 @@ async function runMode(mode, { kernel, initramfs, selftests }, opts) {
     const verdict = opts.bench
       ? judgeBench({ mode, boot, job: results, consoleLines })
       : mode === 'conformance'
-        ? judgeConformance({ mode, boot, jobDir: job.dir, job: results, consoleLines, specChecks: checkSpecs({ repoRoot, specsDir: join(/** @type {Selftests} */ (selftests).paths.tree, 'Documentation/netlink/specs') }) })
+        ? judgeConformance({
+            mode,
+            boot,
+            jobDir: job.dir,
+            job: results,
+            consoleLines,
+            specChecks: checkSpecs({
+              repoRoot,
+              specsDir: join(/** @type {Selftests} */ (selftests).paths.tree, 'Documentation/netlink/specs'),
+            }),
+          })
         : judgeMode({ mode, boot, job: results, consoleLines, grep: opts.grep });
     if (opts.bench?.out && results.benchReport !== undefined) writeFileSync(opts.bench.out, results.benchReport);
     // Keep the last console log and kernel log of each mode for post-mortems.

@@ -65,7 +65,9 @@ const cleanJob = { dmesg: '[    1.0] netdevsim: ok\n' };
 
 describe('conformance judge', () => {
   it('parses ksft KTAP: plan, results, SKIP and XFAIL comments, colour codes, and the log before each case', () => {
-    const r = h.parseKtap(`TAP version 13\n1..3\n# some diagnostic\n\x1b[32mok 1 x.a\x1b[0m\nnot ok 2 x.b\n\x1b[33mok 3 x.c # XFAIL known\x1b[0m\n`);
+    const r = h.parseKtap(
+      `TAP version 13\n1..3\n# some diagnostic\n\x1b[32mok 1 x.a\x1b[0m\nnot ok 2 x.b\n\x1b[33mok 3 x.c # XFAIL known\x1b[0m\n`,
+    );
     assert.equal(r.plan, 3);
     assert.deepEqual(
       r.cases.map((c) => [c.name, c.status, c.comment]),
@@ -79,7 +81,7 @@ describe('conformance judge', () => {
     assert.equal(h.parseKtap(DEVMEM_OK).cases[4]!.status, 'skip');
   });
 
-  it('passes a run whose only skips are those the kernel\'s ncdevmem takes too', () => {
+  it("passes a run whose only skips are those the kernel's ncdevmem takes too", () => {
     const nk = DEVMEM_OK.replace(/devmem\.check_/g, 'nk_devmem.check_nk_');
     const userns = 'TAP version 13\n1..1\nok 1 userns_devmem.check_userns_rx\n';
     const dir = jobWith({ 'devmem.py': [DEVMEM_OK, 0], 'nk_devmem.py': [nk, 0], 'userns_devmem.py': [userns, 0] });
@@ -114,25 +116,51 @@ describe('conformance judge', () => {
     const outputs = Object.fromEntries(h.SELFTEST_FILES.map((f) => [f, ['Failed importing `net` library\n', 4] as [string, number]]));
     outputs['devmem.py'] = [wrongReason, 0];
     const v = h.judgeConformance({ mode: 'conformance', boot: cleanBoot, jobDir: jobWith(outputs), job: cleanJob, consoleLines: [] });
-    assert.deepEqual(v.failedTests.map((t) => t.title), ['devmem.py: devmem.check_rx_large_niov']);
+    assert.deepEqual(
+      v.failedTests.map((t) => t.title),
+      ['devmem.py: devmem.check_rx_large_niov'],
+    );
     assert.match(v.problems.join('\n'), /nk_devmem\.py reported no test case \(exit status 4\)/);
     assert.equal(v.passed, 4);
   });
 
-  it('checks the addon\'s netlink tables against a YAML spec: ids, types, multi-attr, nests, command ids', () => {
+  it("checks the addon's netlink tables against a YAML spec: ids, types, multi-attr, nests, command ids", () => {
     // A spec in the kernel's layout: ids count from 1 unless given, subsets take their parent's.
     const yaml = {
       'attribute-sets': [
-        { name: 'thing', attributes: [{ name: 'ifindex', type: 'u32' }, { name: 'pad', type: 'pad' }, { name: 'big-count', type: 'uint' }, { name: 'ids', type: 'u32', 'multi-attr': true }, { name: 'inner', type: 'nest', 'nested-attributes': 'inner' }] },
-        { name: 'inner', attributes: [{ name: 'unspec', type: 'unused', value: 0 }, { name: 'name', type: 'string' }] },
+        {
+          name: 'thing',
+          attributes: [
+            { name: 'ifindex', type: 'u32' },
+            { name: 'pad', type: 'pad' },
+            { name: 'big-count', type: 'uint' },
+            { name: 'ids', type: 'u32', 'multi-attr': true },
+            { name: 'inner', type: 'nest', 'nested-attributes': 'inner' },
+          ],
+        },
+        {
+          name: 'inner',
+          attributes: [
+            { name: 'unspec', type: 'unused', value: 0 },
+            { name: 'name', type: 'string' },
+          ],
+        },
         { name: 'thing-id', 'subset-of': 'thing', attributes: [{ name: 'ifindex' }] },
       ],
       operations: { list: [{ name: 'thing-get' }, { name: 'thing-ntf' }, { name: 'thing-set' }] },
     };
     const good = {
-      commands: [{ name: 'thing-get', id: 1 }, { name: 'thing-set', id: 3 }],
+      commands: [
+        { name: 'thing-get', id: 1 },
+        { name: 'thing-set', id: 3 },
+      ],
       sets: {
-        thing: [{ type: 1, name: 'ifindex', kind: 'u32', multi: false }, { type: 3, name: 'bigCount', kind: 'uint', multi: false }, { type: 4, name: 'ids', kind: 'u32', multi: true }, { type: 5, name: 'inner', kind: 'nest', multi: false, nest: 'inner' }],
+        thing: [
+          { type: 1, name: 'ifindex', kind: 'u32', multi: false },
+          { type: 3, name: 'bigCount', kind: 'uint', multi: false },
+          { type: 4, name: 'ids', kind: 'u32', multi: true },
+          { type: 5, name: 'inner', kind: 'nest', multi: false, nest: 'inner' },
+        ],
         inner: [{ type: 1, name: 'name', kind: 'string', multi: false }],
         'thing-id': [{ type: 1, name: 'ifindex', kind: 'u32', multi: false }],
       },
@@ -158,15 +186,41 @@ describe('conformance judge', () => {
         { name: 'kind', type: 'enum', entries: ['off', 'on', { name: 'auto', value: 5 }] },
         { name: 'caps', type: 'flags', 'value-start': 1, entries: ['a', 'b'] },
       ],
-      'attribute-sets': [{ name: 'thing', attributes: [{ name: 'mode', type: 'u32', enum: 'kind' }, { name: 'caps', type: 'u64', enum: 'caps' }] }],
+      'attribute-sets': [
+        {
+          name: 'thing',
+          attributes: [
+            { name: 'mode', type: 'u32', enum: 'kind' },
+            { name: 'caps', type: 'u64', enum: 'caps' },
+          ],
+        },
+      ],
     };
     const namedSpec = {
       commands: [],
       ops: { 'thing-get': 1, 'thing-ntf': 2 },
-      sets: { thing: [{ type: 1, name: 'mode', kind: 'u32', multi: false, enum: 'kind' }, { type: 2, name: 'caps', kind: 'u64', multi: false, enum: 'caps' }] },
+      sets: {
+        thing: [
+          { type: 1, name: 'mode', kind: 'u32', multi: false, enum: 'kind' },
+          { type: 2, name: 'caps', kind: 'u64', multi: false, enum: 'caps' },
+        ],
+      },
       enums: {
-        kind: { flags: false, entries: [{ name: 'off', value: 0 }, { name: 'on', value: 1 }, { name: 'auto', value: 5 }] },
-        caps: { flags: true, entries: [{ name: 'a', value: 2 }, { name: 'b', value: 4 }] },
+        kind: {
+          flags: false,
+          entries: [
+            { name: 'off', value: 0 },
+            { name: 'on', value: 1 },
+            { name: 'auto', value: 5 },
+          ],
+        },
+        caps: {
+          flags: true,
+          entries: [
+            { name: 'a', value: 2 },
+            { name: 'b', value: 4 },
+          ],
+        },
       },
     };
     assert.deepEqual(h.checkFamily(namedSpec, named), []);
@@ -184,7 +238,17 @@ describe('conformance judge', () => {
       'thing.caps: named by nothing, the YAML says caps',
     ]);
     // Directional families (ethtool) number requests only; notifications are skipped.
-    const directional = { ...yaml, operations: { 'enum-model': 'directional', list: [{ name: 'a-get', do: {} }, { name: 'a-ntf', notify: 'a-get' }, { name: 'b-get', do: {} }] } };
+    const directional = {
+      ...yaml,
+      operations: {
+        'enum-model': 'directional',
+        list: [
+          { name: 'a-get', do: {} },
+          { name: 'a-ntf', notify: 'a-get' },
+          { name: 'b-get', do: {} },
+        ],
+      },
+    };
     assert.deepEqual(h.checkFamily({ commands: [{ name: 'b-get', id: 2 }], sets: {} }, directional), []);
   });
 });

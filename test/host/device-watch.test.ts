@@ -90,7 +90,10 @@ describe('device removal notifications from the kernel (host, veth)', function (
 
   it('the kernel offers the netdev "mgmt" multicast group this relies on', async () => {
     const f = await netdevFamily();
-    assert.ok(f.mcastGroups.some((g) => g.name === 'mgmt'), JSON.stringify(f.mcastGroups));
+    assert.ok(
+      f.mcastGroups.some((g) => g.name === 'mgmt'),
+      JSON.stringify(f.mcastGroups),
+    );
   });
 
   it('reports a deleted device, only the watched one, and closes its socket once nobody watches', async () => {

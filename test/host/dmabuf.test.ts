@@ -17,12 +17,15 @@ describe('dma-buf memory on the host kernel', () => {
 
   it('reports a missing /dev/udmabuf as NO_UDMABUF, naming the kernel option', function () {
     if (fs.existsSync('/dev/udmabuf')) this.skip(); // the guest suite covers kernels that have it
-    assert.throws(() => allocUdmabuf(16 * page), (e: unknown) => {
-      isReason('NO_UDMABUF')(e);
-      assert.match((e as DevmemError).advice, /CONFIG_UDMABUF/);
-      assert.equal((e as DevmemError).code, 'ENOENT');
-      return true;
-    });
+    assert.throws(
+      () => allocUdmabuf(16 * page),
+      (e: unknown) => {
+        isReason('NO_UDMABUF')(e);
+        assert.match((e as DevmemError).advice, /CONFIG_UDMABUF/);
+        assert.equal((e as DevmemError).code, 'ENOENT');
+        return true;
+      },
+    );
   });
 
   // Argument checks run before anything touches the kernel: on this host a
@@ -42,11 +45,14 @@ describe('dma-buf memory on the host kernel', () => {
 
   it('refuses a size over the udmabuf limit before any syscall', () => {
     const limit = udmabufSizeLimit();
-    assert.throws(() => allocUdmabuf(limit + 4096), (e: unknown) => {
-      isReason('UDMABUF_SIZE_LIMIT')(e);
-      assert.match((e as Error).message, /size_limit_mb/);
-      return true;
-    });
+    assert.throws(
+      () => allocUdmabuf(limit + 4096),
+      (e: unknown) => {
+        isReason('UDMABUF_SIZE_LIMIT')(e);
+        assert.match((e as Error).message, /size_limit_mb/);
+        return true;
+      },
+    );
   });
 
   it('names the rounded-up size for an unaligned request', () => {
@@ -78,12 +84,15 @@ describe('dma-buf memory on the host kernel', () => {
     });
 
     it('reports a card node that does not exist as NO_DRM, with advice', () => {
-      assert.throws(() => allocDrm(page, { device: '/dev/dri/card97' }), (e: unknown) => {
-        isReason('NO_DRM')(e);
-        assert.match((e as DevmemError).message, /card97/);
-        assert.match((e as DevmemError).advice, /vgem/);
-        return true;
-      });
+      assert.throws(
+        () => allocDrm(page, { device: '/dev/dri/card97' }),
+        (e: unknown) => {
+          isReason('NO_DRM')(e);
+          assert.match((e as DevmemError).message, /card97/);
+          assert.match((e as DevmemError).advice, /vgem/);
+          return true;
+        },
+      );
     });
 
     it('lists what /dev/dri holds; with no card node, the default pick is NO_DRM', function () {
@@ -118,11 +127,14 @@ describe('dma-buf memory on the host kernel', () => {
     it('refuses a closed fd with NOT_A_DMABUF and EBADF', () => {
       const fd = fs.openSync('/dev/null', 'r');
       fs.closeSync(fd);
-      assert.throws(() => DmaBuf.fromFd(fd), (e: unknown) => {
-        isReason('NOT_A_DMABUF')(e);
-        assert.equal((e as DevmemError).code, 'EBADF');
-        return true;
-      });
+      assert.throws(
+        () => DmaBuf.fromFd(fd),
+        (e: unknown) => {
+          isReason('NOT_A_DMABUF')(e);
+          assert.equal((e as DevmemError).code, 'EBADF');
+          return true;
+        },
+      );
     });
 
     it('refuses negative, fractional and non-number fds', () => {

@@ -27,7 +27,10 @@ describe('DevmemError', () => {
     assert.equal(bad.errno, undefined);
     assert.equal(bad.code, 'ERR_DEVMEM_INVALID_ARGUMENT');
     const closed = closedError('the socket');
-    assert.deepEqual([closed.message, closed.reason, closed.code, closed.errno], ['the socket is closed', 'CLOSED', 'ERR_DEVMEM_CLOSED', undefined]);
+    assert.deepEqual(
+      [closed.message, closed.reason, closed.code, closed.errno],
+      ['the socket is closed', 'CLOSED', 'ERR_DEVMEM_CLOSED', undefined],
+    );
     const sys = new DevmemError('open failed', { reason: 'NO_UDMABUF', errno: -2, syscall: 'open' });
     assert.deepEqual([sys.code, sys.errno, sys.syscall], ['ENOENT', -2, 'open']);
   });
@@ -35,7 +38,10 @@ describe('DevmemError', () => {
   it('a closed NicConfig says so, with no invented errno', async () => {
     const nic = await NicConfig.open('lo', { dryRun: true });
     nic.close();
-    await assert.rejects(nic.enableHeaderSplit(), (e: unknown) => e instanceof DevmemError && e.code === 'ERR_DEVMEM_CLOSED' && e.errno === undefined);
+    await assert.rejects(
+      nic.enableHeaderSplit(),
+      (e: unknown) => e instanceof DevmemError && e.code === 'ERR_DEVMEM_CLOSED' && e.errno === undefined,
+    );
   });
 
   it('advice names functions that exist', () => {

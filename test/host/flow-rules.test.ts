@@ -36,7 +36,10 @@ describe('n-tuple flow rules', () => {
       assert.equal(fs.readUInt16LE(M_U + 8), 0xffff);
       assert.equal(fs.readUInt16LE(M_U + 10), 0xffff);
       assert.equal(fs[M_U + 12], 0, 'tos is not matched');
-      assert.ok(fs.subarray(M_EXT, M_EXT + 20).every((b) => b === 0), 'no FLOW_EXT fields');
+      assert.ok(
+        fs.subarray(M_EXT, M_EXT + 20).every((b) => b === 0),
+        'no FLOW_EXT fields',
+      );
       assert.equal(fs.readBigUInt64LE(RING_COOKIE), 7n);
       assert.equal(fs.readUInt32LE(LOCATION), 0xffffffff, 'RX_CLS_LOC_ANY: the driver places it');
     });
@@ -44,8 +47,14 @@ describe('n-tuple flow rules', () => {
     it('a tcp6 3-tuple leaves the source unmatched (zero mask)', () => {
       const fs = native().testing.encodeFlowRule(encodeFlowRule({ flowType: 'tcp6', dstIp: 'fd77::1', dstPort: 80, queue: 3 }));
       assert.equal(fs.readUInt32LE(FLOW_TYPE), 5); // TCP_V6_FLOW
-      assert.ok(fs.subarray(M_U, M_U + 16).every((b) => b === 0), 'ip6src mask');
-      assert.ok(fs.subarray(M_U + 16, M_U + 32).every((b) => b === 0xff), 'ip6dst mask');
+      assert.ok(
+        fs.subarray(M_U, M_U + 16).every((b) => b === 0),
+        'ip6src mask',
+      );
+      assert.ok(
+        fs.subarray(M_U + 16, M_U + 32).every((b) => b === 0xff),
+        'ip6dst mask',
+      );
       assert.deepEqual([...fs.subarray(H_U + 16, H_U + 32)], [0xfd, 0x77, ...new Array(13).fill(0), 1]);
       assert.equal(fs.readUInt16BE(H_U + 34), 80);
       assert.equal(fs.readUInt16LE(M_U + 32), 0, 'psrc unmatched');
@@ -132,7 +141,10 @@ describe('n-tuple flow rules', () => {
     });
 
     it('the RSS table gives RSS_UNSUPPORTED', () => {
-      assert.throws(() => ethtool.getRssIndirection(veth.local), (e: unknown) => e instanceof DevmemError && e.reason === 'RSS_UNSUPPORTED');
+      assert.throws(
+        () => ethtool.getRssIndirection(veth.local),
+        (e: unknown) => e instanceof DevmemError && e.reason === 'RSS_UNSUPPORTED',
+      );
       assert.throws(
         () => ethtool.setRssIndirection(veth.local, null),
         (e: unknown) => e instanceof DevmemError && e.reason === 'RSS_UNSUPPORTED',
@@ -141,21 +153,39 @@ describe('n-tuple flow rules', () => {
 
     it('rx-ntuple-filter reads off, and turning it on is refused as NTUPLE_UNSUPPORTED', () => {
       assert.equal(ethtool.getNtupleFilter(veth.local), false);
-      assert.throws(() => ethtool.setNtupleFilter(veth.local, true), (e: unknown) => e instanceof DevmemError && e.reason === 'NTUPLE_UNSUPPORTED');
+      assert.throws(
+        () => ethtool.setNtupleFilter(veth.local, true),
+        (e: unknown) => e instanceof DevmemError && e.reason === 'NTUPLE_UNSUPPORTED',
+      );
       assert.equal(ethtool.getNtupleFilter(veth.local), false);
       ethtool.setNtupleFilter(veth.local, false); // already off: no ioctl, no error
     });
 
     it('take the interface by index as well as by name (InterfaceSpec), with the same answers', () => {
       assert.equal(ethtool.getNtupleFilter(veth.ifindex), ethtool.getNtupleFilter(veth.local));
-      assert.throws(() => ethtool.listFlowRules(veth.ifindex), (e: unknown) => e instanceof DevmemError && e.reason === 'NTUPLE_UNSUPPORTED');
-      assert.throws(() => ethtool.getRssIndirection(veth.ifindex), (e: unknown) => e instanceof DevmemError && e.reason === 'RSS_UNSUPPORTED');
-      assert.throws(() => ethtool.getRssIndirection(0x7ffffff0), (e: unknown) => e instanceof DevmemError && e.reason === 'NO_SUCH_DEVICE');
-      assert.throws(() => ethtool.listFlowRules(''), (e: unknown) => e instanceof DevmemError && e.reason === 'INVALID_ARGUMENT');
+      assert.throws(
+        () => ethtool.listFlowRules(veth.ifindex),
+        (e: unknown) => e instanceof DevmemError && e.reason === 'NTUPLE_UNSUPPORTED',
+      );
+      assert.throws(
+        () => ethtool.getRssIndirection(veth.ifindex),
+        (e: unknown) => e instanceof DevmemError && e.reason === 'RSS_UNSUPPORTED',
+      );
+      assert.throws(
+        () => ethtool.getRssIndirection(0x7ffffff0),
+        (e: unknown) => e instanceof DevmemError && e.reason === 'NO_SUCH_DEVICE',
+      );
+      assert.throws(
+        () => ethtool.listFlowRules(''),
+        (e: unknown) => e instanceof DevmemError && e.reason === 'INVALID_ARGUMENT',
+      );
     });
 
     it('an unknown interface is NO_SUCH_DEVICE', () => {
-      assert.throws(() => ethtool.listFlowRules('dmt-nope0'), (e: unknown) => e instanceof DevmemError && e.reason === 'NO_SUCH_DEVICE');
+      assert.throws(
+        () => ethtool.listFlowRules('dmt-nope0'),
+        (e: unknown) => e instanceof DevmemError && e.reason === 'NO_SUCH_DEVICE',
+      );
     });
   });
 });

@@ -79,7 +79,14 @@ describe('hardware suite (npm run test:hw)', () => {
     after(() => veth?.remove());
 
     it('skips every case with the reason when udmabuf is missing, and exits 4', async () => {
-      const env = { ...process.env, NETIF: veth.local, LOCAL_V4: '10.231.0.1', REMOTE_V4: '10.231.0.2', REMOTE_TYPE: 'netns', REMOTE_ARGS: veth.netns };
+      const env = {
+        ...process.env,
+        NETIF: veth.local,
+        LOCAL_V4: '10.231.0.1',
+        REMOTE_V4: '10.231.0.2',
+        REMOTE_TYPE: 'netns',
+        REMOTE_ARGS: veth.netns,
+      };
       const r = await run([process.execPath, '--import', 'tsx', path.join(__dirname, '../hw/run.ts')], { env });
       assert.notEqual(r.code, 0, 'the suite must not pass on a host without udmabuf');
       assert.equal(r.code, 4, r.stdout);

@@ -15,18 +15,55 @@ import { VethPair } from './helpers/veth';
 const ROOT = path.resolve(__dirname, '../..');
 
 function nc(args: string[], bin = 'bin/devmem.ts'): Promise<Exit> {
-  return run([process.execPath, '--import', 'tsx', path.join(ROOT, bin), ...(bin.endsWith('devmem.ts') ? ['nc'] : []), ...args], { cwd: ROOT });
+  return run([process.execPath, '--import', 'tsx', path.join(ROOT, bin), ...(bin.endsWith('devmem.ts') ? ['nc'] : []), ...args], {
+    cwd: ROOT,
+  });
 }
 
 describe('devmem nc command line', () => {
   describe('flags (ncdevmem getopt "Lls:c:p:v:q:t:f:z:nb:")', () => {
     it('parses every ncdevmem flag, in short and glued forms', () => {
-      const o = parseNcArgs(['-l', '-f', 'eth0', '-s', '10.0.0.1', '-c', '10.0.0.2', '-p5201', '-t', '2', '-q', '1', '-v', '7', '-L', '-z', '3', '-n', '-b', '0x4000']);
+      const o = parseNcArgs([
+        '-l',
+        '-f',
+        'eth0',
+        '-s',
+        '10.0.0.1',
+        '-c',
+        '10.0.0.2',
+        '-p5201',
+        '-t',
+        '2',
+        '-q',
+        '1',
+        '-v',
+        '7',
+        '-L',
+        '-z',
+        '3',
+        '-n',
+        '-b',
+        '0x4000',
+      ]);
       assert.deepEqual(
         { ...o },
         {
-          mode: 'rx', iface: 'eth0', server: '10.0.0.1', client: '10.0.0.2', port: 5201, startQueue: 2, numQueues: 1,
-          validate: 7, failOnLinear: true, maxChunk: 3, skipConfig: true, rxPageSize: 16384, memory: { kind: 'udmabuf' }, json: false, dryRun: false, help: false,
+          mode: 'rx',
+          iface: 'eth0',
+          server: '10.0.0.1',
+          client: '10.0.0.2',
+          port: 5201,
+          startQueue: 2,
+          numQueues: 1,
+          validate: 7,
+          failOnLinear: true,
+          maxChunk: 3,
+          skipConfig: true,
+          rxPageSize: 16384,
+          memory: { kind: 'udmabuf' },
+          json: false,
+          dryRun: false,
+          help: false,
         },
       );
       assert.equal(parseNcArgs(['-f', 'eth0', '-b', '16384']).rxPageSize, 16384);
@@ -65,10 +102,15 @@ describe('devmem nc command line', () => {
         [['-f', 'x', '--memory', 'drm:'], /nothing after the colon/],
         [['-f', 'x', '--memory', 'drm', '-b', '16384'], /-b needs --memory udmabuf/],
       ];
-      for (const [argv, re] of bad) assert.throws(() => parseNcArgs(argv), (e: unknown) => e instanceof UsageError && re.test(e.message), argv.join(' '));
+      for (const [argv, re] of bad)
+        assert.throws(
+          () => parseNcArgs(argv),
+          (e: unknown) => e instanceof UsageError && re.test(e.message),
+          argv.join(' '),
+        );
     });
 
-    it('chooses queues by ncdevmem\'s rules', () => {
+    it("chooses queues by ncdevmem's rules", () => {
       assert.deepEqual(resolveQueues({ mode: 'selftest' }, 8), { start: 4, count: 4 });
       assert.deepEqual(resolveQueues({ mode: 'selftest' }, 5), { start: 2, count: 2 });
       assert.throws(() => resolveQueues({ mode: 'selftest' }, 1), /at least 2 RX queues/);
@@ -130,8 +172,15 @@ describe('devmem nc command line', () => {
     });
 
     it('-z cuts a line into iovec ranges of at most that size', () => {
-      assert.deepEqual(chunkRanges(6, 3), [{ offset: 0, length: 3 }, { offset: 3, length: 3 }]);
-      assert.deepEqual(chunkRanges(7, 3), [{ offset: 0, length: 3 }, { offset: 3, length: 3 }, { offset: 6, length: 1 }]);
+      assert.deepEqual(chunkRanges(6, 3), [
+        { offset: 0, length: 3 },
+        { offset: 3, length: 3 },
+      ]);
+      assert.deepEqual(chunkRanges(7, 3), [
+        { offset: 0, length: 3 },
+        { offset: 3, length: 3 },
+        { offset: 6, length: 1 },
+      ]);
       assert.deepEqual(chunkRanges(6, undefined), [{ offset: 0, length: 6 }]);
       assert.deepEqual(chunkRanges(2, 3), [{ offset: 0, length: 2 }]);
     });

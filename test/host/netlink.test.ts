@@ -29,7 +29,10 @@ describe('netdev netlink against the running kernel', function () {
     assert.ok(bind.admin || bind.userNamespaceAdmin, 'bind-rx is privileged');
     // Every op is named from the native spec table, napi-set (which the codec does not speak) too.
     assert.ok(fam.has('napi-set'), 'napi-set (6.13) is named');
-    assert.deepEqual(fam.ops.filter((o) => o.name.startsWith('op-')), []);
+    assert.deepEqual(
+      fam.ops.filter((o) => o.name.startsWith('op-')),
+      [],
+    );
     const queueGet = fam.ops.find((o) => o.name === 'queue-get')!;
     assert.equal(queueGet.cmd, 10);
     assert.ok(queueGet.do && queueGet.dump && !queueGet.admin);
@@ -52,7 +55,13 @@ describe('netdev netlink against the running kernel', function () {
     const queues = await netdev.listQueues(veth.ifindex);
     assert.equal(queues.filter((q) => q.type === 'rx').length, 5);
     assert.equal(queues.filter((q) => q.type === 'tx').length, 3);
-    assert.deepEqual(queues.filter((q) => q.type === 'rx').map((q) => q.id).sort(), [0, 1, 2, 3, 4]);
+    assert.deepEqual(
+      queues
+        .filter((q) => q.type === 'rx')
+        .map((q) => q.id)
+        .sort(),
+      [0, 1, 2, 3, 4],
+    );
     const one = await netdev.getQueue(veth.ifindex, 'rx', 4);
     assert.equal(one.id, 4);
     assert.equal(one.dmabuf, undefined);
@@ -132,7 +141,12 @@ describe('netdev netlink against the running kernel', function () {
     // /proc/self/net/netlink), so unrelated fds (tsx, the thread pool) do not count.
     const netlinkFds = () => {
       const inodes = new Set(
-        fs.readFileSync('/proc/self/net/netlink', 'utf8').trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/).pop()),
+        fs
+          .readFileSync('/proc/self/net/netlink', 'utf8')
+          .trim()
+          .split('\n')
+          .slice(1)
+          .map((l) => l.trim().split(/\s+/).pop()),
       );
       return fs.readdirSync('/proc/self/fd').filter((fd) => {
         try {

@@ -56,7 +56,10 @@ describe('NicConfig', function () {
     await nic.setChannels({ rxCount: 1 });
     await nic.steerFlow({ serverIp: '10.9.0.1', clientIp: '10.9.0.2', port: 4000, queue: 3 });
     nic.planBindRx([3]);
-    await assert.rejects(nic.bindRx([3], 0), (e: unknown) => e instanceof DevmemError && e.reason === 'INVALID_ARGUMENT' && /planBindRx/.test(e.message));
+    await assert.rejects(
+      nic.bindRx([3], 0),
+      (e: unknown) => e instanceof DevmemError && e.reason === 'INVALID_ARGUMENT' && /planBindRx/.test(e.message),
+    );
     assert.deepEqual(
       nic.steps.map((s) => [s.kind, s.state]),
       [
@@ -66,7 +69,10 @@ describe('NicConfig', function () {
         ['bind-rx', 'planned'],
       ],
     );
-    assert.match(nic.steps[2]!.description, /flow-type tcp4 src-ip 10\.9\.0\.2 dst-ip 10\.9\.0\.1 src-port 4000 dst-port 4000 action 3 \(or, if refused, .* dst-ip 10\.9\.0\.1 dst-port 4000 action 3\)/);
+    assert.match(
+      nic.steps[2]!.description,
+      /flow-type tcp4 src-ip 10\.9\.0\.2 dst-ip 10\.9\.0\.1 src-port 4000 dst-port 4000 action 3 \(or, if refused, .* dst-ip 10\.9\.0\.1 dst-port 4000 action 3\)/,
+    );
     assert.equal(nic.pending, false);
     assert.deepEqual(await readNicState(veth.local), before);
   });
@@ -74,13 +80,19 @@ describe('NicConfig', function () {
   it('a refused step leaves nothing to undo: NTUPLE_UNSUPPORTED, RSS_UNSUPPORTED, header split', async () => {
     const before = await readNicState(veth.local);
     const nic = await NicConfig.open(veth.local);
-    await assert.rejects(nic.steerFlow({ serverIp: 'fd00::1', port: 1, queue: 1 }), (e: unknown) => e instanceof DevmemError && e.reason === 'NTUPLE_UNSUPPORTED');
+    await assert.rejects(
+      nic.steerFlow({ serverIp: 'fd00::1', port: 1, queue: 1 }),
+      (e: unknown) => e instanceof DevmemError && e.reason === 'NTUPLE_UNSUPPORTED',
+    );
     await assert.rejects(nic.isolateQueues(2), (e: unknown) => e instanceof DevmemError && e.reason === 'RSS_UNSUPPORTED');
     await assert.rejects(nic.enableHeaderSplit(), (e: unknown) => e instanceof DevmemError && e.reason === 'DEVICE_UNSUPPORTED');
     await assert.rejects(nic.checkChannels(3, 2), (e: unknown) => e instanceof DevmemError && e.reason === 'TOO_FEW_QUEUES');
     await assert.rejects(nic.isolateQueues(0), (e: unknown) => e instanceof DevmemError && e.reason === 'INVALID_ARGUMENT');
     assert.equal(nic.pending, false);
-    assert.deepEqual(nic.steps.filter((s) => s.state !== 'done' || s.kind !== 'check-channels'), []);
+    assert.deepEqual(
+      nic.steps.filter((s) => s.state !== 'done' || s.kind !== 'check-channels'),
+      [],
+    );
     nic.close();
     assert.deepEqual(await readNicState(veth.local), before);
   });
@@ -109,7 +121,11 @@ describe('NicConfig', function () {
     /** Runs the fixture; with `signal`, sends it once the fixture has made its change. */
     function runFixture(how: string, signal?: NodeJS.Signals): Promise<Exit> {
       const child = start([process.execPath, '--import', 'tsx', path.join(__dirname, 'fixtures/nic-exit.ts'), veth.local, how]);
-      if (signal) void child.waitFor('changed\n', 'stdout').then(() => child.kill(signal), () => undefined);
+      if (signal)
+        void child.waitFor('changed\n', 'stdout').then(
+          () => child.kill(signal),
+          () => undefined,
+        );
       return child.done;
     }
 

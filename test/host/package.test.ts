@@ -21,17 +21,26 @@ describe('the packed package', function () {
 
   it('ships a prebuild that loads from an install without scripts', () => {
     const npm = (args: string[], cwd: string) =>
-      execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_nodedir: '/usr' } });
+      execFileSync('npm', args, {
+        cwd,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, npm_config_nodedir: '/usr' },
+      });
     npm(['run', 'prebuild'], root);
     assert.ok(fs.existsSync(path.join(root, 'prebuilds/linux-x64/devmem-tcp.node')));
-    const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', tmp], root)) as { filename: string; files: { path: string }[] }[];
+    const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', tmp], root)) as {
+      filename: string;
+      files: { path: string }[];
+    }[];
     const files = packed[0]!.files.map((f) => f.path);
     assert.ok(files.includes('prebuilds/linux-x64/devmem-tcp.node'), files.join('\n'));
     assert.ok(files.includes('dist/lib/index.js'));
     assert.ok(files.includes('dist/bin/devmem.js'));
     assert.ok(!files.some((f) => f.startsWith('test/')), 'tests are not shipped');
     // Runtime messages point users at these.
-    for (const doc of ['docs/kernel-notes.md', 'docs/reliability.md', 'docs/hardware.md', 'docs/probe-schema.json']) assert.ok(files.includes(doc), `${doc} is shipped`);
+    for (const doc of ['docs/kernel-notes.md', 'docs/reliability.md', 'docs/hardware.md', 'docs/probe-schema.json'])
+      assert.ok(files.includes(doc), `${doc} is shipped`);
 
     const app = path.join(tmp, 'app');
     fs.mkdirSync(app);

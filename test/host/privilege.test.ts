@@ -10,7 +10,8 @@ import { VethPair } from './helpers/veth';
 const root = path.resolve(__dirname, '../..');
 
 function sources(dir: string, exts: RegExp): string[] {
-  return fs.readdirSync(path.join(root, dir), { recursive: true, encoding: 'utf8' })
+  return fs
+    .readdirSync(path.join(root, dir), { recursive: true, encoding: 'utf8' })
     .filter((f) => exts.test(f))
     .map((f) => path.join(root, dir, f));
 }
@@ -56,8 +57,14 @@ describe('privilege hygiene', function () {
     // tsx compiles in-process; strace follows every thread and child.
     const log = path.join(os.tmpdir(), `devmem-execve-${process.pid}.log`);
     try {
-      execFileSync('strace', ['-f', '-qq', '-e', 'trace=execve', '-o', log, process.execPath, '--import', 'tsx', '-e', script], { cwd: root, stdio: 'ignore' });
-      const execs = fs.readFileSync(log, 'utf8').split('\n').filter((l) => /execve\(/.test(l));
+      execFileSync('strace', ['-f', '-qq', '-e', 'trace=execve', '-o', log, process.execPath, '--import', 'tsx', '-e', script], {
+        cwd: root,
+        stdio: 'ignore',
+      });
+      const execs = fs
+        .readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((l) => /execve\(/.test(l));
       assert.equal(execs.length, 1, execs.join('\n'));
       assert.match(execs[0]!, new RegExp(`execve\\("${process.execPath.replace(/[/.]/g, '\\$&')}"`));
     } finally {
@@ -75,6 +82,9 @@ describe('privilege hygiene', function () {
       const text = fs.readFileSync(f, 'utf8');
       if (/\b(system|popen|fork|vfork|posix_spawnp?|exec[lv]p?e?)\s*\(|\bsudo\b/.test(text)) offenders.push(f);
     }
-    assert.deepEqual(offenders.map((f) => path.relative(root, f)), []);
+    assert.deepEqual(
+      offenders.map((f) => path.relative(root, f)),
+      [],
+    );
   });
 });

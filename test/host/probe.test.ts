@@ -48,7 +48,10 @@ describe('devmem probe', function () {
     assert.equal(v.name, veth.local);
     assert.equal(v.driver, 'veth');
     assert.equal(v.ready, false);
-    assert.ok(v.reasons.some((r) => /driver veth has no devmem support/.test(r)), v.reasons.join('; '));
+    assert.ok(
+      v.reasons.some((r) => /driver veth has no devmem support/.test(r)),
+      v.reasons.join('; '),
+    );
     assert.equal(v.xdpAttached, false);
     assert.deepEqual(v.boundQueues, []);
   });
@@ -75,10 +78,17 @@ describe('devmem probe', function () {
   });
 
   it('rejects unknown options with exit code 1', () => {
-    assert.throws(() => execFileSync(process.execPath, ['--import', 'tsx', path.join(root, 'bin/devmem.ts'), 'probe', '--bogus'], { cwd: root, stdio: 'pipe' }), (e: any) => {
-      assert.equal(e.status, 1);
-      assert.match(String(e.stderr), /Unknown option '--bogus'/);
-      return true;
-    });
+    assert.throws(
+      () =>
+        execFileSync(process.execPath, ['--import', 'tsx', path.join(root, 'bin/devmem.ts'), 'probe', '--bogus'], {
+          cwd: root,
+          stdio: 'pipe',
+        }),
+      (e: any) => {
+        assert.equal(e.status, 1);
+        assert.match(String(e.stderr), /Unknown option '--bogus'/);
+        return true;
+      },
+    );
   });
 });

@@ -77,7 +77,10 @@ describe('DevmemSocket over loopback (real kernel, readable data)', function () 
     const v6 = createServer({ host: '::', port: 0, ipv6only: true });
     const { port } = await v6.listen();
     try {
-      await assert.rejects(connect({ host: '127.0.0.1', port }), (e: unknown) => e instanceof DevmemError && e.reason === 'CONNECTION_REFUSED');
+      await assert.rejects(
+        connect({ host: '127.0.0.1', port }),
+        (e: unknown) => e instanceof DevmemError && e.reason === 'CONNECTION_REFUSED',
+      );
     } finally {
       v6.close();
     }
@@ -151,7 +154,10 @@ describe('DevmemSocket over loopback (real kernel, readable data)', function () 
 
   it('aborts a waiting read() with an AbortError; what arrives later goes to the next read', async () => {
     const { client, peer } = await pair(server);
-    await assert.rejects(peer.read({ signal: AbortSignal.abort('before') }), (e: unknown) => e instanceof AbortError && e.cause === 'before');
+    await assert.rejects(
+      peer.read({ signal: AbortSignal.abort('before') }),
+      (e: unknown) => e instanceof AbortError && e.cause === 'before',
+    );
     const ac = new AbortController();
     const waiting = peer.read({ signal: ac.signal });
     setImmediate(() => ac.abort('no longer needed'));
@@ -170,9 +176,15 @@ describe('DevmemSocket over loopback (real kernel, readable data)', function () 
     const ac = new AbortController();
     const p = server.accept({ signal: ac.signal });
     ac.abort(new Error('stop waiting'));
-    await assert.rejects(p, (e: unknown) => e instanceof AbortError && e.code === 'ABORT_ERR' && (e.cause as Error).message === 'stop waiting');
+    await assert.rejects(
+      p,
+      (e: unknown) => e instanceof AbortError && e.code === 'ABORT_ERR' && (e.cause as Error).message === 'stop waiting',
+    );
     const pre = AbortSignal.abort('already');
-    await assert.rejects(connect({ host: '127.0.0.1', port: 1, signal: pre }), (e: unknown) => e instanceof AbortError && e.cause === 'already');
+    await assert.rejects(
+      connect({ host: '127.0.0.1', port: 1, signal: pre }),
+      (e: unknown) => e instanceof AbortError && e.cause === 'already',
+    );
     // Aborted while connecting: the socket is closed and the promise rejects.
     const ac2 = new AbortController();
     const c = connect({ host: '127.0.0.1', port: server.address()!.port, signal: ac2.signal });
@@ -268,9 +280,15 @@ describe('DevmemSocket over loopback (real kernel, readable data)', function () 
     const b = (await peer.read())!;
     const c = (await client.write(Buffer.from('def')), (await peer.read())!);
     assert.deepEqual(b.release(), { requested: 0, freed: 0, calls: 0 }, 'host data has no tokens');
-    assert.throws(() => b.release(), (e: unknown) => e instanceof DevmemError && e.reason === 'ALREADY_RELEASED');
+    assert.throws(
+      () => b.release(),
+      (e: unknown) => e instanceof DevmemError && e.reason === 'ALREADY_RELEASED',
+    );
     peer.close();
-    assert.throws(() => c.release(), (e: unknown) => e instanceof DevmemError && e.reason === 'CLOSED');
+    assert.throws(
+      () => c.release(),
+      (e: unknown) => e instanceof DevmemError && e.reason === 'CLOSED',
+    );
     c[Symbol.dispose](); // disposal stays silent
     client.close();
   });

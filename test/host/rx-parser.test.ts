@@ -123,7 +123,10 @@ describe('recvmsg(MSG_SOCK_DEVMEM) control parsing (ABI-exact buffers)', () => {
 
   it('keeps non-consecutive tokens as they came', () => {
     const toks = [9, 3, 4, 100, 5];
-    const r = parse(toks.map((token) => ({ type: 'dmabuf' as const, size: 1, token })), 5);
+    const r = parse(
+      toks.map((token) => ({ type: 'dmabuf' as const, size: 1, token })),
+      5,
+    );
     assert.deepEqual([...r.tokens], toks);
   });
 });
@@ -132,7 +135,8 @@ describe('token coalescing and SO_DEVMEM_DONTNEED planning', () => {
   // The obvious, slow version: expand every call back into tokens.
   function expand(calls: { ranges: Uint32Array }[]): number[] {
     const out: number[] = [];
-    for (const c of calls) for (let i = 0; i < c.ranges.length; i += 2) for (let k = 0; k < c.ranges[i + 1]!; k++) out.push(c.ranges[i]! + k);
+    for (const c of calls)
+      for (let i = 0; i < c.ranges.length; i += 2) for (let k = 0; k < c.ranges[i + 1]!; k++) out.push(c.ranges[i]! + k);
     return out;
   }
 
@@ -170,7 +174,10 @@ describe('token coalescing and SO_DEVMEM_DONTNEED planning', () => {
         [tokens[i], tokens[j]] = [tokens[j]!, tokens[i]!];
       }
       const calls = t().planDontneed(Uint32Array.from(tokens));
-      assert.deepEqual(expand(calls), [...set].sort((a, b) => a - b));
+      assert.deepEqual(
+        expand(calls),
+        [...set].sort((a, b) => a - b),
+      );
       let fragments = 0;
       for (const c of calls) {
         assert.ok(c.ranges.length / 2 <= 128 && c.fragments <= 1024);
@@ -178,8 +185,7 @@ describe('token coalescing and SO_DEVMEM_DONTNEED planning', () => {
       }
       assert.equal(fragments, set.size);
       // Ranges are maximal: two ranges inside a call never touch.
-      for (const c of calls)
-        for (let i = 2; i < c.ranges.length; i += 2) assert.notEqual(c.ranges[i - 2]! + c.ranges[i - 1]!, c.ranges[i]);
+      for (const c of calls) for (let i = 2; i < c.ranges.length; i += 2) assert.notEqual(c.ranges[i - 2]! + c.ranges[i - 1]!, c.ranges[i]);
     }
   });
 

@@ -17,7 +17,11 @@ describe('replayed control areas through DevmemSocket (fragment-pipeline benchma
     const controls = Array.from({ length: records }, (_, r) =>
       dmabufControl({ fragments: perRecvmsg, fragmentSize: size, firstToken: 1 + r * perRecvmsg, dmabufId: 7 }),
     );
-    const nat = native().testing.replaySocket(controls, controls.map(() => perRecvmsg * size), recvmsgs);
+    const nat = native().testing.replaySocket(
+      controls,
+      controls.map(() => perRecvmsg * size),
+      recvmsgs,
+    );
     return new DevmemSocket(nat, { binding: { id: 7 }, ...opts });
   }
 
@@ -48,11 +52,27 @@ describe('replayed control areas through DevmemSocket (fragment-pipeline benchma
   it('reports exactly the SocketStats keys, each a number', async () => {
     // The compiler holds this list to SocketStats' keys; the native stats() must match it.
     const keys: Record<keyof SocketStats, true> = {
-      bytesSent: true, zerocopySends: true, completions: true, copiedCompletions: true, zerocopyPending: true,
-      bytes: true, fragments: true, dmabufBytes: true, linearBytes: true, hostBytes: true,
-      outstandingTokens: true, outstandingBytes: true, releasedTokens: true, dontneedCalls: true,
-      shortReleases: true, releaseErrors: true, recvmsgCalls: true, eagains: true, batches: true,
-      controlGrows: true, stalls: true,
+      bytesSent: true,
+      zerocopySends: true,
+      completions: true,
+      copiedCompletions: true,
+      zerocopyPending: true,
+      bytes: true,
+      fragments: true,
+      dmabufBytes: true,
+      linearBytes: true,
+      hostBytes: true,
+      outstandingTokens: true,
+      outstandingBytes: true,
+      releasedTokens: true,
+      dontneedCalls: true,
+      shortReleases: true,
+      releaseErrors: true,
+      recvmsgCalls: true,
+      eagains: true,
+      batches: true,
+      controlGrows: true,
+      stalls: true,
     };
     const sock = replay(4, 1, 1);
     for await (const _ of sock) break;
@@ -81,7 +101,12 @@ describe('replayed control areas through DevmemSocket (fragment-pipeline benchma
   it('reports a failed SO_DEVMEM_DONTNEED: in the release result, as a releaseError event, and in the stats', async () => {
     // The first batch's release goes through; from the second DONTNEED call on the kernel fails.
     const controls = [1, 2, 3].map((r) => dmabufControl({ fragments: 4, fragmentSize: size, firstToken: 1 + (r - 1) * 4, dmabufId: 7 }));
-    const nat = native().testing.replaySocket(controls, controls.map(() => 4 * size), 3, { errno: os.constants.errno.EFAULT, fromCall: 1 });
+    const nat = native().testing.replaySocket(
+      controls,
+      controls.map(() => 4 * size),
+      3,
+      { errno: os.constants.errno.EFAULT, fromCall: 1 },
+    );
     const sock = new DevmemSocket(nat, { binding: { id: 7 }, release: 'manual', batchFragments: 4 });
     const events: DevmemError[] = [];
     sock.on('releaseError', (e: DevmemError) => events.push(e));

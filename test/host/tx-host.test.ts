@@ -23,7 +23,7 @@ describe('sendDmabuf error paths on the host kernel', () => {
     server.close();
   });
 
-  it('maps the kernel\'s EINVAL for an id no binding has to INVALID_BINDING', async () => {
+  it("maps the kernel's EINVAL for an id no binding has to INVALID_BINDING", async () => {
     await assert.rejects(client.sendDmabuf({ id: 424242, size: 1 << 20 }, { offset: 0, length: 4096 }), (e: unknown) => {
       assert.ok(e instanceof DevmemError, String(e));
       assert.equal(e.reason, 'INVALID_BINDING');
@@ -45,7 +45,10 @@ describe('sendDmabuf error paths on the host kernel', () => {
     const b = { id: 424242, size: 8192 };
     for (const ranges of [
       { offset: 8000, length: 193 },
-      [{ offset: 0, length: 10 }, { offset: 8192, length: 1 }],
+      [
+        { offset: 0, length: 10 },
+        { offset: 8192, length: 1 },
+      ],
       { offset: -1, length: 10 },
       { offset: 0, length: 0 },
       { offset: 0.5, length: 10 },

@@ -33,7 +33,18 @@ const failWith = (reason: string): CaseResult => ({ status: 'fail', reason });
 async function rxOnce(ctx: Ctx, extra: string[], bytes: number, period: number, withClient = true) {
   const { local, remote } = addresses(ctx.config);
   const port = ctx.nextPort();
-  const nc = startLocal(['nc', '-l', '-f', ctx.config.netif, '-s', local, '-p', String(port), ...(withClient ? ['-c', remote] : []), ...extra]);
+  const nc = startLocal([
+    'nc',
+    '-l',
+    '-f',
+    ctx.config.netif,
+    '-s',
+    local,
+    '-p',
+    String(port),
+    ...(withClient ? ['-c', remote] : []),
+    ...extra,
+  ]);
   await nc.waitFor('waiting for a connection');
   const peer = ctx.remote.spawn(ctx.peer.send(local, remote, port, bytes, period));
   const r = await nc.done;
@@ -74,7 +85,10 @@ async function tx(ctx: Ctx, chunk?: number): Promise<CaseResult> {
   const port = ctx.nextPort();
   const listener = ctx.remote.spawn(ctx.peer.listen(remote, port));
   await new Promise((r) => setTimeout(r, 1000)); // socat prints nothing when it listens
-  const r = await runLocal(['nc', '-f', ctx.config.netif, '-s', remote, '-p', String(port), ...(chunk ? ['-z', String(chunk)] : [])], 'hello\nworld\n');
+  const r = await runLocal(
+    ['nc', '-f', ctx.config.netif, '-s', remote, '-p', String(port), ...(chunk ? ['-z', String(chunk)] : [])],
+    'hello\nworld\n',
+  );
   const got = await Promise.race([listener.done, new Promise<null>((res) => setTimeout(() => res(null), 10_000))]);
   if (got === null) listener.child.kill();
   if (r.code !== 0) return failWith(tail(r));
@@ -103,7 +117,10 @@ async function receiveFlows(ctx: Ctx, flows: number, seconds: number | undefined
     await nic.isolateQueues(start);
     const ports = Array.from({ length: flows }, () => ctx.nextPort());
     for (let i = 0; i < flows; i++) await nic.steerFlow({ serverIp: local, clientIp: remote, port: ports[i]!, queue: start + i });
-    const binding = await nic.bindRx(Array.from({ length: flows }, (_, i) => start + i), dmabuf);
+    const binding = await nic.bindRx(
+      Array.from({ length: flows }, (_, i) => start + i),
+      dmabuf,
+    );
     const t0 = process.hrtime.bigint();
     // A flow that never connects or never ends fails the case in bounded time,
     // saying where it stopped, instead of hanging the suite.
@@ -113,12 +130,18 @@ async function receiveFlows(ctx: Ctx, flows: number, seconds: number | undefined
         const signal = AbortSignal.timeout(limitMs);
         const srv = createServer({ host: local, port, binding, dmabuf, linear: 'error' });
         await srv.listen();
-        const peer = ctx.remote.spawn(seconds ? ctx.peer.stream(local, remote, port, 7, seconds) : ctx.peer.send(local, remote, port, bytes, 7));
-        const stuck = (where: string, received: number) => async (e: unknown): Promise<never> => {
-          peer.child.kill();
-          const p = await peer.done;
-          throw new Error(`flow ${flow} (port ${port}) ${where} after ${limitMs / 1000} s (${received} bytes received): ${String(e)}; peer: ${p.stderr.trim().split('\n').slice(-3).join(' / ')}`);
-        };
+        const peer = ctx.remote.spawn(
+          seconds ? ctx.peer.stream(local, remote, port, 7, seconds) : ctx.peer.send(local, remote, port, bytes, 7),
+        );
+        const stuck =
+          (where: string, received: number) =>
+          async (e: unknown): Promise<never> => {
+            peer.child.kill();
+            const p = await peer.done;
+            throw new Error(
+              `flow ${flow} (port ${port}) ${where} after ${limitMs / 1000} s (${received} bytes received): ${String(e)}; peer: ${p.stderr.trim().split('\n').slice(-3).join(' / ')}`,
+            );
+          };
         const sock = await srv
           .accept({ signal })
           .catch(stuck('was never accepted', 0))

@@ -132,15 +132,35 @@ export const hostileCases: HostileCase[] = [
   { name: 'DmaBuf.fromFd fd as a string', expect: 'TypeError', run: () => DmaBuf.fromFd(u('3')) },
   // --- CPU views: offsets past the end, bad access, closed buffer
   { name: 'dmabuf read past the end', needs: ['dmabuf'], expect: 'INVALID_ARGUMENT', run: (fx) => fx.dmabuf!.read(fx.dmabuf!.size, 1) },
-  { name: 'dmabuf write straddling the end', needs: ['dmabuf'], expect: 'INVALID_ARGUMENT', run: (fx) => fx.dmabuf!.write(fx.dmabuf!.size - 1, Buffer.alloc(2)) },
+  {
+    name: 'dmabuf write straddling the end',
+    needs: ['dmabuf'],
+    expect: 'INVALID_ARGUMENT',
+    run: (fx) => fx.dmabuf!.write(fx.dmabuf!.size - 1, Buffer.alloc(2)),
+  },
   { name: 'dmabuf read at a negative offset', needs: ['dmabuf'], expect: 'INVALID_ARGUMENT', run: (fx) => fx.dmabuf!.read(-1, 1) },
   { name: 'dmabuf read with NaN length', needs: ['dmabuf'], expect: 'INVALID_ARGUMENT', run: (fx) => fx.dmabuf!.read(0, NaN) },
   { name: 'dmabuf read with offset 2^53', needs: ['dmabuf'], expect: 'INVALID_ARGUMENT', run: (fx) => fx.dmabuf!.read(2 ** 53, 1) },
   { name: 'dmabuf write of a string', needs: ['dmabuf'], expect: 'TypeError', run: (fx) => fx.dmabuf!.write(0, u('abc')) },
-  { name: 'dmabuf view with an unknown access mode', needs: ['dmabuf'], expect: 'INVALID_ARGUMENT', run: (fx) => fx.dmabuf!.map().withView(0, 1, u('exec'), () => 0) },
-  { name: 'dmabuf view without a function', needs: ['dmabuf'], expect: 'TypeError', run: (fx) => fx.dmabuf!.map().withView(0, 1, 'read', u(undefined)) },
+  {
+    name: 'dmabuf view with an unknown access mode',
+    needs: ['dmabuf'],
+    expect: 'INVALID_ARGUMENT',
+    run: (fx) => fx.dmabuf!.map().withView(0, 1, u('exec'), () => 0),
+  },
+  {
+    name: 'dmabuf view without a function',
+    needs: ['dmabuf'],
+    expect: 'TypeError',
+    run: (fx) => fx.dmabuf!.map().withView(0, 1, 'read', u(undefined)),
+  },
   { name: 'closed dmabuf map()', needs: ['dmabuf'], expect: 'CLOSED', run: (fx) => fx.closedDmabuf!.map() },
-  { name: 'closed dmabuf used again after a double close', needs: ['dmabuf'], expect: 'CLOSED', run: (fx) => (fx.closedDmabuf!.close(), fx.closedDmabuf!.read(0, 1)) },
+  {
+    name: 'closed dmabuf used again after a double close',
+    needs: ['dmabuf'],
+    expect: 'CLOSED',
+    run: (fx) => (fx.closedDmabuf!.close(), fx.closedDmabuf!.read(0, 1)),
+  },
   // --- bindings: queue lists empty, duplicated, out of range; bad fds
   { name: 'bindRx with an empty queue list', expect: 'INVALID_ARGUMENT', run: (fx) => bindRx(fx.ifname, [], NOT_OPEN) },
   { name: 'bindRx with a queue listed twice', expect: 'INVALID_ARGUMENT', run: (fx) => bindRx(fx.ifname, [0, 0], NOT_OPEN) },
@@ -149,15 +169,44 @@ export const hostileCases: HostileCase[] = [
   { name: 'bindRx with a NaN queue', expect: 'INVALID_ARGUMENT', run: (fx) => bindRx(fx.ifname, [NaN], NOT_OPEN) },
   { name: 'bindRx with queue 2^32', expect: 'INVALID_ARGUMENT', run: (fx) => bindRx(fx.ifname, [2 ** 32], NOT_OPEN) },
   { name: 'bindRx with queues as a string', expect: 'TypeError', run: (fx) => bindRx(fx.ifname, u('0,1'), NOT_OPEN) },
-  { name: 'bindRx with a queue beyond the device', needs: ['dmabuf'], expect: 'QUEUE_OUT_OF_RANGE', run: (fx) => bindRx(fx.ifname, [fx.rxQueues + 3], fx.dmabuf!) },
-  { name: 'bindRx with a valid queue and one out of range', needs: ['dmabuf'], expect: 'QUEUE_OUT_OF_RANGE', run: (fx) => bindRx(fx.ifname, [1, fx.rxQueues], fx.dmabuf!) },
-  { name: 'bindRx with the fd of a regular file', needs: ['dmabuf'], expect: 'NOT_A_DMABUF', run: (fx) => withFile((fd) => bindRx(fx.ifname, [0], fd)) },
-  { name: 'bindRx with a TCP socket fd', needs: ['dmabuf'], expect: 'NOT_A_DMABUF', run: (fx) => withSocketFd((fd) => bindRx(fx.ifname, [0], fd)) },
+  {
+    name: 'bindRx with a queue beyond the device',
+    needs: ['dmabuf'],
+    expect: 'QUEUE_OUT_OF_RANGE',
+    run: (fx) => bindRx(fx.ifname, [fx.rxQueues + 3], fx.dmabuf!),
+  },
+  {
+    name: 'bindRx with a valid queue and one out of range',
+    needs: ['dmabuf'],
+    expect: 'QUEUE_OUT_OF_RANGE',
+    run: (fx) => bindRx(fx.ifname, [1, fx.rxQueues], fx.dmabuf!),
+  },
+  {
+    name: 'bindRx with the fd of a regular file',
+    needs: ['dmabuf'],
+    expect: 'NOT_A_DMABUF',
+    run: (fx) => withFile((fd) => bindRx(fx.ifname, [0], fd)),
+  },
+  {
+    name: 'bindRx with a TCP socket fd',
+    needs: ['dmabuf'],
+    expect: 'NOT_A_DMABUF',
+    run: (fx) => withSocketFd((fd) => bindRx(fx.ifname, [0], fd)),
+  },
   { name: 'bindRx with an fd that is not open', needs: ['dmabuf'], expect: 'NOT_A_DMABUF', run: (fx) => bindRx(fx.ifname, [0], NOT_OPEN) },
   { name: 'bindRx with a closed dma-buf', needs: ['dmabuf'], expect: 'CLOSED', run: (fx) => bindRx(fx.ifname, [0], fx.closedDmabuf!) },
   { name: 'bindRx with fd NaN', expect: 'INVALID_ARGUMENT', run: (fx) => bindRx(fx.ifname, [0], NaN) },
-  { name: 'bindRx with rxPageSize not a power of two', expect: 'INVALID_ARGUMENT', run: (fx) => bindRx(fx.ifname, [0], NOT_OPEN, { rxPageSize: 6000 }) },
-  { name: 'bindRx on an interface that does not exist', needs: ['dmabuf'], expect: 'NO_SUCH_DEVICE', run: (fx) => bindRx('nosuchif0', [0], fx.dmabuf!) },
+  {
+    name: 'bindRx with rxPageSize not a power of two',
+    expect: 'INVALID_ARGUMENT',
+    run: (fx) => bindRx(fx.ifname, [0], NOT_OPEN, { rxPageSize: 6000 }),
+  },
+  {
+    name: 'bindRx on an interface that does not exist',
+    needs: ['dmabuf'],
+    expect: 'NO_SUCH_DEVICE',
+    run: (fx) => bindRx('nosuchif0', [0], fx.dmabuf!),
+  },
   { name: 'bindRx on ifindex -1', expect: 'INVALID_ARGUMENT', run: () => bindRx(-1, [0], NOT_OPEN) },
   { name: 'bindRx with the interface as an object', expect: 'TypeError', run: () => bindRx(u({}), [0], NOT_OPEN) },
   { name: 'bindTx with the fd of a regular file', expect: 'NOT_A_DMABUF', run: (fx) => withFile((fd) => bindTx(fx.ifname, fd)) },
@@ -165,7 +214,11 @@ export const hostileCases: HostileCase[] = [
   { name: 'bindTx with { fd } as a string', expect: 'TypeError', run: (fx) => bindTx(fx.ifname, u({ fd: '3' })) },
   // --- NIC configuration
   { name: 'setRings with a negative hds-thresh', expect: 'INVALID_ARGUMENT', run: (fx) => ethtool.setRings(fx.ifname, { hdsThresh: -1 }) },
-  { name: 'setRings with an unknown tcpDataSplit', expect: 'INVALID_ARGUMENT', run: (fx) => ethtool.setRings(fx.ifname, { tcpDataSplit: u('always') }) },
+  {
+    name: 'setRings with an unknown tcpDataSplit',
+    expect: 'INVALID_ARGUMENT',
+    run: (fx) => ethtool.setRings(fx.ifname, { tcpDataSplit: u('always') }),
+  },
   { name: 'setRings with a fractional ring size', expect: 'INVALID_ARGUMENT', run: (fx) => ethtool.setRings(fx.ifname, { rx: 100.5 }) },
   { name: 'setRings with a ring size as a string', expect: 'TypeError', run: (fx) => ethtool.setRings(fx.ifname, { rx: u('512') }) },
   { name: 'setRings with an unknown parameter', expect: 'INVALID_ARGUMENT', run: (fx) => ethtool.setRings(fx.ifname, u({ bogus: 1 })) },
@@ -175,14 +228,37 @@ export const hostileCases: HostileCase[] = [
   // --- sockets: options, closed sockets, offsets past the end
   { name: 'createServer with port -1', expect: 'INVALID_ARGUMENT', run: () => createServer({ port: -1 }) },
   { name: 'createServer with port 65536', expect: 'INVALID_ARGUMENT', run: () => createServer({ port: 65536 }) },
-  { name: 'createServer with maxOutstandingFragments 0', expect: 'INVALID_ARGUMENT', run: () => createServer({ maxOutstandingFragments: 0 }) },
+  {
+    name: 'createServer with maxOutstandingFragments 0',
+    expect: 'INVALID_ARGUMENT',
+    run: () => createServer({ maxOutstandingFragments: 0 }),
+  },
   { name: 'createServer with highWaterMark Infinity', expect: 'INVALID_ARGUMENT', run: () => createServer({ highWaterMark: Infinity }) },
-  { name: 'createServer with a closed binding', needs: ['binding'], expect: 'CLOSED', run: (fx) => createServer({ binding: fx.closedRxBinding! }) },
-  { name: 'createServer with a TX binding for its RX binding', needs: ['binding'], expect: 'TypeError', run: (fx) => createServer({ binding: fx.txBinding! }) },
-  { name: 'createServer with a closed dma-buf', needs: ['dmabuf'], expect: 'CLOSED', run: (fx) => createServer({ dmabuf: fx.closedDmabuf! }) },
+  {
+    name: 'createServer with a closed binding',
+    needs: ['binding'],
+    expect: 'CLOSED',
+    run: (fx) => createServer({ binding: fx.closedRxBinding! }),
+  },
+  {
+    name: 'createServer with a TX binding for its RX binding',
+    needs: ['binding'],
+    expect: 'TypeError',
+    run: (fx) => createServer({ binding: fx.txBinding! }),
+  },
+  {
+    name: 'createServer with a closed dma-buf',
+    needs: ['dmabuf'],
+    expect: 'CLOSED',
+    run: (fx) => createServer({ dmabuf: fx.closedDmabuf! }),
+  },
   { name: 'connect with host as a number', expect: 'TypeError', run: () => connect({ host: u(127), port: 1 }) },
   { name: 'connect with port NaN', expect: 'INVALID_ARGUMENT', run: () => connect({ host: '127.0.0.1', port: NaN }) },
-  { name: 'connect with receiveBufferSize 1.5', expect: 'INVALID_ARGUMENT', run: () => connect({ host: '127.0.0.1', port: 1, receiveBufferSize: 1.5 }) },
+  {
+    name: 'connect with receiveBufferSize 1.5',
+    expect: 'INVALID_ARGUMENT',
+    run: () => connect({ host: '127.0.0.1', port: 1, receiveBufferSize: 1.5 }),
+  },
   {
     name: 'read from a closed socket',
     expect: 'CLOSED',
@@ -207,7 +283,13 @@ export const hostileCases: HostileCase[] = [
   {
     name: 'sendDmabuf with a huge length',
     expect: 'INVALID_ARGUMENT',
-    run: () => withPair(async (client) => client.sendDmabuf({ id: 1, size: 65536 }, [{ offset: 0, length: 4096 }, { offset: 0, length: 2 ** 60 }])),
+    run: () =>
+      withPair(async (client) =>
+        client.sendDmabuf({ id: 1, size: 65536 }, [
+          { offset: 0, length: 4096 },
+          { offset: 0, length: 2 ** 60 },
+        ]),
+      ),
   },
   {
     name: 'sendDmabuf with no ranges',
@@ -227,7 +309,11 @@ export const hostileCases: HostileCase[] = [
   // --- batches: released twice, after close, copied with the wrong buffer
   { name: 'release a batch twice', expect: 'ALREADY_RELEASED', run: () => withHostBatch((_p, b) => (b.release(), b.release())) },
   { name: 'release a batch after its socket closed', expect: 'CLOSED', run: () => withHostBatch((peer, b) => (peer.close(), b.release())) },
-  { name: 'copyOut into a target too small', expect: 'INVALID_ARGUMENT', run: () => withHostBatch((_p, b) => b.copyOut(undefined, new Uint8Array(1))) },
+  {
+    name: 'copyOut into a target too small',
+    expect: 'INVALID_ARGUMENT',
+    run: () => withHostBatch((_p, b) => b.copyOut(undefined, new Uint8Array(1))),
+  },
   {
     name: 'release a dma-buf batch twice',
     needs: ['dmabufBatch'],

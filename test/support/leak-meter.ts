@@ -45,7 +45,11 @@ export async function usage(): Promise<Usage> {
  * Runs `cycle` `n` times after a warm-up of `warm` cycles (first-use
  * allocations: module loading, caches, pools) and returns what grew.
  */
-export async function measure(n: number, cycle: (i: number) => Promise<void> | void, warm = 50): Promise<{ fdDelta: number; rssDelta: number; before: Usage; after: Usage }> {
+export async function measure(
+  n: number,
+  cycle: (i: number) => Promise<void> | void,
+  warm = 50,
+): Promise<{ fdDelta: number; rssDelta: number; before: Usage; after: Usage }> {
   for (let i = 0; i < warm; i++) await cycle(i);
   const before = await usage();
   for (let i = 0; i < n; i++) await cycle(i);

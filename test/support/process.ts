@@ -112,7 +112,11 @@ export function start(argv: readonly string[], options: StartOptions = {}): Star
         : new Promise<void>((resolve, reject) => {
             waiters.push({ text, stream, resolve });
             void done.then((r) =>
-              reject(new Error(`${label} exited (${r.code ?? r.signal}) before "${text}" on ${stream}:\n${stream === 'stdout' ? `${r.stdout}\n` : ''}${r.stderr}`)),
+              reject(
+                new Error(
+                  `${label} exited (${r.code ?? r.signal}) before "${text}" on ${stream}:\n${stream === 'stdout' ? `${r.stdout}\n` : ''}${r.stderr}`,
+                ),
+              ),
             );
           }),
   };

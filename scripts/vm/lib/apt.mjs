@@ -52,7 +52,10 @@ function configuredSources() {
       }
     } else {
       for (const raw of text.split('\n')) {
-        const line = raw.replace(/#.*/, '').replace(/\[[^\]]*\]/, ' ').trim();
+        const line = raw
+          .replace(/#.*/, '')
+          .replace(/\[[^\]]*\]/, ' ')
+          .trim();
         const [type, uri, suite] = line.split(/\s+/);
         if (type === 'deb' && uri && suite) sources.push({ uri, suite });
       }
@@ -158,8 +161,18 @@ export async function ensurePackages(packages) {
   step(`apt-get install ${missing.join(' ')}`);
   await run(
     'apt-get',
-    ['install', '-y', '-q', '--no-install-recommends', ...APT_OPTS,
-      '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', ...missing],
+    [
+      'install',
+      '-y',
+      '-q',
+      '--no-install-recommends',
+      ...APT_OPTS,
+      '-o',
+      'Dpkg::Options::=--force-confdef',
+      '-o',
+      'Dpkg::Options::=--force-confold',
+      ...missing,
+    ],
     { env: APT_ENV, capture: true },
   );
 }
@@ -199,4 +212,3 @@ export async function packageNames(prefix) {
 export async function download(specs, dir) {
   await run('apt-get', ['download', '-q', ...APT_OPTS, ...specs], { cwd: dir, env: APT_ENV, capture: true });
 }
-

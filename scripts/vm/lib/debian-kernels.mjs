@@ -96,12 +96,8 @@ export function kernelTreePaths(root, release) {
   const modulesDir = [join(root, 'usr/lib/modules', release), join(root, 'lib/modules', release)].find((d) =>
     existsSync(join(d, 'kernel')),
   );
-  const vmlinuz = [join(root, 'usr/lib/modules', release, 'vmlinuz'), join(root, 'boot', `vmlinuz-${release}`)].find(
-    (f) => existsSync(f),
-  );
-  const config = [join(root, 'usr/lib/modules', release, 'config'), join(root, 'boot', `config-${release}`)].find((f) =>
-    existsSync(f),
-  );
+  const vmlinuz = [join(root, 'usr/lib/modules', release, 'vmlinuz'), join(root, 'boot', `vmlinuz-${release}`)].find((f) => existsSync(f));
+  const config = [join(root, 'usr/lib/modules', release, 'config'), join(root, 'boot', `config-${release}`)].find((f) => existsSync(f));
   if (!modulesDir || !vmlinuz) throw new Error(`kernel ${release}: no vmlinuz or module tree in the extracted packages`);
   return { modulesDir, vmlinuz, config };
 }

@@ -99,7 +99,8 @@ export function collectModules({ modulesDir, names, outDir, extra = new Map() })
     const isExtra = ko !== undefined;
     if (!isExtra) {
       const path = index.get(name);
-      if (!path) throw new Error(`kernel module ${name}${wantedBy ? ` (needed by ${wantedBy})` : ''} is neither in the module tree nor built in`);
+      if (!path)
+        throw new Error(`kernel module ${name}${wantedBy ? ` (needed by ${wantedBy})` : ''} is neither in the module tree nor built in`);
       ko = decompressModule(path);
     }
     for (const dep of (modinfo(/** @type {Buffer} */ (ko), 'depends') ?? '').split(',').filter(Boolean)) visit(dep, name);

@@ -14,6 +14,7 @@ import { extractLinuxSource } from './linux-source.mjs';
 export async function fetchNetdevsimSource(candidate, work) {
   const dest = join(work, 'src', candidate.release, 'netdevsim');
   await extractLinuxSource(candidate, work, dest, ['drivers/net/netdevsim/*'], 3);
-  if (!readdirSync(dest).includes('netdev.c')) throw new Error(`no netdevsim source found in ${candidate.sourcePackage}=${candidate.version}`);
+  if (!readdirSync(dest).includes('netdev.c'))
+    throw new Error(`no netdevsim source found in ${candidate.sourcePackage}=${candidate.version}`);
   return dest;
 }

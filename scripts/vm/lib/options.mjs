@@ -57,7 +57,8 @@ function positiveSeconds(value, name) {
 /** @param {string | number} value */
 function cpuCount(value) {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new HarnessError(`DEVMEM_VM_CPUS must be a whole number from 1 to 64, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < 1 || n > 64)
+    throw new HarnessError(`DEVMEM_VM_CPUS must be a whole number from 1 to 64, got ${JSON.stringify(value)}`);
   return n;
 }
 

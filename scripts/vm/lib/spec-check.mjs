@@ -180,7 +180,8 @@ export function checkFamily(spec, yaml) {
       problems.push(`enum ${name}: not in the YAML definitions`);
       continue;
     }
-    if (theirs.flags !== e.flags) problems.push(`enum ${name}: ${e.flags ? 'flags' : 'enum'}, the YAML says ${theirs.flags ? 'flags' : 'enum'}`);
+    if (theirs.flags !== e.flags)
+      problems.push(`enum ${name}: ${e.flags ? 'flags' : 'enum'}, the YAML says ${theirs.flags ? 'flags' : 'enum'}`);
     for (const x of e.entries) {
       const v = theirs.values.get(x.name);
       if (v === undefined) problems.push(`enum ${name}: ${x.name} is not in the YAML`);

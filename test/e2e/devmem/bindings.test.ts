@@ -44,10 +44,13 @@ describe('bindings on the patched netdevsim', function () {
     const pools = await netdev.listPagePools(env.ifindexLocal);
     assert.ok(pools.length >= env.queues, `${pools.length} page pools`);
     const napis = new Set(qs.map((q) => q.napiId));
-    assert.ok(pools.some((p) => napis.has(Number(p.napiId))), 'pools belong to the queues NAPI instances');
+    assert.ok(
+      pools.some((p) => napis.has(Number(p.napiId))),
+      'pools belong to the queues NAPI instances',
+    );
   });
 
-  it('sets tcp-data-split through ethtool netlink (which bookworm\'s ethtool cannot)', async () => {
+  it("sets tcp-data-split through ethtool netlink (which bookworm's ethtool cannot)", async () => {
     await ethtool.setRings(env.ifLocal, { tcpDataSplit: 'enabled', hdsThresh: 0 });
     const r = await ethtool.getRings(env.ifLocal);
     assert.equal(r.tcpDataSplit, 'enabled');
@@ -80,7 +83,10 @@ describe('bindings on the patched netdevsim', function () {
       assert.equal(b.ifindex, env.ifindexLocal);
       assert.equal((await boundQueues()).get(1), b.id);
       const pools = await netdev.listPagePools(env.ifindexLocal);
-      assert.ok(pools.some((p) => p.dmabuf === b.id), 'a page pool takes memory from the binding');
+      assert.ok(
+        pools.some((p) => p.dmabuf === b.id),
+        'a page pool takes memory from the binding',
+      );
 
       await assert.rejects(bindRx(env.ifLocal, [1], buf), reason('QUEUE_BUSY', /designated queue already memory provider bound/));
     } finally {
@@ -122,7 +128,9 @@ describe('bindings on the patched netdevsim', function () {
 
   it('unbinds when the owning process is killed with SIGKILL', async () => {
     const root = path.resolve(__dirname, '../../..');
-    const child = start([process.execPath, '--import', 'tsx', path.join(__dirname, '../fixtures/hold-binding.ts'), env.ifLocal, '2'], { cwd: root });
+    const child = start([process.execPath, '--import', 'tsx', path.join(__dirname, '../fixtures/hold-binding.ts'), env.ifLocal, '2'], {
+      cwd: root,
+    });
     await child.waitFor('\n', 'stdout');
     const { id } = JSON.parse(child.stdout.split('\n')[0]!) as { id: number };
     assert.equal((await boundQueues()).get(2), id);

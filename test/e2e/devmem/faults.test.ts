@@ -66,7 +66,9 @@ class ScratchPair {
     execFileSync('ip', ['-n', env.netnsRemote, 'addr', 'add', `${addrRemote}/24`, 'dev', peer]);
     execFileSync('ip', ['-n', env.netnsRemote, 'link', 'set', peer, 'up']);
     this.ifindex = Number(fs.readFileSync(`/sys/class/net/${this.local}/ifindex`, 'utf8'));
-    const peerIndex = Number(execFileSync('ip', ['netns', 'exec', env.netnsRemote, 'cat', `/sys/class/net/${peer}/ifindex`], { encoding: 'utf8' }));
+    const peerIndex = Number(
+      execFileSync('ip', ['netns', 'exec', env.netnsRemote, 'cat', `/sys/class/net/${peer}/ifindex`], { encoding: 'utf8' }),
+    );
     // link_device resolves "NETNS_FD:IFINDEX" in the writing process.
     const a = fs.openSync(`/run/netns/${env.netnsLocal}`, 'r');
     const b = fs.openSync(`/run/netns/${env.netnsRemote}`, 'r');
@@ -120,7 +122,9 @@ class ScratchPair {
       // What still holds buffers: sockets (an orphan retransmitting), page pools.
       const sockets = execFileSync('ss', ['-tanoie'], { encoding: 'utf8' });
       const pools = JSON.stringify(await netdev.listPagePools().catch((e: unknown) => String(e)));
-      assert.fail(`a dma-buf is still attached to netdevsim${this.id} 30 s after everything was closed: the binding was never freed\n${sockets}\n${pools}`);
+      assert.fail(
+        `a dma-buf is still attached to netdevsim${this.id} 30 s after everything was closed: the binding was never freed\n${sockets}\n${pools}`,
+      );
     }
   }
 }
@@ -129,7 +133,10 @@ class ScratchPair {
 function dmabufAttachedTo(device: string): boolean {
   const info = '/sys/kernel/debug/dma_buf/bufinfo';
   if (!fs.existsSync(info)) execFileSync('mount', ['-t', 'debugfs', 'debugfs', '/sys/kernel/debug']);
-  return fs.readFileSync(info, 'utf8').split('\n').some((line) => line.trim() === device);
+  return fs
+    .readFileSync(info, 'utf8')
+    .split('\n')
+    .some((line) => line.trim() === device);
 }
 
 /** Resolves with the error of the next 'deviceRemoved' event. */
@@ -225,7 +232,10 @@ describe('faults on the patched netdevsim', function () {
       assert.equal(rx.deviceRemoved, true);
       assert.equal(rx.closed, false, 'the binding stays open until its owner closes it');
       await assert.rejects(netdev.listQueues(pair.ifindex), (e: unknown) => e instanceof DevmemError && e.reason === 'NO_SUCH_DEVICE');
-      await assert.rejects(bindRx(pair.local, [0], dmabuf), (e: unknown) => e instanceof DevmemError && e.reason === 'NO_SUCH_DEVICE' && e.message.includes(pair.local));
+      await assert.rejects(
+        bindRx(pair.local, [0], dmabuf),
+        (e: unknown) => e instanceof DevmemError && e.reason === 'NO_SUCH_DEVICE' && e.message.includes(pair.local),
+      );
       rx.close();
       assert.equal(rx.closed, true);
       // The dma-buf outlives the device and stays usable.
@@ -296,33 +306,39 @@ describe('faults on the patched netdevsim', function () {
     }
   });
 
-  txRemovalTest?.('the interface is deleted under a TX binding: the binding reports DEVICE_REMOVED, sends are refused, close() does not crash the kernel', async function () {
-    const pair = new ScratchPair(25, '10.77.25.1', '10.77.25.2');
-    const dmabuf = allocUdmabuf(MiB);
-    const server = createServer({ host: '127.0.0.1', port: nextPort++ });
-    try {
-      const tx = await bindTx(pair.local, dmabuf);
-      await server.listen();
-      const [sock, peer] = await Promise.all([connect({ host: '127.0.0.1', port: server.address()!.port }), server.accept()]);
-      const removal = nextRemoval(tx);
-      pair.deleteLocal();
-      const err = await removal;
-      assert.equal(err.reason, 'DEVICE_REMOVED');
-      assert.ok(err.message.includes(pair.local) && err.message.includes(`TX binding ${tx.id}`), err.message);
-      assert.equal(tx.deviceRemoved, true);
-      const before = sock.stats().zerocopySends;
-      await assert.rejects(sock.sendDmabuf(tx, { offset: 0, length: 4096 }), (e: unknown) => e instanceof DevmemError && e.reason === 'DEVICE_REMOVED');
-      assert.equal(sock.stats().zerocopySends, before, 'refused before any syscall');
-      sock.close();
-      peer.close();
-      // Printed first: on a kernel with the bug the guest dies in the next line.
-      console.log('      DEVICE_REMOVED reported and the send refused; closing the TX binding');
-      tx.close(); // netdev_nl_sock_priv_destroy() on the freed net_device, up to at least 7.3.4
-      assert.equal(tx.closed, true);
-    } finally {
-      server.close();
-      dmabuf.close();
-      await pair.remove();
-    }
-  });
+  txRemovalTest?.(
+    'the interface is deleted under a TX binding: the binding reports DEVICE_REMOVED, sends are refused, close() does not crash the kernel',
+    async function () {
+      const pair = new ScratchPair(25, '10.77.25.1', '10.77.25.2');
+      const dmabuf = allocUdmabuf(MiB);
+      const server = createServer({ host: '127.0.0.1', port: nextPort++ });
+      try {
+        const tx = await bindTx(pair.local, dmabuf);
+        await server.listen();
+        const [sock, peer] = await Promise.all([connect({ host: '127.0.0.1', port: server.address()!.port }), server.accept()]);
+        const removal = nextRemoval(tx);
+        pair.deleteLocal();
+        const err = await removal;
+        assert.equal(err.reason, 'DEVICE_REMOVED');
+        assert.ok(err.message.includes(pair.local) && err.message.includes(`TX binding ${tx.id}`), err.message);
+        assert.equal(tx.deviceRemoved, true);
+        const before = sock.stats().zerocopySends;
+        await assert.rejects(
+          sock.sendDmabuf(tx, { offset: 0, length: 4096 }),
+          (e: unknown) => e instanceof DevmemError && e.reason === 'DEVICE_REMOVED',
+        );
+        assert.equal(sock.stats().zerocopySends, before, 'refused before any syscall');
+        sock.close();
+        peer.close();
+        // Printed first: on a kernel with the bug the guest dies in the next line.
+        console.log('      DEVICE_REMOVED reported and the send refused; closing the TX binding');
+        tx.close(); // netdev_nl_sock_priv_destroy() on the freed net_device, up to at least 7.3.4
+        assert.equal(tx.closed, true);
+      } finally {
+        server.close();
+        dmabuf.close();
+        await pair.remove();
+      }
+    },
+  );
 });

@@ -120,7 +120,7 @@ describe('leaks and lifetimes on the patched netdevsim', function () {
     assert.ok((await boundQueues()).length > 0, 'the worker is bound while streaming');
     await worker.terminate();
     assert.equal(await fdsSettle(before), before, 'the worker closed its sockets, netlink sockets and dma-buf');
-    assert.deepEqual(await boundQueues(), [], 'the worker\'s binding is gone with it');
+    assert.deepEqual(await boundQueues(), [], "the worker's binding is gone with it");
     await sending;
   });
 });

@@ -48,21 +48,30 @@ describe('dma-buf memory in the guest', () => {
 
   it('refuses out-of-range access and use after close', () => {
     const buf = allocUdmabuf(8192);
-    assert.throws(() => buf.read(8190, 4), (e: unknown) => e instanceof DevmemError && e.reason === 'INVALID_ARGUMENT');
+    assert.throws(
+      () => buf.read(8190, 4),
+      (e: unknown) => e instanceof DevmemError && e.reason === 'INVALID_ARGUMENT',
+    );
     assert.throws(() => buf.write(-1, Buffer.alloc(1)), DevmemError);
     buf.close();
     buf.close(); // idempotent
-    assert.throws(() => buf.map(), (e: unknown) => e instanceof DevmemError && e.reason === 'CLOSED');
+    assert.throws(
+      () => buf.map(),
+      (e: unknown) => e instanceof DevmemError && e.reason === 'CLOSED',
+    );
   });
 
   it('checks the size against size_limit_mb before asking the kernel', () => {
     const limit = udmabufSizeLimit();
     assert.equal(limit, Number(require('node:fs').readFileSync('/sys/module/udmabuf/parameters/size_limit_mb', 'utf8')) * 1024 * 1024);
-    assert.throws(() => allocUdmabuf(limit + 4096), (e: unknown) => {
-      assert.ok(e instanceof DevmemError);
-      assert.equal(e.reason, 'UDMABUF_SIZE_LIMIT');
-      assert.match(e.message, /size_limit_mb/);
-      return true;
-    });
+    assert.throws(
+      () => allocUdmabuf(limit + 4096),
+      (e: unknown) => {
+        assert.ok(e instanceof DevmemError);
+        assert.equal(e.reason, 'UDMABUF_SIZE_LIMIT');
+        assert.match(e.message, /size_limit_mb/);
+        return true;
+      },
+    );
   });
 });

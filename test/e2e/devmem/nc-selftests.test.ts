@@ -138,9 +138,16 @@ describe('devmem nc as the kernel selftests run it', function () {
       assert.equal(r.signal, 'SIGTERM', describeRun(r));
       assert.doesNotMatch(r.stderr, /restore on SIGTERM failed|could not undo|can't disable/, describeRun(r));
       // All three NIC changes came back, the binding first when there was one.
-      const undone = r.stderr.split('\n').filter((l) => l.startsWith('undid: ')).map((l) => l.split(' ').slice(1, 3).join(' '));
+      const undone = r.stderr
+        .split('\n')
+        .filter((l) => l.startsWith('undid: '))
+        .map((l) => l.split(' ').slice(1, 3).join(' '));
       const expected = ['ethtool -N', 'ethtool -X', 'ethtool -G'];
-      assert.deepEqual(undone.filter((u) => !u.startsWith('bind-rx')), expected, describeRun(r));
+      assert.deepEqual(
+        undone.filter((u) => !u.startsWith('bind-rx')),
+        expected,
+        describeRun(r),
+      );
       if (undone.some((u) => u.startsWith('bind-rx'))) assert.ok(undone[0]!.startsWith('bind-rx'), describeRun(r));
     });
   }

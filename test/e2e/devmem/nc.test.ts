@@ -24,14 +24,29 @@ describe('devmem nc (ncdevmem-compatible) on the patched netdevsim', function ()
       const port = nextPort++;
       const nc = startNc(['-l', '-f', env.ifLocal, '-s', local, '-p', String(port), '-c', remote, '-v', '7']);
       await nc.waitFor('waiting for a connection');
-      const peer = startPeer(['send', '--host', local, '--port', String(port), '--bind', remote, '--bytes', String(1024), '--pattern', '7']);
+      const peer = startPeer([
+        'send',
+        '--host',
+        local,
+        '--port',
+        String(port),
+        '--bind',
+        remote,
+        '--bytes',
+        String(1024),
+        '--pattern',
+        '7',
+      ]);
       const r = await nc.done;
       await peer.done;
       assert.equal(r.code, 0, describeRun(r));
       assert.match(r.stderr, /did: ethtool -N \S+ flow-type tcp[46] src-ip \S+ dst-ip \S+ src-port \d+ dst-port \d+ action 3 \(rule \d+\)/);
       assert.match(r.stderr, /client exited: 1024 bytes/);
       // The kernel's order: unbind, then the rule, RSS, and the rings last.
-      const undone = r.stderr.split('\n').filter((l) => l.startsWith('undid: ')).map((l) => l.split(' ')[1]);
+      const undone = r.stderr
+        .split('\n')
+        .filter((l) => l.startsWith('undid: '))
+        .map((l) => l.split(' ')[1]);
       assert.deepEqual(undone, ['bind-rx', 'ethtool', 'ethtool', 'ethtool']);
       assert.match(r.stderr, /undid: bind-rx[^\n]*\nundid: ethtool -N[^\n]*\nundid: ethtool -X[^\n]*\nundid: ethtool -G/);
     });
@@ -42,7 +57,19 @@ describe('devmem nc (ncdevmem-compatible) on the patched netdevsim', function ()
     const port = nextPort++;
     const nc = startNc(['-l', '-f', env.ifLocal, '-s', env.addr4Local, '-p', String(port), '-c', env.addr4Remote, '-v', '7']);
     await nc.waitFor('waiting for a connection');
-    const peer = startPeer(['send', '--host', env.addr4Local, '--port', String(port), '--bind', env.addr4Remote, '--bytes', String(1 << 20), '--pattern', '6']);
+    const peer = startPeer([
+      'send',
+      '--host',
+      env.addr4Local,
+      '--port',
+      String(port),
+      '--bind',
+      env.addr4Remote,
+      '--bytes',
+      String(1 << 20),
+      '--pattern',
+      '6',
+    ]);
     const r = await nc.done;
     peer.child.kill();
     await peer.done;
@@ -54,7 +81,19 @@ describe('devmem nc (ncdevmem-compatible) on the patched netdevsim', function ()
     const port = nextPort++;
     const nc = startNc(['-l', '-f', env.ifLocal, '-s', env.addr4Local, '-p', String(port)]);
     await nc.waitFor('waiting for a connection');
-    const peer = startPeer(['send', '--host', env.addr4Local, '--port', String(port), '--bind', env.addr4Remote, '--bytes', String(100_000), '--pattern', '7']);
+    const peer = startPeer([
+      'send',
+      '--host',
+      env.addr4Local,
+      '--port',
+      String(port),
+      '--bind',
+      env.addr4Remote,
+      '--bytes',
+      String(100_000),
+      '--pattern',
+      '7',
+    ]);
     const r = await nc.done;
     await peer.done;
     assert.equal(r.code, 0, describeRun(r));
@@ -67,16 +106,35 @@ describe('devmem nc (ncdevmem-compatible) on the patched netdevsim', function ()
     const port = nextPort++;
     const nc = startNc(['-l', '-f', env.ifLocal, '-s', env.addr4Local, '-p', String(port), '-v', '7', '--json']);
     await nc.waitFor('waiting for a connection');
-    const peer = startPeer(['send', '--host', env.addr4Local, '--port', String(port), '--bind', env.addr4Remote, '--bytes', String(4096), '--pattern', '7']);
+    const peer = startPeer([
+      'send',
+      '--host',
+      env.addr4Local,
+      '--port',
+      String(port),
+      '--bind',
+      env.addr4Remote,
+      '--bytes',
+      String(4096),
+      '--pattern',
+      '7',
+    ]);
     const r = await nc.done;
     await peer.done;
     assert.equal(r.code, 0, describeRun(r));
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const kinds = events.map((e) => e.event);
-    for (const k of ['nic-step', 'bound', 'listening', 'connection', 'received', 'summary']) assert.ok(kinds.includes(k), `no ${k} event in ${kinds.join(',')}`);
+    for (const k of ['nic-step', 'bound', 'listening', 'connection', 'received', 'summary'])
+      assert.ok(kinds.includes(k), `no ${k} event in ${kinds.join(',')}`);
     // The events form a timeline: t (ms since the process started) never goes back.
     const times = events.map((e) => e.t as number);
-    assert.deepEqual([...times].sort((a, b) => a - b), times);
+    assert.deepEqual(
+      [...times].sort((a, b) => a - b),
+      times,
+    );
     assert.equal(events.find((e) => e.event === 'listening')!.port, port);
     const summary = events.at(-1)!;
     assert.equal(summary.event, 'summary');

@@ -33,7 +33,9 @@ async function plainFlows(flows: number, bytes: number): Promise<{ whole: number
     });
   });
   await new Promise<void>((r) => srv.listen(port, env.addr4Local, r));
-  const peers = Array.from({ length: flows }, () => startPeer(['send', '--host', env.addr4Local, '--port', String(port), '--bytes', String(bytes)]));
+  const peers = Array.from({ length: flows }, () =>
+    startPeer(['send', '--host', env.addr4Local, '--port', String(port), '--bytes', String(bytes)]),
+  );
   await Promise.race([finished, new Promise((r) => setTimeout(r, 30_000))]);
   for (const p of peers) p.child.kill();
   await Promise.all(peers.map((p) => p.done));

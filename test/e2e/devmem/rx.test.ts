@@ -65,7 +65,10 @@ describe('devmem receive on the patched netdevsim', function () {
       assert.equal(s.releasedTokens, dmabufFragments, 'the kernel freed exactly as many fragments as arrived');
       assert.equal(s.outstandingTokens, 0);
       assert.equal(s.shortReleases, 0);
-      assert.ok(s.dontneedCalls <= Math.ceil(dmabufFragments / 1024) + batches, `${s.dontneedCalls} DONTNEED calls for ${dmabufFragments} fragments in ${batches} batches`);
+      assert.ok(
+        s.dontneedCalls <= Math.ceil(dmabufFragments / 1024) + batches,
+        `${s.dontneedCalls} DONTNEED calls for ${dmabufFragments} fragments in ${batches} batches`,
+      );
     });
   });
 
@@ -76,7 +79,15 @@ describe('devmem receive on the patched netdevsim', function () {
       const port = nextPort++;
       // A window far below the 64 buffers, so out-of-order segments cannot
       // take the last buffer the missing in-order segment needs.
-      const server = createServer({ host: env.addr4Local, port, binding, dmabuf, release: 'manual', receiveBufferSize: 16 * 1024, starvationTimeout: 500 });
+      const server = createServer({
+        host: env.addr4Local,
+        port,
+        binding,
+        dmabuf,
+        release: 'manual',
+        receiveBufferSize: 16 * 1024,
+        starvationTimeout: 500,
+      });
       await server.listen();
       const total = MiB;
       const sending = sendFromRemote(env.addr4Local, port, total);
@@ -121,7 +132,10 @@ describe('devmem receive on the patched netdevsim', function () {
         assert.equal(sock.closed, false, 'a stall is not an error');
         assert.ok(starved.length >= 1, "the stall was reported with 'starved'");
         assert.ok(starved[0]!.outstandingBytes > 0);
-        assert.ok(published.some((m) => m.socket === sock && m.outstandingBytes === starved[0]!.outstandingBytes), 'devmem-tcp:rx:starved');
+        assert.ok(
+          published.some((m) => m.socket === sock && m.outstandingBytes === starved[0]!.outstandingBytes),
+          'devmem-tcp:rx:starved',
+        );
         dc.unsubscribe('devmem-tcp:rx:starved', onStarved);
         for (const b of held.splice(0)) b.release();
         // Now drain to the end, releasing as we go.

@@ -3,7 +3,16 @@ import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { AbortError, allocUdmabuf, bindTx, connect, DevmemError, type DmaBuf, type SendAbortError, type TxBinding } from '../../../lib/index';
+import {
+  AbortError,
+  allocUdmabuf,
+  bindTx,
+  connect,
+  DevmemError,
+  type DmaBuf,
+  type SendAbortError,
+  type TxBinding,
+} from '../../../lib/index';
 import { pattern } from '../../support/pattern.cjs';
 import { e2eEnv } from '../helpers/env';
 import { startRemote } from '../helpers/remote';
@@ -117,10 +126,20 @@ describe('devmem transmit on the patched netdevsim', function () {
     dmabuf.write(0, pattern(0, 16 * MiB));
   });
 
-  it('sends through our TX into our RX, with the bytes checked in the receiver\'s dma-buf', async () => {
+  it("sends through our TX into our RX, with the bytes checked in the receiver's dma-buf", async () => {
     const port = nextPort++;
     const total = 8 * MiB;
-    const rx = startRemote([process.execPath, '--import', 'tsx', RX_REMOTE, env.ifRemote, env.addr4Remote, String(port), String(total), String(env.queues)]);
+    const rx = startRemote([
+      process.execPath,
+      '--import',
+      'tsx',
+      RX_REMOTE,
+      env.ifRemote,
+      env.addr4Remote,
+      String(port),
+      String(total),
+      String(env.queues),
+    ]);
     await rx.ready;
     const sock = await connect({ host: env.addr4Remote, port, bindToDevice: env.ifLocal });
     await sock.sendDmabuf(binding, { offset: 0, length: total });
@@ -132,7 +151,7 @@ describe('devmem transmit on the patched netdevsim', function () {
     assert.equal(got.dmabufBytes, total, 'the receiver got it all in device memory');
   });
 
-  it('reports a binding on a device that is not the route\'s as ROUTE_NOT_ON_BOUND_DEVICE', async () => {
+  it("reports a binding on a device that is not the route's as ROUTE_NOT_ON_BOUND_DEVICE", async () => {
     // A second netdevsim device, created from this namespace so its port lands here.
     const id = 90 + randomInt(0, 9);
     fs.writeFileSync('/sys/bus/netdevsim/new_device', `${id} 1 1`);

@@ -87,8 +87,7 @@ export function describeGuestEnvironment(expectedMode: E2eMode): void {
     describe('TCP across the linked ports', function () {
       for (const family of ['IPv4', 'IPv6'] as const) {
         it(`1 MiB sent from ${env.netnsRemote} arrives intact over ${family}`, async function () {
-          const [local, remote] =
-            family === 'IPv4' ? [env.addr4Local, env.addr4Remote] : [env.addr6Local, env.addr6Remote];
+          const [local, remote] = family === 'IPv4' ? [env.addr4Local, env.addr4Remote] : [env.addr6Local, env.addr6Remote];
           const data = randomBytes(MIB);
           const transfer = await receiveFromRemote(local, data);
           assert.equal(transfer.clientAddress, remote, 'the client did not use the remote port address');

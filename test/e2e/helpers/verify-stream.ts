@@ -3,7 +3,11 @@
 import type { DevmemSocket, DmaBuf } from '../../../lib/index';
 import { countMismatches } from '../../support/pattern.cjs';
 
-export async function verifyPatternStream(sock: DevmemSocket, dmabuf: DmaBuf, limit = Infinity): Promise<{ bytes: number; mismatches: number }> {
+export async function verifyPatternStream(
+  sock: DevmemSocket,
+  dmabuf: DmaBuf,
+  limit = Infinity,
+): Promise<{ bytes: number; mismatches: number }> {
   let bytes = 0;
   let mismatches = 0;
   for await (const batch of sock) {

@@ -15,7 +15,7 @@ describe('bindings on stock netdevsim (negative cases)', function () {
     await ethtool.setRings(env.ifLocal, { tcpDataSplit: 'unknown' });
   });
 
-  it('bind-rx gives DEVICE_UNSUPPORTED with the kernel\'s DMA message', async () => {
+  it("bind-rx gives DEVICE_UNSUPPORTED with the kernel's DMA message", async () => {
     using buf = allocUdmabuf(4 * 1024 * 1024);
     await assert.rejects(bindRx(env.ifLocal, [1], buf), (e: unknown) => {
       assert.ok(e instanceof DevmemError);

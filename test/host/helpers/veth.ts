@@ -12,7 +12,10 @@ export class VethPair {
   readonly local: string;
   readonly peer: string;
 
-  constructor(readonly rxQueues: number, readonly txQueues: number) {
+  constructor(
+    readonly rxQueues: number,
+    readonly txQueues: number,
+  ) {
     const tag = randomBytes(3).toString('hex');
     this.netns = `dmt-${tag}`;
     this.local = `dmt${tag}a`;
@@ -21,8 +24,22 @@ export class VethPair {
 
   create(): this {
     ip('netns', 'add', this.netns);
-    ip('link', 'add', this.local, 'numrxqueues', String(this.rxQueues), 'numtxqueues', String(this.txQueues),
-      'type', 'veth', 'peer', 'name', this.peer, 'netns', this.netns);
+    ip(
+      'link',
+      'add',
+      this.local,
+      'numrxqueues',
+      String(this.rxQueues),
+      'numtxqueues',
+      String(this.txQueues),
+      'type',
+      'veth',
+      'peer',
+      'name',
+      this.peer,
+      'netns',
+      this.netns,
+    );
     ip('link', 'set', this.local, 'up');
     ip('-n', this.netns, 'link', 'set', this.peer, 'up');
     return this;

@@ -2,7 +2,18 @@
 // Builds the cache directory of one kernel: Debian's vmlinuz and the modules the guest
 // needs, plus netdevsim.ko built out of tree twice (stock, and with the devmem-e2e
 // patch) in a trixie chroot (scripts/vm/build-netdevsim.sh).
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { debianMirror, download } from './apt.mjs';
 import { artifactPaths, kernelDir, writeStamp } from './cache.mjs';
@@ -20,10 +31,18 @@ import { onCleanup } from './cleanup.mjs';
 // Loaded by the guest init in this order (dependencies are added automatically):
 // 9p for the host root share, veth and dummy for tests that want them, the clsact
 // qdisc and the BPF classifier for the netkit selftests' tc programs.
-export const GUEST_MODULES = ['netfs', '9pnet', '9pnet_virtio', '9p', 'veth', 'dummy', 'sch_ingress', 'cls_bpf'];
+// vgem (with drm and drm_shmem_helper, pulled in as its dependencies) is the lab's DRM
+// PRIME exporter: allocDrm's buffers, bound and received into like a GPU's.
+export const GUEST_MODULES = ['netfs', '9pnet', '9pnet_virtio', '9p', 'veth', 'dummy', 'sch_ingress', 'cls_bpf', 'vgem'];
 
 // Kernel options the harness relies on; a kernel without them is not worth booting.
-const REQUIRED_CONFIG = ['CONFIG_NET_DEVMEM=y', 'CONFIG_UDMABUF=y', 'CONFIG_DMABUF_HEAPS_SYSTEM=y', 'CONFIG_VIRTIO_PCI=y', 'CONFIG_NETKIT=y'];
+const REQUIRED_CONFIG = [
+  'CONFIG_NET_DEVMEM=y',
+  'CONFIG_UDMABUF=y',
+  'CONFIG_DMABUF_HEAPS_SYSTEM=y',
+  'CONFIG_VIRTIO_PCI=y',
+  'CONFIG_NETKIT=y',
+];
 
 /**
  * @param {string | undefined} configPath
@@ -99,7 +118,8 @@ function checkNetdevsimBuilds(kos, release) {
     const vermagic = modinfo(ko, 'vermagic') ?? '';
     if (!vermagic.startsWith(`${release} `)) throw new HarnessError(`netdevsim (${variant}) has vermagic "${vermagic}", not ${release}`);
     const marked = modinfo(ko, 'devmem_e2e') !== undefined;
-    if (marked !== (variant === 'devmem')) throw new HarnessError(`netdevsim (${variant}): devmem_e2e marker ${marked ? 'present' : 'missing'}`);
+    if (marked !== (variant === 'devmem'))
+      throw new HarnessError(`netdevsim (${variant}): devmem_e2e marker ${marked ? 'present' : 'missing'}`);
   }
 }
 

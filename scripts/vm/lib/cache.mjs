@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { compareCandidatesNewestFirst } from './debian-kernels.mjs';
 
 // Bump when the layout or the way artifacts are built changes: older caches are rebuilt.
-export const CACHE_FORMAT = 2; // 2: sch_ingress and cls_bpf among the guest modules
+export const CACHE_FORMAT = 3; // 2: sch_ingress and cls_bpf among the guest modules; 3: vgem
 const RELEASE_DIR_RE = /^\d+\.\d+\.\d+\+deb\d+-amd64$/;
 
 /**

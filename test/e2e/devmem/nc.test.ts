@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import { ethtool, readNicState } from '../../../lib/index';
 import { ncdevmemPattern } from '../../support/ncdevmem';
 import { e2eEnv } from '../helpers/env';
-import { checkNicStateKept, describeRun, runNc, startNc, startPeer } from '../helpers/nc';
+import { checkNicStateKept, describeRun, ncReceive, runNc, startNc, startPeer } from '../helpers/nc';
 
 const env = e2eEnv();
 let nextPort = 6201;
@@ -22,23 +22,7 @@ describe('devmem nc (ncdevmem-compatible) on the patched netdevsim', function ()
 
     it(`check_rx (${family}): -l -s -c -p -v 7 validates the pattern from a 5-tuple-steered peer and exits 0`, async () => {
       const port = nextPort++;
-      const nc = startNc(['-l', '-f', env.ifLocal, '-s', local, '-p', String(port), '-c', remote, '-v', '7']);
-      await nc.waitFor('waiting for a connection');
-      const peer = startPeer([
-        'send',
-        '--host',
-        local,
-        '--port',
-        String(port),
-        '--bind',
-        remote,
-        '--bytes',
-        String(1024),
-        '--pattern',
-        '7',
-      ]);
-      const r = await nc.done;
-      await peer.done;
+      const r = await ncReceive(['-f', env.ifLocal, '-c', remote, '-v', '7'], { host: local, port, from: remote, bytes: 1024, period: 7 });
       assert.equal(r.code, 0, describeRun(r));
       assert.match(r.stderr, /did: ethtool -N \S+ flow-type tcp[46] src-ip \S+ dst-ip \S+ src-port \d+ dst-port \d+ action 3 \(rule \d+\)/);
       assert.match(r.stderr, /client exited: 1024 bytes/);
@@ -55,47 +39,20 @@ describe('devmem nc (ncdevmem-compatible) on the patched netdevsim', function ()
   it('check_rx: a 1 MiB stream with the pattern broken in one byte fails with exit 1', async () => {
     // The validator must be able to fail: send the pattern for period 6 to a -v 7 receiver.
     const port = nextPort++;
-    const nc = startNc(['-l', '-f', env.ifLocal, '-s', env.addr4Local, '-p', String(port), '-c', env.addr4Remote, '-v', '7']);
-    await nc.waitFor('waiting for a connection');
-    const peer = startPeer([
-      'send',
-      '--host',
-      env.addr4Local,
-      '--port',
-      String(port),
-      '--bind',
-      env.addr4Remote,
-      '--bytes',
-      String(1 << 20),
-      '--pattern',
-      '6',
-    ]);
-    const r = await nc.done;
-    peer.child.kill();
-    await peer.done;
+    const r = await ncReceive(['-f', env.ifLocal, '-c', env.addr4Remote, '-v', '7'], {
+      host: env.addr4Local,
+      port,
+      from: env.addr4Remote,
+      bytes: 1 << 20,
+      period: 6,
+    });
     assert.equal(r.code, 1, describeRun(r));
     assert.match(r.stderr, /pattern mismatch at byte 5: expected 0x6, got 0xa/);
   });
 
   it('RX without -v writes the payload to stdout, byte for byte', async () => {
     const port = nextPort++;
-    const nc = startNc(['-l', '-f', env.ifLocal, '-s', env.addr4Local, '-p', String(port)]);
-    await nc.waitFor('waiting for a connection');
-    const peer = startPeer([
-      'send',
-      '--host',
-      env.addr4Local,
-      '--port',
-      String(port),
-      '--bind',
-      env.addr4Remote,
-      '--bytes',
-      String(100_000),
-      '--pattern',
-      '7',
-    ]);
-    const r = await nc.done;
-    await peer.done;
+    const r = await ncReceive(['-f', env.ifLocal], { host: env.addr4Local, port, from: env.addr4Remote, bytes: 100_000, period: 7 });
     assert.equal(r.code, 0, describeRun(r));
     assert.equal(r.stdout, ncdevmemPattern(7, 100_000).toString());
     // No -c: the 3-tuple rule.
@@ -104,23 +61,13 @@ describe('devmem nc (ncdevmem-compatible) on the patched netdevsim', function ()
 
   it('RX with --json prints NDJSON events ending in a summary, and no payload', async () => {
     const port = nextPort++;
-    const nc = startNc(['-l', '-f', env.ifLocal, '-s', env.addr4Local, '-p', String(port), '-v', '7', '--json']);
-    await nc.waitFor('waiting for a connection');
-    const peer = startPeer([
-      'send',
-      '--host',
-      env.addr4Local,
-      '--port',
-      String(port),
-      '--bind',
-      env.addr4Remote,
-      '--bytes',
-      String(4096),
-      '--pattern',
-      '7',
-    ]);
-    const r = await nc.done;
-    await peer.done;
+    const r = await ncReceive(['-f', env.ifLocal, '-v', '7', '--json'], {
+      host: env.addr4Local,
+      port,
+      from: env.addr4Remote,
+      bytes: 4096,
+      period: 7,
+    });
     assert.equal(r.code, 0, describeRun(r));
     const events = r.stdout
       .trim()

@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 
 import { allocUdmabuf, bindRx, createServer, type DmaBuf, type FragmentBatch, type RxBinding } from '../../../lib/index';
 import { countMismatches } from '../../support/pattern.cjs';
-import { allQueues, enableHeaderSplit } from '../helpers/devmem-rx';
+import { allQueues, enableHeaderSplit, receivePattern } from '../helpers/devmem-rx';
 import { e2eEnv } from '../helpers/env';
 import { sendFromRemote } from '../helpers/traffic';
 import { verifyPatternStream } from '../helpers/verify-stream';
@@ -36,38 +36,19 @@ describe('devmem receive on the patched netdevsim', function () {
 
   it('receives 64 MiB entirely as dma-buf fragments, intact, and returns every token', async () => {
     await withBinding(16 * MiB, async (binding, dmabuf) => {
-      const port = nextPort++;
-      const server = createServer({ host: env.addr4Local, port, binding, dmabuf });
-      await server.listen();
       const total = 64 * MiB;
-      const sending = sendFromRemote(env.addr4Local, port, total);
-      const sock = await server.accept();
-      let pos = 0;
-      let bad = 0;
-      let dmabufFragments = 0;
-      let batches = 0;
-      for await (const batch of sock) {
-        batches++;
-        for (let i = 0; i < batch.count; i++) if (batch.kinds[i] === 0) dmabufFragments++;
-        for (let i = 0; i < batch.count; i++) assert.equal(batch.dmabufIds[i], binding.id);
-        const data = batch.copyOut(dmabuf);
-        bad += countMismatches(data, pos);
-        pos += data.length;
-      }
-      const s = sock.stats();
-      sock.close(); // the sender waits for this before it exits
-      server.close();
-      await sending;
-      assert.equal(pos, total);
-      assert.equal(bad, 0, 'every byte read through the dma-buf view matches the pattern');
+      const r = await receivePattern(binding, dmabuf, total, nextPort++);
+      const s = r.stats;
+      assert.equal(r.bytes, total);
+      assert.equal(r.mismatches, 0, 'every byte read through the dma-buf view matches the pattern');
       assert.equal(s.dmabufBytes, total, 'all payload arrived in the dma-buf');
       assert.equal(s.linearBytes + s.hostBytes, 0);
-      assert.equal(s.releasedTokens, dmabufFragments, 'the kernel freed exactly as many fragments as arrived');
+      assert.equal(s.releasedTokens, r.dmabufFragments, 'the kernel freed exactly as many fragments as arrived');
       assert.equal(s.outstandingTokens, 0);
       assert.equal(s.shortReleases, 0);
       assert.ok(
-        s.dontneedCalls <= Math.ceil(dmabufFragments / 1024) + batches,
-        `${s.dontneedCalls} DONTNEED calls for ${dmabufFragments} fragments in ${batches} batches`,
+        s.dontneedCalls <= Math.ceil(r.dmabufFragments / 1024) + r.batches,
+        `${s.dontneedCalls} DONTNEED calls for ${r.dmabufFragments} fragments in ${r.batches} batches`,
       );
     });
   });

@@ -35,6 +35,46 @@ export function startPeer(args: string[]): { child: ChildProcess; done: Promise<
 
 export const describeRun = (r: NcResult): string => describeExit(r);
 
+/** Where {@link ncReceive}'s peer sends from and what. */
+export interface PeerSend {
+  /** The address and port nc listens on (its -s and -p). */
+  host: string;
+  port: number;
+  /** The remote address the peer binds to. */
+  from: string;
+  /** Bytes of ncdevmem's pattern for `period` (as with -v period). */
+  bytes: number;
+  period: number;
+}
+
+/**
+ * `devmem nc -l -s HOST -p PORT ARGS` fed by `devmem peer send` from the remote
+ * netns; resolves with nc's exit once both have ended (the peer is stopped if
+ * nc ended first, as it does on a mismatch).
+ */
+export async function ncReceive(args: string[], send: PeerSend): Promise<NcResult> {
+  const nc = startNc(['-l', '-s', send.host, '-p', String(send.port), ...args]);
+  await nc.waitFor('waiting for a connection');
+  const port = String(send.port);
+  const peer = startPeer([
+    'send',
+    '--host',
+    send.host,
+    '--port',
+    port,
+    '--bind',
+    send.from,
+    '--bytes',
+    String(send.bytes),
+    '--pattern',
+    String(send.period),
+  ]);
+  const r = await nc.done;
+  peer.child.kill();
+  await peer.done;
+  return r;
+}
+
 /**
  * Registers hooks that read the NIC state of `iface` before each test of the
  * calling suite and fail the test if it differs afterwards: every run,

@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 
 import { probe, type ProbeReport } from '../../lib/index';
+import { table } from '../../bench/stats';
 
 export const PROBE_HELP = `Usage: devmem [probe] [--json] [--iface NAME]
 
@@ -18,18 +19,6 @@ Options:
 
 function yesNo(b: boolean): string {
   return b ? 'yes' : 'no';
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows
-    .map((r) =>
-      r
-        .map((c, i) => c.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
 }
 
 function renderProbe(r: ProbeReport): string {

@@ -5,7 +5,7 @@
  */
 import * as dc from 'node:diagnostics_channel';
 
-import type { DmaBuf } from './dmabuf';
+import type { DmaBuf, DmaBufView } from './dmabuf';
 import { DevmemError, invalidArgument } from './errors';
 import type { NativeBatch } from './native';
 
@@ -181,9 +181,36 @@ export class FragmentBatch {
     if (this.dmabufBytes === 0) copy(undefined);
     else {
       if (!dmabuf || typeof dmabuf.map !== 'function') throw new TypeError('copyOut needs the DmaBuf the fragments landed in');
-      dmabuf.map().withView(0, dmabuf.size, 'read', copy);
+      const view = dmabuf.map();
+      if (view.mappable) view.withView(0, dmabuf.size, 'read', copy);
+      else this.#copyThrough(view, out);
     }
     return out;
+  }
+
+  // Memory with no CPU view (CUDA): one copy per run of adjacent dma-buf
+  // fragments, which the NIC usually fills in order.
+  #copyThrough(view: DmaBufView, out: Uint8Array): void {
+    let pos = 0;
+    for (let i = 0; i < this.count;) {
+      const off = this.offsets[i]!;
+      let len = this.sizes[i]!;
+      if (this.kinds[i] !== FragmentKind.Dmabuf) {
+        out.set(this.linear.subarray(off, off + len), pos);
+        pos += len;
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (j < this.count && this.kinds[j] === FragmentKind.Dmabuf && this.offsets[j] === off + len) len += this.sizes[j++]!;
+      if (off + len > view.size)
+        throw invalidArgument(
+          `fragment ${i} [${off}, ${off + len}) lies outside the ${view.size}-byte dma-buf: pass the dma-buf the socket's binding uses`,
+        );
+      view.readInto(off, out.subarray(pos, pos + len));
+      pos += len;
+      i = j;
+    }
   }
 
   /** The linear and host chunks as Buffers (views into `linear`), in stream order. */

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 
 import { callSync, closedError, DevmemError, invalidArgument } from './errors';
-import { native, type NativeMapping } from './native';
+import { native, type NativeCudaMemory, type NativeMapping } from './native';
 
 const HUGEPAGE = 2 * 1024 * 1024;
 
@@ -34,11 +34,13 @@ export interface FromFdOptions {
   takeOwnership?: boolean;
 }
 
-function pageSize(): number {
+/** @internal */
+export function pageSize(): number {
   return native().constants.PAGE_SIZE;
 }
 
-function checkSize(size: unknown, align: number, what: string): number {
+/** @internal */
+export function checkSize(size: unknown, align: number, what: string): number {
   if (typeof size !== 'number') throw new TypeError(`${what} size must be a number, got ${typeof size}`);
   if (!Number.isSafeInteger(size) || size <= 0) throw invalidArgument(`${what} size must be a positive integer, got ${size}`);
   if (size % align !== 0)
@@ -46,7 +48,8 @@ function checkSize(size: unknown, align: number, what: string): number {
   return size;
 }
 
-function readFdinfo(fd: number): Map<string, string> | undefined {
+/** @internal A file descriptor's /proc fdinfo fields; undefined when the fd is not open. */
+export function readFdinfo(fd: number): Map<string, string> | undefined {
   let text: string;
   try {
     text = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
@@ -61,19 +64,27 @@ function readFdinfo(fd: number): Map<string, string> | undefined {
   return m;
 }
 
+/** What a view copies through: a CPU mapping, or a GPU library's copies. */
+type ViewBackend = NativeMapping | NativeCudaMemory;
+
 /**
- * A CPU view of a mappable dma-buf. Every access is bracketed by
- * DMA_BUF_IOCTL_SYNC with the matching READ/WRITE bits.
+ * CPU access to a dma-buf, whatever exported it. For memory the CPU can map
+ * (udmabuf, heaps, DRM) every access is bracketed by DMA_BUF_IOCTL_SYNC with
+ * the matching READ/WRITE bits; for CUDA memory read() and write() copy with
+ * cuMemcpy, and withView() fails with NO_CPU_VIEW.
  */
 export class DmaBufView {
-  readonly #map: NativeMapping;
+  readonly #map: ViewBackend;
   /** The mapping's length in bytes: the whole dma-buf. Every range must lie within it. */
   readonly size: number;
+  /** Whether withView() can hand out a zero-copy view (false for CUDA memory). */
+  readonly mappable: boolean;
 
   /** @internal */
-  constructor(map: NativeMapping, size: number) {
+  constructor(map: ViewBackend, size: number) {
     this.#map = map;
     this.size = size;
+    this.mappable = 'withView' in map;
   }
 
   #check(offset: unknown, length: unknown): void {
@@ -118,7 +129,10 @@ export class DmaBufView {
     if (access !== 'read' && access !== 'write' && access !== 'readwrite')
       throw invalidArgument(`access must be 'read', 'write' or 'readwrite', got ${JSON.stringify(access)}`);
     if (typeof fn !== 'function') throw new TypeError('fn must be a function');
-    return callSync('dmabuf', 'dma-buf view', () => this.#map.withView(offset, length, access, fn));
+    const map = this.#map;
+    if (!('withView' in map))
+      throw new DevmemError('device memory has no CPU view: read(), readInto() and write() copy instead', { reason: 'NO_CPU_VIEW' });
+    return callSync('dmabuf', 'dma-buf view', () => map.withView(offset, length, access, fn));
   }
 }
 
@@ -127,13 +141,15 @@ export class DmaBufView {
  * `dma-heap` ({@link allocDmaHeap}), `drm` ({@link allocDrm}), or `fd`
  * (adopted with {@link DmaBuf.fromFd}).
  */
-export type DmaBufKind = 'udmabuf' | 'dma-heap' | 'drm' | 'fd';
+export type DmaBufKind = 'udmabuf' | 'dma-heap' | 'drm' | 'cuda' | 'fd';
 
 /** @internal Where a DmaBuf came from, for its constructor. */
 export interface DmaBufOrigin {
   kind: DmaBufKind;
-  device?: string;
+  device?: string | number;
   driver?: string;
+  /** CUDA memory: copies go through it, and close() frees it. */
+  cuda?: NativeCudaMemory;
 }
 
 /** A dma-buf file descriptor owned by this object. */
@@ -153,13 +169,22 @@ export class DmaBuf {
   readonly exporter: string;
   /** Which allocator made it, or `fd` for an adopted one. */
   readonly kind: DmaBufKind;
-  /** For `drm`: the card node it was made on, e.g. `/dev/dri/card0`. */
-  readonly device: string | undefined;
+  /**
+   * For `drm`: the card node it was made on, e.g. `/dev/dri/card0`. For
+   * `cuda`: the device ordinal.
+   */
+  readonly device: string | number | undefined;
+  /**
+   * For `cuda`: the device address the dma-buf starts at (offset 0 of every
+   * fragment), for handing to CUDA kernels and libraries.
+   */
+  readonly devicePtr: bigint | undefined;
   /** For `drm`: the DRM driver that made it (`vgem`, `amdgpu`, `i915`, ...). */
   readonly driver: string | undefined;
   #closed = false;
   #view: DmaBufView | undefined;
   #map: NativeMapping | undefined;
+  readonly #cuda: NativeCudaMemory | undefined;
 
   /** @internal */
   constructor(fd: number, size: number, exporter: string, origin: DmaBufOrigin) {
@@ -169,6 +194,8 @@ export class DmaBuf {
     this.kind = origin.kind;
     this.device = origin.device;
     this.driver = origin.driver;
+    this.#cuda = origin.cuda;
+    this.devicePtr = origin.cuda?.devicePtr;
   }
 
   /**
@@ -201,8 +228,11 @@ export class DmaBuf {
   map(): DmaBufView {
     if (this.#closed) throw closedError('the dma-buf');
     if (!this.#view) {
-      this.#map = callSync('dmabuf', `cannot map the ${this.exporter} dma-buf`, () => new (native().NativeMapping)(this.fd, this.size));
-      this.#view = new DmaBufView(this.#map, this.size);
+      if (this.#cuda) this.#view = new DmaBufView(this.#cuda, this.size);
+      else {
+        this.#map = callSync('dmabuf', `cannot map the ${this.exporter} dma-buf`, () => new (native().NativeMapping)(this.fd, this.size));
+        this.#view = new DmaBufView(this.#map, this.size);
+      }
     }
     return this.#view;
   }
@@ -220,6 +250,9 @@ export class DmaBuf {
   /**
    * Unmaps and closes the fd. Idempotent. A binding that uses this dma-buf
    * keeps its own reference in the kernel, so closing here does not unbind.
+   * CUDA memory is freed here as well (unless it was only exported with
+   * cudaExportRange()): close its bindings first, since the NIC would
+   * otherwise write into freed GPU memory.
    */
   close(): void {
     if (this.#closed) return;
@@ -228,6 +261,7 @@ export class DmaBuf {
     this.#map = undefined;
     this.#view = undefined;
     native().closeOwnedFd(this.fd);
+    this.#cuda?.free();
   }
 
   /** close(), for `using`. */

@@ -24,6 +24,10 @@ export const DEVMEM_REASONS = [
   'NO_UDMABUF',
   'NO_DMA_HEAP',
   'NO_DRM',
+  'NO_CUDA',
+  'CUDA_DMABUF_UNSUPPORTED',
+  'CUDA_ERROR',
+  'NO_CPU_VIEW',
   'UDMABUF_SIZE_LIMIT',
   'INVALID_ARGUMENT',
   'TIMEOUT',
@@ -80,6 +84,14 @@ const ADVICE: Record<DevmemReason, string> = {
   NO_UDMABUF:
     'This kernel has no /dev/udmabuf: enable CONFIG_UDMABUF (or `modprobe udmabuf`), or pass a dma-buf from another exporter with DmaBuf.fromFd().',
   NO_DMA_HEAP: 'This dma-heap does not exist: enable CONFIG_DMABUF_HEAPS_SYSTEM, or see /dev/dma_heap/ for the heaps present.',
+  NO_CUDA:
+    "libcuda.so.1 (the NVIDIA driver's CUDA library) could not be loaded: install the NVIDIA driver, or put the directory holding libcuda.so.1 on the loader path (LD_LIBRARY_PATH, ldconfig).",
+  CUDA_DMABUF_UNSUPPORTED:
+    'The GPU or its driver cannot export memory as a dma-buf (CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED is 0). Usual causes: the proprietary kernel modules instead of the open ones (nvidia-open; Turing and newer only), a consumer (GeForce) board, or a driver older than CUDA 11.7. See `devmem probe`.',
+  CUDA_ERROR:
+    'A CUDA driver call failed; libraryCode names its CUresult. Out of memory: free GPU memory or ask for less; an invalid device: check the ordinal or PCI bus id against `devmem probe`.',
+  NO_CPU_VIEW:
+    'This memory (CUDA device memory) has no CPU mapping to view: use read(), readInto() or write(), or FragmentBatch.copyOut(), which copy through the GPU driver.',
   NO_DRM:
     'No DRM card node here can make and export a dumb buffer: load the GPU driver (or `modprobe vgem` to test), check /dev/dri/ and its permissions (the video or render group), or name a card node with `device`.',
   UDMABUF_SIZE_LIMIT:
@@ -130,8 +142,8 @@ export class DevmemError extends Error {
   /**
    * The call that failed, as the native layer names it: a system call
    * (`sendmsg`, `setsockopt`, `ioctl` for the SIOCETHTOOL paths, ...) or
-   * `netlink` for a netlink request the kernel refused. Absent where none
-   * failed.
+   * `netlink` for a netlink request the kernel refused, or the GPU library
+   * function (`cuMemAlloc`, ...). Absent where none failed.
    */
   readonly syscall?: string;
   /**
@@ -143,6 +155,11 @@ export class DevmemError extends Error {
   readonly advice: string;
   /** What the kernel's extended ACK said; only on netlink failures whose answer carried one. */
   readonly extack?: Extack;
+  /**
+   * Where a GPU library failed rather than the kernel: its result by name,
+   * e.g. the CUresult `CUDA_ERROR_OUT_OF_MEMORY`.
+   */
+  readonly libraryCode?: string;
 
   constructor(
     message: string,
@@ -153,6 +170,7 @@ export class DevmemError extends Error {
       code?: string | undefined;
       syscall?: string | undefined;
       extack?: Extack | undefined;
+      libraryCode?: string | undefined;
       cause?: unknown;
     },
   ) {
@@ -163,6 +181,7 @@ export class DevmemError extends Error {
     this.advice = ADVICE[fields.reason];
     if (fields.syscall !== undefined) this.syscall = fields.syscall;
     if (fields.extack !== undefined) this.extack = fields.extack;
+    if (fields.libraryCode !== undefined) this.libraryCode = fields.libraryCode;
   }
 
   /** `'DevmemError'`. */
@@ -266,7 +285,13 @@ export function classify(errnoPositive: number, extack: Extack | undefined, op: 
 }
 
 function isNativeError(e: unknown): e is NativeError {
-  return e instanceof Error && typeof (e as NativeError).errno === 'number' && typeof (e as NativeError).code === 'string';
+  const n = e as NativeError;
+  return (
+    e instanceof Error &&
+    typeof n.code === 'string' &&
+    typeof n.syscall === 'string' &&
+    (typeof n.errno === 'number' || typeof n.reasonHint === 'string')
+  );
 }
 
 /**
@@ -278,13 +303,14 @@ export function fromNative(e: unknown, op: Operation, what: string): unknown {
   if (e instanceof RangeError && !isNativeError(e)) return invalidArgument(what ? `${what}: ${e.message}` : e.message);
   if (!isNativeError(e)) return e;
   const extack = cleanExtack(e.extack);
-  const reason = classify(-e.errno, extack, op, e.reasonHint);
+  const reason = classify(-(e.errno ?? 0), extack, op, e.reasonHint);
   return new DevmemError(what ? `${what}: ${e.message}` : e.message, {
     reason,
     errno: e.errno,
     code: e.code,
     syscall: e.syscall,
     ...(extack ? { extack } : {}),
+    ...(e.libraryCode ? { libraryCode: e.libraryCode } : {}),
   });
 }
 

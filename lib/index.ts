@@ -16,7 +16,7 @@ export * as netdev from './netdev';
 export type { Attrs } from './native';
 export * as ethtool from './ethtool';
 export { bindRx, bindTx, RxBinding, TxBinding, type BindingEvents, type BindRxOptions, type DmaBufLike } from './bindings';
-export { probe, PROBE_SCHEMA_VERSION, type ProbeInterface, type ProbeOptions, type ProbeReport } from './probe';
+export { probe, PROBE_SCHEMA_VERSION, type ProbeGpu, type ProbeInterface, type ProbeOptions, type ProbeReport } from './probe';
 export {
   allocDmaHeap,
   allocDrm,
@@ -34,6 +34,7 @@ export {
   type DrmOptions,
   type FromFdOptions,
 } from './dmabuf';
+export { allocCuda, cudaExportRange, cudaInfo, type CudaDeviceInfo, type CudaInfo, type CudaOptions } from './cuda';
 export { FragmentBatch, FragmentKind, type ReleaseResult } from './batch';
 export { DevmemSocket, type DevmemSocketEvents, type SocketAddress, type SocketStats, type StarvationInfo } from './socket';
 export { connect, type ConnectOptions } from './connect';

@@ -10,11 +10,13 @@ import type { ReceiveLimits } from './receive-options';
 
 /** Error thrown by the native layer (Node SystemError shape). */
 export interface NativeError extends Error {
-  errno: number;
+  /** Absent where a library (CUDA, HSA) and not a syscall failed. */
+  errno?: number;
   code: string;
   syscall: string;
   extack?: NativeExtack;
   reasonHint?: string;
+  libraryCode?: string;
 }
 
 export interface NativeExtack {
@@ -62,6 +64,29 @@ export interface NativeBinding {
 /** Listens for dev-del-ntf; the callback gets removed ifindexes, or null after lost notifications. */
 export interface NativeDeviceWatch {
   close(): void;
+}
+
+/** CUDA memory behind a DmaBuf: copies with cuMemcpy, and the allocation's lifetime. */
+export interface NativeCudaMemory {
+  readonly fd: number;
+  readonly devicePtr: bigint;
+  readonly size: number;
+  /** The device ordinal. */
+  readonly device: number;
+  /** False for memory only exported with cudaExportRange (free() then leaves it allocated). */
+  readonly owned: boolean;
+  read(offset: number, target: Uint8Array): void;
+  write(offset: number, source: Uint8Array): void;
+  free(): void;
+}
+
+/** What a read-only look at the CUDA driver found. */
+export interface NativeCudaInfo {
+  loaded: boolean;
+  library: string | null;
+  error: string | null;
+  driverVersion: number | null;
+  devices: { ordinal: number; name: string; pciBusId: string; dmabufSupported: boolean }[];
 }
 
 export interface NativeMapping {
@@ -198,6 +223,9 @@ export interface NativeAddon {
   /** A DRM dumb buffer exported with PRIME; node '' picks the first card node that can. */
   allocDrm(size: number, node: string): { fd: number; size: number; node: string; driver: string };
   drmNodes(): import('./dmabuf').DrmNode[];
+  cudaAlloc(size: number, device: number | string): NativeCudaMemory;
+  cudaExportRange(devicePtr: bigint, size: number): NativeCudaMemory;
+  cudaProbe(): NativeCudaInfo;
   dupCloexec(fd: number): number;
   adoptFd(fd: number): void;
   closeOwnedFd(fd: number): boolean;

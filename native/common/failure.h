@@ -30,6 +30,9 @@ struct Failure {
   // example KERNEL_TOO_OLD when the kernel lacks a netlink op); empty when
   // the JS layer should classify from errno and extack.
   std::string reason;
+  // A GPU library's own result code, by name ("CUDA_ERROR_OUT_OF_MEMORY"),
+  // where the library and not the kernel failed; errnum is then 0.
+  std::string library_code;
 };
 
 }  // namespace devmem

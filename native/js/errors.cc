@@ -18,7 +18,9 @@ std::string ErrnoName(int errnum) {
 }
 
 Napi::Error MakeError(Napi::Env env, const Failure& f) {
-  std::string code = f.errnum ? ErrnoName(f.errnum) : "EPROTO";
+  // A library failure (errnum 0, a reason) has no errno to report: none was set.
+  const bool no_errno = f.errnum == 0 && !f.reason.empty();
+  std::string code = f.errnum ? ErrnoName(f.errnum) : no_errno ? "ERR_DEVMEM_" + f.reason : "EPROTO";
   std::string text = f.message;
   if (f.errnum) {
     const char* desc = f.errnum == uapi::kEtoosmall ? "Buffer too small" : std::strerror(f.errnum);
@@ -27,7 +29,8 @@ Napi::Error MakeError(Napi::Env env, const Failure& f) {
   if (f.extack && !f.extack->message.empty()) text += ": kernel says \"" + f.extack->message + "\"";
   Napi::Error err = Napi::Error::New(env, text);
   Napi::Object o = err.Value();
-  o.Set("errno", Napi::Number::New(env, -(f.errnum ? f.errnum : EPROTO)));
+  if (!no_errno) o.Set("errno", Napi::Number::New(env, -(f.errnum ? f.errnum : EPROTO)));
+  if (!f.library_code.empty()) o.Set("libraryCode", Napi::String::New(env, f.library_code));
   o.Set("code", Napi::String::New(env, code));
   o.Set("syscall", Napi::String::New(env, f.syscall));
   if (f.extack) {

@@ -11,6 +11,7 @@ import * as net from 'node:net';
 
 import {
   allocDmaHeap,
+  allocCuda,
   allocDrm,
   allocUdmabuf,
   bindRx,
@@ -119,6 +120,9 @@ export const hostileCases: HostileCase[] = [
   { name: 'allocDmaHeap heap name with a path', expect: 'INVALID_ARGUMENT', run: () => allocDmaHeap(4096, { heap: '../../dev/mem' }) },
   { name: 'allocDmaHeap heap as a number', expect: 'TypeError', run: () => allocDmaHeap(4096, { heap: u(1) }) },
   { name: 'allocDrm unaligned size', expect: 'INVALID_ARGUMENT', run: () => allocDrm(4095) },
+  { name: 'allocCuda unaligned size', expect: 'INVALID_ARGUMENT', run: () => allocCuda(4095) },
+  { name: 'allocCuda device as an object', expect: 'TypeError', run: () => allocCuda(4096, { device: u({}) }) },
+  { name: 'allocCuda device not a PCI bus id', expect: 'INVALID_ARGUMENT', run: () => allocCuda(4096, { device: '../0' }) },
   { name: 'allocDrm device outside /dev/dri', expect: 'INVALID_ARGUMENT', run: () => allocDrm(4096, { device: '/dev/mem' }) },
   { name: 'allocDrm device that does not exist', expect: 'NO_DRM', run: () => allocDrm(4096, { device: '/dev/dri/card99' }) },
   { name: 'allocDrm device as a number', expect: 'TypeError', run: () => allocDrm(4096, { device: u(0) }) },

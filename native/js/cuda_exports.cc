@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: MIT
+//
+// JS entry points for CUDA memory (native/gpu/cuda): allocation, export of a
+// range another library allocated, the read-only probe, and the CPU access
+// object behind a CUDA DmaBuf's view (copies with cuMemcpy: device memory has
+// no CPU mapping to hand out).
+#include <napi.h>
+
+#include <cmath>
+#include <memory>
+
+#include "gpu/cuda.h"
+#include "js/addon_data.h"
+#include "js/errors.h"
+
+namespace devmem::js {
+
+namespace {
+
+uint64_t Unsigned(Napi::Env env, Napi::Value v, const char* name) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string(name) + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d < 0 || std::floor(d) != d || d > 9007199254740991.0)
+    throw Napi::RangeError::New(env, std::string(name) + " must be a non-negative safe integer");
+  return static_cast<uint64_t>(d);
+}
+
+// NativeCudaMemory: made only by cudaAlloc / cudaExportRange.
+class CudaMemoryObject : public Napi::ObjectWrap<CudaMemoryObject> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    Napi::Function f = DefineClass(
+        env, "NativeCudaMemory",
+        {InstanceMethod<&CudaMemoryObject::Read>("read"), InstanceMethod<&CudaMemoryObject::Write>("write"),
+         InstanceMethod<&CudaMemoryObject::Free>("free"), InstanceAccessor<&CudaMemoryObject::Fd>("fd"),
+         InstanceAccessor<&CudaMemoryObject::DevicePtr>("devicePtr"), InstanceAccessor<&CudaMemoryObject::Size>("size"),
+         InstanceAccessor<&CudaMemoryObject::Device>("device"), InstanceAccessor<&CudaMemoryObject::Owned>("owned")});
+    AddonData::Get(env).cuda_memory_ctor = Napi::Persistent(f);
+    return f;
+  }
+
+  explicit CudaMemoryObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CudaMemoryObject>(info) {}
+
+  static Napi::Value Wrap(Napi::Env env, std::unique_ptr<gpu::CudaMemory> mem) {
+    Napi::Object o = AddonData::Get(env).cuda_memory_ctor.New({});
+    CudaMemoryObject* self = Unwrap(o);
+    self->fd_ = mem->TakeFd();
+    AddonData::Get(env).owned_fds.insert(self->fd_);
+    self->mem_ = std::move(mem);
+    return o;
+  }
+
+ private:
+  gpu::CudaMemory& Mem(Napi::Env env) {
+    if (!mem_) throw Napi::Error::New(env, "the CUDA memory was freed");
+    return *mem_;
+  }
+
+  void CheckRange(Napi::Env env, uint64_t offset, uint64_t length) {
+    uint64_t size = Mem(env).size();
+    if (offset > size || length > size - offset)
+      throw Napi::RangeError::New(env, "range [" + std::to_string(offset) + ", +" + std::to_string(length) +
+                                           ") lies outside the " + std::to_string(size) + "-byte CUDA buffer");
+  }
+
+  // read(offset, target: Uint8Array)
+  Napi::Value Read(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint64_t offset = Unsigned(env, info[0], "offset");
+    if (!info[1].IsTypedArray()) throw Napi::TypeError::New(env, "target must be a Uint8Array");
+    auto target = info[1].As<Napi::Uint8Array>();
+    CheckRange(env, offset, target.ByteLength());
+    Failure f;
+    if (target.ByteLength() && !Mem(env).Read(offset, target.Data(), target.ByteLength(), &f)) throw MakeError(env, f);
+    return env.Undefined();
+  }
+
+  // write(offset, source: Uint8Array)
+  Napi::Value Write(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint64_t offset = Unsigned(env, info[0], "offset");
+    if (!info[1].IsTypedArray()) throw Napi::TypeError::New(env, "source must be a Uint8Array");
+    auto source = info[1].As<Napi::Uint8Array>();
+    CheckRange(env, offset, source.ByteLength());
+    Failure f;
+    if (source.ByteLength() && !Mem(env).Write(offset, source.Data(), source.ByteLength(), &f)) throw MakeError(env, f);
+    return env.Undefined();
+  }
+
+  // free(): frees the allocation (when it made it) and drops the context. The
+  // dma-buf fd is the DmaBuf's, which closes it first.
+  Napi::Value Free(const Napi::CallbackInfo& info) {
+    if (mem_) mem_.reset();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Fd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
+  Napi::Value DevicePtr(const Napi::CallbackInfo& info) {
+    return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(Mem(info.Env()).device_ptr()));
+  }
+  Napi::Value Size(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(Mem(info.Env()).size()));
+  }
+  Napi::Value Device(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), Mem(info.Env()).ordinal());
+  }
+  Napi::Value Owned(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), Mem(info.Env()).owned()); }
+
+  std::unique_ptr<gpu::CudaMemory> mem_;
+  int fd_ = -1;
+};
+
+// cudaAlloc(size, device: number | string) -> NativeCudaMemory
+Napi::Value CudaAlloc(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t size = Unsigned(env, info[0], "size");
+  gpu::CudaSelector sel;
+  if (info[1].IsString()) sel.pci_bus_id = info[1].As<Napi::String>().Utf8Value();
+  else sel.ordinal = static_cast<int>(Unsigned(env, info[1], "device"));
+  Failure f;
+  std::unique_ptr<gpu::CudaMemory> mem = gpu::CudaMemory::Alloc(sel, size, &f);
+  if (!mem) throw MakeError(env, f);
+  return CudaMemoryObject::Wrap(env, std::move(mem));
+}
+
+// cudaExportRange(devicePtr: bigint, size) -> NativeCudaMemory
+Napi::Value CudaExportRange(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsBigInt()) throw Napi::TypeError::New(env, "devicePtr must be a bigint");
+  bool lossless = false;
+  uint64_t ptr = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) throw Napi::RangeError::New(env, "devicePtr must fit in 64 bits");
+  uint64_t size = Unsigned(env, info[1], "size");
+  Failure f;
+  std::unique_ptr<gpu::CudaMemory> mem = gpu::CudaMemory::ExportRange(ptr, size, &f);
+  if (!mem) throw MakeError(env, f);
+  return CudaMemoryObject::Wrap(env, std::move(mem));
+}
+
+// cudaProbe() -> { loaded, library, error, driverVersion, devices: [...] }
+Napi::Value CudaProbe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  gpu::CudaInfo ci = gpu::ProbeCuda();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("loaded", ci.loaded);
+  o.Set("library", ci.library.empty() ? env.Null() : Napi::String::New(env, ci.library));
+  o.Set("error", ci.error.empty() ? env.Null() : Napi::String::New(env, ci.error));
+  o.Set("driverVersion", ci.driver_version ? Napi::Number::New(env, ci.driver_version) : env.Null());
+  Napi::Array devices = Napi::Array::New(env, ci.devices.size());
+  for (size_t i = 0; i < ci.devices.size(); ++i) {
+    const gpu::CudaDevice& d = ci.devices[i];
+    Napi::Object x = Napi::Object::New(env);
+    x.Set("ordinal", d.ordinal);
+    x.Set("name", d.name);
+    x.Set("pciBusId", d.pci_bus_id);
+    x.Set("dmabufSupported", d.dmabuf_supported);
+    devices.Set(static_cast<uint32_t>(i), x);
+  }
+  o.Set("devices", devices);
+  return o;
+}
+
+}  // namespace
+
+void InitCuda(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeCudaMemory", CudaMemoryObject::Define(env));
+  exports.Set("cudaAlloc", Napi::Function::New(env, CudaAlloc, "cudaAlloc"));
+  exports.Set("cudaExportRange", Napi::Function::New(env, CudaExportRange, "cudaExportRange"));
+  exports.Set("cudaProbe", Napi::Function::New(env, CudaProbe, "cudaProbe"));
+}
+
+}  // namespace devmem::js

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as zlib from 'node:zlib';
 
+import { cudaInfo, type CudaInfo } from './cuda';
 import { drmNodes, type DrmNode } from './dmabuf';
 import { DevmemError } from './errors';
 import { getChannels, getDriverInfo, getRings, type TcpDataSplit } from './ethtool';
@@ -139,10 +140,32 @@ export interface ProbeReport {
     /** The DRM nodes under `/dev/dri` (for allocDrm()), card nodes first; empty when there are none. */
     drmNodes: DrmNode[];
   };
+  /** The GPU side of device memory. */
+  gpu: ProbeGpu;
   /** One entry per interface in this network namespace; only the one asked for with `iface`. */
   interfaces: ProbeInterface[];
   /** Things that could not be read, each with the reason. */
   unreadable: string[];
+}
+
+/** What {@link probe} finds of GPUs, their driver and the IOMMU; read-only and unprivileged. */
+export interface ProbeGpu {
+  /** The CUDA driver as the addon loads it (dlopen of libcuda.so.1) and its GPUs with DMA_BUF_SUPPORTED. */
+  cuda: CudaInfo & {
+    /**
+     * Which NVIDIA kernel module is loaded (/proc/driver/nvidia/version):
+     * dma-buf export needs the open one. Null when none is loaded.
+     */
+    kernelModule: 'open' | 'proprietary' | null;
+  };
+  /**
+   * The IOMMU: `off` (no IOMMU), `passthrough` (every group's default domain
+   * is identity), `translated` (some group translates DMA addresses), or
+   * `unknown` where /sys does not say.
+   */
+  iommu: 'off' | 'passthrough' | 'translated' | 'unknown';
+  /** Known ways device memory fails silently on this host, each with what to do. */
+  warnings: string[];
 }
 
 /** Options of {@link probe}. */
@@ -287,6 +310,48 @@ async function probeInterface(link: LinkInfo, report: ProbeReport): Promise<Prob
   return info;
 }
 
+function nvidiaKernelModule(): 'open' | 'proprietary' | null {
+  try {
+    return /Open Kernel Module/i.test(fs.readFileSync('/proc/driver/nvidia/version', 'utf8')) ? 'open' : 'proprietary';
+  } catch {
+    return null;
+  }
+}
+
+function iommuMode(): ProbeGpu['iommu'] {
+  let units: string[];
+  try {
+    units = fs.readdirSync('/sys/class/iommu');
+  } catch {
+    return 'unknown';
+  }
+  if (units.length === 0) return 'off';
+  const types: string[] = [];
+  try {
+    for (const g of fs.readdirSync('/sys/kernel/iommu_groups'))
+      types.push(fs.readFileSync(`/sys/kernel/iommu_groups/${g}/type`, 'utf8').trim());
+  } catch {
+    return 'unknown';
+  }
+  if (types.length === 0) return 'unknown';
+  return types.every((t) => t === 'identity') ? 'passthrough' : 'translated';
+}
+
+function gpuWarnings(gpu: ProbeGpu, drm: DrmNode[]): string[] {
+  const w: string[] = [];
+  if (gpu.iommu === 'translated' && gpu.cuda.devices.length > 0)
+    w.push(
+      'the IOMMU translates DMA: some NVIDIA drivers hand dma-buf importers unmapped BAR addresses there, so received data can go missing silently; boot with iommu=pt (or give the NIC and GPU identity domains) and validate with `devmem nc -v`',
+    );
+  if (gpu.cuda.kernelModule === 'proprietary')
+    w.push('the proprietary NVIDIA kernel module is loaded: dma-buf export needs the open one (nvidia-open, Turing and newer)');
+  if (drm.some((n) => n.driver === 'amdgpu'))
+    w.push(
+      "amdgpu: devmem attaches dma-bufs statically, and amdgpu may then migrate the buffer to GTT (host RAM) without saying so; validate with `devmem nc -v` and measure the traffic before trusting it's in VRAM",
+    );
+  return w;
+}
+
 /** Reports what this host can do for devmem TCP. Reads only; changes nothing. */
 export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
   const report: ProbeReport = {
@@ -296,6 +361,7 @@ export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
     ioUringZcrx: probeZcrx(),
     privileges: { capNetAdmin: hasCapNetAdmin(), uid: process.getuid?.() ?? -1 },
     dmabufSources: readDmabufSources(),
+    gpu: { cuda: { ...cudaInfo(), kernelModule: null }, iommu: 'unknown', warnings: [] },
     interfaces: [],
     unreadable: [],
   };
@@ -322,6 +388,9 @@ export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
     links = links.filter((l) => l.ifname === options.iface);
     if (links.length === 0) report.unreadable.push(`interface ${options.iface}: not found in this network namespace`);
   }
+  report.gpu.cuda.kernelModule = nvidiaKernelModule();
+  report.gpu.iommu = iommuMode();
+  report.gpu.warnings = gpuWarnings(report.gpu, report.dmabufSources.drmNodes);
   for (const link of links) report.interfaces.push(await probeInterface(link, report));
   return report;
 }

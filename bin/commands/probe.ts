@@ -40,6 +40,14 @@ function renderProbe(r: ProbeReport): string {
   );
   const drm = r.dmabufSources.drmNodes.map((n) => `${n.path.replace('/dev/dri/', '')} (${n.readable ? (n.driver ?? '?') : 'no access'})`);
   lines.push(`DRM nodes       ${drm.join(', ') || 'none'}`);
+  const c = r.gpu.cuda;
+  const version = c.driverVersion ? `${Math.floor(c.driverVersion / 1000)}.${(c.driverVersion % 1000) / 10}` : '?';
+  const gpus = c.devices.map((d) => `${d.ordinal}: ${d.name} (${d.pciBusId}) dma-buf ${yesNo(d.dmabufSupported)}`);
+  lines.push(
+    `CUDA            ${c.loaded ? `driver ${version}${c.kernelModule ? `, ${c.kernelModule} kernel module` : ''}; ${gpus.join('; ') || 'no GPU'}` : `not loaded (${c.error ?? '?'})`}`,
+  );
+  lines.push(`IOMMU           ${r.gpu.iommu}`);
+  for (const w of r.gpu.warnings) lines.push(`warning         ${w}`);
   lines.push('');
   const rows = [['IFACE', 'DRIVER', 'RX', 'COMB', 'HDS', 'THRESH', 'XDP', 'POOLS', 'BOUND', 'VERDICT']];
   for (const i of r.interfaces) {

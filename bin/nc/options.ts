@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util';
 export type NcMode = 'rx' | 'tx' | 'selftest';
 
 /** `--memory`: which allocator the dma-buf comes from, and its argument (the heap, the DRM node). */
-export type NcMemory = { kind: 'udmabuf' } | { kind: 'dmaheap'; heap?: string } | { kind: 'drm'; device?: string };
+export type NcMemory =
+  { kind: 'udmabuf' } | { kind: 'dmaheap'; heap?: string } | { kind: 'drm'; device?: string } | { kind: 'cuda'; device?: number | string };
 
 export interface NcOptions {
   mode: NcMode;
@@ -83,7 +84,8 @@ export function parseMemory(text: string | undefined): NcMemory {
   if (arg === '') throw new UsageError(`--memory ${text}: nothing after the colon`);
   if (kind === 'dmaheap') return arg === undefined ? { kind } : { kind, heap: arg };
   if (kind === 'drm') return arg === undefined ? { kind } : { kind, device: arg };
-  throw new UsageError(`--memory needs udmabuf, dmaheap[:HEAP] or drm[:/dev/dri/cardN], got ${JSON.stringify(text)}`);
+  if (kind === 'cuda') return arg === undefined ? { kind } : { kind, device: /^\d+$/.test(arg) ? Number(arg) : arg };
+  throw new UsageError(`--memory needs udmabuf, dmaheap[:HEAP], drm[:/dev/dri/cardN] or cuda[:GPU], got ${JSON.stringify(text)}`);
 }
 
 export function parseNcArgs(argv: string[]): NcOptions {
@@ -205,8 +207,11 @@ Options (ncdevmem flag, long form):
                                 dmaheap[:HEAP] (a dma-heap, "system" unless
                                 named) or drm[:/dev/dri/cardN] (a DRM dumb
                                 buffer; the first card that can make one
-                                unless named). -v on device memory reads it
-                                back through the CPU, which costs throughput
+                                unless named) or cuda[:GPU] (GPU memory; an
+                                ordinal or PCI bus id, 0 unless named). -v on
+                                device memory reads it back through the CPU
+                                (for CUDA with cuMemcpy), which costs
+                                throughput
       --json                    NDJSON events on stdout and a final summary
       --dry-run                 print the NIC plan and change nothing
   -h, --help                    this help

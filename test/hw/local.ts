@@ -10,8 +10,8 @@ export const LOCAL_CLI = [process.execPath, path.join(ROOT, 'dist/bin/devmem.js'
 /** `devmem ARGS`, killed after `timeoutMs`; `waitFor(text)` waits for text on its stderr. */
 export type LocalRun = Started;
 
-export function startLocal(args: string[], input?: string, timeoutMs = 120_000): LocalRun {
-  return start([...LOCAL_CLI, ...args], { input: input ?? '', timeoutMs, label: 'devmem' });
+export function startLocal(args: string[], input?: string, timeoutMs = 120_000, env?: NodeJS.ProcessEnv): LocalRun {
+  return start([...LOCAL_CLI, ...args], { input: input ?? '', timeoutMs, label: 'devmem', ...(env ? { env } : {}) });
 }
 
 export function runLocal(args: string[], input?: string, timeoutMs = 120_000): Promise<Done> {

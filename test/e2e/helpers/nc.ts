@@ -19,12 +19,12 @@ export interface NcProcess {
 }
 
 /** `devmem nc ARGS` in the local namespace, through the hardware suite's runner. */
-export function startNc(args: string[], options: { input?: string; timeoutMs?: number } = {}): NcProcess {
-  const run = startLocal(['nc', ...args], options.input, options.timeoutMs);
+export function startNc(args: string[], options: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): NcProcess {
+  const run = startLocal(['nc', ...args], options.input, options.timeoutMs, options.env);
   return { child: { kill: (s) => run.kill(s) }, waitFor: run.waitFor, done: run.done };
 }
 
-export function runNc(args: string[], options: { input?: string; timeoutMs?: number } = {}): Promise<NcResult> {
+export function runNc(args: string[], options: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<NcResult> {
   return startNc(args, options).done;
 }
 
@@ -52,8 +52,8 @@ export interface PeerSend {
  * netns; resolves with nc's exit once both have ended (the peer is stopped if
  * nc ended first, as it does on a mismatch).
  */
-export async function ncReceive(args: string[], send: PeerSend): Promise<NcResult> {
-  const nc = startNc(['-l', '-s', send.host, '-p', String(send.port), ...args]);
+export async function ncReceive(args: string[], send: PeerSend, env?: NodeJS.ProcessEnv): Promise<NcResult> {
+  const nc = startNc(['-l', '-s', send.host, '-p', String(send.port), ...args], env ? { env } : {});
   await nc.waitFor('waiting for a connection');
   const port = String(send.port);
   const peer = startPeer([

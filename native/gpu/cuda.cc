@@ -144,6 +144,17 @@ CUresult Export(const cuda::Api& a, CUdeviceptr ptr, uint64_t size, int* fd) {
 
 uint64_t PageSize() { return static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)); }
 
+// The ordinal of a device handle (which the driver API need not make equal).
+int OrdinalOf(const cuda::Api& a, cuda::CUdevice device) {
+  int count = 0;
+  a.cuDeviceGetCount(&count);
+  for (int i = 0; i < count; ++i) {
+    cuda::CUdevice d = 0;
+    if (a.cuDeviceGet(&d, i) == cuda::kSuccess && d == device) return i;
+  }
+  return 0;
+}
+
 }  // namespace
 
 CudaInfo ProbeCuda() {
@@ -192,12 +203,7 @@ std::unique_ptr<CudaMemory> CudaMemory::Alloc(const CudaSelector& sel, uint64_t 
   } else if (!Check(f, "cuDeviceGet", a.cuDeviceGet(&m->device_, sel.ordinal), "no CUDA " + which)) {
     return nullptr;
   }
-  int count = 0;
-  a.cuDeviceGetCount(&count);
-  for (int i = 0; i < count; ++i) {
-    cuda::CUdevice d = 0;
-    if (a.cuDeviceGet(&d, i) == cuda::kSuccess && d == m->device_) m->ordinal_ = i;
-  }
+  m->ordinal_ = OrdinalOf(a, m->device_);
   int supported = 0;
   if (!Check(f, "cuDeviceGetAttribute", a.cuDeviceGetAttribute(&supported, cuda::kAttrDmaBufSupported, m->device_),
              "cannot ask " + which + " about dma-buf support"))
@@ -283,12 +289,7 @@ std::unique_ptr<CudaMemory> CudaMemory::ExportRange(uint64_t ptr, uint64_t size,
           std::nullopt, ""};
     return nullptr;
   }
-  int count = 0;
-  a.cuDeviceGetCount(&count);
-  for (int i = 0; i < count; ++i) {
-    cuda::CUdevice d = 0;
-    if (a.cuDeviceGet(&d, i) == cuda::kSuccess && d == m->device_) m->ordinal_ = i;
-  }
+  m->ordinal_ = OrdinalOf(a, m->device_);
   m->ptr_ = ptr;
   m->size_ = size;
   CurrentContext current(a, m->ctx_);

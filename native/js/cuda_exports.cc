@@ -6,24 +6,16 @@
 // no CPU mapping to hand out).
 #include <napi.h>
 
-#include <cmath>
 #include <memory>
 
 #include "gpu/cuda.h"
 #include "js/addon_data.h"
+#include "js/args.h"
 #include "js/errors.h"
 
 namespace devmem::js {
 
 namespace {
-
-uint64_t Unsigned(Napi::Env env, Napi::Value v, const char* name) {
-  if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string(name) + " must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d) || d < 0 || std::floor(d) != d || d > 9007199254740991.0)
-    throw Napi::RangeError::New(env, std::string(name) + " must be a non-negative safe integer");
-  return static_cast<uint64_t>(d);
-}
 
 // NativeCudaMemory: made only by cudaAlloc / cudaExportRange.
 class CudaMemoryObject : public Napi::ObjectWrap<CudaMemoryObject> {
@@ -66,7 +58,7 @@ class CudaMemoryObject : public Napi::ObjectWrap<CudaMemoryObject> {
   // read(offset, target: Uint8Array)
   Napi::Value Read(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    uint64_t offset = Unsigned(env, info[0], "offset");
+    uint64_t offset = SizeArg(env, info[0], "offset");
     if (!info[1].IsTypedArray()) throw Napi::TypeError::New(env, "target must be a Uint8Array");
     auto target = info[1].As<Napi::Uint8Array>();
     CheckRange(env, offset, target.ByteLength());
@@ -78,7 +70,7 @@ class CudaMemoryObject : public Napi::ObjectWrap<CudaMemoryObject> {
   // write(offset, source: Uint8Array)
   Napi::Value Write(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    uint64_t offset = Unsigned(env, info[0], "offset");
+    uint64_t offset = SizeArg(env, info[0], "offset");
     if (!info[1].IsTypedArray()) throw Napi::TypeError::New(env, "source must be a Uint8Array");
     auto source = info[1].As<Napi::Uint8Array>();
     CheckRange(env, offset, source.ByteLength());
@@ -113,10 +105,10 @@ class CudaMemoryObject : public Napi::ObjectWrap<CudaMemoryObject> {
 // cudaAlloc(size, device: number | string) -> NativeCudaMemory
 Napi::Value CudaAlloc(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t size = Unsigned(env, info[0], "size");
+  uint64_t size = SizeArg(env, info[0], "size");
   gpu::CudaSelector sel;
   if (info[1].IsString()) sel.pci_bus_id = info[1].As<Napi::String>().Utf8Value();
-  else sel.ordinal = static_cast<int>(Unsigned(env, info[1], "device"));
+  else sel.ordinal = static_cast<int>(SizeArg(env, info[1], "device"));
   Failure f;
   std::unique_ptr<gpu::CudaMemory> mem = gpu::CudaMemory::Alloc(sel, size, &f);
   if (!mem) throw MakeError(env, f);
@@ -130,7 +122,7 @@ Napi::Value CudaExportRange(const Napi::CallbackInfo& info) {
   bool lossless = false;
   uint64_t ptr = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
   if (!lossless) throw Napi::RangeError::New(env, "devicePtr must fit in 64 bits");
-  uint64_t size = Unsigned(env, info[1], "size");
+  uint64_t size = SizeArg(env, info[1], "size");
   Failure f;
   std::unique_ptr<gpu::CudaMemory> mem = gpu::CudaMemory::ExportRange(ptr, size, &f);
   if (!mem) throw MakeError(env, f);

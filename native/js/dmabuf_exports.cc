@@ -15,19 +15,12 @@
 #include "dmabuf/mapping.h"
 #include "gpu/drm.h"
 #include "js/addon_data.h"
+#include "js/args.h"
 #include "js/errors.h"
 
 namespace devmem::js {
 
 namespace {
-
-uint64_t SizeArg(Napi::Env env, Napi::Value v, const char* name) {
-  if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string(name) + " must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d) || d < 0 || std::floor(d) != d || d > 9007199254740991.0)
-    throw Napi::RangeError::New(env, std::string(name) + " must be a non-negative safe integer");
-  return static_cast<uint64_t>(d);
-}
 
 dmabuf::Access AccessArg(Napi::Env env, Napi::Value v) {
   std::string s = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";

@@ -43,36 +43,15 @@ const socat: PeerCommands = {
 };
 
 function devmemPeer(cli: string[]): PeerCommands {
+  // `devmem peer send|stream` to local:port from remote, for `limit` (--bytes or --seconds).
+  const toLocal = (mode: string, local: string, remote: string, port: number, limit: string[], period?: number) => {
+    const pattern = period ? ['--pattern', String(period)] : [];
+    return [...cli, 'peer', mode, '--host', local, '--port', String(port), '--bind', remote, ...limit, ...pattern];
+  };
   return {
     kind: 'devmem',
-    send: (local, remote, port, bytes, period) => [
-      ...cli,
-      'peer',
-      'send',
-      '--host',
-      local,
-      '--port',
-      String(port),
-      '--bind',
-      remote,
-      '--bytes',
-      String(bytes),
-      ...(period ? ['--pattern', String(period)] : []),
-    ],
-    stream: (local, remote, port, period, seconds) => [
-      ...cli,
-      'peer',
-      'stream',
-      '--host',
-      local,
-      '--port',
-      String(port),
-      '--bind',
-      remote,
-      '--seconds',
-      String(seconds),
-      ...(period ? ['--pattern', String(period)] : []),
-    ],
+    send: (local, remote, port, bytes, period) => toLocal('send', local, remote, port, ['--bytes', String(bytes)], period),
+    stream: (local, remote, port, period, seconds) => toLocal('stream', local, remote, port, ['--seconds', String(seconds)], period),
     listen: (addr, port) => [...cli, 'peer', 'listen', '--host', addr, '--port', String(port)],
   };
 }

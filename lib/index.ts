@@ -16,6 +16,7 @@ export * as netdev from './netdev';
 export type { Attrs } from './native';
 export * as ethtool from './ethtool';
 export { bindRx, bindTx, RxBinding, TxBinding, type BindingEvents, type BindRxOptions, type DmaBufLike } from './bindings';
+export { type PcieLink } from './pcie';
 export { probe, PROBE_SCHEMA_VERSION, type ProbeGpu, type ProbeInterface, type ProbeOptions, type ProbeReport } from './probe';
 export {
   allocDmaHeap,

@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as zlib from 'node:zlib';
 
 import { cudaInfo, type CudaInfo } from './cuda';
+import { pcieLink, type PcieLink } from './pcie';
 import { drmNodes, type DrmNode } from './dmabuf';
 import { DevmemError } from './errors';
 import { getChannels, getDriverInfo, getRings, type TcpDataSplit } from './ethtool';
@@ -164,6 +165,20 @@ export interface ProbeGpu {
    * `unknown` where /sys does not say.
    */
   iommu: 'off' | 'passthrough' | 'translated' | 'unknown';
+  /**
+   * For each interface with a devmem driver and each PCI GPU (CUDA devices
+   * and DRM cards): what peer-to-peer between them crosses, from sysfs.
+   */
+  paths: {
+    /** The interface. */
+    interface: string;
+    /** The GPU: `cuda:ORDINAL` or the DRM card node. */
+    gpu: string;
+    /** Its PCI address. */
+    gpuPciAddress: string;
+    /** How they are connected; `switch` is what peer-to-peer wants. */
+    link: PcieLink;
+  }[];
   /** Known ways device memory fails silently on this host, each with what to do. */
   warnings: string[];
 }
@@ -337,6 +352,42 @@ function iommuMode(): ProbeGpu['iommu'] {
   return types.every((t) => t === 'identity') ? 'passthrough' : 'translated';
 }
 
+function realpath(p: string): string | undefined {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every PCI GPU: the CUDA devices, and the DRM card nodes that sit on PCI. */
+function pciGpus(gpu: ProbeGpu, drm: DrmNode[]): { name: string; address: string; path: string }[] {
+  const out: { name: string; address: string; path: string }[] = [];
+  for (const d of gpu.cuda.devices) {
+    const path = realpath(`/sys/bus/pci/devices/${d.pciBusId}`);
+    if (path) out.push({ name: `cuda:${d.ordinal}`, address: d.pciBusId, path });
+  }
+  for (const n of drm) {
+    if (n.render) continue;
+    const path = realpath(`/sys/class/drm/${n.path.slice(n.path.lastIndexOf('/') + 1)}/device`);
+    const address = path?.slice(path.lastIndexOf('/') + 1) ?? '';
+    if (path && /^[0-9a-f]{4}:/.test(address) && !out.some((g) => g.address === address)) out.push({ name: n.path, address, path });
+  }
+  return out;
+}
+
+function gpuPaths(gpu: ProbeGpu, drm: DrmNode[], interfaces: ProbeInterface[]): ProbeGpu['paths'] {
+  const gpus = pciGpus(gpu, drm);
+  const paths: ProbeGpu['paths'] = [];
+  for (const i of interfaces) {
+    if (!i.driver || !(i.driver in DEVMEM_DRIVERS)) continue;
+    const nic = realpath(`/sys/class/net/${i.name}/device`);
+    if (!nic) continue;
+    for (const g of gpus) paths.push({ interface: i.name, gpu: g.name, gpuPciAddress: g.address, link: pcieLink(nic, g.path) });
+  }
+  return paths;
+}
+
 function gpuWarnings(gpu: ProbeGpu, drm: DrmNode[]): string[] {
   const w: string[] = [];
   if (gpu.iommu === 'translated' && gpu.cuda.devices.length > 0)
@@ -345,6 +396,11 @@ function gpuWarnings(gpu: ProbeGpu, drm: DrmNode[]): string[] {
     );
   if (gpu.cuda.kernelModule === 'proprietary')
     w.push('the proprietary NVIDIA kernel module is loaded: dma-buf export needs the open one (nvidia-open, Turing and newer)');
+  for (const p of gpu.paths)
+    if (p.link === 'root-complex' || p.link === 'separate-roots')
+      w.push(
+        `${p.interface} and ${p.gpu} share ${p.link === 'root-complex' ? 'only the root complex' : 'no host bridge'}: peer-to-peer crosses it, which is slower and some platforms refuse; a GPU below the NIC's PCIe switch is better`,
+      );
   if (drm.some((n) => n.driver === 'amdgpu'))
     w.push(
       "amdgpu: devmem attaches dma-bufs statically, and amdgpu may then migrate the buffer to GTT (host RAM) without saying so; validate with `devmem nc -v` and measure the traffic before trusting it's in VRAM",
@@ -361,7 +417,7 @@ export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
     ioUringZcrx: probeZcrx(),
     privileges: { capNetAdmin: hasCapNetAdmin(), uid: process.getuid?.() ?? -1 },
     dmabufSources: readDmabufSources(),
-    gpu: { cuda: { ...cudaInfo(), kernelModule: null }, iommu: 'unknown', warnings: [] },
+    gpu: { cuda: { ...cudaInfo(), kernelModule: null }, iommu: 'unknown', paths: [], warnings: [] },
     interfaces: [],
     unreadable: [],
   };
@@ -390,7 +446,8 @@ export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
   }
   report.gpu.cuda.kernelModule = nvidiaKernelModule();
   report.gpu.iommu = iommuMode();
-  report.gpu.warnings = gpuWarnings(report.gpu, report.dmabufSources.drmNodes);
   for (const link of links) report.interfaces.push(await probeInterface(link, report));
+  report.gpu.paths = gpuPaths(report.gpu, report.dmabufSources.drmNodes, report.interfaces);
+  report.gpu.warnings = gpuWarnings(report.gpu, report.dmabufSources.drmNodes);
   return report;
 }

@@ -47,6 +47,7 @@ function renderProbe(r: ProbeReport): string {
     `CUDA            ${c.loaded ? `driver ${version}${c.kernelModule ? `, ${c.kernelModule} kernel module` : ''}; ${gpus.join('; ') || 'no GPU'}` : `not loaded (${c.error ?? '?'})`}`,
   );
   lines.push(`IOMMU           ${r.gpu.iommu}`);
+  for (const p of r.gpu.paths) lines.push(`NIC to GPU      ${p.interface} - ${p.gpu} (${p.gpuPciAddress}): ${p.link}`);
   for (const w of r.gpu.warnings) lines.push(`warning         ${w}`);
   lines.push('');
   const rows = [['IFACE', 'DRIVER', 'RX', 'COMB', 'HDS', 'THRESH', 'XDP', 'POOLS', 'BOUND', 'VERDICT']];

@@ -16,6 +16,8 @@ import { fixed, median, pairedRatios } from './stats';
 export interface GuestOptions {
   runs: number;
   bytes: number;
+  /** The dma-buf, as `--memory` names it (bin/memory.ts); default udmabuf. */
+  memory?: string;
   log?: (line: string) => void;
 }
 
@@ -57,16 +59,26 @@ export async function runGuest(o: GuestOptions): Promise<GuestReport> {
   const out = path.join(dir, 'bench.json');
   try {
     const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(process.execPath, [harness, '--bench', `--bench-args=--runs ${o.runs} --bytes ${o.bytes}`, '--bench-out', out], {
-        cwd: packageRoot,
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
+      const child = spawn(
+        process.execPath,
+        [
+          harness,
+          '--bench',
+          `--bench-args=--runs ${o.runs} --bytes ${o.bytes}${o.memory ? ` --memory ${o.memory}` : ''}`,
+          '--bench-out',
+          out,
+        ],
+        {
+          cwd: packageRoot,
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
       child.stdout.setEncoding('utf8');
       let rest = '';
       child.stdout.on('data', (d: string) => {
         const lines = (rest + d).split('\n');
         rest = lines.pop()!;
-        for (const l of lines) if (/bench run|test:vm|OK|FAILED|problem/.test(l)) o.log?.(l);
+        for (const l of lines) if (/bench run|bench memory|test:vm|OK|FAILED|problem/.test(l)) o.log?.(l);
       });
       child.on('error', reject);
       child.on('close', resolve);

@@ -11,7 +11,7 @@
  * wait_port_listen() gives it 5 s), split into phases by the --json events'
  * timeline, beside `node -e 0`, the floor any Node CLI pays.
  *
- * Usage: e2e-rx.ts [--runs N] [--bytes N] [--dmabuf-mib N] --out FILE
+ * Usage: e2e-rx.ts [--runs N] [--bytes N] [--dmabuf-mib N] [--memory KIND[:ARG]] --out FILE
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -19,7 +19,8 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { parseArgs } from 'node:util';
 
-import { allocUdmabuf, bindRx, createServer, ethtool, type RxBinding, type SocketStats } from '../../lib/index';
+import { bindRx, createServer, ethtool, type RxBinding, type SocketStats } from '../../lib/index';
+import { allocMemory, describeBuffer, parseMemory } from '../../bin/memory';
 import { packageRoot } from '../../lib/internal';
 import { e2eEnv } from '../../test/e2e/helpers/env';
 import { remoteArgv } from '../../test/e2e/helpers/remote';
@@ -90,6 +91,7 @@ async function main(): Promise<void> {
       runs: { type: 'string', default: '5' },
       bytes: { type: 'string', default: String(32 * 2 ** 20) },
       'dmabuf-mib': { type: 'string', default: '16' },
+      memory: { type: 'string' },
       out: { type: 'string' },
     },
   });
@@ -109,7 +111,8 @@ async function main(): Promise<void> {
   }
   const saved = await ethtool.getRings(env.ifLocal);
   await ethtool.setRings(env.ifLocal, { tcpDataSplit: 'enabled', hdsThresh: 0 });
-  const dmabuf = allocUdmabuf(Number(values['dmabuf-mib']) * 2 ** 20);
+  const dmabuf = allocMemory(parseMemory(values.memory), Number(values['dmabuf-mib']) * 2 ** 20);
+  console.log(`bench memory: ${JSON.stringify(describeBuffer(dmabuf))}`);
   const binding = await bindRx(
     env.ifLocal,
     Array.from({ length: env.queues }, (_, i) => i),

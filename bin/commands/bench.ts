@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 
 import { RECEIVE_DEFAULTS } from '../../lib/index';
+import { parseMemory } from '../memory';
 import { guestRows, guestStartupRows, runGuest } from '../../bench/guest';
 import { loopbackRows, runLoopback } from '../../bench/loopback';
 import { describeMachine, machine } from '../../bench/machine';
@@ -31,6 +32,8 @@ Options:
   --rss-fragments N     fragments of the RSS run (default 100000000; 0 skips it)
   --batch N             pipeline batch size in fragments (default: the sockets' batchFragments)
   --guest-bytes N       guest bytes per run (default 32 MiB)
+  --memory KIND[:ARG]   the guest suite's dma-buf: udmabuf (default), dmaheap[:HEAP]
+                        or drm[:/dev/dri/cardN] (vgem in the lab)
   --json                print the raw results as JSON
   --markdown            print Markdown tables (for BENCHMARKS.md)
   -h, --help            show this help
@@ -59,6 +62,7 @@ export async function runBench(argv: string[]): Promise<number> {
         'rss-fragments': { type: 'string' },
         batch: { type: 'string' },
         'guest-bytes': { type: 'string' },
+        memory: { type: 'string' },
         json: { type: 'boolean' },
         markdown: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -87,6 +91,7 @@ export async function runBench(argv: string[]): Promise<number> {
     rssFragments = count(values['rss-fragments'], 'rss-fragments', 1e8, 0);
     batch = count(values.batch, 'batch', RECEIVE_DEFAULTS.batchFragments);
     guestBytes = count(values['guest-bytes'], 'guest-bytes', 32 * 2 ** 20);
+    parseMemory(values.memory);
   } catch (e) {
     process.stderr.write(`devmem bench: ${(e as Error).message}\n`);
     return 1;
@@ -118,7 +123,7 @@ export async function runBench(argv: string[]): Promise<number> {
     }
   }
   if (suites.includes('guest')) {
-    const r = await runGuest({ runs, bytes: guestBytes, log });
+    const r = await runGuest({ runs, bytes: guestBytes, log, ...(values.memory ? { memory: values.memory } : {}) });
     results.guest = r;
     out.push(
       '',

@@ -5,11 +5,12 @@
  */
 import { parseArgs } from 'node:util';
 
+import { MemorySpecError, parseMemory, type MemorySpec } from '../memory';
+
 export type NcMode = 'rx' | 'tx' | 'selftest';
 
-/** `--memory`: which allocator the dma-buf comes from, and its argument (the heap, the DRM node). */
-export type NcMemory =
-  { kind: 'udmabuf' } | { kind: 'dmaheap'; heap?: string } | { kind: 'drm'; device?: string } | { kind: 'cuda'; device?: number | string };
+/** `--memory`: which allocator the dma-buf comes from (bin/memory.ts). */
+export type NcMemory = MemorySpec;
 
 export interface NcOptions {
   mode: NcMode;
@@ -75,19 +76,6 @@ function integer(text: string | undefined, flag: string, min: number, max: numbe
   return n;
 }
 
-/** `--memory KIND[:ARG]`. */
-export function parseMemory(text: string | undefined): NcMemory {
-  if (text === undefined || text === 'udmabuf') return { kind: 'udmabuf' };
-  const colon = text.indexOf(':');
-  const kind = colon < 0 ? text : text.slice(0, colon);
-  const arg = colon < 0 ? undefined : text.slice(colon + 1);
-  if (arg === '') throw new UsageError(`--memory ${text}: nothing after the colon`);
-  if (kind === 'dmaheap') return arg === undefined ? { kind } : { kind, heap: arg };
-  if (kind === 'drm') return arg === undefined ? { kind } : { kind, device: arg };
-  if (kind === 'cuda') return arg === undefined ? { kind } : { kind, device: /^\d+$/.test(arg) ? Number(arg) : arg };
-  throw new UsageError(`--memory needs udmabuf, dmaheap[:HEAP], drm[:/dev/dri/cardN] or cuda[:GPU], got ${JSON.stringify(text)}`);
-}
-
 export function parseNcArgs(argv: string[]): NcOptions {
   let values;
   try {
@@ -119,7 +107,11 @@ export function parseNcArgs(argv: string[]): NcOptions {
   set('validate', integer(values.validate, '-v', 1, 255));
   set('maxChunk', integer(values['max-chunk'], '-z', 1, 0x7fffffff));
   set('rxPageSize', integer(values['rx-page-size'], '-b', 1, 0xffffffff, false));
-  o.memory = parseMemory(values.memory);
+  try {
+    o.memory = parseMemory(values.memory);
+  } catch (e) {
+    throw e instanceof MemorySpecError ? new UsageError(e.message) : e;
+  }
   if (o.rxPageSize !== undefined && o.memory.kind !== 'udmabuf')
     throw new UsageError('-b needs --memory udmabuf: only a udmabuf can be backed by huge pages here');
   if (o.mode === 'selftest' && o.skipConfig)

@@ -2,14 +2,17 @@
  * `--memory KIND[:ARG]`, shared by `devmem nc` and `devmem bench`: which
  * allocator a CLI's dma-buf comes from, and allocating it.
  */
-import { allocCuda, allocDmaHeap, allocDrm, allocUdmabuf, type DmaBuf } from '../lib/index';
+import { allocCuda, allocDmaHeap, allocDrm, allocRocm, allocUdmabuf, type DmaBuf } from '../lib/index';
 
 /** A parsed `--memory`: the allocator, and its argument (the heap, the DRM node, the GPU). */
 export type MemorySpec =
-  { kind: 'udmabuf' } | { kind: 'dmaheap'; heap?: string } | { kind: 'drm'; device?: string } | { kind: 'cuda'; device?: number | string };
+  | { kind: 'udmabuf' }
+  | { kind: 'dmaheap'; heap?: string }
+  | { kind: 'drm'; device?: string }
+  | { kind: 'cuda' | 'rocm'; device?: number | string };
 
 /** What `--memory` accepts, for help texts and errors. */
-export const MEMORY_KINDS = 'udmabuf, dmaheap[:HEAP], drm[:/dev/dri/cardN] or cuda[:GPU]';
+export const MEMORY_KINDS = 'udmabuf, dmaheap[:HEAP], drm[:/dev/dri/cardN], cuda[:GPU] or rocm[:GPU]';
 
 /** A `--memory` value that is not one of MEMORY_KINDS. */
 export class MemorySpecError extends Error {
@@ -27,7 +30,7 @@ export function parseMemory(text: string | undefined): MemorySpec {
   if (arg === '') throw new MemorySpecError(`--memory ${text}: nothing after the colon`);
   if (kind === 'dmaheap') return arg === undefined ? { kind } : { kind, heap: arg };
   if (kind === 'drm') return arg === undefined ? { kind } : { kind, device: arg };
-  if (kind === 'cuda') return arg === undefined ? { kind } : { kind, device: /^\d+$/.test(arg) ? Number(arg) : arg };
+  if (kind === 'cuda' || kind === 'rocm') return arg === undefined ? { kind } : { kind, device: /^\d+$/.test(arg) ? Number(arg) : arg };
   throw new MemorySpecError(`--memory needs ${MEMORY_KINDS}, got ${JSON.stringify(text)}`);
 }
 
@@ -40,6 +43,8 @@ export function allocMemory(spec: MemorySpec, size: number, options: { hugepages
       return allocDrm(size, spec.device === undefined ? {} : { device: spec.device });
     case 'cuda':
       return allocCuda(size, spec.device === undefined ? {} : { device: spec.device });
+    case 'rocm':
+      return allocRocm(size, spec.device === undefined ? {} : { device: spec.device });
     case 'udmabuf':
       return allocUdmabuf(size, options.hugepages ? { hugepages: true } : {});
   }

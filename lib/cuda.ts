@@ -8,8 +8,8 @@
  * as threads.
  */
 import { callSync, invalidArgument } from './errors';
-import { checkSize, DmaBuf, pageSize, readFdinfo } from './dmabuf';
-import { native, type NativeCudaMemory } from './native';
+import { checkGpuDevice, checkSize, gpuDmaBuf, pageSize, type DmaBuf } from './dmabuf';
+import { native } from './native';
 
 /** Options of {@link allocCuda}. */
 export interface CudaOptions {
@@ -45,12 +45,6 @@ export interface CudaInfo {
   devices: CudaDeviceInfo[];
 }
 
-function wrap(mem: NativeCudaMemory): DmaBuf {
-  // The exporter is whatever the driver's dma-buf calls itself in fdinfo.
-  const exporter = readFdinfo(mem.fd)?.get('exp_name') ?? 'cuda';
-  return new DmaBuf(mem.fd, mem.size, exporter, { kind: 'cuda', device: mem.device, cuda: mem });
-}
-
 /**
  * Allocates `size` bytes of GPU memory and exports it as a dma-buf:
  * cuInit, the device, its DMA_BUF_SUPPORTED attribute (checked before
@@ -68,16 +62,12 @@ function wrap(mem: NativeCudaMemory): DmaBuf {
  */
 export function allocCuda(size: number, options: CudaOptions = {}): DmaBuf {
   if (options === null || typeof options !== 'object') throw new TypeError('allocCuda(size, { device }) takes an options object');
-  const device = options.device ?? 0;
-  if (typeof device === 'number') {
-    if (!Number.isInteger(device) || device < 0 || device > 0x7fffffff)
-      throw invalidArgument(`device must be a GPU ordinal, got ${device}`);
-  } else if (typeof device === 'string') {
-    if (!/^([0-9a-f]{4,8}:)?[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i.test(device))
-      throw invalidArgument(`device ${JSON.stringify(device)} is not a PCI bus id such as 0000:3b:00.0`);
-  } else throw new TypeError('device must be a GPU ordinal or a PCI bus id string');
+  const device = checkGpuDevice(options.device);
   checkSize(size, pageSize(), 'CUDA buffer');
-  return wrap(callSync('dmabuf', `cannot allocate ${size} bytes of CUDA memory`, () => native().cudaAlloc(size, device)));
+  return gpuDmaBuf(
+    callSync('dmabuf', `cannot allocate ${size} bytes of CUDA memory`, () => native().cudaAlloc(size, device)),
+    'cuda',
+  );
 }
 
 /**
@@ -97,8 +87,9 @@ export function cudaExportRange(devicePtr: bigint, size: number): DmaBuf {
   if (devicePtr <= 0n || devicePtr >= 1n << 64n) throw invalidArgument(`devicePtr ${devicePtr} is not a device address`);
   if (devicePtr % BigInt(pageSize()) !== 0n) throw invalidArgument(`devicePtr 0x${devicePtr.toString(16)} is not page aligned`);
   checkSize(size, pageSize(), 'CUDA range');
-  return wrap(
+  return gpuDmaBuf(
     callSync('dmabuf', `cannot export the CUDA range at 0x${devicePtr.toString(16)}`, () => native().cudaExportRange(devicePtr, size)),
+    'cuda',
   );
 }
 

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 
 import { callSync, closedError, DevmemError, invalidArgument } from './errors';
-import { native, type NativeCudaMemory, type NativeMapping } from './native';
+import { native, type NativeGpuMemory, type NativeMapping } from './native';
 
 const HUGEPAGE = 2 * 1024 * 1024;
 
@@ -65,13 +65,14 @@ export function readFdinfo(fd: number): Map<string, string> | undefined {
 }
 
 /** What a view copies through: a CPU mapping, or a GPU library's copies. */
-type ViewBackend = NativeMapping | NativeCudaMemory;
+type ViewBackend = NativeMapping | NativeGpuMemory;
 
 /**
  * CPU access to a dma-buf, whatever exported it. For memory the CPU can map
  * (udmabuf, heaps, DRM) every access is bracketed by DMA_BUF_IOCTL_SYNC with
- * the matching READ/WRITE bits; for CUDA memory read() and write() copy with
- * cuMemcpy, and withView() fails with NO_CPU_VIEW.
+ * the matching READ/WRITE bits; for GPU memory read() and write() copy
+ * through the GPU library (cuMemcpy, hsa_memory_copy), and withView() fails
+ * with NO_CPU_VIEW.
  */
 export class DmaBufView {
   readonly #map: ViewBackend;
@@ -138,18 +139,19 @@ export class DmaBufView {
 
 /**
  * Where a {@link DmaBuf} came from: `udmabuf` ({@link allocUdmabuf}),
- * `dma-heap` ({@link allocDmaHeap}), `drm` ({@link allocDrm}), or `fd`
- * (adopted with {@link DmaBuf.fromFd}).
+ * `dma-heap` ({@link allocDmaHeap}), `drm` ({@link allocDrm}), `cuda`
+ * ({@link allocCuda}, {@link cudaExportRange}), `rocm` ({@link allocRocm}), or
+ * `fd` (adopted with {@link DmaBuf.fromFd}).
  */
-export type DmaBufKind = 'udmabuf' | 'dma-heap' | 'drm' | 'cuda' | 'fd';
+export type DmaBufKind = 'udmabuf' | 'dma-heap' | 'drm' | 'cuda' | 'rocm' | 'fd';
 
 /** @internal Where a DmaBuf came from, for its constructor. */
 export interface DmaBufOrigin {
   kind: DmaBufKind;
   device?: string | number;
   driver?: string;
-  /** CUDA memory: copies go through it, and close() frees it. */
-  cuda?: NativeCudaMemory;
+  /** GPU memory: copies go through it, and close() frees it. */
+  gpu?: NativeGpuMemory;
 }
 
 /** A dma-buf file descriptor owned by this object. */
@@ -171,20 +173,28 @@ export class DmaBuf {
   readonly kind: DmaBufKind;
   /**
    * For `drm`: the card node it was made on, e.g. `/dev/dri/card0`. For
-   * `cuda`: the device ordinal.
+   * `cuda` and `rocm`: the GPU's ordinal.
    */
   readonly device: string | number | undefined;
   /**
-   * For `cuda`: the device address the dma-buf starts at (offset 0 of every
-   * fragment), for handing to CUDA kernels and libraries.
+   * For `cuda` and `rocm`: the device address of the allocation, for handing
+   * to GPU kernels and libraries. It lies at {@link DmaBuf.baseOffset} in the
+   * dma-buf, so the fragment at dma-buf offset X is at devicePtr - baseOffset + X.
    */
   readonly devicePtr: bigint | undefined;
+  /**
+   * Where the allocation starts inside the dma-buf: 0 except for ROCm, whose
+   * export may cover the whole buffer object the allocation lives in.
+   * Fragment offsets are relative to the dma-buf, and read() and write()
+   * take dma-buf offsets too.
+   */
+  readonly baseOffset: number;
   /** For `drm`: the DRM driver that made it (`vgem`, `amdgpu`, `i915`, ...). */
   readonly driver: string | undefined;
   #closed = false;
   #view: DmaBufView | undefined;
   #map: NativeMapping | undefined;
-  readonly #cuda: NativeCudaMemory | undefined;
+  readonly #gpu: NativeGpuMemory | undefined;
 
   /** @internal */
   constructor(fd: number, size: number, exporter: string, origin: DmaBufOrigin) {
@@ -194,8 +204,9 @@ export class DmaBuf {
     this.kind = origin.kind;
     this.device = origin.device;
     this.driver = origin.driver;
-    this.#cuda = origin.cuda;
-    this.devicePtr = origin.cuda?.devicePtr;
+    this.#gpu = origin.gpu;
+    this.devicePtr = origin.gpu?.devicePtr;
+    this.baseOffset = origin.gpu?.baseOffset ?? 0;
   }
 
   /**
@@ -228,7 +239,7 @@ export class DmaBuf {
   map(): DmaBufView {
     if (this.#closed) throw closedError('the dma-buf');
     if (!this.#view) {
-      if (this.#cuda) this.#view = new DmaBufView(this.#cuda, this.size);
+      if (this.#gpu) this.#view = new DmaBufView(this.#gpu, this.size);
       else {
         this.#map = callSync('dmabuf', `cannot map the ${this.exporter} dma-buf`, () => new (native().NativeMapping)(this.fd, this.size));
         this.#view = new DmaBufView(this.#map, this.size);
@@ -250,7 +261,7 @@ export class DmaBuf {
   /**
    * Unmaps and closes the fd. Idempotent. A binding that uses this dma-buf
    * keeps its own reference in the kernel, so closing here does not unbind.
-   * CUDA memory is freed here as well (unless it was only exported with
+   * GPU memory is freed here as well (unless it was only exported with
    * cudaExportRange()): close its bindings first, since the NIC would
    * otherwise write into freed GPU memory.
    */
@@ -261,7 +272,7 @@ export class DmaBuf {
     this.#map = undefined;
     this.#view = undefined;
     native().closeOwnedFd(this.fd);
-    this.#cuda?.free();
+    this.#gpu?.free();
   }
 
   /** close(), for `using`. */
@@ -408,4 +419,27 @@ export interface DrmNode {
 /** The DRM nodes under /dev/dri, card nodes first; read-only and unprivileged. */
 export function drmNodes(): DrmNode[] {
   return native().drmNodes();
+}
+
+/** @internal A DmaBuf over GPU memory the addon allocated or exported. */
+export function gpuDmaBuf(mem: NativeGpuMemory, kind: 'cuda' | 'rocm'): DmaBuf {
+  // The exporter is whatever the driver's dma-buf calls itself in fdinfo.
+  const exporter = readFdinfo(mem.fd)?.get('exp_name') ?? kind;
+  return new DmaBuf(mem.fd, mem.dmabufSize, exporter, { kind, device: mem.device, gpu: mem });
+}
+
+/** @internal A GPU chosen by ordinal or PCI bus id, checked before any library is loaded. */
+export function checkGpuDevice(device: unknown): number | string {
+  if (device === undefined) return 0;
+  if (typeof device === 'number') {
+    if (!Number.isInteger(device) || device < 0 || device > 0x7fffffff)
+      throw invalidArgument(`device must be a GPU ordinal, got ${device}`);
+    return device;
+  }
+  if (typeof device === 'string') {
+    if (!/^([0-9a-f]{4,8}:)?[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i.test(device))
+      throw invalidArgument(`device ${JSON.stringify(device)} is not a PCI bus id such as 0000:3b:00.0`);
+    return device.toLowerCase();
+  }
+  throw new TypeError('device must be a GPU ordinal or a PCI bus id string');
 }

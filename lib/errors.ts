@@ -27,6 +27,8 @@ export const DEVMEM_REASONS = [
   'NO_CUDA',
   'CUDA_DMABUF_UNSUPPORTED',
   'CUDA_ERROR',
+  'NO_ROCM',
+  'ROCM_ERROR',
   'NO_CPU_VIEW',
   'UDMABUF_SIZE_LIMIT',
   'INVALID_ARGUMENT',
@@ -90,8 +92,12 @@ const ADVICE: Record<DevmemReason, string> = {
     'The GPU or its driver cannot export memory as a dma-buf (CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED is 0). Usual causes: the proprietary kernel modules instead of the open ones (nvidia-open; Turing and newer only), a consumer (GeForce) board, or a driver older than CUDA 11.7. See `devmem probe`.',
   CUDA_ERROR:
     'A CUDA driver call failed; libraryCode names its CUresult. Out of memory: free GPU memory or ask for less; an invalid device: check the ordinal or PCI bus id against `devmem probe`.',
+  NO_ROCM:
+    "libhsa-runtime64.so.1 (AMD ROCm's HSA runtime) could not be loaded or initialised: install ROCm (the amdgpu kernel driver and the ROCr runtime), or put the directory holding libhsa-runtime64.so.1 on the loader path (LD_LIBRARY_PATH, ldconfig).",
+  ROCM_ERROR:
+    'An HSA runtime call failed; libraryCode names its hsa_status_t. Out of resources: free GPU memory or ask for less; no such GPU: check the ordinal or PCI bus id against `devmem probe`.',
   NO_CPU_VIEW:
-    'This memory (CUDA device memory) has no CPU mapping to view: use read(), readInto() or write(), or FragmentBatch.copyOut(), which copy through the GPU driver.',
+    'This memory (GPU device memory: CUDA, ROCm) has no CPU mapping to view: use read(), readInto() or write(), or FragmentBatch.copyOut(), which copy through the GPU driver.',
   NO_DRM:
     'No DRM card node here can make and export a dumb buffer: load the GPU driver (or `modprobe vgem` to test), check /dev/dri/ and its permissions (the video or render group), or name a card node with `device`.',
   UDMABUF_SIZE_LIMIT:

@@ -36,6 +36,7 @@ export {
   type FromFdOptions,
 } from './dmabuf';
 export { allocCuda, cudaExportRange, cudaInfo, type CudaDeviceInfo, type CudaInfo, type CudaOptions } from './cuda';
+export { allocRocm, rocmInfo, type RocmDeviceInfo, type RocmInfo, type RocmOptions } from './rocm';
 export { FragmentBatch, FragmentKind, type ReleaseResult } from './batch';
 export { DevmemSocket, type DevmemSocketEvents, type SocketAddress, type SocketStats, type StarvationInfo } from './socket';
 export { connect, type ConnectOptions } from './connect';

@@ -66,11 +66,16 @@ export interface NativeDeviceWatch {
   close(): void;
 }
 
-/** CUDA memory behind a DmaBuf: copies with cuMemcpy, and the allocation's lifetime. */
-export interface NativeCudaMemory {
+/** GPU memory (CUDA, ROCm) behind a DmaBuf: copies through the GPU library, and the allocation's lifetime. */
+export interface NativeGpuMemory {
   readonly fd: number;
   readonly devicePtr: bigint;
+  /** The allocation's size. */
   readonly size: number;
+  /** Where the allocation starts inside the dma-buf (ROCm's export offset; 0 for CUDA). */
+  readonly baseOffset: number;
+  /** The whole dma-buf's size; offsets of read() and write() are the dma-buf's. */
+  readonly dmabufSize: number;
   /** The device ordinal. */
   readonly device: number;
   /** False for memory only exported with cudaExportRange (free() then leaves it allocated). */
@@ -223,9 +228,11 @@ export interface NativeAddon {
   /** A DRM dumb buffer exported with PRIME; node '' picks the first card node that can. */
   allocDrm(size: number, node: string): { fd: number; size: number; node: string; driver: string };
   drmNodes(): import('./dmabuf').DrmNode[];
-  cudaAlloc(size: number, device: number | string): NativeCudaMemory;
-  cudaExportRange(devicePtr: bigint, size: number): NativeCudaMemory;
+  cudaAlloc(size: number, device: number | string): NativeGpuMemory;
+  cudaExportRange(devicePtr: bigint, size: number): NativeGpuMemory;
   cudaProbe(): NativeCudaInfo;
+  rocmAlloc(size: number, device: number | string): NativeGpuMemory;
+  rocmProbe(): { loaded: boolean; error: string | null; devices: { ordinal: number; name: string; pciBusId: string }[] };
   dupCloexec(fd: number): number;
   adoptFd(fd: number): void;
   closeOwnedFd(fd: number): boolean;

@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as zlib from 'node:zlib';
 
 import { cudaInfo, type CudaInfo } from './cuda';
+import { rocmInfo, type RocmInfo } from './rocm';
 import { pcieLink, type PcieLink } from './pcie';
 import { drmNodes, type DrmNode } from './dmabuf';
 import { DevmemError } from './errors';
@@ -159,6 +160,8 @@ export interface ProbeGpu {
      */
     kernelModule: 'open' | 'proprietary' | null;
   };
+  /** The ROCm HSA runtime as the addon loads it (dlopen of libhsa-runtime64.so.1) and its GPU agents. */
+  rocm: RocmInfo;
   /**
    * The IOMMU: `off` (no IOMMU), `passthrough` (every group's default domain
    * is identity), `translated` (some group translates DMA addresses), or
@@ -172,7 +175,7 @@ export interface ProbeGpu {
   paths: {
     /** The interface. */
     interface: string;
-    /** The GPU: `cuda:ORDINAL` or the DRM card node. */
+    /** The GPU: `cuda:ORDINAL`, `rocm:ORDINAL` or the DRM card node. */
     gpu: string;
     /** Its PCI address. */
     gpuPciAddress: string;
@@ -363,10 +366,14 @@ function realpath(p: string): string | undefined {
 /** Every PCI GPU: the CUDA devices, and the DRM card nodes that sit on PCI. */
 function pciGpus(gpu: ProbeGpu, drm: DrmNode[]): { name: string; address: string; path: string }[] {
   const out: { name: string; address: string; path: string }[] = [];
-  for (const d of gpu.cuda.devices) {
-    const path = realpath(`/sys/bus/pci/devices/${d.pciBusId}`);
-    if (path) out.push({ name: `cuda:${d.ordinal}`, address: d.pciBusId, path });
-  }
+  for (const [kind, devices] of [
+    ['cuda', gpu.cuda.devices],
+    ['rocm', gpu.rocm.devices],
+  ] as const)
+    for (const d of devices) {
+      const path = realpath(`/sys/bus/pci/devices/${d.pciBusId}`);
+      if (path && !out.some((g) => g.address === d.pciBusId)) out.push({ name: `${kind}:${d.ordinal}`, address: d.pciBusId, path });
+    }
   for (const n of drm) {
     if (n.render) continue;
     const path = realpath(`/sys/class/drm/${n.path.slice(n.path.lastIndexOf('/') + 1)}/device`);
@@ -417,7 +424,7 @@ export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
     ioUringZcrx: probeZcrx(),
     privileges: { capNetAdmin: hasCapNetAdmin(), uid: process.getuid?.() ?? -1 },
     dmabufSources: readDmabufSources(),
-    gpu: { cuda: { ...cudaInfo(), kernelModule: null }, iommu: 'unknown', paths: [], warnings: [] },
+    gpu: { cuda: { ...cudaInfo(), kernelModule: null }, rocm: rocmInfo(), iommu: 'unknown', paths: [], warnings: [] },
     interfaces: [],
     unreadable: [],
   };

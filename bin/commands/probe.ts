@@ -46,6 +46,10 @@ function renderProbe(r: ProbeReport): string {
   lines.push(
     `CUDA            ${c.loaded ? `driver ${version}${c.kernelModule ? `, ${c.kernelModule} kernel module` : ''}; ${gpus.join('; ') || 'no GPU'}` : `not loaded (${c.error ?? '?'})`}`,
   );
+  const rocm = r.gpu.rocm;
+  lines.push(
+    `ROCm            ${rocm.loaded ? rocm.devices.map((d) => `${d.ordinal}: ${d.name} (${d.pciBusId})`).join('; ') || 'no GPU' : `not loaded (${rocm.error ?? '?'})`}`,
+  );
   lines.push(`IOMMU           ${r.gpu.iommu}`);
   for (const p of r.gpu.paths) lines.push(`NIC to GPU      ${p.interface} - ${p.gpu} (${p.gpuPciAddress}): ${p.link}`);
   for (const w of r.gpu.warnings) lines.push(`warning         ${w}`);

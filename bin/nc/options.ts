@@ -197,13 +197,13 @@ Options (ncdevmem flag, long form):
                                 page size the dma-buf uses 2 MiB huge pages
       --memory KIND[:ARG]       the dma-buf: udmabuf (the default),
                                 dmaheap[:HEAP] (a dma-heap, "system" unless
-                                named) or drm[:/dev/dri/cardN] (a DRM dumb
+                                named), drm[:/dev/dri/cardN] (a DRM dumb
                                 buffer; the first card that can make one
-                                unless named) or cuda[:GPU] (GPU memory; an
-                                ordinal or PCI bus id, 0 unless named). -v on
-                                device memory reads it back through the CPU
-                                (for CUDA with cuMemcpy), which costs
-                                throughput
+                                unless named), cuda[:GPU] or rocm[:GPU] (GPU
+                                memory; an ordinal or PCI bus id, 0 unless
+                                named). -v on device memory reads it back
+                                through the CPU (for GPUs with the GPU
+                                library's copies), which costs throughput
       --json                    NDJSON events on stdout and a final summary
       --dry-run                 print the NIC plan and change nothing
   -h, --help                    this help

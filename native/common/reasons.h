@@ -16,13 +16,15 @@ inline constexpr const char kNoDrm[] = "NO_DRM";
 inline constexpr const char kNoCuda[] = "NO_CUDA";
 inline constexpr const char kCudaDmabufUnsupported[] = "CUDA_DMABUF_UNSUPPORTED";
 inline constexpr const char kCudaError[] = "CUDA_ERROR";
+inline constexpr const char kNoRocm[] = "NO_ROCM";
+inline constexpr const char kRocmError[] = "ROCM_ERROR";
 inline constexpr const char kFlowSteering[] = "FLOW_STEERING";
 inline constexpr const char kControlTruncated[] = "CONTROL_TRUNCATED";
 inline constexpr const char kProtocolError[] = "PROTOCOL_ERROR";
 
-inline constexpr const char* kAllReasons[] = {
-    kKernelTooOld, kNoUdmabuf,    kNoDmaHeap,        kNoDrm,        kNoCuda, kCudaDmabufUnsupported,
-    kCudaError,    kFlowSteering, kControlTruncated, kProtocolError};
+inline constexpr const char* kAllReasons[] = {kKernelTooOld, kNoUdmabuf,    kNoDmaHeap,        kNoDrm,
+                                              kNoCuda,       kNoRocm,       kRocmError,        kCudaDmabufUnsupported,
+                                              kCudaError,    kFlowSteering, kControlTruncated, kProtocolError};
 
 }  // namespace devmem::reasons
 

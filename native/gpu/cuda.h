@@ -16,6 +16,7 @@
 
 #include "common/failure.h"
 #include "gpu/cuda_abi.h"
+#include "gpu/device_memory.h"
 
 namespace devmem::gpu {
 
@@ -45,7 +46,7 @@ struct CudaSelector {
 // Device memory exported as a dma-buf. Holds a reference on its device's
 // primary context while it lives, and frees the allocation on destruction
 // when it made it (Alloc), not when it only exported someone's (ExportRange).
-class CudaMemory {
+class CudaMemory : public DeviceMemory {
  public:
   // cuInit, the device, DMA_BUF_SUPPORTED, its primary context, a page-aligned
   // cuMemAlloc of `size` (a page multiple) and the dma-buf export. Nothing is
@@ -54,25 +55,25 @@ class CudaMemory {
   // Exports [ptr, ptr + size) of memory allocated elsewhere in this process,
   // which must lie in one allocation of a primary context.
   static std::unique_ptr<CudaMemory> ExportRange(uint64_t ptr, uint64_t size, Failure* f);
-  ~CudaMemory();
+  ~CudaMemory() override;
   CudaMemory(const CudaMemory&) = delete;
   CudaMemory& operator=(const CudaMemory&) = delete;
 
-  int fd() const { return fd_; }
+  int fd() const override { return fd_; }
   // Hands the dma-buf fd to the caller, who closes it from then on.
-  int TakeFd() {
+  int TakeFd() override {
     int fd = fd_;
     fd_ = -1;
     return fd;
   }
-  uint64_t device_ptr() const { return ptr_; }
-  uint64_t size() const { return size_; }
-  int ordinal() const { return ordinal_; }
-  bool owned() const { return owned_; }
+  uint64_t device_ptr() const override { return ptr_; }
+  uint64_t size() const override { return size_; }
+  int ordinal() const override { return ordinal_; }
+  bool owned() const override { return owned_; }
 
   // cuMemcpyDtoH / HtoD at `offset`, with the context current.
-  bool Read(uint64_t offset, void* dst, uint64_t length, Failure* f);
-  bool Write(uint64_t offset, const void* src, uint64_t length, Failure* f);
+  bool Read(uint64_t offset, void* dst, uint64_t length, Failure* f) override;
+  bool Write(uint64_t offset, const void* src, uint64_t length, Failure* f) override;
   // Frees the allocation (when owned) and drops the context now; idempotent.
   void Release();
 

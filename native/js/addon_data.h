@@ -21,7 +21,7 @@ class DeviceWatchObject;
 struct AddonData {
   Napi::FunctionReference binding_ctor;
   Napi::FunctionReference socket_ctor;
-  Napi::FunctionReference cuda_memory_ctor;
+  Napi::FunctionReference gpu_memory_ctor;
   std::vector<std::weak_ptr<nl::NetlinkSocket>> binding_sockets;
   // Open sockets, closed at teardown (their objects stay referenced while open).
   std::set<SocketObject*> sockets;

@@ -1,4 +1,4 @@
-// CUDA allocation against the CUDA TEST DOUBLE (test/support/cuda-double):
+// CUDA allocation against the CUDA TEST DOUBLE (test/support/cuda-double/libcuda.c):
 // a stand-in for NVIDIA's libcuda.so.1, loaded through the same dlopen as
 // the real one. It checks the addon's loading, call order, error mapping and
 // cleanup; nothing here says anything about a real GPU or NVIDIA's driver.
@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import Ajv from 'ajv';
 
 import { allocCuda, cudaExportRange, cudaInfo, DevmemError } from '../../lib/index';
-import { buildCudaDouble, leftAtExit, runWithCudaDouble } from '../support/cuda-double';
+import { buildCudaDouble, leftAtExit, runWithCudaDouble } from '../support/gpu-double';
 import { run } from '../support/process';
 
 const SCENARIO = path.join(__dirname, 'fixtures', 'cuda-scenario.ts');

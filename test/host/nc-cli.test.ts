@@ -86,6 +86,7 @@ describe('devmem nc command line', () => {
       assert.deepEqual(parseNcArgs(['-f', 'x', '--memory', 'cuda']).memory, { kind: 'cuda' });
       assert.deepEqual(parseNcArgs(['-f', 'x', '--memory', 'cuda:1']).memory, { kind: 'cuda', device: 1 });
       assert.deepEqual(parseNcArgs(['-f', 'x', '--memory', 'cuda:0000:3b:00.0']).memory, { kind: 'cuda', device: '0000:3b:00.0' });
+      assert.deepEqual(parseNcArgs(['-f', 'x', '--memory', 'rocm:1']).memory, { kind: 'rocm', device: 1 });
       assert.match(NC_HELP, /--memory KIND\[:ARG\]/);
     });
 
@@ -101,7 +102,7 @@ describe('devmem nc command line', () => {
         [['-f', 'x', '-n'], /-n cannot be used without -s or -c/],
         [['-f', 'x', '-X'], /Unknown option '-X'/],
         [['-f', 'x', 'extra'], /positional/],
-        [['-f', 'x', '--memory', 'gpu'], /--memory needs udmabuf, dmaheap\[:HEAP\], drm\[:\/dev\/dri\/cardN\] or cuda/],
+        [['-f', 'x', '--memory', 'gpu'], /--memory needs udmabuf, dmaheap\[:HEAP\], drm\[:\/dev\/dri\/cardN\], cuda\[:GPU\] or rocm/],
         [['-f', 'x', '--memory', 'drm:'], /nothing after the colon/],
         [['-f', 'x', '--memory', 'drm', '-b', '16384'], /-b needs --memory udmabuf/],
       ];

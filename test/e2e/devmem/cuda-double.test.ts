@@ -1,4 +1,4 @@
-// CUDA memory end to end against the CUDA TEST DOUBLE (test/support/cuda-double):
+// CUDA memory end to end against the CUDA TEST DOUBLE (test/support/cuda-double/libcuda.c):
 // a stand-in for NVIDIA's libcuda.so.1 whose "device memory" is a memfd it
 // exports through the guest kernel's real udmabuf. The kernel's devmem code
 // binds it and receives into it like any dma-buf; the addon's dlopen path,
@@ -7,14 +7,14 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 
-import { buildCudaDouble, leftAtExit, runWithCudaDouble } from '../../support/cuda-double';
+import { buildCudaDouble, leftAtExit, runWithCudaDouble } from '../../support/gpu-double';
 import { enableHeaderSplit } from '../helpers/devmem-rx';
 import { e2eEnv } from '../helpers/env';
 import { checkNicStateKept, describeRun, ncReceive, runNc, startPeer } from '../helpers/nc';
 
 const env = e2eEnv();
 const MiB = 1024 * 1024;
-const RECEIVE = path.join(__dirname, '../fixtures/cuda-receive.ts');
+const RECEIVE = path.join(__dirname, '../fixtures/gpu-receive.ts');
 const SCENARIO = path.join(__dirname, '../../host/fixtures/cuda-scenario.ts');
 let nextPort = 7401;
 
@@ -47,7 +47,7 @@ describe('CUDA memory through the CUDA test double on the patched netdevsim', fu
     after(async () => restoreRings());
 
     it('binds a 16 MiB CUDA buffer and receives 32 MiB into it, intact, every token returned', async () => {
-      const { result, log } = await runWithCudaDouble(RECEIVE, [String(nextPort++)]);
+      const { result, log } = await runWithCudaDouble(RECEIVE, ['cuda', String(nextPort++)]);
       assert.equal(result.kind, 'cuda', JSON.stringify(result));
       assert.equal(result.exporter, 'udmabuf', "the double's memory is a udmabuf");
       assert.deepEqual(result.range, { kind: 'cuda', size: 4 * MiB, offset: 64 * 1024 });

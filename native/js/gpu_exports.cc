@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: MIT
 //
-// JS entry points for CUDA memory (native/gpu/cuda): allocation, export of a
-// range another library allocated, the read-only probe, and the CPU access
-// object behind a CUDA DmaBuf's view (copies with cuMemcpy: device memory has
-// no CPU mapping to hand out).
+// JS entry points for GPU memory (native/gpu: CUDA, ROCm): allocation, CUDA's
+// export of a range another library allocated, the read-only probes, and the
+// CPU access object behind a GPU DmaBuf's view (copies through the GPU
+// library: device memory has no CPU mapping to hand out).
 #include <napi.h>
 
 #include <memory>
 
 #include "gpu/cuda.h"
+#include "gpu/rocm.h"
 #include "js/addon_data.h"
 #include "js/args.h"
 #include "js/errors.h"
@@ -17,42 +18,49 @@ namespace devmem::js {
 
 namespace {
 
-// NativeCudaMemory: made only by cudaAlloc / cudaExportRange.
-class CudaMemoryObject : public Napi::ObjectWrap<CudaMemoryObject> {
+// NativeGpuMemory: made only by cudaAlloc, cudaExportRange and rocmAlloc.
+class GpuMemoryObject : public Napi::ObjectWrap<GpuMemoryObject> {
  public:
   static Napi::Function Define(Napi::Env env) {
     Napi::Function f = DefineClass(
-        env, "NativeCudaMemory",
-        {InstanceMethod<&CudaMemoryObject::Read>("read"), InstanceMethod<&CudaMemoryObject::Write>("write"),
-         InstanceMethod<&CudaMemoryObject::Free>("free"), InstanceAccessor<&CudaMemoryObject::Fd>("fd"),
-         InstanceAccessor<&CudaMemoryObject::DevicePtr>("devicePtr"), InstanceAccessor<&CudaMemoryObject::Size>("size"),
-         InstanceAccessor<&CudaMemoryObject::Device>("device"), InstanceAccessor<&CudaMemoryObject::Owned>("owned")});
-    AddonData::Get(env).cuda_memory_ctor = Napi::Persistent(f);
+        env, "NativeGpuMemory",
+        {InstanceMethod<&GpuMemoryObject::Read>("read"), InstanceMethod<&GpuMemoryObject::Write>("write"),
+         InstanceMethod<&GpuMemoryObject::Free>("free"), InstanceAccessor<&GpuMemoryObject::Fd>("fd"),
+         InstanceAccessor<&GpuMemoryObject::DevicePtr>("devicePtr"), InstanceAccessor<&GpuMemoryObject::Size>("size"),
+         InstanceAccessor<&GpuMemoryObject::Device>("device"), InstanceAccessor<&GpuMemoryObject::Owned>("owned"),
+         InstanceAccessor<&GpuMemoryObject::BaseOffset>("baseOffset"),
+         InstanceAccessor<&GpuMemoryObject::DmabufSize>("dmabufSize")});
+    AddonData::Get(env).gpu_memory_ctor = Napi::Persistent(f);
     return f;
   }
 
-  explicit CudaMemoryObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CudaMemoryObject>(info) {}
+  explicit GpuMemoryObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GpuMemoryObject>(info) {}
 
-  static Napi::Value Wrap(Napi::Env env, std::unique_ptr<gpu::CudaMemory> mem) {
-    Napi::Object o = AddonData::Get(env).cuda_memory_ctor.New({});
-    CudaMemoryObject* self = Unwrap(o);
-    self->fd_ = mem->TakeFd();
-    AddonData::Get(env).owned_fds.insert(self->fd_);
+  static Napi::Value Wrap(Napi::Env env, std::unique_ptr<gpu::DeviceMemory> mem) {
+    Napi::Object o = AddonData::Get(env).gpu_memory_ctor.New({});
+    GpuMemoryObject* self = Unwrap(o);
+    if (mem->closes_fd()) {
+      self->fd_ = mem->fd();  // closed by free(), through the GPU library
+    } else {
+      self->fd_ = mem->TakeFd();
+      AddonData::Get(env).owned_fds.insert(self->fd_);
+    }
     self->mem_ = std::move(mem);
     return o;
   }
 
  private:
-  gpu::CudaMemory& Mem(Napi::Env env) {
-    if (!mem_) throw Napi::Error::New(env, "the CUDA memory was freed");
+  gpu::DeviceMemory& Mem(Napi::Env env) {
+    if (!mem_) throw Napi::Error::New(env, "the GPU memory was freed");
     return *mem_;
   }
 
+  // Offsets are the dma-buf's, like fragment offsets.
   void CheckRange(Napi::Env env, uint64_t offset, uint64_t length) {
-    uint64_t size = Mem(env).size();
+    uint64_t size = Mem(env).dmabuf_size();
     if (offset > size || length > size - offset)
       throw Napi::RangeError::New(env, "range [" + std::to_string(offset) + ", +" + std::to_string(length) +
-                                           ") lies outside the " + std::to_string(size) + "-byte CUDA buffer");
+                                           ") lies outside the " + std::to_string(size) + "-byte dma-buf");
   }
 
   // read(offset, target: Uint8Array)
@@ -97,8 +105,14 @@ class CudaMemoryObject : public Napi::ObjectWrap<CudaMemoryObject> {
     return Napi::Number::New(info.Env(), Mem(info.Env()).ordinal());
   }
   Napi::Value Owned(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), Mem(info.Env()).owned()); }
+  Napi::Value BaseOffset(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(Mem(info.Env()).base_offset()));
+  }
+  Napi::Value DmabufSize(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(Mem(info.Env()).dmabuf_size()));
+  }
 
-  std::unique_ptr<gpu::CudaMemory> mem_;
+  std::unique_ptr<gpu::DeviceMemory> mem_;
   int fd_ = -1;
 };
 
@@ -112,7 +126,7 @@ Napi::Value CudaAlloc(const Napi::CallbackInfo& info) {
   Failure f;
   std::unique_ptr<gpu::CudaMemory> mem = gpu::CudaMemory::Alloc(sel, size, &f);
   if (!mem) throw MakeError(env, f);
-  return CudaMemoryObject::Wrap(env, std::move(mem));
+  return GpuMemoryObject::Wrap(env, std::move(mem));
 }
 
 // cudaExportRange(devicePtr: bigint, size) -> NativeCudaMemory
@@ -126,7 +140,7 @@ Napi::Value CudaExportRange(const Napi::CallbackInfo& info) {
   Failure f;
   std::unique_ptr<gpu::CudaMemory> mem = gpu::CudaMemory::ExportRange(ptr, size, &f);
   if (!mem) throw MakeError(env, f);
-  return CudaMemoryObject::Wrap(env, std::move(mem));
+  return GpuMemoryObject::Wrap(env, std::move(mem));
 }
 
 // cudaProbe() -> { loaded, library, error, driverVersion, devices: [...] }
@@ -152,10 +166,44 @@ Napi::Value CudaProbe(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// rocmAlloc(size, device: number | string) -> NativeGpuMemory
+Napi::Value RocmAlloc(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t size = SizeArg(env, info[0], "size");
+  gpu::RocmSelector sel;
+  if (info[1].IsString()) sel.pci_bus_id = info[1].As<Napi::String>().Utf8Value();
+  else sel.ordinal = static_cast<int>(SizeArg(env, info[1], "device"));
+  Failure f;
+  std::unique_ptr<gpu::RocmMemory> mem = gpu::RocmMemory::Alloc(sel, size, &f);
+  if (!mem) throw MakeError(env, f);
+  return GpuMemoryObject::Wrap(env, std::move(mem));
+}
+
+// rocmProbe() -> { loaded, error, devices: [{ ordinal, name, pciBusId }] }
+Napi::Value RocmProbe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  gpu::RocmInfo ri = gpu::ProbeRocm();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("loaded", ri.loaded);
+  o.Set("error", ri.error.empty() ? env.Null() : Napi::String::New(env, ri.error));
+  Napi::Array devices = Napi::Array::New(env, ri.devices.size());
+  for (size_t i = 0; i < ri.devices.size(); ++i) {
+    Napi::Object x = Napi::Object::New(env);
+    x.Set("ordinal", ri.devices[i].ordinal);
+    x.Set("name", ri.devices[i].name);
+    x.Set("pciBusId", ri.devices[i].pci_bus_id);
+    devices.Set(static_cast<uint32_t>(i), x);
+  }
+  o.Set("devices", devices);
+  return o;
+}
+
 }  // namespace
 
-void InitCuda(Napi::Env env, Napi::Object exports) {
-  exports.Set("NativeCudaMemory", CudaMemoryObject::Define(env));
+void InitGpu(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeGpuMemory", GpuMemoryObject::Define(env));
+  exports.Set("rocmAlloc", Napi::Function::New(env, RocmAlloc, "rocmAlloc"));
+  exports.Set("rocmProbe", Napi::Function::New(env, RocmProbe, "rocmProbe"));
   exports.Set("cudaAlloc", Napi::Function::New(env, CudaAlloc, "cudaAlloc"));
   exports.Set("cudaExportRange", Napi::Function::New(env, CudaExportRange, "cudaExportRange"));
   exports.Set("cudaProbe", Napi::Function::New(env, CudaProbe, "cudaProbe"));

@@ -59,6 +59,18 @@ describe('devmem nc (ncdevmem-compatible) on the patched netdevsim', function ()
     assert.match(r.stderr, /did: ethtool -N \S+ flow-type tcp4 dst-ip \S+ dst-port \d+ action 3/);
   });
 
+  it('check_rx with --memory dmaheap: -v 7 validates the pattern received into a system-heap buffer', async () => {
+    const send = { host: env.addr4Local, port: nextPort++, from: env.addr4Remote, bytes: 1 << 20, period: 7 };
+    const r = await ncReceive(['-f', env.ifLocal, '-c', env.addr4Remote, '-v', '7', '--memory', 'dmaheap:system', '--json'], send);
+    assert.equal(r.code, 0, describeRun(r));
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(events.find((e) => e.event === 'bound')!.memory, { kind: 'dma-heap', exporter: 'system' });
+    assert.equal(events.find((e) => e.event === 'received')!.dmabufBytes, 1 << 20);
+  });
+
   it('RX with --json prints NDJSON events ending in a summary, and no payload', async () => {
     const port = nextPort++;
     const r = await ncReceive(['-f', env.ifLocal, '-v', '7', '--json'], {

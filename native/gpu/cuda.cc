@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include "gpu/cuda.h"
 
-#include <dlfcn.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <mutex>
 
 #include "common/reasons.h"
+#include "gpu/dl.h"
 
 namespace devmem::gpu {
 
@@ -18,18 +18,7 @@ using cuda::CUresult;
 
 constexpr const char kLibrary[] = "libcuda.so.1";
 
-struct Loaded {
-  cuda::Api api{};
-  bool ok = false;
-  std::string error;
-};
-
-template <typename Fn>
-bool Sym(void* lib, const char* name, Fn* out, std::string* missing) {
-  *out = reinterpret_cast<Fn>(::dlsym(lib, name));
-  if (!*out && missing->empty()) *missing = name;
-  return *out != nullptr;
-}
+using Loaded = LoadedLibrary<cuda::Api>;
 
 // dlopen once per process: a driver that was absent stays absent for this
 // process (as with CUDA itself, a driver installed later needs a restart).
@@ -37,36 +26,32 @@ const Loaded& Library() {
   static Loaded loaded;
   static std::once_flag once;
   std::call_once(once, [] {
-    void* lib = ::dlopen(kLibrary, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-      const char* e = ::dlerror();
-      loaded.error = e ? e : "dlopen failed";
-      return;
-    }
+    void* lib = OpenLibrary(kLibrary, &loaded.error);
+    if (!lib) return;
     cuda::Api& a = loaded.api;
     std::string missing;
-    Sym(lib, "cuInit", &a.cuInit, &missing);
-    Sym(lib, "cuDriverGetVersion", &a.cuDriverGetVersion, &missing);
-    Sym(lib, "cuGetErrorName", &a.cuGetErrorName, &missing);
-    Sym(lib, "cuDeviceGetCount", &a.cuDeviceGetCount, &missing);
-    Sym(lib, "cuDeviceGet", &a.cuDeviceGet, &missing);
-    Sym(lib, "cuDeviceGetByPCIBusId", &a.cuDeviceGetByPCIBusId, &missing);
-    Sym(lib, "cuDeviceGetAttribute", &a.cuDeviceGetAttribute, &missing);
-    Sym(lib, "cuDeviceGetName", &a.cuDeviceGetName, &missing);
-    Sym(lib, "cuDeviceGetPCIBusId", &a.cuDeviceGetPCIBusId, &missing);
-    Sym(lib, "cuDevicePrimaryCtxRetain", &a.cuDevicePrimaryCtxRetain, &missing);
-    Sym(lib, "cuDevicePrimaryCtxRelease_v2", &a.cuDevicePrimaryCtxRelease, &missing);
-    Sym(lib, "cuCtxPushCurrent_v2", &a.cuCtxPushCurrent, &missing);
-    Sym(lib, "cuCtxPopCurrent_v2", &a.cuCtxPopCurrent, &missing);
-    Sym(lib, "cuCtxGetDevice", &a.cuCtxGetDevice, &missing);
-    Sym(lib, "cuMemAlloc_v2", &a.cuMemAlloc, &missing);
-    Sym(lib, "cuMemFree_v2", &a.cuMemFree, &missing);
-    Sym(lib, "cuMemGetAddressRange_v2", &a.cuMemGetAddressRange, &missing);
-    Sym(lib, "cuMemcpyDtoH_v2", &a.cuMemcpyDtoH, &missing);
-    Sym(lib, "cuMemcpyHtoD_v2", &a.cuMemcpyHtoD, &missing);
-    Sym(lib, "cuPointerGetAttribute", &a.cuPointerGetAttribute, &missing);
+    Symbol(lib, "cuInit", &a.cuInit, &missing);
+    Symbol(lib, "cuDriverGetVersion", &a.cuDriverGetVersion, &missing);
+    Symbol(lib, "cuGetErrorName", &a.cuGetErrorName, &missing);
+    Symbol(lib, "cuDeviceGetCount", &a.cuDeviceGetCount, &missing);
+    Symbol(lib, "cuDeviceGet", &a.cuDeviceGet, &missing);
+    Symbol(lib, "cuDeviceGetByPCIBusId", &a.cuDeviceGetByPCIBusId, &missing);
+    Symbol(lib, "cuDeviceGetAttribute", &a.cuDeviceGetAttribute, &missing);
+    Symbol(lib, "cuDeviceGetName", &a.cuDeviceGetName, &missing);
+    Symbol(lib, "cuDeviceGetPCIBusId", &a.cuDeviceGetPCIBusId, &missing);
+    Symbol(lib, "cuDevicePrimaryCtxRetain", &a.cuDevicePrimaryCtxRetain, &missing);
+    Symbol(lib, "cuDevicePrimaryCtxRelease_v2", &a.cuDevicePrimaryCtxRelease, &missing);
+    Symbol(lib, "cuCtxPushCurrent_v2", &a.cuCtxPushCurrent, &missing);
+    Symbol(lib, "cuCtxPopCurrent_v2", &a.cuCtxPopCurrent, &missing);
+    Symbol(lib, "cuCtxGetDevice", &a.cuCtxGetDevice, &missing);
+    Symbol(lib, "cuMemAlloc_v2", &a.cuMemAlloc, &missing);
+    Symbol(lib, "cuMemFree_v2", &a.cuMemFree, &missing);
+    Symbol(lib, "cuMemGetAddressRange_v2", &a.cuMemGetAddressRange, &missing);
+    Symbol(lib, "cuMemcpyDtoH_v2", &a.cuMemcpyDtoH, &missing);
+    Symbol(lib, "cuMemcpyHtoD_v2", &a.cuMemcpyHtoD, &missing);
+    Symbol(lib, "cuPointerGetAttribute", &a.cuPointerGetAttribute, &missing);
     // CUDA 11.7: older drivers lack the one call this is all about.
-    Sym(lib, "cuMemGetHandleForAddressRange", &a.cuMemGetHandleForAddressRange, &missing);
+    Symbol(lib, "cuMemGetHandleForAddressRange", &a.cuMemGetHandleForAddressRange, &missing);
     if (!missing.empty()) {
       loaded.error = std::string(kLibrary) + " has no " + missing + " (a driver older than CUDA 11.7?)";
       ::dlclose(lib);

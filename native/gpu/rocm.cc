@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "gpu/rocm.h"
 
-#include <dlfcn.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -9,6 +8,7 @@
 #include <mutex>
 
 #include "common/reasons.h"
+#include "gpu/dl.h"
 
 namespace devmem::gpu {
 
@@ -16,42 +16,28 @@ namespace {
 
 constexpr const char kLibrary[] = "libhsa-runtime64.so.1";
 
-struct Loaded {
-  hsa::Api api{};
-  bool ok = false;
-  std::string error;
-};
-
-template <typename Fn>
-void Sym(void* lib, const char* name, Fn* out, std::string* missing) {
-  *out = reinterpret_cast<Fn>(::dlsym(lib, name));
-  if (!*out && missing->empty()) *missing = name;
-}
+using Loaded = LoadedLibrary<hsa::Api>;
 
 // dlopen and hsa_init once per process; the runtime stays up until exit.
 const Loaded& Library() {
   static Loaded loaded;
   static std::once_flag once;
   std::call_once(once, [] {
-    void* lib = ::dlopen(kLibrary, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-      const char* e = ::dlerror();
-      loaded.error = e ? e : "dlopen failed";
-      return;
-    }
+    void* lib = OpenLibrary(kLibrary, &loaded.error);
+    if (!lib) return;
     hsa::Api& a = loaded.api;
     std::string missing;
-    Sym(lib, "hsa_init", &a.hsa_init, &missing);
-    Sym(lib, "hsa_status_string", &a.hsa_status_string, &missing);
-    Sym(lib, "hsa_iterate_agents", &a.hsa_iterate_agents, &missing);
-    Sym(lib, "hsa_agent_get_info", &a.hsa_agent_get_info, &missing);
-    Sym(lib, "hsa_amd_agent_iterate_memory_pools", &a.hsa_amd_agent_iterate_memory_pools, &missing);
-    Sym(lib, "hsa_amd_memory_pool_get_info", &a.hsa_amd_memory_pool_get_info, &missing);
-    Sym(lib, "hsa_amd_memory_pool_allocate", &a.hsa_amd_memory_pool_allocate, &missing);
-    Sym(lib, "hsa_amd_memory_pool_free", &a.hsa_amd_memory_pool_free, &missing);
-    Sym(lib, "hsa_amd_portable_export_dmabuf", &a.hsa_amd_portable_export_dmabuf, &missing);
-    Sym(lib, "hsa_amd_portable_close_dmabuf", &a.hsa_amd_portable_close_dmabuf, &missing);
-    Sym(lib, "hsa_memory_copy", &a.hsa_memory_copy, &missing);
+    Symbol(lib, "hsa_init", &a.hsa_init, &missing);
+    Symbol(lib, "hsa_status_string", &a.hsa_status_string, &missing);
+    Symbol(lib, "hsa_iterate_agents", &a.hsa_iterate_agents, &missing);
+    Symbol(lib, "hsa_agent_get_info", &a.hsa_agent_get_info, &missing);
+    Symbol(lib, "hsa_amd_agent_iterate_memory_pools", &a.hsa_amd_agent_iterate_memory_pools, &missing);
+    Symbol(lib, "hsa_amd_memory_pool_get_info", &a.hsa_amd_memory_pool_get_info, &missing);
+    Symbol(lib, "hsa_amd_memory_pool_allocate", &a.hsa_amd_memory_pool_allocate, &missing);
+    Symbol(lib, "hsa_amd_memory_pool_free", &a.hsa_amd_memory_pool_free, &missing);
+    Symbol(lib, "hsa_amd_portable_export_dmabuf", &a.hsa_amd_portable_export_dmabuf, &missing);
+    Symbol(lib, "hsa_amd_portable_close_dmabuf", &a.hsa_amd_portable_close_dmabuf, &missing);
+    Symbol(lib, "hsa_memory_copy", &a.hsa_memory_copy, &missing);
     if (!missing.empty()) {
       loaded.error = std::string(kLibrary) + " has no " + missing + " (a ROCm older than 5.x?)";
       ::dlclose(lib);

@@ -141,9 +141,7 @@ class MappingObject : public Napi::ObjectWrap<MappingObject> {
  private:
   void CheckRange(Napi::Env env, uint64_t offset, uint64_t length) {
     if (!map_.Mapped()) throw Napi::Error::New(env, "the dma-buf mapping is closed");
-    if (offset > map_.Size() || length > map_.Size() - offset)
-      throw Napi::RangeError::New(env, "range [" + std::to_string(offset) + ", +" + std::to_string(length) +
-                                           ") lies outside the " + std::to_string(map_.Size()) + "-byte dma-buf");
+    js::CheckRange(env, offset, length, map_.Size());
   }
 
   void Sync(Napi::Env env, bool begin, dmabuf::Access a) {
@@ -155,8 +153,7 @@ class MappingObject : public Napi::ObjectWrap<MappingObject> {
   Napi::Value Read(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     uint64_t offset = SizeArg(env, info[0], "offset");
-    if (!info[1].IsTypedArray()) throw Napi::TypeError::New(env, "target must be a Uint8Array");
-    auto target = info[1].As<Napi::Uint8Array>();
+    auto target = BytesArg(env, info[1], "target");
     CheckRange(env, offset, target.ByteLength());
     Sync(env, true, dmabuf::Access::kRead);
     std::memcpy(target.Data(), map_.Data() + offset, target.ByteLength());
@@ -168,8 +165,7 @@ class MappingObject : public Napi::ObjectWrap<MappingObject> {
   Napi::Value Write(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     uint64_t offset = SizeArg(env, info[0], "offset");
-    if (!info[1].IsTypedArray()) throw Napi::TypeError::New(env, "data must be a Uint8Array or Buffer");
-    auto src = info[1].As<Napi::Uint8Array>();
+    auto src = BytesArg(env, info[1], "data");
     CheckRange(env, offset, src.ByteLength());
     Sync(env, true, dmabuf::Access::kWrite);
     std::memcpy(map_.Data() + offset, src.Data(), src.ByteLength());

@@ -55,21 +55,13 @@ class GpuMemoryObject : public Napi::ObjectWrap<GpuMemoryObject> {
     return *mem_;
   }
 
-  // Offsets are the dma-buf's, like fragment offsets.
-  void CheckRange(Napi::Env env, uint64_t offset, uint64_t length) {
-    uint64_t size = Mem(env).dmabuf_size();
-    if (offset > size || length > size - offset)
-      throw Napi::RangeError::New(env, "range [" + std::to_string(offset) + ", +" + std::to_string(length) +
-                                           ") lies outside the " + std::to_string(size) + "-byte dma-buf");
-  }
-
   // read(offset, target: Uint8Array)
   Napi::Value Read(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     uint64_t offset = SizeArg(env, info[0], "offset");
-    if (!info[1].IsTypedArray()) throw Napi::TypeError::New(env, "target must be a Uint8Array");
-    auto target = info[1].As<Napi::Uint8Array>();
-    CheckRange(env, offset, target.ByteLength());
+    auto target = BytesArg(env, info[1], "target");
+    // Offsets are the dma-buf's, like fragment offsets.
+    CheckRange(env, offset, target.ByteLength(), Mem(env).dmabuf_size());
     Failure f;
     if (target.ByteLength() && !Mem(env).Read(offset, target.Data(), target.ByteLength(), &f)) throw MakeError(env, f);
     return env.Undefined();
@@ -79,9 +71,8 @@ class GpuMemoryObject : public Napi::ObjectWrap<GpuMemoryObject> {
   Napi::Value Write(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     uint64_t offset = SizeArg(env, info[0], "offset");
-    if (!info[1].IsTypedArray()) throw Napi::TypeError::New(env, "source must be a Uint8Array");
-    auto source = info[1].As<Napi::Uint8Array>();
-    CheckRange(env, offset, source.ByteLength());
+    auto source = BytesArg(env, info[1], "source");
+    CheckRange(env, offset, source.ByteLength(), Mem(env).dmabuf_size());
     Failure f;
     if (source.ByteLength() && !Mem(env).Write(offset, source.Data(), source.ByteLength(), &f)) throw MakeError(env, f);
     return env.Undefined();

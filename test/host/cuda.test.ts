@@ -1,4 +1,4 @@
-// CUDA allocation against the CUDA TEST DOUBLE (test/support/cuda-double/libcuda.c):
+// CUDA allocation against the CUDA TEST DOUBLE (test/support/gpu-doubles/libcuda.c):
 // a stand-in for NVIDIA's libcuda.so.1, loaded through the same dlopen as
 // the real one. It checks the addon's loading, call order, error mapping and
 // cleanup; nothing here says anything about a real GPU or NVIDIA's driver.

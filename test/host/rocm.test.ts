@@ -1,5 +1,5 @@
 // ROCm allocation against the ROCm TEST DOUBLE
-// (test/support/rocm-double/libhsa-runtime64.c): a stand-in for AMD's HSA
+// (test/support/gpu-doubles/libhsa-runtime64.c): a stand-in for AMD's HSA
 // runtime, loaded through the same dlopen as the real one. It checks the
 // addon's loading, agent and pool choice, error mapping and cleanup; nothing
 // here says anything about a real GPU or AMD's runtime. This host has no

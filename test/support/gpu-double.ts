@@ -1,7 +1,7 @@
 /**
  * The GPU library test doubles: stand-ins for NVIDIA's libcuda.so.1
- * (cuda-double/libcuda.c) and AMD's libhsa-runtime64.so.1
- * (rocm-double/libhsa-runtime64.c), built by the tests with the system C
+ * (gpu-doubles/libcuda.c) and AMD's libhsa-runtime64.so.1
+ * (gpu-doubles/libhsa-runtime64.c), built by the tests with the system C
  * compiler. They are doubles of third-party libraries, not of the kernel:
  * their "device memory" is a memfd exported through the kernel's real udmabuf.
  * See each source's header for what it can and cannot prove.
@@ -19,8 +19,8 @@ import { run, type Exit } from './process';
 
 /** Which double: the library file it stands in for, its source, and its log knob. */
 const DOUBLES = {
-  cuda: { library: 'libcuda.so.1', source: 'cuda-double/libcuda.c', log: 'CUDA_DOUBLE_LOG' },
-  rocm: { library: 'libhsa-runtime64.so.1', source: 'rocm-double/libhsa-runtime64.c', log: 'HSA_DOUBLE_LOG' },
+  cuda: { library: 'libcuda.so.1', source: 'gpu-doubles/libcuda.c', log: 'CUDA_DOUBLE_LOG' },
+  rocm: { library: 'libhsa-runtime64.so.1', source: 'gpu-doubles/libhsa-runtime64.c', log: 'HSA_DOUBLE_LOG' },
 } as const;
 export type GpuDouble = keyof typeof DOUBLES;
 
@@ -28,7 +28,8 @@ export type GpuDouble = keyof typeof DOUBLES;
 export function buildDouble(kind: GpuDouble): string {
   const d = DOUBLES[kind];
   const source = path.join(__dirname, d.source);
-  const text = fs.readFileSync(source);
+  // The cache key covers the shared header as well as the double's own source.
+  const text = Buffer.concat([fs.readFileSync(source), fs.readFileSync(path.join(__dirname, 'gpu-doubles', 'common.h'))]);
   const dir = path.join(os.tmpdir(), `devmem-${kind}-double-${createHash('sha256').update(text).digest('hex').slice(0, 12)}`);
   const lib = path.join(dir, d.library);
   if (fs.existsSync(lib)) return dir;

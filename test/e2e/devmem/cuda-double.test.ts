@@ -1,4 +1,4 @@
-// CUDA memory end to end against the CUDA TEST DOUBLE (test/support/cuda-double/libcuda.c):
+// CUDA memory end to end against the CUDA TEST DOUBLE (test/support/gpu-doubles/libcuda.c):
 // a stand-in for NVIDIA's libcuda.so.1 whose "device memory" is a memfd it
 // exports through the guest kernel's real udmabuf. The kernel's devmem code
 // binds it and receives into it like any dma-buf; the addon's dlopen path,

@@ -1,5 +1,5 @@
 // ROCm memory end to end against the ROCm TEST DOUBLE
-// (test/support/rocm-double/libhsa-runtime64.c): a stand-in for AMD's HSA
+// (test/support/gpu-doubles/libhsa-runtime64.c): a stand-in for AMD's HSA
 // runtime whose "VRAM" is a memfd it exports through the guest kernel's real
 // udmabuf, with the export covering more than the allocation, as ROCm's may.
 // The kernel's devmem code binds it and receives into it; the addon's

@@ -20,6 +20,7 @@
 // CUDA_DOUBLE_LOG=path (each call and its arguments, and at exit what is
 // still allocated and retained).
 #define _GNU_SOURCE
+#define DOUBLE_PREFIX "CUDA_DOUBLE_"
 #include <fcntl.h>
 #include <linux/udmabuf.h>
 #include <stdint.h>
@@ -30,6 +31,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "common.h"
 
 typedef int CUresult;
 typedef int CUdevice;
@@ -57,44 +60,7 @@ static CUcontext current[16];
 static int depth;
 static int initialised;
 
-static int env_int(const char* name, int dflt) {
-  const char* v = getenv(name);
-  return v && *v ? atoi(v) : dflt;
-}
-
-static void logf_(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logf_(const char* fmt, ...) {
-  const char* path = getenv("CUDA_DOUBLE_LOG");
-  if (!path || !*path) return;
-  FILE* f = fopen(path, "a");
-  if (!f) return;
-  __builtin_va_list ap;
-  __builtin_va_start(ap, fmt);
-  vfprintf(f, fmt, ap);
-  __builtin_va_end(ap);
-  fputc('\n', f);
-  fclose(f);
-}
-
-// CUDA_DOUBLE_FAIL=name:code makes `name` return code.
-static int injected(const char* name) {
-  const char* v = getenv("CUDA_DOUBLE_FAIL");
-  if (!v) return 0;
-  size_t n = strlen(name);
-  if (strncmp(v, name, n) == 0 && v[n] == ':') return atoi(v + n + 1);
-  return 0;
-}
-
-#define ENTER(name)                \
-  do {                             \
-    int rc_ = injected(name);      \
-    if (rc_) {                     \
-      logf_("%s -> %d", name, rc_); \
-      return rc_;                  \
-    }                              \
-  } while (0)
-
-static int devices(void) { return env_int("CUDA_DOUBLE_DEVICES", 1); }
+static int devices(void) { return knob("DEVICES", 1); }
 
 __attribute__((destructor)) static void report(void) {
   int live = 0, refs = 0;
@@ -111,7 +77,7 @@ CUresult cuInit(unsigned int flags) {
 }
 
 CUresult cuDriverGetVersion(int* v) {
-  *v = env_int("CUDA_DOUBLE_DRIVER_VERSION", 12080);
+  *v = knob("DRIVER_VERSION", 12080);
   return 0;
 }
 
@@ -176,7 +142,7 @@ CUresult cuDeviceGetAttribute(int* v, int attr, CUdevice d) {
   ENTER("cuDeviceGetAttribute");
   if (d < 0 || d >= devices()) return 101;
   if (attr != 124) return 1;
-  *v = env_int("CUDA_DOUBLE_DMABUF", 1);
+  *v = knob("DMABUF", 1);
   logf_("cuDeviceGetAttribute 124 %d -> %d", d, *v);
   return 0;
 }
@@ -233,7 +199,7 @@ static struct alloc* find(CUdeviceptr p, size_t len) {
 CUresult cuMemAlloc_v2(CUdeviceptr* out, size_t size) {
   ENTER("cuMemAlloc");
   if (depth == 0) return 201;
-  int misalign = env_int("CUDA_DOUBLE_MISALIGN", 0) ? 256 : 0;
+  int misalign = knob("MISALIGN", 0) ? 256 : 0;
   struct alloc* a = NULL;
   for (int i = 0; i < MAX_ALLOCS && !a; i++)
     if (!allocs[i].used) a = &allocs[i];
@@ -282,7 +248,7 @@ CUresult cuMemGetAddressRange_v2(CUdeviceptr* base, size_t* size, CUdeviceptr p)
 
 CUresult cuPointerGetAttribute(void* data, int attr, CUdeviceptr p) {
   if (attr != 1 || !find(p, 1)) return 1;
-  *(CUcontext*)data = env_int("CUDA_DOUBLE_FOREIGN_CTX", 0) ? (CUcontext)&foreign_ctx : (CUcontext)&ctx_storage[0];
+  *(CUcontext*)data = knob("FOREIGN_CTX", 0) ? (CUcontext)&foreign_ctx : (CUcontext)&ctx_storage[0];
   return 0;
 }
 
@@ -306,7 +272,7 @@ CUresult cuMemGetHandleForAddressRange(void* handle, CUdeviceptr p, size_t size,
   ENTER("cuMemGetHandleForAddressRange");
   logf_("cuMemGetHandleForAddressRange %zu type %d flags %llu", size, type, flags);
   if (type != 1) return 1;
-  if (flags != 0 && env_int("CUDA_DOUBLE_DRIVER_VERSION", 12080) < 12080) return 1;
+  if (flags != 0 && knob("DRIVER_VERSION", 12080) < 12080) return 1;
   long page = sysconf(_SC_PAGESIZE);
   if (p % (CUdeviceptr)page || size % (size_t)page) return 1;
   struct alloc* a = find(p, size);

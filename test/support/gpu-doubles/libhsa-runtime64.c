@@ -16,6 +16,7 @@
 // Knobs (environment): HSA_DOUBLE_GPUS (default 1), HSA_DOUBLE_EXPORT_OFFSET
 // (pages, default 1), HSA_DOUBLE_FAIL=symbol:status, HSA_DOUBLE_LOG=path.
 #define _GNU_SOURCE
+#define DOUBLE_PREFIX "HSA_DOUBLE_"
 #include <fcntl.h>
 #include <linux/udmabuf.h>
 #include <stdint.h>
@@ -25,6 +26,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "common.h"
 
 typedef int hsa_status_t;
 typedef struct {
@@ -51,43 +54,7 @@ struct alloc {
 static struct alloc allocs[MAX_ALLOCS];
 static int initialised;
 
-static int env_int(const char* name, int dflt) {
-  const char* v = getenv(name);
-  return v && *v ? atoi(v) : dflt;
-}
-
-static void logf_(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logf_(const char* fmt, ...) {
-  const char* path = getenv("HSA_DOUBLE_LOG");
-  if (!path || !*path) return;
-  FILE* f = fopen(path, "a");
-  if (!f) return;
-  __builtin_va_list ap;
-  __builtin_va_start(ap, fmt);
-  vfprintf(f, fmt, ap);
-  __builtin_va_end(ap);
-  fputc('\n', f);
-  fclose(f);
-}
-
-static int injected(const char* name) {
-  const char* v = getenv("HSA_DOUBLE_FAIL");
-  if (!v) return 0;
-  size_t n = strlen(name);
-  if (strncmp(v, name, n) == 0 && v[n] == ':') return (int)strtol(v + n + 1, NULL, 0);
-  return 0;
-}
-
-#define ENTER(name)                  \
-  do {                               \
-    int rc_ = injected(name);        \
-    if (rc_) {                       \
-      logf_("%s -> 0x%x", name, rc_); \
-      return rc_;                    \
-    }                                \
-  } while (0)
-
-static int gpus(void) { return env_int("HSA_DOUBLE_GPUS", 1); }
+static int gpus(void) { return knob("GPUS", 1); }
 
 __attribute__((destructor)) static void report(void) {
   int live = 0, exports = 0;
@@ -171,7 +138,7 @@ hsa_status_t hsa_amd_memory_pool_allocate(hsa_amd_memory_pool_t pool, size_t siz
     if (!allocs[i].used) a = &allocs[i];
   if (!a || size == 0) return 0x1008;
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
-  size_t lead = (size_t)env_int("HSA_DOUBLE_EXPORT_OFFSET", 1) * page;
+  size_t lead = (size_t)knob("EXPORT_OFFSET", 1) * page;
   size_t len = lead + (size + page - 1) / page * page;
   int fd = memfd_create("hsa-double", MFD_ALLOW_SEALING | MFD_CLOEXEC);
   if (fd < 0) return 0x1008;

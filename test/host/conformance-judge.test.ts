@@ -20,11 +20,12 @@ interface Verdict {
   failed: number;
   failedTests: { title: string }[];
   problems: string[];
+  reruns: { file: string; firstRun: string }[];
 }
 interface Harness {
   parseKtap(text: string): { plan?: number; cases: KtapCase[] };
   judgeConformance(args: { mode: string; boot: object; jobDir: string; job: object; consoleLines: string[] }): Verdict;
-  suiteOutputFiles(dir: string, file: string): { tap: string; exit: string };
+  suiteOutputFiles(dir: string, file: string): { tap: string; exit: string; rerunTap: string; rerunExit: string };
   SELFTEST_FILES: string[];
   checkFamily(spec: object, yaml: object): string[];
 }
@@ -109,6 +110,36 @@ describe('conformance judge', () => {
     assert.match(problems, /userns_devmem\.py did not run/);
     assert.match(problems, /kernel log has 1 problem line/);
     assert.equal(v.failed, 2 + 4);
+  });
+
+  it('judges a suite that failed by its second run, reporting the first; failing twice fails', () => {
+    const nkOk = DEVMEM_OK.replace(/devmem\.check_/g, 'nk_devmem.check_nk_');
+    const nkFailed = nkOk.replace(
+      'ok 4 nk_devmem.check_nk_rx_hds',
+      '# Exception| Waiting for port listen timed out\nnot ok 4 nk_devmem.check_nk_rx_hds',
+    );
+    const userns = 'TAP version 13\n1..1\nok 1 userns_devmem.check_userns_rx\n';
+    const judge = (rerun: string) => {
+      const dir = jobWith({ 'devmem.py': [DEVMEM_OK, 0], 'nk_devmem.py': [nkFailed, 1], 'userns_devmem.py': [userns, 0] });
+      const out = h.suiteOutputFiles(dir, 'nk_devmem.py');
+      fs.writeFileSync(out.rerunTap, rerun);
+      fs.writeFileSync(out.rerunExit, rerun === nkOk ? '0\n' : '1\n');
+      return h.judgeConformance({ mode: 'conformance', boot: cleanBoot, jobDir: dir, job: cleanJob, consoleLines: [] });
+    };
+    const passedAgain = judge(nkOk);
+    assert.deepEqual([passedAgain.ok, passedAgain.passed, passedAgain.failed], [true, 9, 0], JSON.stringify(passedAgain, null, 2));
+    assert.equal(passedAgain.reruns.length, 1);
+    assert.equal(passedAgain.reruns[0]!.file, 'nk_devmem.py');
+    assert.match(passedAgain.reruns[0]!.firstRun, /check_nk_rx_hds[\s\S]*Waiting for port listen timed out/);
+
+    const failedAgain = judge(nkFailed);
+    assert.equal(failedAgain.ok, false);
+    assert.deepEqual(
+      failedAgain.failedTests.map((t) => t.title),
+      ['nk_devmem.py: nk_devmem.check_nk_rx_hds'],
+    );
+    assert.match(failedAgain.problems.join('\n'), /nk_devmem\.py failed again when run a second time/);
+    assert.deepEqual(failedAgain.reruns, []);
   });
 
   it('fails a suite that reports no case at all, or a skip whose reason is not the expected one', () => {

@@ -24,6 +24,7 @@ import { consoleKernelProblems, kernelProblems } from './kernel-log.mjs';
  * @property {string[]} kernelProblems
  * @property {number} bootSeconds
  * @property {Record<string, { name: string, status: string, comment: string }[]>} [suites] conformance: each suite's cases
+ * @property {{ file: string, firstRun: string }[]} [reruns] conformance: suites that failed once and passed when run again
  * @property {unknown} [benchReport] bench: the parsed bench.json
  * @property {string} [logs] where the console and kernel logs were kept (failed modes)
  */
@@ -93,10 +94,15 @@ export function printModeSummary(verdict) {
     `${extra.length ? ` (${extra.join(', ')})` : ''}, guest ${verdict.bootSeconds} s`;
   console.log(head);
   for (const t of verdict.failedTests) {
-    const detail = (t.error ?? '').trim().split('\n').slice(0, 6).join('\n      ');
+    // The head says what failed; a traceback's last lines say why.
+    const lines = (t.error ?? '').trim().split('\n');
+    const shown = lines.length > 16 ? [...lines.slice(0, 2), `[${lines.length - 14} lines]`, ...lines.slice(-12)] : lines;
+    const detail = shown.join('\n      ');
     console.log(`  failed: ${t.title}${detail ? `\n      ${detail}` : ''}`);
   }
   for (const p of verdict.problems) console.log(`  problem: ${p}`);
+  for (const r of verdict.reruns ?? [])
+    console.log(`  passed on its second run, after failing the first: ${r.file}\n      ${r.firstRun.split('\n').join('\n      ')}`);
 }
 
 /** @param {Verdict[]} verdicts */

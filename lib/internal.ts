@@ -7,3 +7,4 @@
  */
 export { describeError } from './errors';
 export { native, packageRoot } from './native';
+export { zcrxPlan } from './zcrx';

@@ -2,7 +2,7 @@
  * The netdev generic netlink family: devices, queues, NAPI instances, page
  * pools and queue statistics, as the running kernel reports them.
  */
-import { call } from './errors';
+import { call, callSync } from './errors';
 import { checkIfindex } from './interfaces';
 import { native, type Attrs } from './native';
 
@@ -204,6 +204,17 @@ export async function getQueue(ifindex: number, type: QueueType, id: number): Pr
     { ifindex: checkIfindex(ifindex), type, id },
     false,
     `queue-get ${type} ${id} on ifindex ${ifindex} failed`,
+  );
+  return q as unknown as NetdevQueue;
+}
+
+/**
+ * @internal queue-get on the calling thread, for NicConfig's synchronous undo
+ * of a zcrx queue (which waits for the kernel to drop the io_uring owner).
+ */
+export function getQueueSync(ifindex: number, type: QueueType, id: number): NetdevQueue {
+  const [q] = callSync('netlink', `queue-get ${type} ${id} on ifindex ${ifindex} failed`, () =>
+    native().netlinkRequestSync('netdev', 'queue-get', { ifindex: checkIfindex(ifindex), type, id }),
   );
   return q as unknown as NetdevQueue;
 }

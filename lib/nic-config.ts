@@ -3,8 +3,8 @@
  * flow steering, the binding), applied step by step onto an undo stack so that
  * none of it outlives its user.
  *
- * The kernel dictates the unwind order: the binding goes first (see
- * docs/kernel-notes.md#header-split), then channel
+ * The kernel dictates the unwind order: the binding (or the io_uring zcrx
+ * queue) goes first (see docs/kernel-notes.md#header-split), then channel
  * changes, the flow rules, the n-tuple feature, RSS, and last the rings. The
  * stack is sorted by that order rather than popped blindly, so callers may
  * apply steps in any order. Undo steps are synchronous, which lets the
@@ -18,6 +18,7 @@
  * one netlink round trip each.
  */
 import { bindRxSync, type BindRxOptions, type DmaBufLike, RxBinding } from './bindings';
+import type { DmaBuf } from './dmabuf';
 import { closedError, DevmemError, invalidArgument } from './errors';
 import { getChannels, getRings, getRingsSync, rxChannelCount, setChannelsSync, setRingsSync, type TcpDataSplit } from './ethtool';
 import {
@@ -32,17 +33,21 @@ import {
 } from './flow-rules';
 import { bytesToIp, ipToBytes, unmapIpv4 } from './ip';
 import { checkInterfaceSpec, resolveInterface, type InterfaceSpec } from './interfaces';
+import { native } from './native';
+import { getQueueSync } from './netdev';
 import { track, untrack } from './nic-restore';
 import { equalIndirection, getRssIndirection, getRxRingCount, isDefaultIndirection, setRssIndirection } from './rss';
+import { openZcrx, zcrxPlan, type ZcrxOptions, type ZcrxQueue } from './zcrx';
 
 /**
  * What a step does, one kind per NicConfig method: `check-channels`
  * (checkChannels(), a read with nothing to undo), `header-split`
  * (enableHeaderSplit()), `rss` (isolateQueues()), `ntuple-feature` and
- * `flow-rule` (steerFlow()), `channels` (setChannels()) and `bind-rx`
- * (bindRx(), planBindRx()). The kind sets the step's place in the undo order.
+ * `flow-rule` (steerFlow()), `channels` (setChannels()), `bind-rx`
+ * (bindRx(), planBindRx()) and `zcrx` (openZcrx(), planZcrx()). The kind
+ * sets the step's place in the undo order.
  */
-export type NicStepKind = 'check-channels' | 'header-split' | 'rss' | 'ntuple-feature' | 'flow-rule' | 'bind-rx' | 'channels';
+export type NicStepKind = 'check-channels' | 'header-split' | 'rss' | 'ntuple-feature' | 'flow-rule' | 'bind-rx' | 'zcrx' | 'channels';
 
 /** One change (or check) NicConfig made, plans to make, or undid. */
 export interface NicStep {
@@ -121,8 +126,11 @@ function bindDescription(ifname: string, queues: readonly number[]): string {
   return `bind-rx ${ifname} queues ${queues.join(',')}`;
 }
 
+// Memory providers first: the kernel refuses header split off (and dropping
+// the queue) while a devmem binding or a zcrx area holds it.
 const PHASE: Record<NicStepKind, number> = {
   'bind-rx': 0,
+  zcrx: 0,
   channels: 1,
   'flow-rule': 2,
   'ntuple-feature': 3,
@@ -130,6 +138,48 @@ const PHASE: Record<NicStepKind, number> = {
   'header-split': 5,
   'check-channels': 6,
 };
+
+function zcrxDescription(
+  ifname: string,
+  queue: number,
+  area: DmaBuf | { size: number; kind?: string },
+  rqEntries: number,
+  rxBufLen: number,
+): string {
+  const what = area.kind === undefined ? 'host memory' : `a ${area.kind} dma-buf`;
+  return `zcrx ${ifname} queue ${queue}: ${area.size}-byte area of ${what}, ${rxBufLen}-byte buffers, ${rqEntries} refill entries`;
+}
+
+// How long the undo of a zcrx step waits for the kernel to restart the queue
+// without it: the ring's teardown runs in a kernel worker after the close.
+const ZCRX_RELEASE_TIMEOUT_MS = 5000;
+
+/**
+ * Closes a zcrx queue and waits, blocking, until the queue dump shows no
+ * io_uring owner: what comes after it on the undo stack (header split off,
+ * fewer channels) is refused while the area still holds the queue.
+ */
+function closeZcrxSync(queue: ZcrxQueue): void {
+  // close() unregisters at once (the native close is synchronous) and then
+  // polls asynchronously; that poll is redundant with the one here.
+  void queue.close().catch(() => undefined);
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + ZCRX_RELEASE_TIMEOUT_MS;
+  for (;;) {
+    let owned: boolean;
+    try {
+      owned = getQueueSync(queue.ifindex, 'rx', queue.queue).ioUring !== undefined;
+    } catch {
+      return; // the device or the queue is gone: nothing holds it
+    }
+    if (!owned) return;
+    if (Date.now() > deadline) {
+      const what = `queue ${queue.queue} of ${queue.ifname}`;
+      throw new DevmemError(`${what} still has an io_uring owner ${ZCRX_RELEASE_TIMEOUT_MS} ms after closing`, { reason: 'TIMEOUT' });
+    }
+    Atomics.wait(sleeper, 0, 0, 10);
+  }
+}
 
 interface UndoEntry {
   step: NicStep;
@@ -417,6 +467,71 @@ export class NicConfig {
     this.#check();
     if (!this.dryRun) throw invalidArgument('planBindRx() is for dry runs; bind with bindRx()');
     this.#record('bind-rx', bindDescription(this.ifname, queues));
+  }
+
+  /**
+   * Registers RX queue `queue` for io_uring zero-copy receive (see
+   * {@link openZcrx}, whose options and errors these are), with the queue's
+   * close on the undo stack. It unwinds first, beside bind-rx's unbind, and
+   * blocks until the kernel has restarted the queue without zcrx (at most
+   * 5 s, else the step fails with TIMEOUT), because header split cannot go
+   * off while the area holds the queue. Closing the queue yourself first
+   * (`await queue.close()`) is fine: the undo then finds nothing to wait for.
+   * Sockets still receiving through the queue fail with CLOSED when it is
+   * undone. A dry run plans it with planZcrx() instead.
+   */
+  async openZcrx(queue: number, options: ZcrxOptions): Promise<ZcrxQueue> {
+    this.#check();
+    if (this.dryRun) throw invalidArgument('a dry run registers nothing: plan the zcrx queue with planZcrx()');
+    const q = await openZcrx(this.ifindex, queue, options);
+    // openZcrx() registers synchronously in its last turn and returns at
+    // once, so this runs in that turn's microtasks: no signal handler can
+    // find the queue registered without its undo.
+    const description = `${zcrxDescription(this.ifname, queue, q.area, q.rqEntries, q.rxBufLen)} (zcrx id ${q.zcrxId})`;
+    if (this.#closed) {
+      closeZcrxSync(q);
+      throw closedError(`NicConfig for ${this.ifname}`);
+    }
+    this.#pushUndo(this.#record('zcrx', description), () => closeZcrxSync(q));
+    return q;
+  }
+
+  /**
+   * In a dry run, records the zcrx registration that openZcrx() would make,
+   * after checking `options` as openZcrx() does (INVALID_ARGUMENT for a
+   * refill ring that is not a power of two or too small, a bad buffer or
+   * area size). A dry run allocates nothing, so the area may be given as
+   * its size and, for a dma-buf that would be allocated, its kind
+   * (`{ size, kind: 'udmabuf' }`); `{ size }` alone is host memory.
+   */
+  planZcrx(
+    queue: number,
+    options: Omit<ZcrxOptions, 'area'> & {
+      /** The area: a DmaBuf, or its size and, for a dma-buf to be allocated, its kind. */
+      area:
+        | DmaBuf
+        | {
+            /** The area's size in bytes. */
+            size: number;
+            /** The kind of dma-buf that would be allocated (`udmabuf`, `dma-heap`, ...); absent for host memory. */
+            kind?: string;
+          };
+    },
+  ): void {
+    this.#check();
+    if (!this.dryRun) throw invalidArgument('planZcrx() is for dry runs; register with openZcrx()');
+    if (!Number.isSafeInteger(queue) || queue < 0) throw invalidArgument(`queue must be a non-negative integer, got ${queue}`);
+    const page = native().constants.PAGE_SIZE;
+    const area = options?.area;
+    const plan = zcrxPlan(
+      {
+        ...options,
+        // zcrxPlan takes an object without an fd as host memory: only its size is checked here.
+        area: area !== null && typeof area === 'object' && !('fd' in area) ? { size: area.size } : area,
+      },
+      page,
+    );
+    this.#record('zcrx', zcrxDescription(this.ifname, queue, area, plan.rqEntries, plan.rxBufLen || page));
   }
 
   /**

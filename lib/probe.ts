@@ -17,6 +17,7 @@ import { getChannels, getDriverInfo, getRings, type TcpDataSplit } from './ethto
 import { listLinks, type LinkInfo } from './interfaces';
 import { listPagePools, listQueues, netdevFamily } from './netdev';
 import { native } from './native';
+import { zcrxSupport } from './zcrx';
 
 /** Version of the JSON document `devmem probe --json` prints; bumped on breaking changes. */
 export const PROBE_SCHEMA_VERSION = 1;
@@ -64,6 +65,17 @@ export interface ProbeInterface {
     queue: number;
     /** The id of the binding that holds it. */
     dmabufId: number;
+  }[];
+  /**
+   * RX queues that an io_uring zero-copy receive (zcrx) instance holds (the
+   * queue dump's `io-uring` attribute); empty when the queues could not be
+   * listed. A queue has one memory provider: a devmem binding or zcrx.
+   */
+  zcrxQueues: {
+    /** The RX queue id. */
+    queue: number;
+    /** The buffer size the kernel reports for it (`rx-buf-len`); null where it reports none. */
+    rxBufLen: number | null;
   }[];
   /**
    * No reason below applies, so bind-rx should work here. Only a bind can
@@ -119,6 +131,31 @@ export interface ProbeReport {
    * config or /proc/kallsyms; `'unknown'` when none of them could be read.
    */
   ioUringZcrx: 'available' | 'unavailable' | 'unknown';
+  /**
+   * io_uring zero-copy receive as this build of the addon and the running
+   * kernel answer it: the fields of {@link zcrxSupport} (which sets up a ring
+   * and makes a probe registration that registers nothing), `reason` null
+   * where there is none. `ioUringZcrx` reads the kernel config instead, and
+   * says nothing about this build.
+   */
+  zcrx: {
+    /** The addon was built with liburing; without it nothing zcrx works (rebuild with liburing-dev 2.9+ installed). */
+    built: boolean;
+    /** The kernel sets up an io_uring with SINGLE_ISSUER, DEFER_TASKRUN and 32-byte CQEs. */
+    ring: boolean;
+    /** `kernel.io_uring_disabled` is 2. */
+    disabled: boolean;
+    /** The kernel has zcrx and this build can use it: it answered the probe registration as zcrx does. */
+    zcrx: boolean;
+    /** Why it cannot, with what to do; null when it can. */
+    reason: string | null;
+    /** IORING_REGISTER_QUERY answers for zcrx. */
+    query: boolean;
+    /** Buffers larger than a page (openZcrx()'s `rxBufLen`, `devmem nc --zcrx -b`). */
+    rxBufLen: boolean;
+    /** Allocation-failure and copy events and the kernel's copy statistics, which `devmem nc --zcrx -L` needs. */
+    events: boolean;
+  };
   /** The process's privileges. */
   privileges: {
     /** CAP_NET_ADMIN is in the effective set (from /proc/self/status). */
@@ -232,6 +269,18 @@ function probeZcrx(): ProbeReport['ioUringZcrx'] {
   }
 }
 
+function readZcrx(unreadable: string[]): ProbeReport['zcrx'] {
+  try {
+    const s = zcrxSupport();
+    const { built, ring, disabled, zcrx, query, rxBufLen, events } = s;
+    return { built, ring, disabled, zcrx, reason: s.reason ?? null, query, rxBufLen, events };
+  } catch (e) {
+    unreadable.push(`io_uring zcrx: ${describe(e)}`);
+    const reason = `not probed: ${describe(e)}`;
+    return { built: false, ring: false, disabled: false, zcrx: false, reason, query: false, rxBufLen: false, events: false };
+  }
+}
+
 function readDmabufSources(): ProbeReport['dmabufSources'] {
   const present = fs.existsSync('/dev/udmabuf');
   let sizeLimitMb: number | null = null;
@@ -276,6 +325,7 @@ async function probeInterface(link: LinkInfo, report: ProbeReport): Promise<Prob
     xdpAttached: link.xdpAttached !== 0,
     pagePools: null,
     boundQueues: [],
+    zcrxQueues: [],
     ready: false,
     reasons: [],
   };
@@ -303,7 +353,14 @@ async function probeInterface(link: LinkInfo, report: ProbeReport): Promise<Prob
   }
   try {
     const queues = await listQueues(link.ifindex);
-    info.boundQueues = queues.filter((q) => q.type === 'rx' && q.dmabuf !== undefined).map((q) => ({ queue: q.id, dmabufId: q.dmabuf! }));
+    const rx = queues.filter((q) => q.type === 'rx');
+    info.boundQueues = rx.filter((q) => q.dmabuf !== undefined).map((q) => ({ queue: q.id, dmabufId: q.dmabuf! }));
+    info.zcrxQueues = rx
+      .filter((q) => q.ioUring !== undefined)
+      .map((q) => {
+        const len = q.ioUring!.rxBufLen;
+        return { queue: q.id, rxBufLen: typeof len === 'number' || typeof len === 'bigint' ? Number(len) : null };
+      });
   } catch (e) {
     note('queues', e);
   }
@@ -417,16 +474,18 @@ function gpuWarnings(gpu: ProbeGpu, drm: DrmNode[]): string[] {
 
 /** Reports what this host can do for devmem TCP. Reads only; changes nothing. */
 export async function probe(options: ProbeOptions = {}): Promise<ProbeReport> {
+  const unreadable: string[] = [];
   const report: ProbeReport = {
     schemaVersion: PROBE_SCHEMA_VERSION,
     kernel: { release: os.release(), rxSupported: false, txSupported: false },
     netdev: { available: false, familyId: null, ops: { bindRx: false, bindTx: false, queueCreate: false }, bindRxPermission: null },
     ioUringZcrx: probeZcrx(),
+    zcrx: readZcrx(unreadable),
     privileges: { capNetAdmin: hasCapNetAdmin(), uid: process.getuid?.() ?? -1 },
     dmabufSources: readDmabufSources(),
     gpu: { cuda: { ...cudaInfo(), kernelModule: null }, rocm: rocmInfo(), iommu: 'unknown', paths: [], warnings: [] },
     interfaces: [],
-    unreadable: [],
+    unreadable,
   };
   try {
     const fam = await netdevFamily();

@@ -32,7 +32,11 @@ function renderProbe(r: ProbeReport): string {
   lines.push(
     `devmem RX/TX    RX ${r.kernel.rxSupported ? 'supported' : 'not supported (needs 6.12+)'}, TX ${r.kernel.txSupported ? 'supported' : 'not supported (needs 6.16+)'}`,
   );
-  lines.push(`io_uring zcrx   ${r.ioUringZcrx}`);
+  const z = r.zcrx;
+  lines.push(
+    `io_uring zcrx   kernel config ${r.ioUringZcrx}; this build ${z.zcrx ? 'can use it' : `cannot (${z.reason ?? '?'})`}` +
+      `${z.zcrx ? `: buffers above a page ${yesNo(z.rxBufLen)}, copy events ${yesNo(z.events)}, query ${yesNo(z.query)}` : ''}`,
+  );
   lines.push(`privileges      uid ${r.privileges.uid}, CAP_NET_ADMIN ${yesNo(r.privileges.capNetAdmin)}`);
   const u = r.dmabufSources.udmabuf;
   lines.push(
@@ -54,7 +58,7 @@ function renderProbe(r: ProbeReport): string {
   for (const p of r.gpu.paths) lines.push(`NIC to GPU      ${p.interface} - ${p.gpu} (${p.gpuPciAddress}): ${p.link}`);
   for (const w of r.gpu.warnings) lines.push(`warning         ${w}`);
   lines.push('');
-  const rows = [['IFACE', 'DRIVER', 'RX', 'COMB', 'HDS', 'THRESH', 'XDP', 'POOLS', 'BOUND', 'VERDICT']];
+  const rows = [['IFACE', 'DRIVER', 'RX', 'COMB', 'HDS', 'THRESH', 'XDP', 'POOLS', 'BOUND', 'ZCRX', 'VERDICT']];
   for (const i of r.interfaces) {
     rows.push([
       i.name,
@@ -66,6 +70,7 @@ function renderProbe(r: ProbeReport): string {
       yesNo(i.xdpAttached),
       i.pagePools === null ? '-' : String(i.pagePools),
       i.boundQueues.map((b) => `${b.queue}:${b.dmabufId}`).join(',') || '-',
+      i.zcrxQueues.map((q) => String(q.queue)).join(',') || '-',
       i.ready ? 'ready' : `not ready: ${i.reasons.join('; ')}`,
     ]);
   }

@@ -1,7 +1,8 @@
 /**
  * `devmem nc` options: ncdevmem's getopt string "Lls:c:p:v:q:t:f:z:nb:" as
  * util.parseArgs options (each flag also has a long name), and ncdevmem's
- * rules for which mode runs and which queues it uses.
+ * rules for which mode runs and which queues it uses; plus the long-only
+ * --memory, --zcrx, --json and --dry-run.
  */
 import { parseArgs } from 'node:util';
 
@@ -9,8 +10,12 @@ import { MemorySpecError, parseMemory, type MemorySpec } from '../memory';
 
 export type NcMode = 'rx' | 'tx' | 'selftest';
 
-/** `--memory`: which allocator the dma-buf comes from (bin/memory.ts). */
-export type NcMemory = MemorySpec;
+/**
+ * `--memory`: which allocator the dma-buf comes from (bin/memory.ts), or
+ * with --zcrx `host`: host memory that the zcrx queue maps itself (the
+ * default there).
+ */
+export type NcMemory = MemorySpec | { kind: 'host' };
 
 export interface NcOptions {
   mode: NcMode;
@@ -27,6 +32,8 @@ export interface NcOptions {
   skipConfig: boolean;
   rxPageSize?: number;
   memory: NcMemory;
+  /** --zcrx: receive through io_uring zero-copy receive on one queue instead of a devmem binding. */
+  zcrx: boolean;
   json: boolean;
   dryRun: boolean;
   help: boolean;
@@ -53,6 +60,7 @@ export const NC_OPTIONS = {
   'skip-config': { type: 'boolean', short: 'n', default: false },
   'rx-page-size': { type: 'string', short: 'b' },
   memory: { type: 'string' },
+  zcrx: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   'dry-run': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -90,6 +98,7 @@ export function parseNcArgs(argv: string[]): NcOptions {
     failOnLinear: values['fail-on-linear'],
     skipConfig: values['skip-config'],
     memory: { kind: 'udmabuf' },
+    zcrx: values.zcrx,
     json: values.json,
     dryRun: values['dry-run'],
     help,
@@ -107,13 +116,29 @@ export function parseNcArgs(argv: string[]): NcOptions {
   set('validate', integer(values.validate, '-v', 1, 255));
   set('maxChunk', integer(values['max-chunk'], '-z', 1, 0x7fffffff));
   set('rxPageSize', integer(values['rx-page-size'], '-b', 1, 0xffffffff, false));
-  try {
-    o.memory = parseMemory(values.memory);
-  } catch (e) {
-    throw e instanceof MemorySpecError ? new UsageError(e.message) : e;
+  if (o.zcrx && o.mode !== 'rx') throw new UsageError('--zcrx is for the RX server: give -l (TX and the self-test use devmem bindings)');
+  if (values.memory === 'host' || (o.zcrx && values.memory === undefined)) {
+    if (!o.zcrx) throw new UsageError('--memory host needs --zcrx: a devmem binding takes a dma-buf (udmabuf is host memory as one)');
+    o.memory = { kind: 'host' };
+  } else {
+    try {
+      o.memory = parseMemory(values.memory);
+    } catch (e) {
+      throw e instanceof MemorySpecError
+        ? new UsageError(e.message.replace('--memory needs ', `--memory needs ${o.zcrx ? 'host, ' : ''}`))
+        : e;
+    }
   }
   if (o.rxPageSize !== undefined && o.memory.kind !== 'udmabuf')
-    throw new UsageError('-b needs --memory udmabuf: only a udmabuf can be backed by huge pages here');
+    throw new UsageError(
+      o.zcrx
+        ? '-b with --zcrx needs --memory udmabuf: buffers above a page need an area backed by huge pages, which only a udmabuf is here'
+        : '-b needs --memory udmabuf: only a udmabuf can be backed by huge pages here',
+    );
+  // zcrx registers one queue per instance; spreading one flow over several
+  // queues means one instance each, which is not what -q asks for.
+  if (o.zcrx && o.numQueues !== undefined && o.numQueues !== 1)
+    throw new UsageError(`--zcrx receives through one RX queue: give -q 1 (with -t for the queue), got -q ${o.numQueues}`);
   if (o.mode === 'selftest' && o.skipConfig)
     throw new UsageError('-n cannot be used without -s or -c: the self-test itself switches header split, which -n forbids');
   if (o.mode !== 'selftest') {
@@ -183,18 +208,29 @@ Options (ncdevmem flag, long form):
   -t, --start-queue N       -t  first RX queue to bind
   -q, --num-queues N        -q  number of queues to bind
                                 (neither -t nor -q: the last queue; in the
-                                self-test the upper half of the queues)
+                                self-test the upper half of the queues;
+                                with --zcrx it must be 1)
   -v, --validate N          -v  check the stream against the pattern
                                 1,2,..,N-1,'\\n' repeated (-v 7 for
                                 "yes $(echo -e \\\\x01..\\\\x06)")
   -L, --fail-on-linear      -L  fail if payload lands in host memory
-                                (SCM_DEVMEM_LINEAR): header split must hold
+                                (SCM_DEVMEM_LINEAR): header split must hold.
+                                With --zcrx (which never delivers linear
+                                data): fail if the kernel copied payload
+                                into the area (its copy fallback): copied
+                                fragments fail the socket, and at the end
+                                the queue's copy statistics (Linux 7.2;
+                                a skip without them) must count 0 bytes
   -z, --max-chunk BYTES     -z  TX: split each line into iovecs of at most
                                 BYTES (at most 1024 per sendmsg)
   -n, --skip-config         -n  leave the NIC alone: no header split, RSS or
                                 flow rules (netkit and leased queues)
   -b, --rx-page-size BYTES  -b  bind-rx buffer size (Linux 7.3+); above the
-                                page size the dma-buf uses 2 MiB huge pages
+                                page size the dma-buf uses 2 MiB huge pages.
+                                With --zcrx the zcrx buffer size (a power of
+                                two, at least the page size; kernels with
+                                ZCRX_FEATURE_RX_PAGE_SIZE), with --memory
+                                udmabuf
       --memory KIND[:ARG]       the dma-buf: udmabuf (the default),
                                 dmaheap[:HEAP] (a dma-heap, "system" unless
                                 named), drm[:/dev/dri/cardN] (a DRM dumb
@@ -203,16 +239,26 @@ Options (ncdevmem flag, long form):
                                 memory; an ordinal or PCI bus id, 0 unless
                                 named). -v on device memory reads it back
                                 through the CPU (for GPUs with the GPU
-                                library's copies), which costs throughput
+                                library's copies), which costs throughput.
+                                With --zcrx also host (the default there):
+                                host memory the queue maps itself; any other
+                                kind is a dma-buf area (Linux 6.16+)
+      --zcrx                    RX: receive through io_uring zero-copy
+                                receive (Linux 6.15+, CONFIG_IO_URING_ZCRX)
+                                instead of a devmem binding: one queue (-t,
+                                or the last), the same NIC set-up, an area
+                                of the same size; the payload, -v and --json
+                                as without it
       --json                    NDJSON events on stdout and a final summary
       --dry-run                 print the NIC plan and change nothing
   -h, --help                    this help
 
 Output: logs on stderr; received payload on stdout (RX without -v and
 without --json). Exit codes: 0 ok, 1 failure, 4 skipped (not supported on
-this host: no devmem driver, no udmabuf, no n-tuple filters, not root, or a
-kernel too old).
+this host: no devmem driver, no udmabuf, no n-tuple filters, no io_uring
+zcrx for --zcrx, not root, or a kernel too old).
 
 Every NIC change is undone when the run ends, on error, on exit, and on
-SIGINT or SIGTERM, in the kernel's order: unbind, flow rules, RSS, rings.
+SIGINT or SIGTERM, in the kernel's order: unbind (or close the zcrx queue
+and wait until the kernel lets go of it), flow rules, RSS, rings.
 `;

@@ -27,6 +27,7 @@ const SKIP_REASONS: ReadonlySet<DevmemReason> = new Set<DevmemReason>([
   'RSS_UNSUPPORTED',
   'RX_PAGE_SIZE_UNSUPPORTED',
   'NOT_PERMITTED',
+  'ZCRX_UNSUPPORTED',
 ]);
 
 export function isSkip(e: unknown): boolean {

@@ -1,17 +1,30 @@
 /**
- * `devmem nc -l`: ncdevmem's server. NIC set-up (unless -n), bind-rx, accept
- * one connection, receive into the dma-buf until the peer closes, validating
- * the pattern (-v) or writing the payload to stdout.
+ * `devmem nc -l`: ncdevmem's server. NIC set-up (unless -n), bind-rx (or
+ * with --zcrx an io_uring zcrx queue), accept one connection, receive into
+ * the dma-buf (or the zcrx area) until the peer closes, validating the
+ * pattern (-v) or writing the payload to stdout.
  */
 import { once } from 'node:events';
 
-import { createServer, DevmemError, ethtool, NicConfig } from '../../lib/index';
-import { allocNcBuffer, describeBuffer } from './buffer';
-import type { NcOptions } from './options';
-import { queuesGiven, resolveQueues } from './options';
+import {
+  createServer,
+  DevmemError,
+  type DmaBuf,
+  ethtool,
+  FragmentKind,
+  NicConfig,
+  type ReceiveOptions,
+  type ZcrxHostArea,
+  type ZcrxQueueStats,
+  zcrxSupport,
+} from '../../lib/index';
+import { native, zcrxPlan } from '../../lib/internal';
+import { allocNcBuffer, describeBuffer, ncBufferSize } from './buffer';
+import type { NcMemory, NcOptions } from './options';
+import { queuesGiven, resolveQueues, UsageError } from './options';
 import { fail, ok, type Outcome } from './outcome';
 import { PatternValidator } from './pattern';
-import type { Reporter } from './reporter';
+import type { Fields, Reporter } from './reporter';
 
 export async function runRx(o: NcOptions, r: Reporter): Promise<Outcome> {
   const server = o.server!;
@@ -21,7 +34,9 @@ export async function runRx(o: NcOptions, r: Reporter): Promise<Outcome> {
   const rxQueues = o.skipConfig && queuesGiven(o) ? undefined : ethtool.rxChannelCount(await ethtool.getChannels(o.iface));
   const { start, count } = resolveQueues(o, rxQueues);
   const queues = Array.from({ length: count }, (_, i) => start + i);
-  r.log(`using queues ${start}..${start + count - 1}`);
+  r.log(o.zcrx ? `using queue ${start} (io_uring zcrx)` : `using queues ${start}..${start + count - 1}`);
+  // Whatever zcrx cannot do here is refused before the NIC is touched.
+  if (o.zcrx) checkZcrx(o, r);
 
   const nic = o.dryRun
     ? await NicConfig.open(o.iface, { dryRun: true, onStep: (s) => r.step(s) })
@@ -41,14 +56,73 @@ export async function runRx(o: NcOptions, r: Reporter): Promise<Outcome> {
       await nic.steerFlow(steer);
     }
     if (nic.dryRun) {
-      nic.planBindRx(queues);
+      if (o.zcrx) nic.planZcrx(start, { area: plannedArea(o.memory, o.rxPageSize), ...rxBufLen(o) });
+      else nic.planBindRx(queues);
       r.log(`plan: listen on ${server} port ${port}, accept one connection and receive`);
       return ok('dry run: nothing was changed');
     }
-    return await receive(o, r, nic, queues, server, port);
+    return o.zcrx ? await receiveZcrx(o, r, nic, start, server, port) : await receive(o, r, nic, queues, server, port);
   } finally {
     nic.close();
   }
+}
+
+function rxBufLen(o: NcOptions): { rxBufLen?: number } {
+  return o.rxPageSize === undefined ? {} : { rxBufLen: o.rxPageSize };
+}
+
+/** The area as a dry run names it: its size, and the dma-buf kind that would be allocated. */
+function plannedArea(memory: NcMemory, rxPageSize: number | undefined): { size: number; kind?: string } {
+  const size = ncBufferSize(memory, rxPageSize);
+  return memory.kind === 'host' ? { size } : { size, kind: memory.kind === 'dmaheap' ? 'dma-heap' : memory.kind };
+}
+
+/**
+ * --zcrx's checks that need no NIC change: the area and buffer size (-b), that
+ * this build and kernel have zcrx, and for -L the kernel's copy statistics.
+ * A dry run only warns about what the host lacks.
+ */
+function checkZcrx(o: NcOptions, r: Reporter): void {
+  try {
+    zcrxPlan({ area: { size: ncBufferSize(o.memory, o.rxPageSize) }, ...rxBufLen(o) }, native().constants.PAGE_SIZE);
+  } catch (e) {
+    // The area is ncdevmem's size, so only -b can be wrong.
+    throw e instanceof DevmemError && e.reason === 'INVALID_ARGUMENT' ? new UsageError(`-b with --zcrx: ${e.message}`) : e;
+  }
+  const s = zcrxSupport();
+  const missing: [string, DevmemError['reason']][] = [];
+  // Only a kernel without a usable io_uring is too old; the rest (no liburing
+  // in this build, io_uring disabled, no CONFIG_IO_URING_ZCRX) is unsupported.
+  const why = !s.built || s.disabled || s.ring ? 'ZCRX_UNSUPPORTED' : 'KERNEL_TOO_OLD';
+  if (!s.zcrx) missing.push([`io_uring zcrx is unavailable: ${s.reason ?? 'the kernel refused the probe'}`, why]);
+  else {
+    if (o.rxPageSize !== undefined && !s.rxBufLen)
+      missing.push(['-b with --zcrx needs a kernel that takes a zcrx buffer size (ZCRX_FEATURE_RX_PAGE_SIZE)', 'KERNEL_TOO_OLD']);
+    if (o.failOnLinear && !s.events)
+      missing.push([
+        "-L with --zcrx needs the kernel's zcrx copy statistics (Linux 7.2), without which copied data cannot be told from zero-copy data",
+        'KERNEL_TOO_OLD',
+      ]);
+  }
+  if (missing.length === 0) return;
+  if (o.dryRun) {
+    for (const [m] of missing) r.log(`warning: ${m}`);
+    return;
+  }
+  const [message, reason] = missing[0]!;
+  throw new DevmemError(message, { reason });
+}
+
+/** What {@link serve} needs of a backend. */
+interface Backend {
+  /** Where the fragments' offsets point: the dma-buf or the zcrx area. */
+  area: DmaBuf | ZcrxHostArea;
+  /** The socket's receive options: the binding, or the zcrx queue. */
+  receive: ReceiveOptions;
+  /** How --json names the memory. */
+  memory: Fields;
+  /** Backend fields for the 'received' summary, read when the connection ends. */
+  summary?: () => Fields;
 }
 
 async function receive(o: NcOptions, r: Reporter, nic: NicConfig, queues: number[], host: string, port: number): Promise<Outcome> {
@@ -56,61 +130,142 @@ async function receive(o: NcOptions, r: Reporter, nic: NicConfig, queues: number
   try {
     const binding = await nic.bindRx(queues, dmabuf, o.rxPageSize === undefined ? {} : { rxPageSize: o.rxPageSize });
     r.log(`got dmabuf id=${binding.id}`);
-    r.event('bound', { dmabufId: binding.id, queues, dmabufSize: dmabuf.size, memory: describeBuffer(dmabuf) });
-
-    const srv = createServer({ host, port, reusePort: true, binding, dmabuf, linear: o.failOnLinear ? 'error' : 'accept' });
-    const addr = await srv.listen();
-    r.log(`waiting for a connection on ${addr.address} port ${addr.port}`);
-    r.event('listening', { address: addr.address, port: addr.port });
-    const sock = await srv.accept().finally(() => srv.close());
-    const peer = sock.remoteAddress();
-    r.log(`got connection from ${peer?.address} port ${peer?.port}`);
-    r.event('connection', { peer });
-
-    const validator = o.validate === undefined ? undefined : new PatternValidator(o.validate);
-    let scratch = Buffer.allocUnsafe(0);
-    let pageAligned = 0;
-    let unaligned = 0;
-    try {
-      for await (const batch of sock) {
-        if (batch.bytes > scratch.length) scratch = Buffer.allocUnsafe(Math.max(batch.bytes, scratch.length * 2));
-        const data = batch.copyOut(dmabuf, scratch).subarray(0, batch.bytes);
-        for (let i = 0; i < batch.count; i++) {
-          if (batch.kinds[i] !== 0) continue;
-          if (batch.sizes[i]! % 4096 === 0) pageAligned++;
-          else unaligned++;
-        }
-        if (batch.linearBytes > 0) r.log(`received ${batch.linearBytes} linear bytes (SCM_DEVMEM_LINEAR)`);
-        if (validator) {
-          for (const m of validator.check(data)) {
-            r.log(`pattern mismatch at byte ${m.position}: expected 0x${m.expected.toString(16)}, got 0x${m.actual.toString(16)}`);
-            r.event('mismatch', { ...m });
-          }
-          if (validator.mismatches > 20) return fail(`more than 20 bytes differ from the -v ${o.validate} pattern`);
-        } else if (!o.json) {
-          if (!process.stdout.write(Buffer.from(data))) await once(process.stdout, 'drain');
-        }
-      }
-    } finally {
-      const s = sock.stats();
-      sock.close();
-      const summary = {
-        bytes: s.bytes,
-        fragments: s.fragments,
-        dmabufBytes: s.dmabufBytes,
-        linearBytes: s.linearBytes,
-        pageAlignedFragments: pageAligned,
-        unalignedFragments: unaligned,
-        dontneedCalls: s.dontneedCalls,
-        releasedTokens: s.releasedTokens,
-        memory: describeBuffer(dmabuf),
-      };
-      r.log(`client exited: ${s.bytes} bytes, ${s.fragments} fragments (${pageAligned} page-aligned), ${s.dontneedCalls} DONTNEED calls`);
-      r.event('received', summary);
-    }
-    if (validator && validator.mismatches > 0) return fail(`${validator.mismatches} byte(s) differ from the -v ${o.validate} pattern`);
-    return ok(validator ? `validated ${validator.position} bytes` : undefined);
+    r.event('bound', { backend: 'devmem', dmabufId: binding.id, queues, dmabufSize: dmabuf.size, memory: describeBuffer(dmabuf) });
+    return await serve(o, r, host, port, {
+      area: dmabuf,
+      receive: { binding, dmabuf, linear: o.failOnLinear ? 'error' : 'accept' },
+      memory: describeBuffer(dmabuf),
+    });
   } finally {
     dmabuf.close();
   }
+}
+
+function zcrxSummary(s: ZcrxQueueStats): Fields {
+  return {
+    returnedBuffers: s.returnedBuffers,
+    refillBacklog: s.refillBacklog,
+    copiedBytes: s.copiedBytes,
+    unattributedCopyBytes: s.unattributedCopyBytes,
+    kernelCopyBytes: s.kernelCopyBytes,
+    kernelCopyCount: s.kernelCopyCount,
+    allocFailEvents: s.allocFailEvents,
+    copyEvents: s.copyEvents,
+  };
+}
+
+async function receiveZcrx(o: NcOptions, r: Reporter, nic: NicConfig, queue: number, host: string, port: number): Promise<Outcome> {
+  const dmabuf = o.memory.kind === 'host' ? undefined : allocNcBuffer(o.memory, o.rxPageSize);
+  try {
+    const zq = await nic.openZcrx(queue, { area: dmabuf ?? { size: ncBufferSize(o.memory) }, ...rxBufLen(o) });
+    try {
+      if (o.failOnLinear && !zq.copyStats)
+        throw new DevmemError("-L with --zcrx needs the kernel's zcrx copy statistics (Linux 7.2): this kernel reports none", {
+          reason: 'KERNEL_TOO_OLD',
+        });
+      const memory = dmabuf ? describeBuffer(dmabuf) : { kind: 'host' };
+      r.log(
+        `got zcrx queue ${queue}: zcrx id ${zq.zcrxId} (fragment id ${zq.fragmentId}), ${zq.area.size}-byte ${dmabuf ? `${dmabuf.kind} dma-buf` : 'host memory'} area, ` +
+          `${zq.rxBufLen}-byte buffers, ${zq.rqEntries} refill entries`,
+      );
+      r.event('bound', {
+        backend: 'zcrx',
+        queue,
+        zcrxId: zq.zcrxId,
+        fragmentId: zq.fragmentId,
+        area: dmabuf ? 'dmabuf' : 'host',
+        areaSize: zq.area.size,
+        rxBufLen: zq.rxBufLen,
+        rqEntries: zq.rqEntries,
+        copyStats: zq.copyStats,
+        memory,
+      });
+      const outcome = await serve(o, r, host, port, {
+        area: zq.area,
+        receive: { zcrx: zq, copied: o.failOnLinear ? 'error' : 'accept' },
+        memory,
+        summary: () => ({ zcrx: zcrxSummary(zq.stats()) }),
+      });
+      // The socket refuses the copies attributed to it; the kernel counts
+      // every copy on the queue, and only this connection used it.
+      const copied = zq.stats().kernelCopyBytes;
+      if (o.failOnLinear && copied > 0 && outcome.result === 'ok')
+        return fail(
+          `-L: the kernel copied ${copied} bytes into the zcrx area (copy fallback) instead of receiving them zero-copy`,
+          'COPY_FALLBACK',
+        );
+      return outcome;
+    } finally {
+      await zq.close();
+    }
+  } finally {
+    dmabuf?.close();
+  }
+}
+
+async function serve(o: NcOptions, r: Reporter, host: string, port: number, backend: Backend): Promise<Outcome> {
+  const srv = createServer({ host, port, reusePort: true, ...backend.receive });
+  const addr = await srv.listen();
+  r.log(`waiting for a connection on ${addr.address} port ${addr.port}`);
+  r.event('listening', { address: addr.address, port: addr.port });
+  const sock = await srv.accept().finally(() => srv.close());
+  const peer = sock.remoteAddress();
+  r.log(`got connection from ${peer?.address} port ${peer?.port}`);
+  r.event('connection', { peer });
+
+  const validator = o.validate === undefined ? undefined : new PatternValidator(o.validate);
+  let scratch = Buffer.allocUnsafe(0);
+  let pageAligned = 0;
+  let unaligned = 0;
+  let copiedSeen = false;
+  try {
+    for await (const batch of sock) {
+      if (batch.bytes > scratch.length) scratch = Buffer.allocUnsafe(Math.max(batch.bytes, scratch.length * 2));
+      const data = batch.copyOut(backend.area, scratch).subarray(0, batch.bytes);
+      for (let i = 0; i < batch.count; i++) {
+        if (batch.kinds[i] !== FragmentKind.Dmabuf) continue;
+        if (batch.sizes[i]! % 4096 === 0) pageAligned++;
+        else unaligned++;
+      }
+      if (batch.linearBytes > 0) r.log(`received ${batch.linearBytes} linear bytes (SCM_DEVMEM_LINEAR)`);
+      if (batch.copiedBytes > 0 && !copiedSeen) {
+        copiedSeen = true;
+        r.log(`warning: the kernel copies into the zcrx area (copy fallback): the flow misses the queue, or header split did not hold`);
+      }
+      if (validator) {
+        for (const m of validator.check(data)) {
+          r.log(`pattern mismatch at byte ${m.position}: expected 0x${m.expected.toString(16)}, got 0x${m.actual.toString(16)}`);
+          r.event('mismatch', { ...m });
+        }
+        if (validator.mismatches > 20) return fail(`more than 20 bytes differ from the -v ${o.validate} pattern`);
+      } else if (!o.json) {
+        if (!process.stdout.write(Buffer.from(data))) await once(process.stdout, 'drain');
+      }
+    }
+  } finally {
+    const s = sock.stats();
+    sock.close();
+    const zcrx = backend.receive.zcrx !== undefined;
+    const summary = {
+      backend: zcrx ? 'zcrx' : 'devmem',
+      bytes: s.bytes,
+      fragments: s.fragments,
+      dmabufBytes: s.dmabufBytes,
+      linearBytes: s.linearBytes,
+      copiedBytes: s.copiedBytes,
+      pageAlignedFragments: pageAligned,
+      unalignedFragments: unaligned,
+      dontneedCalls: s.dontneedCalls,
+      releasedTokens: s.releasedTokens,
+      memory: backend.memory,
+      ...backend.summary?.(),
+    };
+    r.log(
+      `client exited: ${s.bytes} bytes, ${s.fragments} fragments (${pageAligned} page-aligned), ` +
+        (zcrx ? `${s.copiedBytes} bytes copied by the kernel` : `${s.dontneedCalls} DONTNEED calls`),
+    );
+    r.event('received', summary);
+  }
+  if (validator && validator.mismatches > 0) return fail(`${validator.mismatches} byte(s) differ from the -v ${o.validate} pattern`);
+  return ok(validator ? `validated ${validator.position} bytes` : undefined);
 }

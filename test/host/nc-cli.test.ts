@@ -1,8 +1,11 @@
 // `devmem nc` pieces that need no device: flag parsing against ncdevmem's
-// getopt string, its queue auto-selection rules, the -v pattern, stdin line
-// splitting and -z chunking; plus the CLI's exits on a veth.
+// getopt string, its queue auto-selection rules, --zcrx's rules, the -v
+// pattern, stdin line splitting and -z chunking; plus the CLI's exits and
+// dry runs on a veth.
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
+
+import { readNicState, zcrxSupport } from '../../lib/index';
 
 import { lines } from '../../bin/nc/lines';
 import { NC_HELP, parseNcArgs, queuesGiven, resolveQueues, UsageError } from '../../bin/nc/options';
@@ -61,6 +64,7 @@ describe('devmem nc command line', () => {
           skipConfig: true,
           rxPageSize: 16384,
           memory: { kind: 'udmabuf' },
+          zcrx: false,
           json: false,
           dryRun: false,
           help: false,
@@ -112,6 +116,66 @@ describe('devmem nc command line', () => {
           (e: unknown) => e instanceof UsageError && re.test(e.message),
           argv.join(' '),
         );
+    });
+
+    describe('--zcrx', () => {
+      const rx = ['-l', '-f', 'x', '-s', '10.0.0.1', '-p', '5201', '--zcrx'];
+
+      it('receives into host memory by default, or into the --memory dma-buf', () => {
+        const o = parseNcArgs(rx);
+        assert.equal(o.zcrx, true);
+        assert.equal(o.mode, 'rx');
+        assert.deepEqual(o.memory, { kind: 'host' });
+        assert.deepEqual(parseNcArgs([...rx, '--memory', 'host']).memory, { kind: 'host' });
+        assert.deepEqual(parseNcArgs([...rx, '--memory', 'udmabuf']).memory, { kind: 'udmabuf' });
+        assert.deepEqual(parseNcArgs([...rx, '--memory', 'dmaheap:system']).memory, { kind: 'dmaheap', heap: 'system' });
+        assert.deepEqual(parseNcArgs([...rx, '--memory', 'drm']).memory, { kind: 'drm' });
+        assert.equal(parseNcArgs(rx.slice(0, -1)).zcrx, false, 'off unless asked');
+      });
+
+      it('takes one queue: -q 1 with -t, or neither (the last queue)', () => {
+        const o = parseNcArgs([...rx, '-t', '3', '-q', '1']);
+        assert.deepEqual(resolveQueues(o, 8), { start: 3, count: 1 });
+        assert.deepEqual(resolveQueues(parseNcArgs(rx), 8), { start: 7, count: 1 });
+        assert.throws(
+          () => parseNcArgs([...rx, '-t', '2', '-q', '2']),
+          (e: unknown) => e instanceof UsageError && /--zcrx receives through one RX queue: give -q 1 .*got -q 2/.test(e.message),
+        );
+        // Without --zcrx, -q 2 binds two queues as before.
+        assert.equal(parseNcArgs(rx.slice(0, -1).concat(['-t', '2', '-q', '2'])).numQueues, 2);
+      });
+
+      it('-L and -b keep their flags; -b needs a udmabuf area', () => {
+        const o = parseNcArgs([...rx, '-L', '--memory', 'udmabuf', '-b', '16384']);
+        assert.equal(o.failOnLinear, true);
+        assert.equal(o.rxPageSize, 16384);
+      });
+
+      it('refuses what --zcrx cannot do, as usage errors', () => {
+        const bad: [string[], RegExp][] = [
+          [['-f', 'x', '--zcrx'], /--zcrx is for the RX server: give -l/],
+          [['-f', 'x', '-s', '10.0.0.1', '-p', '1', '--zcrx'], /--zcrx is for the RX server/],
+          [[...rx.slice(0, -1), '--memory', 'host'], /--memory host needs --zcrx/],
+          [['-f', 'x', '-s', '10.0.0.1', '-p', '1', '--memory', 'host'], /--memory host needs --zcrx/],
+          [[...rx, '-b', '16384'], /-b with --zcrx needs --memory udmabuf/],
+          [[...rx, '--memory', 'dmaheap', '-b', '16384'], /-b with --zcrx needs --memory udmabuf/],
+          [[...rx, '--memory', 'gpu'], /--memory needs host, udmabuf, dmaheap/],
+          [[...rx, '-q', '4'], /give -q 1/],
+        ];
+        for (const [argv, re] of bad)
+          assert.throws(
+            () => parseNcArgs(argv),
+            (e: unknown) => e instanceof UsageError && re.test(e.message),
+            argv.join(' '),
+          );
+      });
+
+      it('--help documents --zcrx, its one queue and what -L means with it', () => {
+        assert.match(NC_HELP, /--zcrx\s+RX: receive through io_uring zero-copy/);
+        assert.match(NC_HELP, /with --zcrx it must be 1/);
+        assert.match(NC_HELP, /With --zcrx \(which never delivers linear\s+data\): fail if the kernel copied payload/);
+        assert.match(NC_HELP, /With --zcrx also host/);
+      });
     });
 
     it("chooses queues by ncdevmem's rules", () => {
@@ -215,6 +279,81 @@ describe('devmem nc command line', () => {
         veth = new VethPair(4, 4).create();
       });
       after(() => veth?.remove());
+
+      const zcrx = zcrxSupport();
+      const summaryOf = (stdout: string) => JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+
+      it('--zcrx --dry-run plans the zcrx queue on the start queue, and changes nothing', async () => {
+        const before = await readNicState(veth.local);
+        const r = await nc(['-l', '-f', veth.local, '-s', '10.0.0.1', '-p', '9000', '-n', '-t', '2', '-q', '1', '--zcrx', '--dry-run']);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stderr, /using queue 2 \(io_uring zcrx\)/);
+        assert.match(
+          r.stderr,
+          new RegExp(`plan: zcrx ${veth.local} queue 2: \\d+-byte area of host memory, 4096-byte buffers, \\d+ refill entries`),
+        );
+        assert.doesNotMatch(r.stderr, /bind-rx/);
+        assert.match(r.stderr, /devmem nc: ok: dry run: nothing was changed/);
+        assert.deepEqual(await readNicState(veth.local), before);
+      });
+
+      it('--zcrx --dry-run --memory dmaheap plans a dma-buf area, and a bad -b fails before the plan', async () => {
+        const r = await nc([
+          '-l',
+          '-f',
+          veth.local,
+          '-s',
+          '10.0.0.1',
+          '-p',
+          '9000',
+          '-n',
+          '-t',
+          '1',
+          '-q',
+          '1',
+          '--zcrx',
+          '--memory',
+          'dmaheap',
+          '--dry-run',
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stderr, /plan: zcrx \S+ queue 1: \d+-byte area of a dma-heap dma-buf/);
+        const bad = await nc([
+          '-l',
+          '-f',
+          veth.local,
+          '-s',
+          '10.0.0.1',
+          '-p',
+          '9000',
+          '-n',
+          '-t',
+          '1',
+          '-q',
+          '1',
+          '--zcrx',
+          '--memory',
+          'udmabuf',
+          '-b',
+          '5000',
+          '--dry-run',
+        ]);
+        assert.equal(bad.code, 1, bad.stderr);
+        assert.match(bad.stderr, /FAIL: -b with --zcrx: rxBufLen must be a power of two/);
+        assert.doesNotMatch(bad.stderr, /plan:/);
+      });
+
+      it('--zcrx skips (exit 4) where the queue cannot take zcrx, and leaves the NIC as it was', async () => {
+        const before = await readNicState(veth.local);
+        const r = await nc(['-l', '-f', veth.local, '-s', '10.0.0.1', '-p', '9000', '-n', '-t', '2', '-q', '1', '--zcrx', '--json']);
+        assert.equal(r.code, 4, r.stderr);
+        const summary = summaryOf(r.stdout);
+        assert.equal(summary.result, 'skip');
+        // With zcrx here the kernel tries the veth and refuses it; without it nc stops before the NIC.
+        if (zcrx.zcrx) assert.equal(summary.reason, 'DEVICE_UNSUPPORTED', r.stderr);
+        else assert.ok(['ZCRX_UNSUPPORTED', 'KERNEL_TOO_OLD'].includes(summary.reason as string), r.stderr);
+        assert.deepEqual(await readNicState(veth.local), before);
+      });
 
       it('RX mode skips (exit 4) on a device without header split, with a JSON summary', async () => {
         const r = await nc(['-l', '-f', veth.local, '-s', '10.0.0.1', '-p', '9000', '--json']);

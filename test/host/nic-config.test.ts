@@ -4,7 +4,7 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 
-import { DevmemError, ethtool, NicConfig, readNicState } from '../../lib/index';
+import { DevmemError, ethtool, netdev, NicConfig, readNicState, zcrxSupport } from '../../lib/index';
 import { start, type Exit } from '../support/process';
 import { requireRoot } from './helpers/root';
 import { VethPair } from './helpers/veth';
@@ -75,6 +75,73 @@ describe('NicConfig', function () {
     );
     assert.equal(nic.pending, false);
     assert.deepEqual(await readNicState(veth.local), before);
+  });
+
+  it('a dry run plans a zcrx queue, checking its options as openZcrx() would', async () => {
+    const before = await readNicState(veth.local);
+    const nic = await NicConfig.open(veth.local, { dryRun: true });
+    const MiB = 1024 * 1024;
+    nic.planZcrx(3, { area: { size: 8 * MiB } });
+    nic.planZcrx(2, { area: { size: 8 * MiB, kind: 'udmabuf' }, rxBufLen: 16384, rqEntries: 1024 });
+    const invalid = (pattern: RegExp) => (e: unknown) =>
+      e instanceof DevmemError && e.reason === 'INVALID_ARGUMENT' && pattern.test(e.message);
+    assert.throws(() => nic.planZcrx(3, { area: { size: 8 * MiB }, rqEntries: 3000 }), invalid(/power of two/));
+    assert.throws(() => nic.planZcrx(3, { area: { size: 8 * MiB }, rqEntries: 1024 }), invalid(/too small for an area of 2048 buffers/));
+    assert.throws(() => nic.planZcrx(3, { area: { size: 8 * MiB }, rxBufLen: 6000 }), invalid(/rxBufLen must be a power of two/));
+    assert.throws(() => nic.planZcrx(3, { area: { size: 1000 } }), invalid(/multiple of the page size/));
+    assert.throws(() => nic.planZcrx(-1, { area: { size: 8 * MiB } }), invalid(/queue must be a non-negative integer/));
+    await assert.rejects(
+      nic.openZcrx(3, { area: { size: 8 * MiB } }),
+      (e: unknown) => e instanceof DevmemError && e.reason === 'INVALID_ARGUMENT' && /planZcrx/.test(e.message),
+    );
+    assert.deepEqual(
+      nic.steps.map((s) => [s.kind, s.state, s.description]),
+      [
+        ['zcrx', 'planned', `zcrx ${veth.local} queue 3: ${8 * MiB}-byte area of host memory, 4096-byte buffers, 2048 refill entries`],
+        [
+          'zcrx',
+          'planned',
+          `zcrx ${veth.local} queue 2: ${8 * MiB}-byte area of a udmabuf dma-buf, 16384-byte buffers, 1024 refill entries`,
+        ],
+      ],
+    );
+    assert.equal(nic.pending, false);
+    nic.close();
+    assert.deepEqual(await readNicState(veth.local), before);
+
+    const live = await NicConfig.open(veth.local, { restoreOnExit: false });
+    assert.throws(
+      () => live.planZcrx(3, { area: { size: 8 * MiB } }),
+      (e: unknown) => e instanceof DevmemError && e.reason === 'INVALID_ARGUMENT' && /openZcrx/.test(e.message),
+    );
+    live.close();
+  });
+
+  it('a refused zcrx registration leaves nothing to undo and no io_uring owner on the queue', async () => {
+    const nic = await NicConfig.open(veth.local);
+    const support = zcrxSupport();
+    // With zcrx in this build and kernel the veth itself refuses it (no queue
+    // API); without it openZcrx() says so before registering anything.
+    await assert.rejects(
+      nic.openZcrx(1, { area: { size: 1024 * 1024 } }),
+      (e: unknown) =>
+        e instanceof DevmemError &&
+        (support.zcrx ? e.reason === 'DEVICE_UNSUPPORTED' : e.reason === 'ZCRX_UNSUPPORTED' || e.reason === 'KERNEL_TOO_OLD'),
+    );
+    await assert.rejects(
+      nic.openZcrx(1, { area: { size: 1024 * 1024 }, rqEntries: 100 }),
+      (e: unknown) => e instanceof DevmemError && e.reason === 'INVALID_ARGUMENT',
+    );
+    assert.equal(nic.pending, false);
+    assert.deepEqual(nic.steps, []);
+    const queues = (await netdev.listQueues(veth.ifindex)).filter((q) => q.type === 'rx');
+    assert.equal(queues.length, 4);
+    assert.deepEqual(
+      queues.filter((q) => q.ioUring !== undefined),
+      [],
+    );
+    nic.close();
+    await assert.rejects(nic.openZcrx(1, { area: { size: 4096 } }), (e: unknown) => e instanceof DevmemError && e.reason === 'CLOSED');
   });
 
   it('a refused step leaves nothing to undo: NTUPLE_UNSUPPORTED, RSS_UNSUPPORTED, header split', async () => {

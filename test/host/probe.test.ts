@@ -5,7 +5,7 @@ import * as path from 'node:path';
 
 import Ajv from 'ajv';
 
-import { probe } from '../../lib/index';
+import { probe, PROBE_SCHEMA_VERSION, zcrxSupport } from '../../lib/index';
 import { requireRoot } from './helpers/root';
 import { VethPair } from './helpers/veth';
 
@@ -56,10 +56,45 @@ describe('devmem probe', function () {
     assert.deepEqual(v.boundQueues, []);
   });
 
+  it('reports io_uring zcrx as zcrxSupport() finds it, and the queues zcrx holds (none on a veth)', async () => {
+    const report = await probe({ iface: veth.local });
+    assert.ok(validate(report) as boolean, JSON.stringify(validate.errors));
+    assert.equal(report.schemaVersion, 1, 'the zcrx fields are additions within schema version 1');
+    assert.equal(PROBE_SCHEMA_VERSION, 1);
+    const s = zcrxSupport();
+    assert.deepEqual(report.zcrx, {
+      built: s.built,
+      ring: s.ring,
+      disabled: s.disabled,
+      zcrx: s.zcrx,
+      reason: s.reason ?? null,
+      query: s.query,
+      rxBufLen: s.rxBufLen,
+      events: s.events,
+    });
+    assert.equal(report.zcrx.reason === null, report.zcrx.zcrx, 'a reason exactly when zcrx is unavailable');
+    assert.deepEqual(report.interfaces[0]!.zcrxQueues, []);
+  });
+
+  it("the schema requires the zcrx section and each interface's zcrx queues, as the report has them", async () => {
+    const report: any = JSON.parse(JSON.stringify(await probe({ iface: veth.local })));
+    const withoutZcrx = { ...report };
+    delete withoutZcrx.zcrx;
+    assert.equal(validate(withoutZcrx), false);
+    const i = report.interfaces[0];
+    assert.equal(validate({ ...report, interfaces: [{ ...i, zcrxQueues: undefined }] }), false);
+    assert.equal(validate({ ...report, interfaces: [{ ...i, zcrxQueues: [{ queue: 1, rxBufLen: 4096 }] }] }), true);
+    assert.equal(validate({ ...report, interfaces: [{ ...i, zcrxQueues: [{ queue: 1, rxBufLen: null }] }] }), true);
+    assert.equal(validate({ ...report, interfaces: [{ ...i, zcrxQueues: [{ queue: 1 }] }] }), false);
+    assert.equal(validate({ ...report, zcrx: { ...report.zcrx, reason: undefined } }), false);
+  });
+
   it('needs no arguments: the default job prints a readable table', () => {
     const out = runCli([]);
     assert.match(out, /^kernel\s+\S+/m);
     assert.match(out, /IFACE\s+DRIVER/);
+    assert.match(out, /\sBOUND\s+ZCRX\s+VERDICT/);
+    assert.match(out, /^io_uring zcrx\s+kernel config (available|unavailable|unknown); this build (can use it|cannot \(.+\))/m);
     assert.match(out, /^lo\s.*not ready: loopback cannot carry devmem/m);
   });
 

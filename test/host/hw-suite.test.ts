@@ -1,7 +1,8 @@
 // The hardware suite's own machinery: net.config parsing, KTAP and kselftest
-// exit codes, and a real run on this host, where the missing udmabuf must
-// skip every case with that exact reason.
+// exit codes, --backend, and a real run on this host, where the missing
+// udmabuf must skip every case with that exact reason.
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { ConfigError, loadConfig, parseConfigFile } from '../hw/config';
@@ -9,6 +10,24 @@ import { Ktap } from '../hw/ktap';
 import { run } from '../support/process';
 import { isRoot, ip } from './helpers/root';
 import { VethPair } from './helpers/veth';
+
+const SUITE = path.join(__dirname, '../hw/run.ts');
+// Every case in order, each RX case on both backends (--backend both, the default).
+const HW_CASES = [
+  'selftest',
+  'check_rx',
+  'check_rx_zcrx',
+  'check_rx_hds',
+  'check_rx_hds_zcrx',
+  'check_tx',
+  'check_tx_chunks',
+  'check_rx_multi_queue',
+  'check_rx_multi_queue_zcrx',
+  'check_rx_soak',
+  'check_rx_soak_zcrx',
+  'nic_state_restored',
+];
+const DEVMEM_RX = ['check_rx', 'check_rx_hds', 'check_rx_multi_queue', 'check_rx_soak'];
 
 describe('hardware suite (npm run test:hw)', () => {
   describe('configuration', () => {
@@ -67,6 +86,20 @@ describe('hardware suite (npm run test:hw)', () => {
     });
   });
 
+  describe('--backend', () => {
+    it('refuses a backend other than devmem, zcrx or both, before reading the configuration', async () => {
+      const r = await run([process.execPath, '--import', 'tsx', SUITE, '--backend', 'rdma'], { env: { ...process.env, NETIF: '' } });
+      assert.equal(r.code, 1, r.stdout);
+      assert.match(r.stdout, /^# --backend must be devmem, zcrx or both, got rdma$/m);
+    });
+
+    it('is documented in the usage text', async () => {
+      const r = await run([process.execPath, '--import', 'tsx', SUITE, '--help']);
+      assert.equal(r.code, 0);
+      assert.match(r.stdout, /--backend devmem\|zcrx\|both/);
+    });
+  });
+
   describe('on this host', function () {
     this.timeout(60_000);
     let veth: VethPair;
@@ -78,22 +111,44 @@ describe('hardware suite (npm run test:hw)', () => {
     });
     after(() => veth?.remove());
 
-    it('skips every case with the reason when udmabuf is missing, and exits 4', async () => {
-      const env = {
-        ...process.env,
-        NETIF: veth.local,
-        LOCAL_V4: '10.231.0.1',
-        REMOTE_V4: '10.231.0.2',
-        REMOTE_TYPE: 'netns',
-        REMOTE_ARGS: veth.netns,
-      };
-      const r = await run([process.execPath, '--import', 'tsx', path.join(__dirname, '../hw/run.ts')], { env });
+    const suite = (args: string[] = []) =>
+      run([process.execPath, '--import', 'tsx', SUITE, ...args], {
+        env: {
+          ...process.env,
+          NETIF: veth.local,
+          LOCAL_V4: '10.231.0.1',
+          REMOTE_V4: '10.231.0.2',
+          REMOTE_TYPE: 'netns',
+          REMOTE_ARGS: veth.netns,
+        },
+      });
+    const names = (stdout: string) => [...stdout.matchAll(/^(?:not )?ok \d+ (\S+)/gm)].map((m) => m[1]);
+
+    it('skips every case with the reason when udmabuf is missing, and exits 4', async function () {
+      if (fs.existsSync('/dev/udmabuf')) this.skip();
+      const r = await suite();
       assert.notEqual(r.code, 0, 'the suite must not pass on a host without udmabuf');
       assert.equal(r.code, 4, r.stdout);
       const results = r.stdout.split('\n').filter((l) => /^(not )?ok \d+/.test(l));
-      assert.equal(results.length, 8);
+      assert.equal(results.length, HW_CASES.length);
+      assert.deepEqual(names(r.stdout), HW_CASES, 'every RX case on both backends, in order');
       for (const l of results) assert.match(l, /^ok \d+ \S+ # SKIP no udmabuf: \/dev\/udmabuf is missing/);
-      assert.match(r.stdout, /^# 0 passed, 0 failed, 8 skipped$/m);
+      assert.match(r.stdout, new RegExp(`^# 0 passed, 0 failed, ${HW_CASES.length} skipped$`, 'm'));
+      assert.match(r.stdout, /^# RX backends: devmem, zcrx$/m);
     });
+
+    for (const backend of ['devmem', 'zcrx'] as const) {
+      it(`--backend ${backend} runs that backend's RX cases and the rest`, async function () {
+        if (fs.existsSync('/dev/udmabuf')) this.skip();
+        const r = await suite(['--backend', backend]);
+        assert.equal(r.code, 4, r.stdout);
+        const dropped = backend === 'devmem' ? HW_CASES.filter((n) => n.endsWith('_zcrx')) : DEVMEM_RX;
+        assert.deepEqual(
+          names(r.stdout),
+          HW_CASES.filter((n) => !dropped.includes(n)),
+        );
+        assert.match(r.stdout, new RegExp(`^# RX backends: ${backend}$`, 'm'));
+      });
+    }
   });
 });

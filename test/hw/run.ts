@@ -2,20 +2,28 @@
 // mlx5, bnxt, fbnic), configured like the kernel's driver tests, reporting
 // KTAP with kselftest exit codes. The same suite runs in the guest lab
 // against the patched netdevsim pair (REMOTE_TYPE=netns), from test/e2e.
+// Every RX case runs on both receive backends, devmem and io_uring zcrx
+// (`--backend` picks one).
 //
 //   NETIF=eth1 LOCAL_V6=... REMOTE_V6=... REMOTE_TYPE=ssh REMOTE_ARGS=root@peer npm run test:hw
-//   npm run test:hw -- --config net.config --soak 60
+//   npm run test:hw -- --config net.config --soak 60 --backend zcrx
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { readNicState } from '../../lib/index';
+import { readNicState, zcrxSupport } from '../../lib/index';
 import {
+  type Backend,
+  BACKENDS,
   checkRx,
   checkRxHds,
+  checkRxHdsZcrx,
   checkRxMultiQueue,
+  checkRxMultiQueueZcrx,
   checkRxSoak,
+  checkRxSoakZcrx,
+  checkRxZcrx,
   checkSelftest,
   checkStateRestored,
   checkTx,
@@ -28,7 +36,8 @@ import { LOCAL_CLI, ROOT } from './local';
 import { choosePeer } from './peer';
 import { Remote } from './remote';
 
-type Case = { name: string; tx?: boolean; run: (ctx: Ctx) => Promise<CaseResult> };
+/** A case; `backend` marks an RX case, which runs only when --backend selects that backend. */
+type Case = { name: string; tx?: boolean; backend?: Backend; run: (ctx: Ctx) => Promise<CaseResult> };
 
 function kernelAtLeast(major: number, minor: number): boolean {
   const m = /^(\d+)\.(\d+)/.exec(os.release());
@@ -40,6 +49,7 @@ async function main(): Promise<number> {
     options: {
       config: { type: 'string' },
       soak: { type: 'string', default: '0' },
+      backend: { type: 'string', default: 'both' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -53,6 +63,11 @@ async function main(): Promise<number> {
     ktap.diag(`--soak needs whole seconds, got ${values.soak}`);
     return KSFT_FAIL;
   }
+  if (values.backend !== 'both' && !BACKENDS.includes(values.backend as Backend)) {
+    ktap.diag(`--backend must be devmem, zcrx or both, got ${values.backend}`);
+    return KSFT_FAIL;
+  }
+  const backends = values.backend === 'both' ? BACKENDS : [values.backend as Backend];
   let config;
   try {
     config = loadConfig(process.env, values.config ?? path.join(ROOT, 'net.config'));
@@ -69,18 +84,28 @@ async function main(): Promise<number> {
 
   // Read once the prerequisites hold; the last case compares against it.
   const state: { before?: Awaited<ReturnType<typeof readNicState>> } = {};
-  const cases: Case[] = [
+  // The zcrx cases are gated by the devmem self-test too: zcrx needs what a
+  // devmem-capable driver has (the queue API, header split, page pools that
+  // DMA from the device), and they skip on their own where the kernel or
+  // this build has no zcrx.
+  const allCases: Case[] = [
     { name: 'selftest', run: checkSelftest },
-    { name: 'check_rx', run: checkRx },
-    { name: 'check_rx_hds', run: checkRxHds },
+    { name: 'check_rx', backend: 'devmem', run: checkRx },
+    { name: 'check_rx_zcrx', backend: 'zcrx', run: checkRxZcrx },
+    { name: 'check_rx_hds', backend: 'devmem', run: checkRxHds },
+    { name: 'check_rx_hds_zcrx', backend: 'zcrx', run: checkRxHdsZcrx },
     { name: 'check_tx', tx: true, run: checkTx },
     { name: 'check_tx_chunks', tx: true, run: checkTxChunks },
-    { name: 'check_rx_multi_queue', run: checkRxMultiQueue },
-    { name: 'check_rx_soak', run: checkRxSoak },
+    { name: 'check_rx_multi_queue', backend: 'devmem', run: checkRxMultiQueue },
+    { name: 'check_rx_multi_queue_zcrx', backend: 'zcrx', run: checkRxMultiQueueZcrx },
+    { name: 'check_rx_soak', backend: 'devmem', run: checkRxSoak },
+    { name: 'check_rx_soak_zcrx', backend: 'zcrx', run: checkRxSoakZcrx },
     { name: 'nic_state_restored', run: (ctx) => checkStateRestored(state.before!)(ctx) },
   ];
+  const cases = allCases.filter((c) => c.backend === undefined || backends.includes(c.backend));
   ktap.plan(cases.length);
   ktap.diag(`NETIF=${config.netif} REMOTE_TYPE=${config.remoteType} REMOTE_ARGS=${config.remoteArgs} kernel ${os.release()}`);
+  ktap.diag(`RX backends: ${backends.join(', ')}`);
 
   // Prerequisites, each skipping everything with its exact reason.
   let skipAll: string | undefined;
@@ -95,6 +120,10 @@ async function main(): Promise<number> {
     return ktap.finish();
   }
   ktap.diag(`remote peer: ${peer.kind}`);
+  if (backends.includes('zcrx')) {
+    const z = zcrxSupport();
+    ktap.diag(z.zcrx ? `io_uring zcrx: yes, copy statistics: ${z.events ? 'yes' : 'no (Linux 7.2)'}` : `io_uring zcrx: no (${z.reason})`);
+  }
   state.before = await readNicState(config.netif);
 
   let port = 20000 + (process.pid % 20000);

@@ -1,4 +1,7 @@
 {
+  "variables": {
+    "liburing%": "<!(node scripts/find-liburing.cjs)"
+  },
   "targets": [
     {
       "target_name": "devmem_tcp",
@@ -27,6 +30,7 @@
         "native/js/socket_receive.cc",
         "native/js/socket_transmit.cc",
         "native/js/uv_poller.cc",
+        "native/js/zcrx_object.cc",
         "native/net/address.cc",
         "native/rx/fragments.cc",
         "native/rx/replay_source.cc",
@@ -39,7 +43,9 @@
         "native/netlink/request.cc",
         "native/netlink/socket.cc",
         "native/netlink/spec.cc",
-        "native/netlink/transact.cc"
+        "native/netlink/transact.cc",
+        "native/zcrx/hub.cc",
+        "native/zcrx/ring.cc"
       ],
       "include_dirs": ["native"],
       "libraries": ["-ldl"],
@@ -47,7 +53,12 @@
       "defines": ["NAPI_VERSION=8", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers", "-fstack-protector-strong"],
       "conditions": [
-        ["OS!='linux'", { "type": "none" }]
+        ["OS!='linux'", { "type": "none" }],
+        ["liburing!=''", {
+          "defines": ["DEVMEM_HAVE_LIBURING=1"],
+          "cflags_cc": ["-idirafter", "<(module_root_dir)/native/uapi/compat"],
+          "libraries": ["<(liburing)"]
+        }]
       ]
     }
   ]

@@ -8,6 +8,7 @@ import * as dc from 'node:diagnostics_channel';
 import type { DmaBuf, DmaBufView } from './dmabuf';
 import { DevmemError, invalidArgument } from './errors';
 import type { NativeBatch } from './native';
+import type { ZcrxHostArea } from './zcrx';
 
 /** `kinds[i]` values. */
 export const FragmentKind = {
@@ -17,6 +18,12 @@ export const FragmentKind = {
   Linear: 1,
   /** Ordinary data without devmem cmsgs (a flow not steered to a bound queue), in `linear`. */
   Host: 2,
+  /**
+   * io_uring zcrx: payload in the area at `offsets[i]` that the kernel copied
+   * there (its fallback for data that missed the area's buffers). Released
+   * like Dmabuf fragments.
+   */
+  Copied: 3,
 } as const;
 
 /** What one release of a batch did, as counted in native code. */
@@ -36,6 +43,11 @@ export interface ReleaseResult {
 }
 
 const releaseChannel = dc.channel('devmem-tcp:rx:release');
+
+/** Whether a fragment of this kind lies in the dma-buf (or zcrx area) rather than in `linear`. */
+function inArea(kind: number): boolean {
+  return kind === FragmentKind.Dmabuf || kind === FragmentKind.Copied;
+}
 
 /** @internal The socket side of a batch. */
 export interface BatchOwner {
@@ -80,6 +92,8 @@ export class FragmentBatch {
   readonly linearBytes: number;
   /** Bytes of ordinary data with no devmem cmsg, from a flow that missed the bound queues. */
   readonly hostBytes: number;
+  /** zcrx: bytes of Copied fragments, which the kernel copied into the area (not in dmabufBytes). */
+  readonly copiedBytes: number;
   readonly #owner: BatchOwner;
   #released = false;
 
@@ -97,11 +111,12 @@ export class FragmentBatch {
     this.dmabufBytes = b.dmabufBytes;
     this.linearBytes = b.linearBytes;
     this.hostBytes = b.hostBytes;
+    this.copiedBytes = b.copiedBytes;
   }
 
   /** Total payload bytes in the batch. */
   get bytes(): number {
-    return this.dmabufBytes + this.linearBytes + this.hostBytes;
+    return this.dmabufBytes + this.linearBytes + this.hostBytes + this.copiedBytes;
   }
 
   /**
@@ -157,7 +172,7 @@ export class FragmentBatch {
    * bracket, linear and host bytes from `linear`. For validation and CPU
    * consumers; GPU consumers use the offsets directly.
    */
-  copyOut(dmabuf: DmaBuf | undefined, target?: Uint8Array): Uint8Array {
+  copyOut(dmabuf: DmaBuf | ZcrxHostArea | undefined, target?: Uint8Array): Uint8Array {
     const out = target ?? Buffer.allocUnsafe(this.bytes);
     if (!(out instanceof Uint8Array)) throw new TypeError('target must be a Uint8Array');
     if (out.byteLength < this.bytes)
@@ -167,7 +182,7 @@ export class FragmentBatch {
       for (let i = 0; i < this.count; i++) {
         const off = this.offsets[i]!;
         const size = this.sizes[i]!;
-        const src = this.kinds[i] === FragmentKind.Dmabuf ? dm! : this.linear;
+        const src = inArea(this.kinds[i]!) ? dm! : this.linear;
         // subarray() would clamp silently and copy short: a fragment outside
         // the view means the wrong dma-buf was passed.
         if (off + size > src.length)
@@ -178,7 +193,7 @@ export class FragmentBatch {
         pos += size;
       }
     };
-    if (this.dmabufBytes === 0) copy(undefined);
+    if (this.dmabufBytes + this.copiedBytes === 0) copy(undefined);
     else {
       if (!dmabuf || typeof dmabuf.map !== 'function') throw new TypeError('copyOut needs the DmaBuf the fragments landed in');
       const view = dmabuf.map();
@@ -195,14 +210,14 @@ export class FragmentBatch {
     for (let i = 0; i < this.count;) {
       const off = this.offsets[i]!;
       let len = this.sizes[i]!;
-      if (this.kinds[i] !== FragmentKind.Dmabuf) {
+      if (!inArea(this.kinds[i]!)) {
         out.set(this.linear.subarray(off, off + len), pos);
         pos += len;
         i++;
         continue;
       }
       let j = i + 1;
-      while (j < this.count && this.kinds[j] === FragmentKind.Dmabuf && this.offsets[j] === off + len) len += this.sizes[j++]!;
+      while (j < this.count && inArea(this.kinds[j]!) && this.offsets[j] === off + len) len += this.sizes[j++]!;
       if (off + len > view.size)
         throw invalidArgument(
           `fragment ${i} [${off}, ${off + len}) lies outside the ${view.size}-byte dma-buf: pass the dma-buf the socket's binding uses`,
@@ -217,7 +232,7 @@ export class FragmentBatch {
   linearChunks(): Buffer[] {
     const chunks: Buffer[] = [];
     for (let i = 0; i < this.count; i++) {
-      if (this.kinds[i] !== FragmentKind.Dmabuf) chunks.push(this.linear.subarray(this.offsets[i]!, this.offsets[i]! + this.sizes[i]!));
+      if (!inArea(this.kinds[i]!)) chunks.push(this.linear.subarray(this.offsets[i]!, this.offsets[i]! + this.sizes[i]!));
     }
     return chunks;
   }

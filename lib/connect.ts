@@ -62,7 +62,7 @@ export async function connect(options: ConnectOptions): Promise<DevmemSocket> {
       throw fromNative(e, 'socket', `connect to ${host}:${port}`);
     }
   })();
-  const sock = new DevmemSocket(nat, opts);
+  const sock = new DevmemSocket(nat, opts, true);
   if (signal?.aborted) {
     sock.close();
     throw abortError(signal);
@@ -79,5 +79,6 @@ export async function connect(options: ConnectOptions): Promise<DevmemSocket> {
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
+  sock.connected();
   return sock;
 }

@@ -65,7 +65,10 @@ export function readFdinfo(fd: number): Map<string, string> | undefined {
 }
 
 /** What a view copies through: a CPU mapping, or a GPU library's copies. */
-type ViewBackend = NativeMapping | NativeGpuMemory;
+type ViewBackend = NativeMapping | NativeGpuMemory | HostMemoryBackend;
+
+/** @internal Memory the process itself mapped (a zcrx host area): no sync needed. */
+export type HostMemoryBackend = Pick<NativeMapping, 'read' | 'write' | 'withView'>;
 
 /**
  * CPU access to a dma-buf, whatever exported it. For memory the CPU can map

@@ -20,6 +20,7 @@ export const DEVMEM_REASONS = [
   'XDP_ATTACHED',
   'NOT_A_DMABUF',
   'KERNEL_TOO_OLD',
+  'ZCRX_UNSUPPORTED',
   'RX_PAGE_SIZE_UNSUPPORTED',
   'NO_UDMABUF',
   'NO_DMA_HEAP',
@@ -38,6 +39,7 @@ export const DEVMEM_REASONS = [
   'ALREADY_RELEASED',
   'FLOW_STEERING',
   'LINEAR_DATA',
+  'COPY_FALLBACK',
   'CONTROL_TRUNCATED',
   'CONNECTION_RESET',
   'CONNECTION_REFUSED',
@@ -73,7 +75,7 @@ const ADVICE: Record<DevmemReason, string> = {
   NOT_PERMITTED: 'Run with CAP_NET_ADMIN (for example as root); bind-rx and NIC configuration need it.',
   NO_SUCH_DEVICE: 'Check the interface name or index in this network namespace (`ip link`).',
   DEVICE_UNSUPPORTED:
-    'This device cannot carry devmem TCP: it needs a driver with the queue API and unreadable-netmem page pools (gve, mlx5, bnxt, fbnic). Run `devmem probe`.',
+    'This device cannot carry devmem TCP or io_uring zcrx: it needs a driver with the queue API and unreadable-netmem page pools (gve, mlx5, bnxt, fbnic); zcrx also needs its RX page pools to DMA from the device only. Run `devmem probe`.',
   HEADER_SPLIT_DISABLED:
     'Enable header split explicitly (tcp-data-split "enabled", hds-thresh 0) before binding, e.g. with ethtool.setRings() or NicConfig.enableHeaderSplit().',
   HDS_THRESHOLD_NONZERO: 'Set hds-thresh to 0 before binding.',
@@ -81,7 +83,10 @@ const ADVICE: Record<DevmemReason, string> = {
   QUEUE_OUT_OF_RANGE: 'Pick queue ids below the number of RX channels (`devmem probe` lists them).',
   XDP_ATTACHED: 'Detach the XDP program from the device; devmem and XDP are mutually exclusive.',
   NOT_A_DMABUF: 'Pass the fd of a dma-buf (allocUdmabuf(), allocDmaHeap(), or one exported by a GPU driver).',
-  KERNEL_TOO_OLD: 'devmem RX needs Linux 6.12 or later and TX needs 6.16 or later.',
+  KERNEL_TOO_OLD:
+    'devmem RX needs Linux 6.12 or later and TX needs 6.16 or later; io_uring zcrx needs 6.15 (a dma-buf area 6.16, larger buffers and copy statistics newer kernels: see zcrxSupport()).',
+  ZCRX_UNSUPPORTED:
+    'io_uring zcrx is not available: the kernel needs CONFIG_IO_URING_ZCRX, sysctl kernel.io_uring_disabled must not be 2, and this addon must be built with liburing (install liburing-dev, then npm rebuild devmem-tcp). zcrxSupport() says which is missing.',
   RX_PAGE_SIZE_UNSUPPORTED: 'Leave rxPageSize unset; this driver or kernel does not support it.',
   NO_UDMABUF:
     'This kernel has no /dev/udmabuf: enable CONFIG_UDMABUF (or `modprobe udmabuf`), or pass a dma-buf from another exporter with DmaBuf.fromFd().',
@@ -111,6 +116,8 @@ const ADVICE: Record<DevmemReason, string> = {
     'The flow did not arrive through the bound queue: install an n-tuple rule steering it there and keep RSS off the bound queues (see NicConfig / `devmem nc`).',
   LINEAR_DATA:
     'Payload arrived in host memory (SCM_DEVMEM_LINEAR): header split did not separate it. Check the NIC header-split setup, or accept linear data.',
+  COPY_FALLBACK:
+    'io_uring zcrx copied payload into the area instead of receiving it into the queue\'s buffers: the flow did not arrive through the zcrx queue (steer it there) or header split did not separate it. Accept copied data (copied: "accept") to let it through.',
   CONTROL_TRUNCATED:
     'The kernel truncated control messages, which loses tokens; the socket was closed so the kernel frees them. Upgrade to a kernel with put_cmsg_notrunc (6.15, or 6.12.y stable).',
   CONNECTION_RESET: 'The peer reset the connection.',

@@ -36,6 +36,16 @@ export {
   type FromFdOptions,
 } from './dmabuf';
 export { allocCuda, cudaExportRange, cudaInfo, type CudaDeviceInfo, type CudaInfo, type CudaOptions } from './cuda';
+export {
+  openZcrx,
+  ZCRX_MAX_RQ_ENTRIES,
+  ZcrxHostArea,
+  ZcrxQueue,
+  zcrxSupport,
+  type ZcrxOptions,
+  type ZcrxQueueStats,
+  type ZcrxSupport,
+} from './zcrx';
 export { allocRocm, rocmInfo, type RocmDeviceInfo, type RocmInfo, type RocmOptions } from './rocm';
 export { FragmentBatch, FragmentKind, type ReleaseResult } from './batch';
 export { DevmemSocket, type DevmemSocketEvents, type SocketAddress, type SocketStats, type StarvationInfo } from './socket';

@@ -114,6 +114,7 @@ export interface NativeBatch {
   dmabufBytes: number;
   linearBytes: number;
   hostBytes: number;
+  copiedBytes: number;
 }
 
 export type NativeSocketEvent =
@@ -130,6 +131,7 @@ export type NativeSocketEvent =
       dmabufBytes: number,
       linearBytes: number,
       hostBytes: number,
+      copiedBytes: number,
     ]
   | ['end']
   | ['error', NativeError]
@@ -147,6 +149,8 @@ export interface NativeSocket {
   readonly fd: number;
   setCallback(cb: (...event: NativeSocketEvent) => void): void;
   setBinding(id: number): void;
+  /** Receive through this zcrx queue from now on (before the first read). */
+  attachZcrx(queue: NativeZcrxQueue): void;
   /** Every limit, always: native code has no defaults of its own (RECEIVE_DEFAULTS is the one definition). */
   setLimits(limits: ReceiveLimits): void;
   resume(): void;
@@ -166,6 +170,30 @@ export interface NativeSocket {
   stats(): Record<string, number>;
   address(): NativeAddress | null;
   remoteAddress(): NativeAddress | null;
+}
+
+/** zcrxFeatures(): what this build and kernel offer for io_uring zcrx. */
+export interface NativeZcrxFeatures {
+  built: boolean;
+  ring: boolean;
+  /** errno of a probe IORING_REGISTER_ZCRX_IFQ with an empty request (14, EFAULT, when zcrx is there). */
+  zcrxErrno: number;
+  disabled: boolean;
+  query: boolean;
+  rxBufLen: boolean;
+  events: boolean;
+}
+
+/** An io_uring zcrx interface queue (native/js/zcrx_object.cc). */
+export interface NativeZcrxQueue {
+  close(): void;
+  info(): { zcrxId: number; rxBufLen: number; rqEntries: number; areaSize: number; copyStats: boolean; closed: boolean };
+  stats(): Record<string, number>;
+  /** The host-memory area, undefined for a dma-buf area. */
+  hostArea(): Buffer | undefined;
+  setCallback(cb: (type: 'error', err: NativeError) => void): void;
+  ref(): void;
+  unref(): void;
 }
 
 export interface NativeServer {
@@ -208,6 +236,15 @@ export type NetlinkFamilyName = 'netdev' | 'ethtool' | 'rtnl';
 export type Attrs = Record<string, unknown>;
 
 export interface NativeAddon {
+  NativeZcrxQueue: new (opts: {
+    ifindex: number;
+    queue: number;
+    rqEntries: number;
+    rxBufLen: number;
+    dmabufFd: number;
+    areaSize: number;
+  }) => NativeZcrxQueue;
+  zcrxFeatures(): NativeZcrxFeatures;
   netlinkRequest(family: NetlinkFamilyName, command: string, attrs: Attrs, dump: boolean): Promise<Attrs[]>;
   netlinkFamily(name: string): Promise<NativeFamily>;
   bind(command: 'bind-rx' | 'bind-tx', attrs: Attrs): Promise<NativeBinding>;

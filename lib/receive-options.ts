@@ -5,6 +5,7 @@
 import { RxBinding, TxBinding } from './bindings';
 import type { DmaBuf } from './dmabuf';
 import { closedError, DevmemError, invalidArgument } from './errors';
+import { ZcrxQueue } from './zcrx';
 
 /**
  * The defaults of {@link ReceiveOptions}, defined here once: the socket
@@ -43,6 +44,20 @@ export interface ReceiveOptions {
       };
   /** The dma-buf behind `binding`, used by `FragmentBatch.copyOut()` helpers. */
   dmabuf?: DmaBuf;
+  /**
+   * Receive through this io_uring zcrx queue (openZcrx()) instead of a
+   * devmem binding: fragments' offsets are into `zcrx.area`, their
+   * `dmabufIds` are `zcrx.fragmentId`, and release() refills the queue.
+   * Not with `binding`.
+   */
+  zcrx?: ZcrxQueue;
+  /**
+   * zcrx: fragments the kernel copied into the area (FragmentKind.Copied,
+   * its fallback for data that missed the queue's buffers); `'error'` fails
+   * the socket with COPY_FALLBACK, the zcrx meaning of ncdevmem's `-L`.
+   * @defaultValue `'accept'`
+   */
+  copied?: 'accept' | 'error';
   /**
    * Ordinary data that arrives with no devmem cmsg (the flow is not going
    * through a bound queue): `'error'` fails the socket with FLOW_STEERING.
@@ -141,7 +156,12 @@ export function checkReceiveOptions(o: ReceiveOptions | undefined): ReceiveOptio
   if (o.dmabuf !== undefined && (o.dmabuf === null || typeof o.dmabuf !== 'object' || typeof o.dmabuf.size !== 'number'))
     throw new TypeError('dmabuf must be a DmaBuf');
   if (o.dmabuf?.closed === true) throw closedError('the dma-buf');
-  for (const k of ['hostData', 'linear'] as const)
+  if (o.zcrx !== undefined) {
+    if (!(o.zcrx instanceof ZcrxQueue)) throw new TypeError('zcrx must be a ZcrxQueue (openZcrx())');
+    if (o.zcrx.closed) throw closedError('the zcrx queue');
+    if (o.binding !== undefined) throw invalidArgument('pass either binding (devmem) or zcrx (io_uring), not both');
+  }
+  for (const k of ['hostData', 'linear', 'copied'] as const)
     if (o[k] !== undefined && o[k] !== 'accept' && o[k] !== 'error') throw invalidArgument(`${k} must be 'accept' or 'error'`);
   if (o.release !== undefined && o.release !== 'auto' && o.release !== 'manual')
     throw invalidArgument(`release must be 'auto' or 'manual'`);

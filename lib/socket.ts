@@ -52,6 +52,8 @@ export interface SocketStats {
   linearBytes: number;
   /** Ordinary bytes received without devmem cmsgs: the flow missed the bound queues. */
   hostBytes: number;
+  /** zcrx: bytes the kernel copied into the area (its fallback), attributed to this socket; not in dmabufBytes. */
+  copiedBytes: number;
   /** dma-buf fragments delivered and not yet released. Reading stops at `maxOutstandingFragments`. */
   outstandingTokens: number;
   /** Their bytes. Reading stops at `maxOutstandingBytes`. */
@@ -158,7 +160,7 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
   #batchesSeen = 0;
 
   /** @internal */
-  constructor(nat: NativeSocket, opts: ReceiveOptions) {
+  constructor(nat: NativeSocket, opts: ReceiveOptions, connecting = false) {
     super();
     this.#native = nat;
     this.#opts = opts;
@@ -167,6 +169,7 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
     this.#tx = new Transmitter(nat, () => this.#writable());
     nat.setLimits(receiveLimits(opts));
     if (opts.binding) nat.setBinding(opts.binding.id);
+    if (opts.zcrx && !connecting) this.#attachZcrx();
     if (opts.binding instanceof RxBinding) this.#unwatchDevice = opts.binding.onDeviceRemoved((err) => this.#onDeviceRemoved(err));
   }
 
@@ -195,6 +198,21 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
       // docs/kernel-notes.md#graceful-close-to-an-unreachable-peer).
       else this.#fail(this.#deviceRemoved, true);
     });
+  }
+
+  // io_uring reads the socket from now on; a connecting socket attaches once connected.
+  #attachZcrx(): void {
+    try {
+      this.#native.attachZcrx(this.#opts.zcrx!.native);
+    } catch (e) {
+      this.#native.close();
+      throw fromNative(e, 'socket', 'cannot receive through the zcrx queue');
+    }
+  }
+
+  /** @internal connect(): the connection is up; start receiving through zcrx if asked to. */
+  connected(): void {
+    if (this.#opts.zcrx) this.#attachZcrx();
   }
 
   /** @internal Resolves once a connecting socket is connected. */
@@ -241,6 +259,7 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
           dmabufBytes: ev[8],
           linearBytes: ev[9],
           hostBytes: ev[10],
+          copiedBytes: ev[11],
         });
         return;
       case 'end':
@@ -277,6 +296,15 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
       this.#fail(
         new DevmemError(`flow steering error: ${batch.hostBytes} bytes arrived in host memory with no devmem cmsg`, {
           reason: 'FLOW_STEERING',
+        }),
+      );
+      return;
+    }
+    if (batch.copiedBytes > 0 && this.#opts.copied === 'error') {
+      batch.releaseIfHeld();
+      this.#fail(
+        new DevmemError(`the kernel copied ${batch.copiedBytes} bytes into the zcrx area (copy fallback) and copied data is refused`, {
+          reason: 'COPY_FALLBACK',
         }),
       );
       return;

@@ -29,6 +29,7 @@ AddonData::~AddonData() {
 void InitEthtool(Napi::Env env, Napi::Object exports);
 void InitDmabuf(Napi::Env env, Napi::Object exports);
 void InitGpu(Napi::Env env, Napi::Object exports);
+void InitZcrx(Napi::Env env, Napi::Object exports);
 void InitRxTesting(Napi::Env env, Napi::Object testing);
 }  // namespace devmem::js
 
@@ -59,6 +60,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   devmem::js::InitEthtool(env, exports);
   devmem::js::InitDmabuf(env, exports);
   devmem::js::InitGpu(env, exports);
+  devmem::js::InitZcrx(env, exports);
   devmem::js::InitSockets(env, exports);
   devmem::js::InitDeviceWatch(env, exports);
   devmem::js::InitRxTesting(env, exports.Get("testing").As<Napi::Object>());

@@ -22,6 +22,7 @@ struct AddonData {
   Napi::FunctionReference binding_ctor;
   Napi::FunctionReference socket_ctor;
   Napi::FunctionReference gpu_memory_ctor;
+  Napi::FunctionReference zcrx_queue_ctor;
   std::vector<std::weak_ptr<nl::NetlinkSocket>> binding_sockets;
   // Open sockets, closed at teardown (their objects stay referenced while open).
   std::set<SocketObject*> sockets;

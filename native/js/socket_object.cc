@@ -28,6 +28,7 @@ Napi::Function SocketObject::Define(Napi::Env env) {
                      {
                          InstanceMethod<&SocketObject::SetCallback>("setCallback"),
                          InstanceMethod<&SocketObject::SetBinding>("setBinding"),
+                         InstanceMethod<&SocketObject::AttachZcrx>("attachZcrx"),
                          InstanceMethod<&SocketObject::SetLimits>("setLimits"),
                          InstanceMethod<&SocketObject::Resume>("resume"),
                          InstanceMethod<&SocketObject::Pause>("pause"),
@@ -90,7 +91,8 @@ void SocketObject::UpdateWatch() {
   if (!poller_ || closed_) return;
   int events = 0;
   if (connecting_ || want_writable_) events |= UV_WRITABLE;
-  if (!connecting_ && reading_ && !eof_ && !Limited()) events |= UV_READABLE;
+  bool want = !connecting_ && reading_ && !eof_ && !Limited();
+  if (want && !zcrx_) events |= UV_READABLE;
   // Zerocopy completions arrive as POLLERR, which epoll reports for any
   // registered fd: keep the fd registered (RDHUP is otherwise harmless).
   if (zc_pending_ > 0) events |= UV_DISCONNECT;
@@ -147,8 +149,10 @@ void SocketObject::CloseNow() {
   if (addon_data_) addon_data_->sockets.erase(this);
   addon_data_ = nullptr;
   if (poller_) {
-    // Explicit release keeps the counters exact; the kernel would free them on close anyway.
+    // Explicit release keeps the counters exact; the kernel would free them on
+    // close anyway (zcrx: the refill ring takes them, and what was not yet read).
     ReleaseAll();
+    if (zcrx_) zcrx_->Detach();
     poller_->Close();
   }
   // The callback closes over the JS socket, which holds this object: kept,
@@ -203,6 +207,7 @@ Napi::Value SocketObject::Stats(const Napi::CallbackInfo& info) {
   set("dmabufBytes", stats_.dmabuf_bytes);
   set("linearBytes", stats_.linear_bytes);
   set("hostBytes", stats_.host_bytes);
+  set("copiedBytes", stats_.copied_bytes);
   set("outstandingTokens", ledger_.tokens());
   set("outstandingBytes", ledger_.bytes());
   const rx::TokenLedger::Totals& released = ledger_.totals();

@@ -17,6 +17,7 @@
 #include "rx/rx_area.h"
 #include "rx/rx_source.h"
 #include "rx/token_ledger.h"
+#include "zcrx/hub.h"
 
 namespace devmem::js {
 
@@ -35,7 +36,7 @@ struct RxLimits {
 inline constexpr uint32_t kMaxRecvmsgCalls = 64;
 
 struct RxStats {
-  uint64_t bytes = 0, fragments = 0, dmabuf_bytes = 0, linear_bytes = 0, host_bytes = 0;
+  uint64_t bytes = 0, fragments = 0, dmabuf_bytes = 0, linear_bytes = 0, host_bytes = 0, copied_bytes = 0;
   uint64_t recvmsg_calls = 0, eagains = 0;
   uint64_t batches = 0, ctrl_grows = 0, stalls = 0;
   uint64_t tx_bytes = 0, tx_sends = 0, tx_completions = 0, tx_copied_completions = 0;
@@ -65,6 +66,7 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
   // JS methods
   Napi::Value SetCallback(const Napi::CallbackInfo& info);
   Napi::Value SetBinding(const Napi::CallbackInfo& info);
+  Napi::Value AttachZcrx(const Napi::CallbackInfo& info);
   Napi::Value SetLimits(const Napi::CallbackInfo& info);
   Napi::Value Resume(const Napi::CallbackInfo& info);
   Napi::Value Pause(const Napi::CallbackInfo& info);
@@ -85,6 +87,8 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
   Napi::Value GetFd(const Napi::CallbackInfo& info);
 
   void OnPoll(int status, int events);
+  void OnZcrxReady();
+  void KickZcrx();
   void OnConnectReady();
   void Drain();
   void Deliver(bool* closed);
@@ -98,6 +102,9 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
   AddonData* addon_data_ = nullptr;
   std::unique_ptr<UvPoller> poller_;
   std::unique_ptr<rx::RxSource> source_ = std::make_unique<rx::KernelSource>();
+  // Set when the socket receives through an io_uring zcrx queue: source_ is
+  // then this Source, and the fd is never polled for reading (io_uring reads it).
+  zcrx::Source* zcrx_ = nullptr;
   Napi::FunctionReference callback_;
   Napi::Reference<Napi::Buffer<uint8_t>> empty_linear_;
   std::unique_ptr<Napi::AsyncContext> async_context_;

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "js/errors.h"
+#include "js/zcrx_object.h"
 #include "uapi/devmem_uapi.h"
 
 namespace devmem::js {
@@ -79,8 +80,11 @@ void SocketObject::Drain() {
       break;
     }
     uint64_t before_linear = pending_.linear_bytes;
+    uint64_t before_copied = pending_.copied_bytes;
     rx::ParseOutcome o = rx::ParseRecvmsg(control_.data(), msg.msg_controllen, msg.msg_flags, static_cast<size_t>(n),
                                           binding_id_, &pending_);
+    source_->Refine(&pending_, pending_.Count() - o.fragments);
+    stats_.copied_bytes += pending_.copied_bytes - before_copied;
     stats_.bytes += static_cast<uint64_t>(n);
     stats_.fragments += o.fragments;
     uint64_t linear_now = pending_.linear_bytes - before_linear;
@@ -134,6 +138,7 @@ void SocketObject::Deliver(bool* closed) {
   for (size_t i = 0; i < n; ++i) {
     switch (pending_.kinds[i]) {
       case rx::kDmabuf:
+      case rx::kCopied:
         tokens.push_back(pending_.tokens[i]);
         token_bytes += pending_.sizes[i];
         break;
@@ -183,6 +188,7 @@ void SocketObject::Deliver(bool* closed) {
       Napi::Number::New(env, static_cast<double>(pending_.dmabuf_bytes)),
       Napi::Number::New(env, static_cast<double>(linear_bytes)),
       Napi::Number::New(env, static_cast<double>(host_bytes)),
+      Napi::Number::New(env, static_cast<double>(pending_.copied_bytes)),
   };
   pending_.Clear();
   Emit("batch", args);
@@ -214,11 +220,43 @@ Napi::Value SocketObject::Release(const Napi::CallbackInfo& info) {
   rx::ReleaseResult r = ReleaseBatch(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()));
   if (stalled_ && !Limited()) stalled_ = false;
   UpdateWatch();
+  KickZcrx();
   double* out = info[1].As<Napi::Float64Array>().Data();
   out[0] = static_cast<double>(r.requested);
   out[1] = static_cast<double>(r.freed);
   out[2] = static_cast<double>(r.calls);
   out[3] = static_cast<double>(r.error);
+  return env.Undefined();
+}
+
+// A zcrx socket learns of data from its queue's pump, not from poll: once
+// it can read again (resumed, or released under its limits) it asks the
+// queue for a turn rather than reading here, inside a JS call.
+void SocketObject::KickZcrx() {
+  if (zcrx_ && !closed_ && reading_ && !eof_ && !Limited() && zcrx_->HasReady()) zcrx_->Kick();
+}
+
+void SocketObject::OnZcrxReady() {
+  if (closed_) return;
+  Napi::HandleScope scope(Env());
+  if (reading_ && !eof_) Drain();
+}
+
+// attachZcrx(queue): receive through the zcrx interface queue from now on.
+Napi::Value SocketObject::AttachZcrx(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (zcrx_) throw Napi::TypeError::New(env, "the socket already receives through a zcrx queue");
+  if (!poller_ || closed_) throw MakeError(env, Failure{0, "", "the socket is closed", std::nullopt, "CLOSED"});
+  std::shared_ptr<zcrx::Hub> hub = ZcrxQueueObject::HubOf(env, info[0]);
+  if (!hub) throw Napi::Error(env, env.GetAndClearPendingException().Value());
+  Failure f;
+  std::unique_ptr<zcrx::Source> src = hub->Attach(
+      poller_->Fd(), [this] { OnZcrxReady(); }, &f);
+  if (!src) throw MakeError(env, f);
+  zcrx_ = src.get();
+  source_ = std::move(src);
+  binding_id_ = hub->ring().ZcrxId() + 1;
+  UpdateWatch();
   return env.Undefined();
 }
 
@@ -248,6 +286,7 @@ Napi::Value SocketObject::SetLimits(const Napi::CallbackInfo& info) {
 Napi::Value SocketObject::Resume(const Napi::CallbackInfo& info) {
   reading_ = true;
   UpdateWatch();
+  KickZcrx();
   return info.Env().Undefined();
 }
 

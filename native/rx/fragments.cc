@@ -17,6 +17,7 @@ void FragmentColumns::Clear() {
   kinds.clear();
   linear_bytes = 0;
   dmabuf_bytes = 0;
+  copied_bytes = 0;
 }
 
 void FragmentColumns::Reserve(size_t more) {

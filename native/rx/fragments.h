@@ -17,9 +17,11 @@ enum FragmentKind : uint8_t {
   kDmabuf = 0,  // payload in the dma-buf at `offset`
   kLinear = 1,  // SCM_DEVMEM_LINEAR: bytes the NIC left in host memory, in `linear` at `offset`
   kHost = 2,    // ordinary data with no devmem cmsg at all (a flow not steered to a bound queue)
+  kCopied = 3,  // io_uring zcrx: payload in the area at `offset`, copied there by the kernel's fallback
 };
 
-// A batch of fragments, column-wise. For kLinear/kHost the offset indexes
+// A batch of fragments, column-wise. For kDmabuf and kCopied the offset is
+// into the dma-buf (or zcrx area) and the token returns the buffer; for kLinear/kHost the offset indexes
 // the batch's linear area (where recvmsg wrote those bytes, in stream order),
 // token and dmabuf id are 0.
 struct FragmentColumns {
@@ -30,6 +32,7 @@ struct FragmentColumns {
   std::vector<uint8_t> kinds;
   uint64_t linear_bytes = 0;  // linear and host bytes in the linear area
   uint64_t dmabuf_bytes = 0;
+  uint64_t copied_bytes = 0;  // kCopied (zcrx), not in dmabuf_bytes
 
   size_t Count() const { return kinds.size(); }
   void Clear();

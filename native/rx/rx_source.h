@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 //
-// Where a socket's receive path gets its data and returns its tokens. In
-// production that is the kernel, through the socket fd; the fragment-pipeline
-// benchmark replays recorded control buffers instead, so that everything above
-// this seam (drain loop, parser, batch delivery, token release) is the code
-// production runs.
+// Where a socket's receive path gets its data and returns its tokens. For a
+// devmem socket that is the kernel, through the socket fd; for an io_uring
+// zcrx socket it is the interface queue's completions (zcrx/hub.h), presented
+// as the cmsgs devmem would have given; the fragment-pipeline benchmark
+// replays recorded control buffers. Everything above this seam (drain loop,
+// parser, batch delivery, token release) is the same code for all three.
 #ifndef DEVMEM_TCP_RX_RX_SOURCE_H_
 #define DEVMEM_TCP_RX_RX_SOURCE_H_
 
@@ -13,6 +14,7 @@
 
 #include <cstddef>
 
+#include "rx/fragments.h"
 #include "uapi/devmem_uapi.h"
 
 namespace devmem::rx {
@@ -24,6 +26,10 @@ class RxSource {
   virtual ssize_t Recvmsg(int fd, msghdr* msg, int flags) = 0;
   // setsockopt(SO_DEVMEM_DONTNEED) semantics: fragments freed, or -1 with errno.
   virtual int Dontneed(int fd, const uapi::DmabufToken* ranges, size_t count) = 0;
+  // Corrects the kinds of the fragments the last Recvmsg produced, from
+  // `first` on, where the source knows more than the cmsgs say (zcrx: which
+  // ones the kernel copied).
+  virtual void Refine(FragmentColumns* /*cols*/, size_t /*first*/) {}
 };
 
 class KernelSource final : public RxSource {

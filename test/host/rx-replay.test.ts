@@ -62,6 +62,7 @@ describe('replayed control areas through DevmemSocket (fragment-pipeline benchma
       dmabufBytes: true,
       linearBytes: true,
       hostBytes: true,
+      copiedBytes: true,
       outstandingTokens: true,
       outstandingBytes: true,
       releasedTokens: true,

@@ -1,11 +1,11 @@
 // Reads a devmem socket to the end (or `limit` bytes), checking every byte
 // against the stream pattern through the dma-buf view.
-import type { DevmemSocket, DmaBuf } from '../../../lib/index';
+import type { DevmemSocket, DmaBuf, ZcrxHostArea } from '../../../lib/index';
 import { countMismatches } from '../../support/pattern.cjs';
 
 export async function verifyPatternStream(
   sock: DevmemSocket,
-  dmabuf: DmaBuf,
+  dmabuf: DmaBuf | ZcrxHostArea,
   limit = Infinity,
 ): Promise<{ bytes: number; mismatches: number }> {
   let bytes = 0;

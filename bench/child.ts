@@ -21,9 +21,17 @@ export interface Started {
   result: Promise<Record<string, number>>;
 }
 
-/** Starts argv and follows the `port N` / JSON-line protocol on its stdout. */
-export function start(argv: string[], env: NodeJS.ProcessEnv = process.env): Started {
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], env });
+/**
+ * Starts argv and follows the `port N` / JSON-line protocol on its stdout.
+ * Its stderr is passed on, less the lines `quiet` matches (perf stat's
+ * "Events enabled" notes, say).
+ */
+export function start(argv: string[], env: NodeJS.ProcessEnv = process.env, quiet?: RegExp): Started {
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', quiet ? 'pipe' : 'inherit'], env });
+  if (quiet)
+    readline.createInterface({ input: child.stderr! }).on('line', (line) => {
+      if (!quiet.test(line)) process.stderr.write(`${line}\n`);
+    });
   const lines = readline.createInterface({ input: child.stdout! });
   let last: string | undefined;
   let gotPort: (p: number) => void;

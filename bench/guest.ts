@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import type { SocketStats } from '../lib/index';
 import { packageRoot } from '../lib/internal';
 import { fixed, median, pairedRatios } from './stats';
+import type { SyscallCounts, SyscallName } from './syscalls';
 
 export interface GuestOptions {
   runs: number;
@@ -21,12 +22,41 @@ export interface GuestOptions {
   log?: (line: string) => void;
 }
 
-/** One run; the receive counters are the socket's own (SocketStats). */
-interface Sample extends Pick<SocketStats, 'fragments' | 'recvmsgCalls' | 'dontneedCalls'> {
+/**
+ * One run of one receiver. recvmsgCalls and dontneedCalls are the devmem
+ * receivers' own counts (SocketStats, or the C loop's); zcrx receivers make
+ * neither call and report 0.
+ */
+export interface GuestSample extends Pick<SocketStats, 'fragments' | 'recvmsgCalls' | 'dontneedCalls'> {
+  /** Which receive path (reports from before zcrx have only devmem, and no backend). */
+  backend?: 'devmem' | 'zcrx';
   bytes: number;
   seconds: number;
   cpuSeconds: number;
+  /** User-mode part of cpuSeconds: JS, V8 and the addon for ours, the loop for C. */
   userSeconds?: number;
+  /**
+   * perf stat's syscall counts over the timed window, every thread of the
+   * receiving process (bench/syscalls.ts); absent where not counted.
+   */
+  syscalls?: SyscallCounts;
+  /** C zcrx loop: its own count of io_uring_enter calls in the window. */
+  enterCalls?: number;
+  /** DevmemSocket (zcrx): times the queue's ring was run (ZcrxQueueStats.pumps). */
+  pumps?: number;
+  /** DevmemSocket (zcrx): bytes the kernel copied into the area instead of receiving them in place. */
+  copiedBytes?: number;
+}
+
+/** Where the guest suite put the devmem binding and the zcrx queues. */
+export interface GuestZcrxLayout {
+  devmemQueues: number[];
+  /** DevmemSocket (zcrx)'s queue, opened once for all runs. */
+  jsQueue: number;
+  /** The C zcrx loop's queue, registered by each run. */
+  cQueue: number;
+  /** Each zcrx receiver's host-memory area. */
+  areaBytes: number;
 }
 
 /** `devmem nc -l` start-up, seconds from exec; the phases are the --json events' own clock. */
@@ -47,9 +77,15 @@ export interface GuestReport {
   kernel: string;
   bytes: number;
   runs: number;
-  samples: Record<string, Sample[]>;
+  samples: Record<string, GuestSample[]>;
   /** `devmem nc -l` from exec to listening, per run (reports from before it have none). */
   startups?: StartupSample[];
+  /** How syscalls were counted, or why not. */
+  syscallMethod?: string;
+  /** The queues, when the zcrx receivers ran. */
+  zcrx?: GuestZcrxLayout;
+  /** Receivers left out, and why. */
+  skipped?: Record<string, string>;
 }
 
 export async function runGuest(o: GuestOptions): Promise<GuestReport> {
@@ -78,7 +114,7 @@ export async function runGuest(o: GuestOptions): Promise<GuestReport> {
       child.stdout.on('data', (d: string) => {
         const lines = (rest + d).split('\n');
         rest = lines.pop()!;
-        for (const l of lines) if (/bench run|bench memory|test:vm|OK|FAILED|problem/.test(l)) o.log?.(l);
+        for (const l of lines) if (/bench (run|memory|zcrx|syscalls)|test:vm|OK|FAILED|problem/.test(l)) o.log?.(l);
       });
       child.on('error', reject);
       child.on('close', resolve);
@@ -92,6 +128,8 @@ export async function runGuest(o: GuestOptions): Promise<GuestReport> {
 
 const GiB = 2 ** 30;
 
+const perGiB = (n: number, x: GuestSample) => (n / x.bytes) * GiB;
+
 export function guestRows(r: GuestReport): string[][] {
   const names = Object.keys(r.samples);
   const base = r.samples[names[0]!]!.map((s) => s.bytes / s.seconds);
@@ -102,6 +140,7 @@ export function guestRows(r: GuestReport): string[][] {
       'ratio to C (median)',
       'CPU s/GiB (median)',
       'user s/GiB (median)',
+      'syscalls/GiB (median)',
       'recvmsg/GiB',
       'DONTNEED calls/GiB',
       'fragments per DONTNEED',
@@ -109,19 +148,70 @@ export function guestRows(r: GuestReport): string[][] {
     ...names.map((n) => {
       const s = r.samples[n]!;
       const rate = s.map((x) => x.bytes / x.seconds);
-      const calls = median(s.map((x) => (x.dontneedCalls / x.bytes) * GiB));
+      const zcrx = s.some((x) => x.backend === 'zcrx');
       return [
         n,
         fixed(median(rate) / 2 ** 20, 1),
         fixed(median(pairedRatios(rate, base))),
         fixed(median(s.map((x) => x.cpuSeconds / (x.bytes / GiB))), 1),
         s.every((x) => x.userSeconds !== undefined) ? fixed(median(s.map((x) => x.userSeconds! / (x.bytes / GiB))), 1) : 'n/a',
-        fixed(median(s.map((x) => (x.recvmsgCalls / x.bytes) * GiB)), 0),
-        fixed(calls, 0),
-        fixed(median(s.map((x) => x.fragments / x.dontneedCalls)), 1),
+        s.every((x) => x.syscalls) ? fixed(median(s.map((x) => perGiB(x.syscalls!.total, x))), 0) : 'n/a',
+        zcrx ? '-' : fixed(median(s.map((x) => perGiB(x.recvmsgCalls, x))), 0),
+        zcrx ? '-' : fixed(median(s.map((x) => perGiB(x.dontneedCalls, x))), 0),
+        zcrx ? '-' : fixed(median(s.map((x) => x.fragments / x.dontneedCalls)), 1),
       ];
     }),
   ];
+}
+
+const SYSCALL_COLUMNS: [string, SyscallName[]][] = [
+  ['io_uring_enter', ['io_uring_enter']],
+  ['recvmsg', ['recvmsg']],
+  ['setsockopt', ['setsockopt']],
+  ['epoll_(p)wait', ['epoll_pwait', 'epoll_wait']],
+  ['read', ['read']],
+  ['write', ['write']],
+  ['futex', ['futex']],
+];
+
+/** perf's syscall counts per GiB, by call (medians); empty when none were counted. */
+export function guestSyscallRows(r: GuestReport): string[][] {
+  const names = Object.keys(r.samples).filter((n) => r.samples[n]!.every((x) => x.syscalls));
+  if (names.length === 0) return [];
+  const sum = (c: SyscallCounts, keys: SyscallName[]) => keys.reduce((a, k) => a + c[k], 0);
+  const named = SYSCALL_COLUMNS.flatMap(([, keys]) => keys);
+  return [
+    ['receiver (syscalls per GiB, median)', 'all', ...SYSCALL_COLUMNS.map(([h]) => h), 'other'],
+    ...names.map((n) => {
+      const s = r.samples[n]!;
+      const m = (f: (c: SyscallCounts) => number) => fixed(median(s.map((x) => perGiB(f(x.syscalls!), x))), 0);
+      return [n, m((c) => c.total), ...SYSCALL_COLUMNS.map(([, keys]) => m((c) => sum(c, keys))), m((c) => c.total - sum(c, named))];
+    }),
+  ];
+}
+
+/** The zcrx comparisons, as medians of per-run ratios; empty without zcrx samples. */
+export function guestZcrxRows(r: GuestReport): string[][] {
+  const pairs: [string, string][] = [
+    ['DevmemSocket (zcrx)', 'DevmemSocket'],
+    ['DevmemSocket (zcrx)', 'C zcrx loop'],
+    ['C zcrx loop', 'C recvmsg loop'],
+  ];
+  const rows = pairs
+    .filter(([a, b]) => r.samples[a]?.length && r.samples[a]!.length === r.samples[b]?.length)
+    .map(([a, b]) => {
+      const x = r.samples[a]!;
+      const y = r.samples[b]!;
+      const ratio = (f: (s: GuestSample) => number) => fixed(median(pairedRatios(x.map(f), y.map(f))));
+      const calls = x.every((s) => s.syscalls) && y.every((s) => s.syscalls);
+      return [
+        `${a} / ${b}`,
+        ratio((s) => s.bytes / s.seconds),
+        ratio((s) => s.cpuSeconds / s.bytes),
+        calls ? ratio((s) => s.syscalls!.total / s.bytes) : 'n/a',
+      ];
+    });
+  return rows.length ? [['ratio (median of per-run ratios)', 'MiB/s', 'CPU s/GiB', 'syscalls/GiB'], ...rows] : [];
 }
 
 /** `devmem nc -l` start-up in the guest: medians, in seconds from exec. */

@@ -9,7 +9,10 @@
 //            recvmsg(MSG_SOCK_DEVMEM) loop; tokens returned per recvmsg with
 //            coalesced ranges ("batched") or one call per fragment ("each", as ncdevmem).
 //            --rotate N receives into N buffers in turn instead of one: the
-//            cost of handing every read's bytes to a consumer that keeps them
+//            cost of handing every read's bytes to a consumer that keeps them.
+//            --perf-ctl FIFO --perf-ack FIFO: the control FIFOs of a `perf stat
+//            -D -1 --control fifo:CTL,ACK` running this program, whose counting
+//            is enabled after accept and disabled at the end of the stream
 //   pipeline --fragments N [--per-recvmsg K] [--batch B]
 //            the fragment pipeline without a kernel: copy a control area in,
 //            parse it, coalesce and encode the DONTNEED ranges
@@ -18,6 +21,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -75,6 +79,29 @@ static const char* opt(int argc, char** argv, const char* name, const char* dflt
 static void die(const char* what) {
   fprintf(stderr, "devmem_bench: %s: %s\n", what, strerror(errno));
   exit(1);
+}
+
+// ---- perf stat's control FIFOs (the guest suite's syscall counts) -------------------
+
+static int perf_ctl = -1, perf_ack = -1;
+
+static void perf_open(int argc, char** argv) {
+  const char* ctl = opt(argc, argv, "--perf-ctl", NULL);
+  const char* ack = opt(argc, argv, "--perf-ack", NULL);
+  if (!ctl || !ack) return;
+  // perf holds both FIFOs open read-write, so neither open blocks.
+  perf_ctl = open(ctl, O_WRONLY | O_CLOEXEC);
+  if (perf_ctl < 0) die("open(--perf-ctl)");
+  perf_ack = open(ack, O_RDONLY | O_CLOEXEC);
+  if (perf_ack < 0) die("open(--perf-ack)");
+}
+
+// Sends "enable\n" or "disable\n" and waits for perf's ack.
+static void perf_cmd(const char* cmd) {
+  if (perf_ctl < 0) return;
+  if (write(perf_ctl, cmd, strlen(cmd)) < 0) die("write(--perf-ctl)");
+  char buf[16];
+  if (read(perf_ack, buf, sizeof(buf)) <= 0) die("read(--perf-ack)");
 }
 
 // ---- token release ------------------------------------------------------------
@@ -165,6 +192,8 @@ static int do_recv(int argc, char** argv) {
   unsigned rotate = (unsigned)strtoul(opt(argc, argv, "--rotate", "1"), NULL, 0);
   if (rotate == 0) rotate = 1;
 
+  perf_open(argc, argv);
+
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
   if (inet_pton(AF_INET, host, &a.sin_addr) != 1) die("inet_pton");
   int ls = socket(AF_INET, SOCK_STREAM, 0);
@@ -184,6 +213,7 @@ static int do_recv(int argc, char** argv) {
   char* ctrl = malloc(ctrl_len);
   struct releaser rel = {.fd = fd};
   uint64_t bytes = 0, frags = 0, recvmsgs = 0, host_bytes = 0, linear_bytes = 0;
+  perf_cmd("enable\n");
   double t0 = now_s(), c0 = cpu_s(), u0 = user_s();
   for (;;) {
     struct iovec iov = {bufs[recvmsgs % rotate], iov_len};
@@ -226,12 +256,14 @@ static int do_recv(int argc, char** argv) {
     flush(&rel);
   }
   double secs = now_s() - t0, cpu = cpu_s() - c0, user = user_s() - u0;
+  perf_cmd("disable\n");
+  // syscalls: every call the loop made between accept and the end of the stream.
   printf(
       "{\"bytes\":%llu,\"seconds\":%.6f,\"cpuSeconds\":%.6f,\"userSeconds\":%.6f,\"fragments\":%llu,\"recvmsgCalls\":%llu,"
-      "\"hostBytes\":%llu,\"linearBytes\":%llu,\"dontneedCalls\":%llu,\"requested\":%llu,\"freed\":%llu}\n",
+      "\"hostBytes\":%llu,\"linearBytes\":%llu,\"dontneedCalls\":%llu,\"requested\":%llu,\"freed\":%llu,\"syscalls\":%llu}\n",
       (unsigned long long)bytes, secs, cpu, user, (unsigned long long)frags, (unsigned long long)recvmsgs,
       (unsigned long long)host_bytes, (unsigned long long)linear_bytes, (unsigned long long)rel.calls,
-      (unsigned long long)rel.requested, (unsigned long long)rel.freed);
+      (unsigned long long)rel.requested, (unsigned long long)rel.freed, (unsigned long long)(recvmsgs + rel.calls));
   close(fd);
   return 0;
 }

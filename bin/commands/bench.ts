@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 
 import { RECEIVE_DEFAULTS } from '../../lib/index';
 import { parseMemory } from '../memory';
-import { guestRows, guestStartupRows, runGuest } from '../../bench/guest';
+import { guestRows, guestStartupRows, guestSyscallRows, guestZcrxRows, runGuest } from '../../bench/guest';
 import { loopbackRows, runLoopback } from '../../bench/loopback';
 import { describeMachine, machine } from '../../bench/machine';
 import { pipelineRows, runPipeline } from '../../bench/pipeline';
@@ -20,8 +20,10 @@ Benchmarks our receive path against C (see BENCHMARKS.md). Suites:
   pipeline   replayed control areas through the production receive path vs. a C loop;
              fragments/s on one core, JS heap bytes per fragment, DONTNEED calls,
              and RSS over one long run
-  guest      the QEMU guest lab (root, ~2-4 min): DevmemSocket vs. the C receiver on
-             the patched netdevsim, and DONTNEED calls per GiB against ncdevmem's
+  guest      the QEMU guest lab (root, ~3-5 min): DevmemSocket vs. the C receiver on
+             the patched netdevsim, and DONTNEED calls per GiB against ncdevmem's;
+             then io_uring zcrx: DevmemSocket with { zcrx } vs. a C zcrx loop; CPU
+             and syscalls (perf stat) per GiB for every receiver
 Default: loopback and pipeline.
 
 Options:
@@ -130,6 +132,12 @@ export async function runBench(argv: string[]): Promise<number> {
       `end to end in the guest (${r.kernel}, QEMU TCG), ${fixed(r.bytes / 2 ** 20, 0)} MiB per run, ${r.runs} runs`,
       render(guestRows(r)),
     );
+    const syscalls = guestSyscallRows(r);
+    out.push('', `syscalls: ${r.syscallMethod ?? 'not counted (a report from before syscall counts)'}`);
+    if (syscalls.length) out.push(render(syscalls));
+    const zcrx = guestZcrxRows(r);
+    if (zcrx.length) out.push('', 'io_uring zcrx against devmem and C, same runs', render(zcrx));
+    for (const [name, why] of Object.entries(r.skipped ?? {})) out.push(`skipped: ${name} (${why})`);
     const startup = guestStartupRows(r);
     if (startup.length)
       out.push('', `devmem nc -l start-up in the guest (the kernel selftests wait 5 s for the listener), ${r.runs} runs`, render(startup));

@@ -1,8 +1,10 @@
 import * as assert from 'node:assert/strict';
 
+import { guestRows, guestSyscallRows, guestZcrxRows, type GuestReport, type GuestSample } from '../../bench/guest';
 import { loopbackRows, runLoopback } from '../../bench/loopback';
 import { runPipeline } from '../../bench/pipeline';
 import { median, pairedRatios } from '../../bench/stats';
+import { parsePerfStat, SYSCALL_EVENTS, type SyscallCounts } from '../../bench/syscalls';
 
 // The benchmarks are not timed tests: these only prove that `devmem bench`
 // still builds its C reference and runs every host suite end to end, with
@@ -37,5 +39,55 @@ describe('devmem bench (smoke: builds and runs, no timing asserted)', function (
     assert.equal(s.batchesPerRun, 2 ** 20 / 4096);
     assert.ok(s.heapBytesPerFragment[0]! < 16, `${s.heapBytesPerFragment[0]} JS heap bytes per fragment: an object per fragment crept in`);
     assert.equal(s.rss?.fragments, 2 ** 21);
+  });
+
+  it("reads perf stat's CSV and summarises the guest suite's syscall and zcrx tables", () => {
+    const names = Object.keys(SYSCALL_EVENTS) as (keyof typeof SYSCALL_EVENTS)[];
+    const csv = [
+      '# started on Tue Dec  1 14:25:43 2026',
+      '',
+      ...names.map((n, i) => `${i * 10 + 7},,${SYSCALL_EVENTS[n]},2223267,100.00,,`),
+    ];
+    const counts = parsePerfStat(csv.join('\n'));
+    assert.equal(counts.total, 7);
+    assert.equal(counts.futex, (names.length - 1) * 10 + 7);
+    assert.throws(() => parsePerfStat(csv.slice(0, -1).join('\n')), /futex/);
+    assert.throws(() => parsePerfStat('<not counted>,,raw_syscalls:sys_enter,0,0.00,,'), /did not count/);
+
+    const calls = (total: number): SyscallCounts => ({ ...counts, total, io_uring_enter: 0, recvmsg: 0, setsockopt: 0, epoll_pwait: 0 });
+    const run = (backend: 'devmem' | 'zcrx', seconds: number, total: number): GuestSample => ({
+      backend,
+      bytes: 2 ** 25,
+      seconds,
+      cpuSeconds: seconds / 2,
+      userSeconds: seconds / 4,
+      fragments: 8192,
+      recvmsgCalls: backend === 'zcrx' ? 0 : 512,
+      dontneedCalls: backend === 'zcrx' ? 0 : 128,
+      syscalls: calls(total),
+    });
+    const r: GuestReport = {
+      kernel: 'test',
+      bytes: 2 ** 25,
+      runs: 2,
+      samples: {
+        'C recvmsg loop': [run('devmem', 0.3, 1000), run('devmem', 0.3, 1000)],
+        DevmemSocket: [run('devmem', 0.4, 2000), run('devmem', 0.4, 2000)],
+        'C zcrx loop': [run('zcrx', 0.2, 100), run('zcrx', 0.2, 100)],
+        'DevmemSocket (zcrx)': [run('zcrx', 0.3, 500), run('zcrx', 0.3, 500)],
+      },
+    };
+    const main = guestRows(r);
+    assert.equal(main.length, 5);
+    assert.deepEqual(main[4]!.slice(5), [String(500 * 32), '-', '-', '-'], 'zcrx rows make no recvmsg or DONTNEED calls');
+    assert.equal(main[2]![6], String(512 * 32));
+    const sys = guestSyscallRows(r);
+    assert.equal(sys[1]![1], String(1000 * 32));
+    const zcrx = guestZcrxRows(r);
+    assert.deepEqual(zcrx[1], ['DevmemSocket (zcrx) / DevmemSocket', '1.33', '0.75', '0.25']);
+    assert.equal(zcrx.length, 4);
+    for (const s of Object.values(r.samples)) for (const x of s) delete x.syscalls;
+    assert.deepEqual(guestSyscallRows(r), []);
+    assert.equal(guestZcrxRows(r)[1]![3], 'n/a');
   });
 });

@@ -74,6 +74,9 @@ const add = (c) => {
   total.skipped += c.skipped ?? 0;
 };
 
+// liburing (io_uring zcrx) is linked into the addon: install it first unless checking only.
+if (!step('build dependencies (liburing)', 'node', ['scripts/build-deps.mjs', ...(args.has('--check') ? [] : ['--install'])]))
+  add({ passed: 0, failed: 1 });
 if (!step('build (native addon + TypeScript)', 'npm', ['run', 'compile'])) add({ passed: 0, failed: 1 });
 else {
   if (!step('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'])) add({ passed: 0, failed: 1 });

@@ -204,8 +204,9 @@ void Hub::OnReturned() {
 }
 
 int Hub::Pump() {
+  // One read takes the whole count and clears it (the eventfd is not a semaphore).
   uint64_t counter;
-  while (::read(ring_->EventFd(), &counter, sizeof(counter)) > 0) {}
+  (void)!::read(ring_->EventFd(), &counter, sizeof(counter));
   ++stats_.pumps;
   for (auto& [id, s] : sources_) s->BeginPump();
   std::vector<uint64_t> touched;

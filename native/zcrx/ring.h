@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 //
 // One io_uring zero-copy receive interface queue: an io_uring (liburing) set
-// up SINGLE_ISSUER | DEFER_TASKRUN with 32-byte CQEs, an eventfd that says
+// up SINGLE_ISSUER | DEFER_TASKRUN with 32-byte CQEs (every data completion on
+// this ring is a big one, so CQE_MIXED would save nothing), an eventfd that says
 // when it has work, the receive area (host memory mapped here, or a dma-buf)
 // and the refill ring through which consumed buffers go back to the NIC.
 //

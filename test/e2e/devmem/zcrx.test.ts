@@ -3,6 +3,8 @@
 // pools serve zcrx areas as they serve devmem bindings. Flows reach the zcrx
 // queue by an n-tuple rule, as they would on a NIC.
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as dc from 'node:diagnostics_channel';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
@@ -345,6 +347,44 @@ describe('io_uring zcrx on the patched netdevsim', function () {
     }
   });
 
+  it('AbortSignal, diagnostics_channel and resetAndDestroy() behave as on devmem sockets', async () => {
+    const queue = await openZcrx(env.ifLocal, ZQ, { area: { size: 4 * MiB } });
+    try {
+      const port = nextPort++;
+      await steered(port, ZQ, async () => {
+        const server = createServer({ host: env.addr4Local, port, zcrx: queue });
+        await server.listen();
+        const sending = sendFromRemote(env.addr4Local, port, 64 * MiB).catch(() => 'reset');
+        const sock = await server.accept();
+        const published: unknown[] = [];
+        const onBatch = (m: unknown) => published.push(m);
+        dc.subscribe('devmem-tcp:rx:batch', onBatch);
+        try {
+          const first = await sock.read();
+          assert.ok(first && first.count > 0);
+          assert.ok(
+            published.some((m) => (m as { batch: unknown }).batch === first),
+            'the batch was published on devmem-tcp:rx:batch',
+          );
+          first.release();
+        } finally {
+          dc.unsubscribe('devmem-tcp:rx:batch', onBatch);
+        }
+        const aborted = new AbortController();
+        aborted.abort();
+        await assert.rejects(sock.read({ signal: aborted.signal }), (e: unknown) => (e as Error).name === 'AbortError');
+        sock.resetAndDestroy();
+        assert.equal(sock.closed, true);
+        assert.equal(await sending, 'reset');
+        server.close();
+        const s = queue.stats();
+        assert.equal(s.returnedBuffers, s.dataCompletions, JSON.stringify(s));
+      });
+    } finally {
+      await queue.close();
+    }
+  });
+
   it("devmem and zcrx refuse each other's queue, each with QUEUE_BUSY", async () => {
     const dmabuf = allocUdmabuf(4 * MiB);
     try {
@@ -389,6 +429,21 @@ describe('io_uring zcrx on the patched netdevsim', function () {
       } finally {
         await ethtool.setRings(env.ifLocal, { tcpDataSplit: 'enabled', hdsThresh: 0 });
       }
+    });
+
+    it('RX_PAGE_SIZE_UNSUPPORTED for larger buffers, which netdevsim cannot use', async function () {
+      if (!zcrxSupport().rxBufLen) this.skip(); // the kernel would not even take the field
+      await assert.rejects(openZcrx(env.ifLocal, ZQ, { area: { size: MiB }, rxBufLen: 16384 }), rejectsWith('RX_PAGE_SIZE_UNSUPPORTED'));
+    });
+
+    it('NOT_PERMITTED without CAP_NET_ADMIN', async () => {
+      const lib = path.join(__dirname, '../../../dist/lib/index.js');
+      const script = `require(${JSON.stringify(lib)}).openZcrx(${JSON.stringify(env.ifLocal)}, ${ZQ}, { area: { size: 1 << 20 } })
+        .then(() => console.log('opened'), (e) => console.log(e.reason))`;
+      const out = execFileSync('setpriv', ['--inh-caps=-all', '--bounding-set=-net_admin', process.execPath, '-e', script], {
+        encoding: 'utf8',
+      });
+      assert.equal(out.trim(), 'NOT_PERMITTED');
     });
 
     it('QUEUE_OUT_OF_RANGE for a queue the device does not have', async () => {

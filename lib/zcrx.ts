@@ -132,8 +132,14 @@ export interface ZcrxQueueStats {
   unattributedCopyBytes: number;
   /** Buffers put back on the refill ring. */
   returnedBuffers: number;
-  /** Receives armed again after one ended for want of buffers or CQ room. */
+  /** Receives armed again: after one ended for want of buffers or CQ room, or after a pause. */
   rearms: number;
+  /**
+   * Receives paused for flow control: a socket that holds half the area's
+   * buffers (unread or unreleased) stops taking data from its socket, so TCP's
+   * window closes rather than the NIC running out of buffers and dropping.
+   */
+  pauses: number;
   /** ZCRX_EVENT_ALLOC_FAIL reports: the area ran out of buffers (7.2). */
   allocFailEvents: number;
   /** ZCRX_EVENT_COPY reports: the kernel fell back to copying (7.2). */
@@ -394,6 +400,11 @@ async function explain(
     case 19: // ENODEV
       return fail('NO_SUCH_DEVICE', `no interface with index ${ifindex} in this network namespace`);
     case 34: // ERANGE
+      if (rxBufLen)
+        return fail(
+          'INVALID_ARGUMENT',
+          `the area cannot be cut into ${rxBufLen}-byte buffers: its memory is not physically contiguous in such chunks (host memory rarely is); use an area from allocUdmabuf(size, { hugepages: true }), or leave rxBufLen out`,
+        );
       return fail('QUEUE_OUT_OF_RANGE', `${ifname} has no RX queue ${queue}`);
     case 17: // EEXIST
     case 16: // EBUSY
@@ -412,8 +423,15 @@ async function explain(
       if (rings && rings.tcpDataSplit !== 'enabled')
         return fail('HEADER_SPLIT_DISABLED', `tcp-data-split is ${rings.tcpDataSplit ?? 'not reported'}`);
       if (rings?.hdsThresh) return fail('HDS_THRESHOLD_NONZERO', `hds-thresh is ${rings.hdsThresh}`);
-      if (dmabufArea) return fail('KERNEL_TOO_OLD', 'the kernel refused the dma-buf area (dma-buf areas need Linux 6.16)');
-      return fail('INVALID_ARGUMENT', n.message);
+      if (dmabufArea && !zcrxSupport().query)
+        return fail('KERNEL_TOO_OLD', 'the kernel refused the dma-buf area (dma-buf areas need Linux 6.16)');
+      // Everything else the request holds was checked here first; what is
+      // left is the kernel's own condition, which it does not name and ethtool
+      // cannot show: header split on by the driver's default, not set.
+      return fail(
+        'HEADER_SPLIT_DISABLED',
+        `the kernel refused the queue (EINVAL); tcp-data-split reads "enabled" but must also be set to "enabled" explicitly, not left to the driver's default`,
+      );
     }
     default:
       return fail('KERNEL_ERROR', n.message);

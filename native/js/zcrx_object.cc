@@ -145,6 +145,7 @@ Napi::Value ZcrxQueueObject::Stats(const Napi::CallbackInfo& info) {
   set("unattributedCopyBytes", s.unattributed_copy_bytes);
   set("returnedBuffers", s.returned_buffers);
   set("rearms", s.rearms);
+  set("pauses", s.pauses);
   set("allocFailEvents", s.alloc_fail_events);
   set("copyEvents", s.copy_events);
   set("sockets", hub_->Sockets());

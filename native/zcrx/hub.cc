@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -21,8 +22,16 @@ uint32_t NextToken(uint32_t t) { return (t & kTokenMask) == kTokenMask ? 1 : t +
 
 // ---- Source ------------------------------------------------------------------------
 
-Source::Source(std::shared_ptr<Hub> hub, uint64_t id, int fd, std::function<void()> on_ready)
-    : hub_(std::move(hub)), id_(id), fd_(fd), on_ready_(std::move(on_ready)), base_token_(1) {}
+Source::Source(std::shared_ptr<Hub> hub, uint64_t id, int fd, size_t budget, std::function<void()> on_ready)
+    : hub_(std::move(hub)), id_(id), fd_(fd), on_ready_(std::move(on_ready)), base_token_(1), budget_(budget) {}
+
+void Source::Throttle() {
+  if (paused_ || detached_ || held_slots_ + ready_.size() < budget_) return;
+  paused_ = true;
+  ++hub_->stats_.pauses;
+  Failure f;
+  if (armed_) cancel_pending_ = hub_->ring().CancelRecv(id_, &f);
+}
 
 Source::~Source() { Detach(); }
 
@@ -51,6 +60,7 @@ ssize_t Source::Recvmsg(int, msghdr* msg, int) {
     if (pump_first_ > 0) --pump_first_;
     uint32_t token = base_token_ + static_cast<uint32_t>(slots_.size());
     slots_.push_back({e.off, e.len, true});
+    ++held_slots_;
     cmsghdr h{};
     h.cmsg_level = SOL_SOCKET;
     h.cmsg_type = uapi::kScmDevmemDmabuf;
@@ -86,6 +96,7 @@ void Source::Refine(rx::FragmentColumns* cols, size_t first) {
 void Source::ReturnSlot(Slot* s) {
   if (!s->held) return;
   s->held = false;
+  --held_slots_;
   hub_->ring().Return(s->off, s->len);
   ++hub_->stats_.returned_buffers;
 }
@@ -106,6 +117,10 @@ int Source::Dontneed(int, const uapi::DmabufToken* ranges, size_t count) {
     base_token_ = NextToken(base_token_);
   }
   hub_->ring().Flush();
+  if (paused_ && held_slots_ + ready_.size() <= budget_ / 2) {
+    paused_ = false;
+    hub_->Rearm(this);
+  }
   if (freed > 0) hub_->OnReturned();
   return freed;
 }
@@ -133,8 +148,11 @@ void Source::End(int res) {
   } else if (res == -ENOMEM || res == -ENOBUFS) {
     // No area buffer for a copy: receive again once buffers come back.
     rearm_ = true;
-  } else if (res == -ECANCELED && detached_) {
-    // our own cancel at close
+  } else if (res == -ECANCELED && (detached_ || cancel_pending_)) {
+    // Our own cancel, at close or for flow control; if the socket came back
+    // under its budget before the cancel landed, receive again at once.
+    cancel_pending_ = false;
+    if (!detached_ && !paused_) rearm_ = rearm_now_ = true;
   } else if (error_ == 0) {
     error_ = res == -ECANCELED ? ESHUTDOWN : -res;
   }
@@ -152,6 +170,7 @@ void Source::Detach() {
   ready_.clear();
   for (Slot& s : slots_) ReturnSlot(&s);
   slots_.clear();
+  held_slots_ = 0;
   hub_->ring().Flush();
   hub_->Forget(id_);
   hub_->OnReturned();
@@ -174,13 +193,14 @@ Hub::~Hub() {
 std::unique_ptr<Source> Hub::Attach(int fd, std::function<void()> on_ready, Failure* f) {
   uint64_t id = next_id_++;
   if (!ring_->ArmRecv(fd, id, f)) return nullptr;
-  auto s = std::make_unique<Source>(shared_from_this(), id, fd, std::move(on_ready));
+  const uint64_t buffers = ring_->AreaSize() / ring_->RxBufLen();
+  auto s = std::make_unique<Source>(shared_from_this(), id, fd, std::max<size_t>(8, buffers / 2), std::move(on_ready));
   sources_[id] = s.get();
   return s;
 }
 
 void Hub::Rearm(Source* s) {
-  if (s->armed_ || s->detached_ || s->eof_ || s->error_ != 0) return;
+  if (s->armed_ || s->paused_ || s->detached_ || s->eof_ || s->error_ != 0) return;
   Failure f;
   if (ring_->ArmRecv(s->fd_, s->id_, &f)) {
     s->armed_ = true;
@@ -270,6 +290,10 @@ int Hub::Pump() {
         }
       }
     }
+  }
+  for (uint64_t id : touched) {
+    auto it = sources_.find(id);
+    if (it != sources_.end()) it->second->Throttle();
   }
   // Go on at once after running out of CQ room, or of buffers while this
   // socket holds none (only other sockets' releases can free them then).

@@ -30,7 +30,7 @@ namespace devmem::zcrx {
 
 struct HubStats {
   uint64_t pumps = 0, completions = 0, data_completions = 0, bytes = 0, copied_bytes = 0, copied_fragments = 0;
-  uint64_t unattributed_copy_bytes = 0, returned_buffers = 0, rearms = 0;
+  uint64_t unattributed_copy_bytes = 0, returned_buffers = 0, rearms = 0, pauses = 0;
   uint64_t alloc_fail_events = 0, copy_events = 0;
 };
 
@@ -38,9 +38,15 @@ class Hub;
 
 // One socket's side: the completions it has not yet read, and the buffers
 // its delivered batches hold, by token.
+//
+// Flow control: once the socket holds half the area's buffers (unread plus
+// unreleased), its receive is cancelled, so that new data waits in the
+// socket and TCP's window closes, instead of the area running dry and the
+// NIC dropping packets (which sends the peer into retransmission backoff);
+// it is armed again when the socket is down to a quarter.
 class Source final : public rx::RxSource {
  public:
-  Source(std::shared_ptr<Hub> hub, uint64_t id, int fd, std::function<void()> on_ready);
+  Source(std::shared_ptr<Hub> hub, uint64_t id, int fd, size_t budget, std::function<void()> on_ready);
   ~Source() override;
 
   ssize_t Recvmsg(int fd, msghdr* msg, int flags) override;
@@ -57,6 +63,9 @@ class Source final : public rx::RxSource {
   void BeginPump() { pump_first_ = ready_.size(), pump_bytes_ = 0; }
   uint64_t PumpBytes() const { return pump_bytes_; }
   bool Armed() const { return armed_; }
+  bool Paused() const { return paused_; }
+  // Pauses the receive when the socket holds its budget of buffers.
+  void Throttle();
   uint64_t Id() const { return id_; }
   int Fd() const { return fd_; }
   void NotifyReady() {
@@ -90,6 +99,10 @@ class Source final : public rx::RxSource {
   std::deque<bool> last_copied_;  // kinds of the fragments the last Recvmsg returned
   size_t pump_first_ = 0;
   uint64_t pump_bytes_ = 0;
+  size_t budget_;                // buffers this socket may hold before its receive pauses
+  size_t held_slots_ = 0;        // delivered and not yet released
+  bool paused_ = false;          // cancelled for flow control, armed again under budget_ / 2
+  bool cancel_pending_ = false;  // that cancel's -ECANCELED has not come back yet
   bool armed_ = true;
   bool rearm_ = false;      // ended for want of buffers: arm again when some come back
   bool rearm_now_ = false;  // ended for want of CQ room: arm again after the pump

@@ -12,6 +12,7 @@ import {
   allocDrm,
   allocUdmabuf,
   bindRx,
+  connect,
   createServer,
   DevmemError,
   type DmaBuf,
@@ -27,12 +28,14 @@ import {
 import { countMismatches } from '../../support/pattern.cjs';
 import { enableHeaderSplit } from '../helpers/devmem-rx';
 import { e2eEnv } from '../helpers/env';
+import { startRemote } from '../helpers/remote';
 import { sendFromRemote } from '../helpers/traffic';
 import { verifyPatternStream } from '../helpers/verify-stream';
 
 const env = e2eEnv();
 const MiB = 1024 * 1024;
 const ZQ = 1; // the zcrx queue
+const SERVE = path.join(__dirname, '../fixtures/serve-pattern.cjs');
 let nextPort = 7601;
 
 function rejectsWith(reason: string, pattern?: RegExp) {
@@ -161,6 +164,32 @@ describe('io_uring zcrx on the patched netdevsim', function () {
       }
     });
   }
+
+  it('connect({ zcrx }): a client socket receives 16 MiB through the queue, intact', async () => {
+    const queue = await openZcrx(env.ifLocal, ZQ, { area: { size: 8 * MiB } });
+    try {
+      const port = nextPort++;
+      const total = 16 * MiB;
+      // The flow's local end is the client: steer by the server's address and port, its source.
+      const location = ethtool.addFlowRule(env.ifLocal, { flowType: 'tcp4', srcIp: env.addr4Remote, srcPort: port, queue: ZQ });
+      try {
+        const server = startRemote([process.execPath, SERVE, env.addr4Remote, String(port), String(total)]);
+        await server.ready;
+        const sock = await connect({ host: env.addr4Remote, port, zcrx: queue });
+        const r = await verifyPatternStream(sock, queue.area);
+        const s = sock.stats();
+        sock.close();
+        assert.deepEqual(await server.result, { sent: total });
+        assert.deepEqual(r, { bytes: total, mismatches: 0 });
+        assert.equal(s.dmabufBytes, total, 'all zero-copy');
+        assert.equal(s.outstandingTokens, 0);
+      } finally {
+        ethtool.deleteFlowRule(env.ifLocal, location);
+      }
+    } finally {
+      await queue.close();
+    }
+  });
 
   it('copy fallback: a flow steered to another queue arrives intact, every fragment counted as copied', async () => {
     const queue = await openZcrx(env.ifLocal, ZQ, { area: { size: 8 * MiB } });
@@ -423,17 +452,23 @@ describe('io_uring zcrx on the patched netdevsim', function () {
     });
 
     it('HEADER_SPLIT_DISABLED with header split off', async () => {
-      await ethtool.setRings(env.ifLocal, { tcpDataSplit: 'unknown' });
       try {
+        await ethtool.setRings(env.ifLocal, { tcpDataSplit: 'disabled' });
+        await assert.rejects(openZcrx(env.ifLocal, ZQ, { area: { size: MiB } }), rejectsWith('HEADER_SPLIT_DISABLED', /disabled/));
+        // netdevsim splits by default: left to the driver it reads "enabled", and the kernel still refuses.
+        await ethtool.setRings(env.ifLocal, { tcpDataSplit: 'unknown' });
         await assert.rejects(openZcrx(env.ifLocal, ZQ, { area: { size: MiB } }), rejectsWith('HEADER_SPLIT_DISABLED'));
       } finally {
         await ethtool.setRings(env.ifLocal, { tcpDataSplit: 'enabled', hdsThresh: 0 });
       }
     });
 
-    it('RX_PAGE_SIZE_UNSUPPORTED for larger buffers, which netdevsim cannot use', async function () {
-      if (!zcrxSupport().rxBufLen) this.skip(); // the kernel would not even take the field
-      await assert.rejects(openZcrx(env.ifLocal, ZQ, { area: { size: MiB }, rxBufLen: 16384 }), rejectsWith('RX_PAGE_SIZE_UNSUPPORTED'));
+    it('INVALID_ARGUMENT for larger buffers in host memory, which is not contiguous enough for them', async () => {
+      assert.equal(zcrxSupport().rxBufLen, true, 'Linux 7.3 takes rx_buf_len');
+      await assert.rejects(
+        openZcrx(env.ifLocal, ZQ, { area: { size: MiB }, rxBufLen: 16384 }),
+        rejectsWith('INVALID_ARGUMENT', /not physically contiguous/),
+      );
     });
 
     it('NOT_PERMITTED without CAP_NET_ADMIN', async () => {

@@ -32,6 +32,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_NAME "devmem_bench"
+#include "bench_common.h"
+
 #define MSG_SOCK_DEVMEM_FLAG 0x2000000
 #define SCM_DMABUF 79
 #define SCM_LINEAR 78
@@ -68,40 +71,6 @@ static double cpu_s(void) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
-
-static const char* opt(int argc, char** argv, const char* name, const char* dflt) {
-  for (int i = 0; i + 1 < argc; i++)
-    if (strcmp(argv[i], name) == 0) return argv[i + 1];
-  return dflt;
-}
-
-static void die(const char* what) {
-  fprintf(stderr, "devmem_bench: %s: %s\n", what, strerror(errno));
-  exit(1);
-}
-
-// ---- perf stat's control FIFOs (the guest suite's syscall counts) -------------------
-
-static int perf_ctl = -1, perf_ack = -1;
-
-static void perf_open(int argc, char** argv) {
-  const char* ctl = opt(argc, argv, "--perf-ctl", NULL);
-  const char* ack = opt(argc, argv, "--perf-ack", NULL);
-  if (!ctl || !ack) return;
-  // perf holds both FIFOs open read-write, so neither open blocks.
-  perf_ctl = open(ctl, O_WRONLY | O_CLOEXEC);
-  if (perf_ctl < 0) die("open(--perf-ctl)");
-  perf_ack = open(ack, O_RDONLY | O_CLOEXEC);
-  if (perf_ack < 0) die("open(--perf-ack)");
-}
-
-// Sends "enable\n" or "disable\n" and waits for perf's ack.
-static void perf_cmd(const char* cmd) {
-  if (perf_ctl < 0) return;
-  if (write(perf_ctl, cmd, strlen(cmd)) < 0) die("write(--perf-ctl)");
-  char buf[16];
-  if (read(perf_ack, buf, sizeof(buf)) <= 0) die("read(--perf-ack)");
 }
 
 // ---- token release ------------------------------------------------------------

@@ -56,6 +56,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_NAME "zcrx_bench"
+#include "bench_common.h"
+
 // ---- the zcrx ABI (Linux 7.3), under our own names ---------------------------------
 
 #define ZC_SETUP_CQE32 (1u << 11)
@@ -156,53 +159,15 @@ static void cpu_times(double* cpu, double* user) {
   *cpu = *user + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-static const char* opt(int argc, char** argv, const char* name, const char* dflt) {
-  for (int i = 0; i + 1 < argc; i++)
-    if (strcmp(argv[i], name) == 0) return argv[i + 1];
-  return dflt;
-}
-
 static int flag(int argc, char** argv, const char* name) {
   for (int i = 0; i < argc; i++)
     if (strcmp(argv[i], name) == 0) return 1;
   return 0;
 }
 
-static void die(const char* what) {
-  fprintf(stderr, "zcrx_bench: %s: %s\n", what, strerror(errno));
-  exit(1);
-}
-
 static void die_rc(const char* what, int negerr) {
   errno = -negerr;
   die(what);
-}
-
-// ---- perf stat's control FIFOs ------------------------------------------------------
-
-static int perf_ctl = -1, perf_ack = -1;
-
-static void perf_open(int argc, char** argv) {
-  const char* ctl = opt(argc, argv, "--perf-ctl", NULL);
-  const char* ack = opt(argc, argv, "--perf-ack", NULL);
-  if (!ctl) return;
-  if (!ack) {
-    fprintf(stderr, "zcrx_bench: --perf-ctl needs --perf-ack\n");
-    exit(2);
-  }
-  // perf holds both FIFOs open read-write, so neither open blocks.
-  perf_ctl = open(ctl, O_WRONLY | O_CLOEXEC);
-  if (perf_ctl < 0) die("open(--perf-ctl)");
-  perf_ack = open(ack, O_RDONLY | O_CLOEXEC);
-  if (perf_ack < 0) die("open(--perf-ack)");
-}
-
-// Sends "enable" or "disable" and waits for perf's ack.
-static void perf_cmd(const char* cmd) {
-  if (perf_ctl < 0) return;
-  if (write(perf_ctl, cmd, strlen(cmd)) < 0) die("write(--perf-ctl)");
-  char buf[16];
-  if (read(perf_ack, buf, sizeof(buf)) <= 0) die("read(--perf-ack)");
 }
 
 // ---- recv -----------------------------------------------------------------------------

@@ -224,20 +224,23 @@ bool Ring::Submit(Failure* f) {
   return true;
 }
 
+// A free SQE, submitting what is queued first if the SQ is full.
+io_uring_sqe* Ring::NextSqe(Failure* f) {
+  io_uring_sqe* sqe = io_uring_get_sqe(&impl_->ring);
+  if (sqe) return sqe;
+  if (!Submit(f)) return nullptr;
+  sqe = io_uring_get_sqe(&impl_->ring);
+  if (!sqe) *f = {EBUSY, "io_uring_get_sqe", "the zcrx ring's submission queue is full", std::nullopt, ""};
+  return sqe;
+}
+
 bool Ring::ArmRecv(int sock_fd, uint64_t user_data, Failure* f) {
   if (closed_) {
     *f = {ESHUTDOWN, "io_uring_enter", "the zcrx queue is closed", std::nullopt, "CLOSED"};
     return false;
   }
-  io_uring_sqe* sqe = io_uring_get_sqe(&impl_->ring);
-  if (!sqe) {
-    if (!Submit(f)) return false;
-    sqe = io_uring_get_sqe(&impl_->ring);
-    if (!sqe) {
-      *f = {EBUSY, "io_uring_get_sqe", "the zcrx ring's submission queue is full", std::nullopt, ""};
-      return false;
-    }
-  }
+  io_uring_sqe* sqe = NextSqe(f);
+  if (!sqe) return false;
   io_uring_prep_rw(uapi::kIoringOpRecvZc, sqe, sock_fd, nullptr, 0, 0);
   sqe->ioprio |= uapi::kIoringRecvMultishot;
   sqe->file_index = zcrx_id_;
@@ -247,15 +250,8 @@ bool Ring::ArmRecv(int sock_fd, uint64_t user_data, Failure* f) {
 
 bool Ring::CancelRecv(uint64_t user_data, Failure* f) {
   if (closed_) return true;  // closing the ring ended every request
-  io_uring_sqe* sqe = io_uring_get_sqe(&impl_->ring);
-  if (!sqe) {
-    if (!Submit(f)) return false;
-    sqe = io_uring_get_sqe(&impl_->ring);
-    if (!sqe) {
-      *f = {EBUSY, "io_uring_get_sqe", "the zcrx ring's submission queue is full", std::nullopt, ""};
-      return false;
-    }
-  }
+  io_uring_sqe* sqe = NextSqe(f);
+  if (!sqe) return false;
   io_uring_prep_cancel64(sqe, user_data, 0);
   io_uring_sqe_set_data64(sqe, kCancelUserData);
   return Submit(f);

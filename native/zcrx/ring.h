@@ -22,6 +22,8 @@
 #include "common/failure.h"
 #include "uapi/zcrx_uapi.h"
 
+struct io_uring_sqe;  // liburing's, included only by ring.cc
+
 namespace devmem::zcrx {
 
 struct RingConfig {
@@ -104,6 +106,7 @@ class Ring {
  private:
   Ring() = default;
   bool Submit(Failure* f);
+  ::io_uring_sqe* NextSqe(Failure* f);
 
   struct Impl;
   std::unique_ptr<Impl> impl_;

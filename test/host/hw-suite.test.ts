@@ -7,26 +7,12 @@ import * as path from 'node:path';
 
 import { ConfigError, loadConfig, parseConfigFile } from '../hw/config';
 import { Ktap } from '../hw/ktap';
+import { HW_CASES } from '../support/hw-cases';
 import { run } from '../support/process';
 import { isRoot, ip } from './helpers/root';
 import { VethPair } from './helpers/veth';
 
 const SUITE = path.join(__dirname, '../hw/run.ts');
-// Every case in order, each RX case on both backends (--backend both, the default).
-const HW_CASES = [
-  'selftest',
-  'check_rx',
-  'check_rx_zcrx',
-  'check_rx_hds',
-  'check_rx_hds_zcrx',
-  'check_tx',
-  'check_tx_chunks',
-  'check_rx_multi_queue',
-  'check_rx_multi_queue_zcrx',
-  'check_rx_soak',
-  'check_rx_soak_zcrx',
-  'nic_state_restored',
-];
 const DEVMEM_RX = ['check_rx', 'check_rx_hds', 'check_rx_multi_queue', 'check_rx_soak'];
 
 describe('hardware suite (npm run test:hw)', () => {

@@ -298,46 +298,13 @@ describe('devmem nc command line', () => {
       });
 
       it('--zcrx --dry-run --memory dmaheap plans a dma-buf area, and a bad -b fails before the plan', async () => {
-        const r = await nc([
-          '-l',
-          '-f',
-          veth.local,
-          '-s',
-          '10.0.0.1',
-          '-p',
-          '9000',
-          '-n',
-          '-t',
-          '1',
-          '-q',
-          '1',
-          '--zcrx',
-          '--memory',
-          'dmaheap',
-          '--dry-run',
-        ]);
+        // The zcrx server on queue 1 of the veth, planned only: `extra` on top.
+        const zcrxPlan = (...extra: string[]) =>
+          nc(['-l', '-f', veth.local, '-s', '10.0.0.1', '-p', '9000', '-n', '-t', '1', '-q', '1', '--zcrx', ...extra, '--dry-run']);
+        const r = await zcrxPlan('--memory', 'dmaheap');
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stderr, /plan: zcrx \S+ queue 1: \d+-byte area of a dma-heap dma-buf/);
-        const bad = await nc([
-          '-l',
-          '-f',
-          veth.local,
-          '-s',
-          '10.0.0.1',
-          '-p',
-          '9000',
-          '-n',
-          '-t',
-          '1',
-          '-q',
-          '1',
-          '--zcrx',
-          '--memory',
-          'udmabuf',
-          '-b',
-          '5000',
-          '--dry-run',
-        ]);
+        const bad = await zcrxPlan('--memory', 'udmabuf', '-b', '5000');
         assert.equal(bad.code, 1, bad.stderr);
         assert.match(bad.stderr, /FAIL: -b with --zcrx: rxBufLen must be a power of two/);
         assert.doesNotMatch(bad.stderr, /plan:/);

@@ -35,18 +35,4 @@ export async function runHwSuite(args: string[] = []): Promise<KtapRun> {
   return { code: code ?? 1, stdout, results };
 }
 
-/** Every case, in the suite's order, with both RX backends (--backend both, the default). */
-export const HW_CASES = [
-  'selftest',
-  'check_rx',
-  'check_rx_zcrx',
-  'check_rx_hds',
-  'check_rx_hds_zcrx',
-  'check_tx',
-  'check_tx_chunks',
-  'check_rx_multi_queue',
-  'check_rx_multi_queue_zcrx',
-  'check_rx_soak',
-  'check_rx_soak_zcrx',
-  'nic_state_restored',
-] as const;
+export { HW_CASES } from '../../support/hw-cases';

@@ -1,73 +1,90 @@
 #!/usr/bin/env node
 /**
- * The `devmem` executable. It runs the command line from one bundled file
- * (dist/cli/devmem.bundle.js, built by scripts/bundle-cli.mjs) through V8's
- * code cache, one cache per subcommand beside the bundle, written by the
- * first run of that subcommand that can write there.
+ * The `devmem` command line: one module per subcommand under bin/commands,
+ * each parsing its own options with util.parseArgs. Reports and payload go to
+ * stdout, diagnostics to stderr.
  *
- * Why: test harnesses start `devmem nc` and give its listener a few seconds
- * (the kernel's selftests allow 5 s), and on an emulated guest compiling the
- * modules is a large part of Node's share of that. Without the bundle (a
- * plain `tsc` build, or tsx) the modules load as usual.
+ * A subcommand's modules load only when it runs: `devmem nc` is started by
+ * test harnesses that wait a few seconds for its listener, and on a slow
+ * (emulated) machine every module read counts.
  */
-import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
-import * as path from 'node:path';
-import * as vm from 'node:vm';
+import { describeError, packageRoot } from '../lib/internal';
+import type * as Bench from './commands/bench';
+import type * as Nc from './commands/nc';
+import type * as Peer from './commands/peer';
+import type * as Probe from './commands/probe';
 
-const SUBCOMMANDS = new Set(['nc', 'probe', 'bench', 'peer']);
-const bundleDir = path.join(__dirname, '..', 'cli');
-const bundle = path.join(bundleDir, 'devmem.bundle.js');
+// require() rather than import(): this is CommonJS, and a deferred require
+// keeps the module's types through the type-only imports above.
+const probe = () => require('./commands/probe') as typeof Probe;
 
-interface Cli {
-  run(): void;
+interface Command {
+  summary: string;
+  run(argv: string[]): Promise<number>;
 }
 
-function cacheFile(): string {
-  const first = process.argv[2];
-  return path.join(bundleDir, `devmem.${first && SUBCOMMANDS.has(first) ? first : 'default'}.cache`);
+const COMMANDS: Record<string, Command> = {
+  probe: {
+    summary: 'Report what this host can do for devmem TCP (default).',
+    run: (argv) => probe().runProbe(argv),
+  },
+  nc: {
+    summary: 'ncdevmem-compatible RX server, TX client and self-test (devmem nc --help).',
+    run: (argv) => (require('./commands/nc') as typeof Nc).runNc(argv),
+  },
+  bench: {
+    summary: 'Benchmark the receive path against C (BENCHMARKS.md; devmem bench --help).',
+    run: (argv) => (require('./commands/bench') as typeof Bench).runBench(argv),
+  },
+  peer: {
+    summary: 'Plain TCP far end for devmem tests, instead of socat (devmem peer --help).',
+    run: (argv) => (require('./commands/peer') as typeof Peer).runPeer(argv),
+  },
+};
+
+function help(): string {
+  const { PROBE_HELP } = probe();
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length)) + 2;
+  const list = Object.entries(COMMANDS)
+    .map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`)
+    .join('\n');
+  return `Usage: devmem [COMMAND] [OPTIONS]
+
+Commands:
+${list}
+
+Run "devmem COMMAND --help" for a command's options.
+  -h, --help       Show this help.
+  -V, --version    Show the version.
+
+${PROBE_HELP}`;
 }
 
-// Best effort: a read-only install (or the guest's read-only share) keeps
-// compiling, and of two concurrent writers one rename wins whole.
-function writeCache(file: string, data: Buffer): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    fs.writeFileSync(tmp, data);
-    fs.renameSync(tmp, file);
-  } catch {
-    try {
-      fs.unlinkSync(tmp);
-    } catch {
-      // nothing was written
-    }
+export async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === '-h' || first === '--help' || first === 'help') {
+    process.stdout.write(help());
+    return 0;
   }
+  if (first === '-V' || first === '--version') {
+    process.stdout.write(`${(require(`${packageRoot}/package.json`) as { version: string }).version}\n`);
+    return 0;
+  }
+  if (first === undefined || first.startsWith('-')) return COMMANDS.probe!.run(argv);
+  const command = COMMANDS[first];
+  if (command) return command.run(rest);
+  process.stderr.write(`devmem: unknown command "${first}"\n\n${help()}`);
+  return 1;
 }
 
-function loadBundle(): Cli | undefined {
-  let source: string;
-  try {
-    // A bundle older than the compiled modules (tsc run without the bundler) is stale.
-    if (fs.statSync(bundle).mtimeMs < fs.statSync(path.join(__dirname, 'cli.js')).mtimeMs) return undefined;
-    source = fs.readFileSync(bundle, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const file = cacheFile();
-  let cachedData: Buffer | undefined;
-  try {
-    cachedData = fs.readFileSync(file);
-  } catch {
-    cachedData = undefined;
-  }
-  // CommonJS's own wrapper; the shebang line would not parse inside it.
-  const wrapped = `(function (exports, require, module, __filename, __dirname) {${source.replace(/^#!.*/, '')}\n})`;
-  const script = new vm.Script(wrapped, { filename: bundle, ...(cachedData ? { cachedData } : {}) });
-  // Made after the run, the cache also holds every function the run compiled.
-  if (!cachedData || script.cachedDataRejected) process.once('exit', () => writeCache(file, script.createCachedData()));
-  const mod = { exports: {} as Cli };
-  (script.runInThisContext() as (...args: unknown[]) => void)(mod.exports, createRequire(bundle), mod, bundle, bundleDir);
-  return mod.exports;
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`devmem: ${describeError(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
 }
-
-(loadBundle() ?? (require('./cli') as Cli)).run();

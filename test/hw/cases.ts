@@ -206,8 +206,8 @@ async function tx(ctx: Ctx, chunk?: number): Promise<CaseResult> {
 export const checkTx = (ctx: Ctx) => tx(ctx);
 export const checkTxChunks = (ctx: Ctx) => tx(ctx, 3);
 
-/** Each zcrx queue's host-memory area in the multi-queue and soak cases. */
-const ZCRX_AREA = 16 * 1024 * 1024;
+/** Each zcrx queue's host-memory area in the multi-queue and soak cases: the size of the devmem cases' dma-buf, so that a consumer slowed by validation does not run the NIC out of buffers. */
+const ZCRX_AREA = 64 * 1024 * 1024;
 
 interface FlowResult {
   stats: ReturnType<DevmemSocket['stats']>;

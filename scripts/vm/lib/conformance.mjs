@@ -8,10 +8,11 @@
 // skip, an XFAIL, a "not ok", a suite that reports fewer cases than it planned or none,
 // a suite that timed out, and a kernel log problem are failures.
 //
-// A suite that fails is run once more (conformance.sh) and judged by that second run,
-// with the first run's failure printed: the suites give `devmem nc` 5 s to listen, and
-// under TCG on a loaded host its start (Node, a 64 MiB udmabuf and bind-rx, which cost
-// the C ncdevmem the same) occasionally takes longer. A suite that fails twice fails.
+// A suite that fails is run up to twice more (conformance.sh) and judged by the last
+// run, with the first run's failure printed: the suites give `devmem nc` 5 s to listen,
+// and under TCG on a loaded host its start (Node, a 64 MiB udmabuf and bind-rx, which
+// cost the C ncdevmem the same) now and then takes longer; the suites also pick random
+// ports that can collide with one in TIME_WAIT. A suite that fails three times fails.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseKtap } from './ktap.mjs';
@@ -147,7 +148,7 @@ export function judgeConformance({ mode, boot, jobDir, job, consoleLines, specCh
       const first = [...verdict.failedTests.map((t) => `${t.title}: ${t.error ?? ''}`), ...verdict.problems].join('\n');
       verdict = judgeOutput(file, out.rerunTap, out.rerunExit);
       if (verdict.failedTests.length === 0 && verdict.problems.length === 0) reruns.push({ file, firstRun: first });
-      else problems.push(`${file} failed again when run a second time; its first run:\n      ${first.split('\n').join('\n      ')}`);
+      else problems.push(`${file} failed again when run again; its first run:\n      ${first.split('\n').join('\n      ')}`);
     }
     passed += verdict.passed;
     skipped += verdict.skipped;

@@ -102,7 +102,7 @@ export function printModeSummary(verdict) {
   }
   for (const p of verdict.problems) console.log(`  problem: ${p}`);
   for (const r of verdict.reruns ?? [])
-    console.log(`  passed on its second run, after failing the first: ${r.file}\n      ${r.firstRun.split('\n').join('\n      ')}`);
+    console.log(`  passed when run again, after failing the first time: ${r.file}\n      ${r.firstRun.split('\n').join('\n      ')}`);
 }
 
 /** @param {Verdict[]} verdicts */

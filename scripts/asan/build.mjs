@@ -8,7 +8,7 @@
 // same code. Loaded through DEVMEM_TCP_ADDON (lib/native.ts).
 //
 // Usage: node scripts/asan/build.mjs   (prints the .node path last)
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -70,6 +70,9 @@ export async function buildAsanAddon() {
     `-I${path.resolve(root, napi.include_dir)}`,
     ...target.include_dirs.map((d) => `-I${path.join(root, d)}`),
   ];
+  // binding.gyp's liburing condition (io_uring zcrx), the same way.
+  const liburing = execFileSync(process.execPath, [path.join(root, 'scripts/find-liburing.cjs')], { encoding: 'utf8' }).trim();
+  if (liburing) common.push('-DDEVMEM_HAVE_LIBURING=1', '-idirafter', path.join(root, 'native/uapi/compat'));
   const objDir = path.join(root, 'build-asan/obj');
   fs.mkdirSync(objDir, { recursive: true });
   const objs = target.sources.map((s) => path.join(objDir, s.replace(/[/.]/g, '_') + '.o'));
@@ -79,7 +82,7 @@ export async function buildAsanAddon() {
     for (let job = queue.shift(); job; job = queue.shift()) await run(cxx, [...common, '-c', path.join(root, job[0]), '-o', job[1]]);
   });
   await Promise.all(workers);
-  await run(cxx, ['-shared', ...sanitizeFlags, '-o', asanAddon, ...objs]);
+  await run(cxx, ['-shared', ...sanitizeFlags, '-o', asanAddon, ...objs, ...(liburing ? [liburing] : [])]);
   return asanAddon;
 }
 

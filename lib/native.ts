@@ -191,7 +191,6 @@ export interface NativeZcrxQueue {
   stats(): Record<string, number>;
   /** The host-memory area, undefined for a dma-buf area. */
   hostArea(): Buffer | undefined;
-  setCallback(cb: (type: 'error', err: NativeError) => void): void;
   ref(): void;
   unref(): void;
 }

@@ -231,9 +231,6 @@ export class ZcrxQueue {
     this.rqEntries = info.rqEntries;
     this.copyStats = info.copyStats;
     this.area = area;
-    nat.setCallback(() => {
-      // A failing ring fails its sockets, which report it; nothing else listens here.
-    });
   }
 
   /** True once close() was called or the owning thread ended. */

@@ -6,7 +6,6 @@
 
 #include "js/addon_data.h"
 #include "js/args.h"
-#include "js/callback.h"
 #include "js/errors.h"
 
 namespace devmem::js {
@@ -44,7 +43,7 @@ Napi::Function ZcrxQueueObject::Define(Napi::Env env) {
       env, "NativeZcrxQueue",
       {InstanceMethod<&ZcrxQueueObject::Close>("close"), InstanceMethod<&ZcrxQueueObject::Info>("info"),
        InstanceMethod<&ZcrxQueueObject::Stats>("stats"), InstanceMethod<&ZcrxQueueObject::HostArea>("hostArea"),
-       InstanceMethod<&ZcrxQueueObject::SetCallback>("setCallback"), InstanceMethod<&ZcrxQueueObject::Ref>("ref"),
+       InstanceMethod<&ZcrxQueueObject::Ref>("ref"),
        InstanceMethod<&ZcrxQueueObject::Unref>("unref")});
 }
 
@@ -93,22 +92,14 @@ std::shared_ptr<zcrx::Hub> ZcrxQueueObject::HubOf(Napi::Env env, Napi::Value v) 
 }
 
 void ZcrxQueueObject::OnReadable() {
-  if (!hub_ || hub_->Closed()) return;
-  int e = hub_->Pump();
-  if (e < 0 && !callback_.IsEmpty()) {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    Failure f{-e, "io_uring_enter", "running the zcrx ring failed", std::nullopt, ""};
-    Napi::AsyncContext ctx(env, "devmem:zcrx");
-    CallFromLoop(env, Value(), callback_.Value(), ctx, {Napi::String::New(env, "error"), MakeError(env, f).Value()});
-  }
+  // A ring that fails fails its sockets (Hub::Pump), which report the errno.
+  if (hub_ && !hub_->Closed()) (void)hub_->Pump();
 }
 
 void ZcrxQueueObject::CloseNow() {
   if (poller_) poller_->Close();
   poller_.reset();
   if (hub_) hub_->Close();
-  callback_.Reset();
 }
 
 Napi::Value ZcrxQueueObject::Close(const Napi::CallbackInfo& info) {
@@ -166,11 +157,6 @@ Napi::Value ZcrxQueueObject::HostArea(const Napi::CallbackInfo& info) {
   return Napi::Buffer<uint8_t>::New(
       env, r.HostArea(), static_cast<size_t>(r.AreaSize()),
       [](Napi::Env, uint8_t*, std::shared_ptr<zcrx::Hub>* k) { delete k; }, keep);
-}
-
-Napi::Value ZcrxQueueObject::SetCallback(const Napi::CallbackInfo& info) {
-  callback_ = Napi::Persistent(info[0].As<Napi::Function>());
-  return info.Env().Undefined();
 }
 
 Napi::Value ZcrxQueueObject::Ref(const Napi::CallbackInfo& info) {

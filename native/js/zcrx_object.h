@@ -29,7 +29,6 @@ class ZcrxQueueObject : public Napi::ObjectWrap<ZcrxQueueObject> {
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value HostArea(const Napi::CallbackInfo& info);
-  Napi::Value SetCallback(const Napi::CallbackInfo& info);
   Napi::Value Ref(const Napi::CallbackInfo& info);
   Napi::Value Unref(const Napi::CallbackInfo& info);
   void OnReadable();
@@ -37,7 +36,6 @@ class ZcrxQueueObject : public Napi::ObjectWrap<ZcrxQueueObject> {
 
   std::shared_ptr<zcrx::Hub> hub_;
   std::unique_ptr<UvPoller> poller_;
-  Napi::FunctionReference callback_;
 };
 
 void InitZcrx(Napi::Env env, Napi::Object exports);

@@ -18,6 +18,12 @@ namespace {
 // Tokens count from 1 and stay below 2^31, as the kernel's devmem tokens do.
 constexpr uint32_t kTokenMask = 0x7fffffffu;
 uint32_t NextToken(uint32_t t) { return (t & kTokenMask) == kTokenMask ? 1 : t + 1; }
+
+void SortUnique(std::vector<uint64_t>* ids) {
+  std::sort(ids->begin(), ids->end());
+  ids->erase(std::unique(ids->begin(), ids->end()), ids->end());
+}
+
 }  // namespace
 
 // ---- Source ------------------------------------------------------------------------
@@ -259,6 +265,8 @@ int Hub::Pump() {
     if (touched.empty() || touched.back() != c.user_data) touched.push_back(c.user_data);
   });
   ring_->Flush();
+  // Completions of many sockets interleave: each socket is handled once below.
+  SortUnique(&touched);
   if (ring_->HasStats()) {
     uapi::ZcrxStats st = ring_->Stats();
     uint64_t delta = st.copy_bytes - last_copy_bytes_;
@@ -269,9 +277,6 @@ int Hub::Pump() {
       for (uint64_t id : touched) {
         auto it = sources_.find(id);
         if (it == sources_.end() || it->second->PumpBytes() == 0) continue;
-        bool seen = false;
-        for (Source* p : pumped) seen = seen || p == it->second;
-        if (seen) continue;
         pumped.push_back(it->second);
         total += it->second->PumpBytes();
       }
@@ -305,16 +310,29 @@ int Hub::Pump() {
   }
   touched.insert(touched.end(), kicked_.begin(), kicked_.end());
   kicked_.clear();
-  std::vector<uint64_t> notified;
+  SortUnique(&touched);
   for (uint64_t id : touched) {
-    bool seen = false;
-    for (uint64_t d : notified) seen = seen || d == id;
-    if (seen) continue;
-    notified.push_back(id);
     auto it = sources_.find(id);  // a callback may have detached it
     if (it != sources_.end()) it->second->NotifyReady();
   }
+  if (n < 0) FailAll(-n);
   return n < 0 ? n : 0;
+}
+
+void Hub::FailAll(int err) {
+  // The ring cannot be run any more, so no socket on it will see data again:
+  // each one fails with the errno, which its owner reports.
+  std::vector<uint64_t> failed;
+  for (auto& [id, s] : sources_) {
+    if (s->error_ != 0) continue;
+    s->armed_ = false;
+    s->error_ = err;
+    failed.push_back(id);
+  }
+  for (uint64_t id : failed) {
+    auto it = sources_.find(id);  // a callback may have detached it
+    if (it != sources_.end()) it->second->NotifyReady();
+  }
 }
 
 void Hub::Close() {

@@ -124,7 +124,8 @@ class Hub : public std::enable_shared_from_this<Hub> {
 
   // Arms a multishot receive on `fd`; `on_ready` runs after a pump that gave it data or an end.
   std::unique_ptr<Source> Attach(int fd, std::function<void()> on_ready, Failure* f);
-  // The eventfd fired: run the receive work and dispatch. Returns -errno if the ring failed.
+  // The eventfd fired: run the receive work and dispatch. Returns -errno if
+  // the ring failed, after failing every attached socket with it.
   int Pump();
   void Kick(uint64_t id);
   // Unregisters the queue: attached sockets fail with `ESHUTDOWN`.
@@ -136,6 +137,7 @@ class Hub : public std::enable_shared_from_this<Hub> {
   void Forget(uint64_t id) { sources_.erase(id); }
   void Rearm(Source* s);
   void OnReturned();
+  void FailAll(int err);
 
   std::unique_ptr<Ring> ring_;
   std::map<uint64_t, Source*> sources_;

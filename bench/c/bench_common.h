@@ -1,17 +1,21 @@
 // SPDX-License-Identifier: MIT
 //
 // What the C reference receivers (devmem_bench.c, zcrx_bench.c) share: option
-// lookup, dying with errno, and perf stat's control FIFOs, through which the
-// guest suite counts syscalls over exactly the timed window. Define
+// lookup, dying with errno, the clocks, the head of the one-line JSON result,
+// and perf stat's control FIFOs, through which the guest suite counts
+// syscalls over exactly the timed window. Define
 // BENCH_NAME (the program's name, for messages) before including it.
 #ifndef DEVMEM_TCP_BENCH_COMMON_H_
 #define DEVMEM_TCP_BENCH_COMMON_H_
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char* opt(int argc, char** argv, const char* name, const char* dflt) {
@@ -23,6 +27,27 @@ static const char* opt(int argc, char** argv, const char* name, const char* dflt
 static void die(const char* what) {
   fprintf(stderr, BENCH_NAME ": %s: %s\n", what, strerror(errno));
   exit(1);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+// CPU seconds (user and system) and user seconds this process has used.
+static void cpu_times(double* cpu, double* user) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  *user = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
+  *cpu = *user + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+// Opens the result line with the fields the benchmark reads from every
+// receiver (bench/guest.ts); the caller appends its own, then "}\n".
+static void print_result_head(uint64_t bytes, double secs, double cpu, double user, uint64_t fragments) {
+  printf("{\"bytes\":%llu,\"seconds\":%.6f,\"cpuSeconds\":%.6f,\"userSeconds\":%.6f,\"fragments\":%llu", (unsigned long long)bytes,
+         secs, cpu, user, (unsigned long long)fragments);
 }
 
 static int perf_ctl = -1, perf_ack = -1;

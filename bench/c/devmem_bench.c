@@ -55,24 +55,6 @@ struct token_range {
   uint32_t count;
 };
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double user_s(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
-}
-
-static double cpu_s(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
-
 // ---- token release ------------------------------------------------------------
 
 struct releaser {
@@ -183,7 +165,8 @@ static int do_recv(int argc, char** argv) {
   struct releaser rel = {.fd = fd};
   uint64_t bytes = 0, frags = 0, recvmsgs = 0, host_bytes = 0, linear_bytes = 0;
   perf_cmd("enable\n");
-  double t0 = now_s(), c0 = cpu_s(), u0 = user_s();
+  double t0 = now_s(), c0, u0;
+  cpu_times(&c0, &u0);
   for (;;) {
     struct iovec iov = {bufs[recvmsgs % rotate], iov_len};
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl, .msg_controllen = ctrl_len};
@@ -224,15 +207,16 @@ static int do_recv(int argc, char** argv) {
     if (!devmem) host_bytes += (uint64_t)n;
     flush(&rel);
   }
-  double secs = now_s() - t0, cpu = cpu_s() - c0, user = user_s() - u0;
+  double secs = now_s() - t0, c1, u1;
+  cpu_times(&c1, &u1);
   perf_cmd("disable\n");
+  print_result_head(bytes, secs, c1 - c0, u1 - u0, frags);
   // syscalls: every call the loop made between accept and the end of the stream.
-  printf(
-      "{\"bytes\":%llu,\"seconds\":%.6f,\"cpuSeconds\":%.6f,\"userSeconds\":%.6f,\"fragments\":%llu,\"recvmsgCalls\":%llu,"
-      "\"hostBytes\":%llu,\"linearBytes\":%llu,\"dontneedCalls\":%llu,\"requested\":%llu,\"freed\":%llu,\"syscalls\":%llu}\n",
-      (unsigned long long)bytes, secs, cpu, user, (unsigned long long)frags, (unsigned long long)recvmsgs,
-      (unsigned long long)host_bytes, (unsigned long long)linear_bytes, (unsigned long long)rel.calls,
-      (unsigned long long)rel.requested, (unsigned long long)rel.freed, (unsigned long long)(recvmsgs + rel.calls));
+  printf(",\"recvmsgCalls\":%llu,\"hostBytes\":%llu,\"linearBytes\":%llu,\"dontneedCalls\":%llu,\"requested\":%llu,"
+         "\"freed\":%llu,\"syscalls\":%llu}\n",
+         (unsigned long long)recvmsgs, (unsigned long long)host_bytes, (unsigned long long)linear_bytes,
+         (unsigned long long)rel.calls, (unsigned long long)rel.requested, (unsigned long long)rel.freed,
+         (unsigned long long)(recvmsgs + rel.calls));
   close(fd);
   return 0;
 }
@@ -266,7 +250,8 @@ static int do_pipeline(int argc, char** argv) {
   uint32_t* ids = malloc(batch * 4);
   struct releaser rel = {.simulate = 1};
   uint64_t done = 0, next = 0;
-  double t0 = now_s(), c0 = cpu_s();
+  double t0 = now_s(), c0, u0;
+  cpu_times(&c0, &u0);
   while (done < total) {
     unsigned n = 0;
     while (n + per <= batch) {
@@ -287,7 +272,9 @@ static int do_pipeline(int argc, char** argv) {
     flush(&rel);
     done += n;
   }
-  double secs = now_s() - t0, cpu = cpu_s() - c0;
+  double secs = now_s() - t0, cpu, user;
+  cpu_times(&cpu, &user);
+  cpu -= c0;
   // Keep the columns observable so the compiler cannot drop the parse.
   volatile double sink = offsets[0] + sizes[0] + ids[0];
   (void)sink;

@@ -146,19 +146,6 @@ _Static_assert(ZC_SETUP_CQE32 == IORING_SETUP_CQE32 && ZC_SETUP_SINGLE_ISSUER ==
 
 // ---- helpers (as in devmem_bench.c) ---------------------------------------------
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void cpu_times(double* cpu, double* user) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  *user = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
-  *cpu = *user + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
-
 static int flag(int argc, char** argv, const char* name) {
   for (int i = 0; i < argc; i++)
     if (strcmp(argv[i], name) == 0) return 1;
@@ -371,11 +358,10 @@ static int do_recv(int argc, char** argv) {
   double secs = now_s() - t0, c1, u1;
   cpu_times(&c1, &u1);
   perf_cmd("disable\n");
-  printf("{\"bytes\":%llu,\"seconds\":%.6f,\"cpuSeconds\":%.6f,\"userSeconds\":%.6f,\"fragments\":%llu,"
-         "\"enterCalls\":%llu,\"syscalls\":%llu,\"refills\":%llu,\"rearms\":%llu,\"maxBatch\":%llu,"
+  print_result_head(bytes, secs, c1 - c0, u1 - u0, frags);
+  printf(",\"enterCalls\":%llu,\"syscalls\":%llu,\"refills\":%llu,\"rearms\":%llu,\"maxBatch\":%llu,"
          "\"mismatches\":%llu,\"rxBufLen\":%u,\"rqEntries\":%u,\"areaBytes\":%zu}\n",
-         (unsigned long long)bytes, secs, c1 - c0, u1 - u0, (unsigned long long)frags, (unsigned long long)enters,
-         (unsigned long long)enters, (unsigned long long)rf.count, (unsigned long long)rearms,
+         (unsigned long long)enters, (unsigned long long)enters, (unsigned long long)rf.count, (unsigned long long)rearms,
          (unsigned long long)max_batch, (unsigned long long)mismatches, rx_buf_len, rf.entries, area_size);
   close(fd);
   io_uring_queue_exit(&ring);  // the kernel unregisters the queue shortly after

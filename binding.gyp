@@ -18,6 +18,7 @@
         "native/js/binding_object.cc",
         "native/js/codec.cc",
         "native/js/gpu_exports.cc",
+        "native/js/layout_testing.cc",
         "native/js/device_watch.cc",
         "native/js/dmabuf_exports.cc",
         "native/js/errors.cc",

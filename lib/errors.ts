@@ -51,6 +51,7 @@ export const DEVMEM_REASONS = [
   'TOO_FEW_QUEUES',
   'NIC_RESTORE_FAILED',
   'DEVICE_REMOVED',
+  'NO_PREBUILD',
   'KERNEL_ERROR',
 ] as const;
 
@@ -135,6 +136,8 @@ const ADVICE: Record<DevmemReason, string> = {
     'Some NIC settings could not be put back; the error lists each step that failed. Check the device with `devmem probe` and fix it by hand.',
   DEVICE_REMOVED:
     'The device was deleted, its driver unbound, or it moved to another network namespace. What arrived before is still readable; close the socket and the binding, and bind again once the device is back. Never delete a device under an open TX binding: Linux up to at least 7.3.4 oopses when that binding is closed (docs/kernel-notes.md#tx-binding-after-device-removal).',
+  NO_PREBUILD:
+    'The package ships prebuilt addons for linux-x64 and linux-arm64 (glibc) only. Build from source: install a C++17 compiler, make and Python 3 (Debian: `apt-get install g++ make python3`, and liburing-dev 2.9 or later for io_uring zcrx), then run `npm rebuild devmem-tcp`.',
   KERNEL_ERROR: 'See the errno and the kernel message.',
 };
 

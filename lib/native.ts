@@ -6,6 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import { DevmemError } from './errors';
 import type { ReceiveLimits } from './receive-options';
 
 /** Error thrown by the native layer (Node SystemError shape). */
@@ -294,6 +295,8 @@ export interface NativeAddon {
    * but out of the published types.
    */
   testing: {
+    /** Size, alignment and field offsets of each vendored kernel struct, as this build compiled them. */
+    layouts: Record<string, { size: number; align: number; offsets: Record<string, number> }>;
     /** Bindings still open in this environment (what teardown would close). */
     trackedBindings(): number;
     decodeReplies(
@@ -361,7 +364,42 @@ export function native(): NativeAddon {
   if (!cached) {
     const override = process.env.DEVMEM_TCP_ADDON;
     if (override) cached = requireHere(path.resolve(override)) as NativeAddon;
-    else cached = (requireHere('node-gyp-build') as (dir: string) => NativeAddon)(packageRoot);
+    else cached = loadBuilt();
   }
   return cached;
+}
+
+/** This process's platform as prebuild directories name it, with its C library: `linux-x64 (glibc 2.36)`. */
+function platformName(): string {
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  const libc =
+    process.platform !== 'linux' ? '' : header?.glibcVersionRuntime ? ` (glibc ${header.glibcVersionRuntime})` : ' (not glibc: musl?)';
+  return `${process.platform}-${process.arch}${libc}`;
+}
+
+/**
+ * node-gyp-build's search (build/Release, then prebuilds/<platform>-<arch>/),
+ * with its failures turned into a DevmemError that names the platform and
+ * says how to build from source, instead of its generic "No native build".
+ */
+function loadBuilt(): NativeAddon {
+  const load = requireHere('node-gyp-build') as ((dir: string) => NativeAddon) & { path(dir: string): string };
+  let file: string;
+  try {
+    file = load.path(packageRoot);
+  } catch (cause) {
+    throw new DevmemError(`devmem-tcp has no native addon for ${platformName()}: no prebuild for it and no local build`, {
+      reason: 'NO_PREBUILD',
+      cause,
+    });
+  }
+  try {
+    return requireHere(file) as NativeAddon;
+  } catch (cause) {
+    const why = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+    throw new DevmemError(`devmem-tcp's native addon ${file} does not load on ${platformName()}: ${why}`, {
+      reason: 'NO_PREBUILD',
+      cause,
+    });
+  }
 }

@@ -31,6 +31,7 @@ void InitDmabuf(Napi::Env env, Napi::Object exports);
 void InitGpu(Napi::Env env, Napi::Object exports);
 void InitZcrx(Napi::Env env, Napi::Object exports);
 void InitRxTesting(Napi::Env env, Napi::Object testing);
+void InitLayoutTesting(Napi::Env env, Napi::Object testing);
 }  // namespace devmem::js
 
 namespace {
@@ -65,6 +66,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   devmem::js::InitDeviceWatch(env, exports);
   devmem::js::InitRxTesting(env, exports.Get("testing").As<Napi::Object>());
   devmem::js::InitBindingTesting(env, exports.Get("testing").As<Napi::Object>());
+  devmem::js::InitLayoutTesting(env, exports.Get("testing").As<Napi::Object>());
   exports.Set("constants", Constants(env));
   Napi::Array hints = Napi::Array::New(env);
   for (const char* r : devmem::reasons::kAllReasons) hints.Set(hints.Length(), r);

@@ -44,6 +44,14 @@ function libDirs() {
 
 function find() {
   if (process.env.DEVMEM_TCP_NO_LIBURING) return '';
+  // A cross build names the target's liburing.a and the headers beside it
+  // (scripts/prebuild/run.mjs): this host's own would be the wrong architecture.
+  const named = process.env.DEVMEM_TCP_LIBURING;
+  if (named) {
+    const v = version(process.env.DEVMEM_TCP_LIBURING_INCLUDE ?? '');
+    const ok = v && (v[0] > MIN[0] || (v[0] === MIN[0] && v[1] >= MIN[1])) && fs.existsSync(named);
+    return ok ? named : '';
+  }
   const v = version('/usr/include') ?? version('/usr/local/include');
   if (!v || v[0] < MIN[0] || (v[0] === MIN[0] && v[1] < MIN[1])) return '';
   for (const dir of libDirs()) {

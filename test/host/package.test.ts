@@ -4,48 +4,64 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-const root = path.resolve(__dirname, '../..');
+import { packFromCleanClone, sh, type Packed } from './helpers/pack';
 
 // npm 11 blocks dependency install scripts by default, so a consumer only
-// gets a working addon if the tarball ships a prebuild. This builds one,
-// packs, installs the tarball into an empty project with scripts disabled,
-// and loads it there.
-describe('the packed package', function () {
-  this.timeout(300_000);
-  let tmp: string;
+// gets a working addon if the tarball ships a prebuild. This packs a clean
+// clone as a release would, checks what the tarball holds, installs it into
+// an empty project with scripts disabled, and loads it there.
+// (The arm64 prebuild is proven under qemu-user in package-arm64.test.ts.)
+
+/** Everything the tarball may hold; anything else (tests, fixtures, caches, build trees) is a mistake. */
+const SHIPPED = [
+  /^package\.json$/,
+  /^(README|CHANGELOG)\.md$/,
+  /^LICENSE$/,
+  /^binding\.gyp$/,
+  /^scripts\/find-liburing\.cjs$/,
+  /^prebuilds\/linux-(x64|arm64)\/devmem-tcp\.node$/,
+  /^native\/.+\.(cc|h)$/,
+  /^native\/.+\.md$/,
+  /^dist\/(lib|bin|bench)\/.+\.(js|d\.ts)$/,
+  /^bench\/c\/.+$/,
+  /^docs\/[^/]+\.(md|json)$/,
+];
+// The packed size now is about 1 MiB; twice that means something large got in.
+const MAX_PACKED_BYTES = 2 << 20;
+
+describe('the packed package (linux-x64)', function () {
+  this.timeout(900_000);
+  let packed: Packed;
+  let app: string;
 
   before(() => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'devmem-pack-'));
+    packed = packFromCleanClone();
+    console.log(
+      `    packed ${packed.commit.slice(0, 12)} in ${packed.seconds.toFixed(1)} s: ${packed.size} bytes, ${packed.unpackedSize} unpacked, ${packed.files.length} files`,
+    );
+    app = fs.mkdtempSync(path.join(os.tmpdir(), 'devmem-app-'));
   });
-  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  after(() => app && fs.rmSync(app, { recursive: true, force: true }));
 
-  it('ships a prebuild that loads from an install without scripts', () => {
-    const npm = (args: string[], cwd: string) =>
-      execFileSync('npm', args, {
-        cwd,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, npm_config_nodedir: '/usr' },
-      });
-    npm(['run', 'prebuild'], root);
-    assert.ok(fs.existsSync(path.join(root, 'prebuilds/linux-x64/devmem-tcp.node')));
-    const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', tmp], root)) as {
-      filename: string;
-      files: { path: string }[];
-    }[];
-    const files = packed[0]!.files.map((f) => f.path);
-    assert.ok(files.includes('prebuilds/linux-x64/devmem-tcp.node'), files.join('\n'));
+  it('holds both prebuilds, the compiled code and the docs that messages point at, and nothing else', () => {
+    const { files } = packed;
+    for (const arch of ['x64', 'arm64'])
+      assert.ok(files.includes(`prebuilds/linux-${arch}/devmem-tcp.node`), `the linux-${arch} prebuild is shipped`);
     assert.ok(files.includes('dist/lib/index.js'));
     assert.ok(files.includes('dist/bin/devmem.js'));
-    assert.ok(!files.some((f) => f.startsWith('test/')), 'tests are not shipped');
+    // `npm rebuild devmem-tcp` (building from source) needs these.
+    for (const f of ['binding.gyp', 'scripts/find-liburing.cjs', 'native/addon.cc']) assert.ok(files.includes(f), `${f} is shipped`);
     // Runtime messages point users at these.
     for (const doc of ['docs/kernel-notes.md', 'docs/reliability.md', 'docs/hardware.md', 'docs/probe-schema.json'])
       assert.ok(files.includes(doc), `${doc} is shipped`);
+    const stray = files.filter((f) => !SHIPPED.some((re) => re.test(f)));
+    assert.deepEqual(stray, [], 'files the package must not ship (tests, fixtures, caches, build trees, source maps)');
+    assert.ok(packed.size < MAX_PACKED_BYTES, `the tarball is ${packed.size} bytes, over ${MAX_PACKED_BYTES}`);
+  });
 
-    const app = path.join(tmp, 'app');
-    fs.mkdirSync(app);
+  it('loads its linux-x64 prebuild from an install without scripts, and the CLI runs', () => {
     fs.writeFileSync(path.join(app, 'package.json'), '{"name":"app","version":"1.0.0","private":true}');
-    npm(['install', '--ignore-scripts', '--no-audit', '--no-fund', path.join(tmp, packed[0]!.filename)], app);
+    sh('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', packed.tarball], app);
     assert.ok(!fs.existsSync(path.join(app, 'node_modules/devmem-tcp/build')), 'nothing was compiled');
 
     const script = `const d = require('devmem-tcp');
@@ -70,5 +86,33 @@ describe('the packed package', function () {
       const text = fs.readFileSync(path.join(dts, f), 'utf8');
       assert.doesNotMatch(text, /replaySocket|releaseBatch\(|bindRxSync|setRingsSync/, `${f} exposes an internal member`);
     }
+  });
+
+  it('on a platform it has no prebuild for, fails with a DevmemError that names it and says how to build', () => {
+    // The same install with its linux-x64 prebuild taken away: what a musl or
+    // riscv64 host finds (node-gyp-build looks for prebuilds/<platform>-<arch>/).
+    const pkg = path.join(app, 'node_modules/devmem-tcp');
+    const prebuild = path.join(pkg, 'prebuilds/linux-x64/devmem-tcp.node');
+    const firstUse = () => {
+      const script = `try { require('devmem-tcp').ethtool.getNtupleFilter('lo'); console.log('{}') } catch (e) {
+        console.log(JSON.stringify({ name: e.name, reason: e.reason, message: e.message, advice: e.advice })) }`;
+      return JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: app, encoding: 'utf8' })) as Record<string, string>;
+    };
+    // A prebuild that is there but cannot load here (another machine's, or one
+    // needing a newer glibc) says so in the same terms.
+    fs.copyFileSync(path.join(pkg, 'prebuilds/linux-arm64/devmem-tcp.node'), prebuild);
+    const wrong = firstUse();
+    assert.equal(wrong.reason, 'NO_PREBUILD');
+    assert.match(wrong.message!, /prebuilds\/linux-x64\/devmem-tcp\.node does not load on linux-x64 \(glibc [\d.]+\): .*ELF/);
+
+    fs.rmSync(path.dirname(prebuild), { recursive: true });
+    const out = firstUse();
+    assert.equal(out.name, 'DevmemError');
+    assert.equal(out.reason, 'NO_PREBUILD');
+    assert.match(out.message!, /linux-x64 \(glibc \d+\.\d+\)/, 'names the platform and its C library');
+    assert.doesNotMatch(out.message!, /No native build was found/, "not node-gyp-build's own message");
+    assert.match(out.advice!, /npm rebuild devmem-tcp/);
+    assert.match(out.advice!, /compiler/);
+    assert.match(out.advice!, /Python/);
   });
 });

@@ -37,8 +37,10 @@ const MACHINE = { x64: 'Advanced Micro Devices X86-64', arm64: 'AArch64' };
 /** The Node headers prebuildify builds against (N-API 8; the package's engines floor). */
 const TARGET = '20.19.0';
 
+// Everything goes to stderr, so that `npm pack --json` (which runs this as
+// prepack) still prints nothing but its JSON on stdout.
 /** @param {string} line */
-const log = (line) => console.log(`prebuild: ${line}`);
+const log = (line) => console.error(`prebuild: ${line}`);
 
 /** @param {string} message */
 function refuse(message) {
@@ -66,7 +68,7 @@ const plan = {};
 if (arches.includes('x64')) {
   let lib = findLiburing();
   if (!lib && install) {
-    execFileSync(process.execPath, [join(root, 'scripts/build-deps.mjs'), '--install'], { stdio: 'inherit', env });
+    execFileSync(process.execPath, [join(root, 'scripts/build-deps.mjs'), '--install'], { stdio: ['ignore', 2, 2], env });
     lib = findLiburing();
   }
   if (!lib)
@@ -153,7 +155,7 @@ try {
       execFileSync(
         join(root, 'node_modules/.bin/prebuildify'),
         ['--napi', '--strip', '--target', TARGET, '--arch', arch, ...(arch === 'arm64' ? ['--strip-bin', 'aarch64-linux-gnu-strip'] : [])],
-        { cwd: src, stdio: 'inherit', env: { ...env, JOBS: env.JOBS ?? '2', ...p.env, ...extra } },
+        { cwd: src, stdio: ['ignore', 2, 2], env: { ...env, JOBS: env.JOBS ?? '2', ...p.env, ...extra } },
       );
       const built = join(src, 'prebuilds', `linux-${arch}`, 'devmem-tcp.node');
       mkdirSync(dirname(cached), { recursive: true });

@@ -97,7 +97,7 @@ describe('the packed package under an arm64 Node (linux-arm64 prebuild, qemu-use
     sh(
       path.join(packed.clone, 'node_modules/.bin/tsc'),
       [
-        ...['--outDir', out, '--rootDir', packed.clone, '--noCheck', '--skipLibCheck', '--esModuleInterop'],
+        ...['--ignoreConfig', '--outDir', out, '--rootDir', packed.clone, '--noCheck', '--skipLibCheck', '--esModuleInterop'],
         ...['--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'ES2022', '--types', 'node,mocha'],
         ...ARM64_TESTS.map((t) => path.join(packed.clone, `test/host/${t}.test.ts`)),
       ],

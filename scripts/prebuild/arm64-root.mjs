@@ -6,28 +6,44 @@
 //     (trixie's liburing-dev 2.9, the release find-liburing.cjs requires);
 //   - an arm64 Node (trixie's nodejs 20.19, N-API 9; bookworm's 18.20 is older
 //     than the package's engines) that runs the packed tarball under
-//     qemu-aarch64-static, with no VM.
+//     qemu-user, with no VM. The root carries its own qemu-aarch64, trixie's
+//     static 10.0 (bookworm's 7.2 cannot even list /proc/self/fd for its guest).
 // debootstrap --foreign downloads and unpacks the base system; the packages
 // asked for (nodejs, liburing-dev and their dependencies) are then unpacked
 // with dpkg-deb. No maintainer script runs: the second stage needs binfmt_misc,
 // which is the host kernel's to configure, and running node needs none of them.
-// ldconfig, run once under qemu, writes the loader's cache.
+// ldconfig, run once under qemu, writes the loader's cache. In a container
+// debootstrap links the root's /proc to the host's; a plain directory replaces
+// the link, so that a proc mounted there is the guest's own.
 //
 // Like a kernel directory, the root only ever appears complete: it is made
 // under a temporary name and renamed into place.
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { allowInstall, debianMirror, ensurePackages } from '../vm/lib/apt.mjs';
+import { allowInstall, debianMirror, download, ensureExtraSources, ensurePackages } from '../vm/lib/apt.mjs';
 import { HarnessError } from '../vm/lib/errors.mjs';
 import { run } from '../vm/lib/proc.mjs';
 
 // Bump when what the root holds or how it is made changes: older roots are rebuilt.
-export const ARM64_ROOT_FORMAT = 1;
+export const ARM64_ROOT_FORMAT = 2; // 2: trixie's qemu-aarch64, a real /proc
 export const ARM64_SUITE = 'trixie';
 const PACKAGES = ['nodejs', 'liburing-dev'];
-export const QEMU = '/usr/bin/qemu-aarch64-static';
+/** Where the root keeps its qemu-aarch64: `chroot <root> QEMU /usr/bin/node ...` runs arm64 Node. */
+export const QEMU = '/usr/bin/qemu-aarch64';
 /** Host packages the root and the cross build need. */
-export const ARM64_HOST_PACKAGES = ['debootstrap', 'qemu-user-static', 'g++-aarch64-linux-gnu'];
+export const ARM64_HOST_PACKAGES = ['debootstrap', 'g++-aarch64-linux-gnu'];
 
 /**
  * @typedef {object} Arm64Root
@@ -86,6 +102,7 @@ export async function ensureArm64Root({ cacheRoot, install, log = console.log })
   if (stamp?.format === ARM64_ROOT_FORMAT && existsSync(join(dir, 'root', QEMU))) return describe(dir, stamp.nodeVersion, false, 0);
 
   allowInstall(install);
+  ensureExtraSources();
   await ensurePackages(ARM64_HOST_PACKAGES);
   if (process.getuid?.() !== 0) throw new HarnessError(`making the arm64 root (${dir}) needs root: debootstrap and chroot`);
   const t0 = Date.now();
@@ -108,7 +125,21 @@ export async function ensureArm64Root({ cacheRoot, install, log = console.log })
       await run('dpkg-deb', ['-x', join(archives, deb), root], { capture: true });
     }
     for (const deb of debs) rmSync(join(archives, deb));
-    copyFileSync(QEMU, join(root, QEMU));
+    for (const d of ['proc', 'sys', 'dev']) {
+      if (lstatSync(join(root, d)).isSymbolicLink()) {
+        rmSync(join(root, d));
+        mkdirSync(join(root, d));
+      }
+    }
+    // qemu-user's static binaries, not installed on the host: only qemu-aarch64 is kept.
+    await download([`qemu-user/${ARM64_SUITE}`], tmp);
+    const qemuDeb = readdirSync(tmp).find((f) => f.startsWith('qemu-user_') && f.endsWith('.deb'));
+    if (!qemuDeb) throw new HarnessError(`arm64 root: apt-get download qemu-user/${ARM64_SUITE} fetched nothing`);
+    await run('dpkg-deb', ['-x', join(tmp, qemuDeb), join(tmp, 'qemu')], { capture: true });
+    copyFileSync(join(tmp, 'qemu/usr/bin/qemu-aarch64'), join(root, QEMU));
+    chmodSync(join(root, QEMU), 0o755);
+    rmSync(join(tmp, 'qemu'), { recursive: true });
+    rmSync(join(tmp, qemuDeb));
     await run('chroot', [root, QEMU, '/sbin/ldconfig'], { capture: true, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
     const nodeVersion = (
       await run('chroot', [root, QEMU, '/usr/bin/node', '-p', 'process.version'], {

@@ -10,7 +10,7 @@ import { VethPair } from './helpers/veth';
 
 // The linux-arm64 prebuild, proven without a VM: Debian trixie's arm64 Node
 // (20.19, N-API 9) in the cached arm64 root (scripts/prebuild/arm64-root.mjs,
-// which `npm pack`'s prebuild made or reused), run by qemu-aarch64-static in a
+// which `npm pack`'s prebuild made or reused), run by its qemu-aarch64 in a
 // chroot, against the tarball installed with scripts off. The install itself
 // is host npm's: it only unpacks JavaScript, and the architecture is chosen by
 // node-gyp-build inside the arm64 process.
@@ -19,6 +19,9 @@ import { VethPair } from './helpers/veth';
 // nothing under the chroot can exec another arm64 program: the host tests run
 // here are those that start no process, and the veth that two of them need is
 // made out here (helpers/veth.ts adopts it through DEVMEM_TEST_VETH).
+// qemu-user forwards neither SIOCETHTOOL (ENOTTY) nor io_uring_setup, so the
+// cases that reach the kernel through those (flow rules and RSS on a veth; a
+// zcrx ring) are left to the x86-64 run of the same files.
 
 /** The host tests run under arm64, by file: parsers, coalescing and ABI-exact cmsg cases, hostile input, layouts. */
 const ARM64_TESTS = [
@@ -32,7 +35,9 @@ const ARM64_TESTS = [
   'bindings-args',
   'zcrx-plan',
 ];
-const QEMU = '/usr/bin/qemu-aarch64-static';
+const QEMU = '/usr/bin/qemu-aarch64';
+/** Titles of the cases qemu-user cannot carry to the kernel (SIOCETHTOOL). */
+const NOT_UNDER_QEMU = /n-tuple flow rules on a veth/;
 const cacheRoot = process.env.DEVMEM_VM_CACHE || path.join(os.homedir(), '.cache', 'devmem-tcp');
 const armRoot = path.join(cacheRoot, 'arm64-root-trixie', 'root');
 
@@ -62,9 +67,12 @@ describe('the packed package under an arm64 Node (linux-arm64 prebuild, qemu-use
         'private',
         '/bin/sh',
         '-c',
-        `${mounts} && exec /usr/sbin/chroot "$R" /usr/bin/env -i "$@"`,
+        // env -i and chroot are the host's; inside, every program is arm64 and runs under qemu.
+        `${mounts} && exec /usr/bin/env -i "$@"`,
         'sh',
         ...vars,
+        '/usr/sbin/chroot',
+        armRoot,
         QEMU,
         '/usr/bin/node',
         ...args,
@@ -140,7 +148,10 @@ describe('the packed package under an arm64 Node (linux-arm64 prebuild, qemu-use
       const mocha = `${inside}/app/node_modules/mocha/bin/mocha.js`;
       try {
         arm64Node(
-          [mocha, '--no-config', '--exit', '--timeout', '60000', '--reporter', 'json', '--reporter-option', `output=${json}`, ...files],
+          [
+            ...[mocha, '--no-config', '--exit', '--timeout', '60000', '--reporter', 'json', '--reporter-option', `output=${json}`],
+            ...['--grep', NOT_UNDER_QEMU.source, '--invert', ...files],
+          ],
           {
             DEVMEM_TEST_VETH: `${veth.local} ${veth.peer} ${veth.netns}`,
           },

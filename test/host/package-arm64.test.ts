@@ -121,7 +121,14 @@ describe('the packed package under an arm64 Node (linux-arm64 prebuild, qemu-use
       const p = require('node-gyp-build').path(require('path').dirname(require.resolve('devmem-tcp/package.json')));
       d.probe().then(r => console.log(JSON.stringify({ arch: process.arch, node: process.version, napi: process.versions.napi,
         path: p, kernel: r.kernel.release, zcrxBuilt: require(p).zcrxFeatures().built })));`;
-    const out = JSON.parse(arm64Node(['-e', script]).trim().split('\n').pop()!) as Record<string, unknown>;
+    // From a file in the app, as a consumer's code would require it (chroot starts in /).
+    fs.writeFileSync(path.join(work, 'app/check.js'), script);
+    const out = JSON.parse(
+      arm64Node([`${inside}/app/check.js`])
+        .trim()
+        .split('\n')
+        .pop()!,
+    ) as Record<string, unknown>;
     console.log(`    ${JSON.stringify(out)}`);
     assert.equal(out.arch, 'arm64');
     assert.match(String(out.node), /^v20\.(19|[2-9]\d)\./, 'the arm64 root holds a Node inside the package engines (>=20.19)');

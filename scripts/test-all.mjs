@@ -79,6 +79,13 @@ if (!step('build dependencies (liburing)', 'node', ['scripts/build-deps.mjs', ..
   add({ passed: 0, failed: 1 });
 if (!step('build (native addon + TypeScript)', 'npm', ['run', 'compile'])) add({ passed: 0, failed: 1 });
 else {
+  // Both prebuilds (linux-x64, and linux-arm64 cross-compiled against the
+  // cached arm64 root), so that the package tests in the host suite pack them
+  // from the prebuilds cache; --install apt-installs the cross compiler and
+  // debootstrap. The contributor loop installs nothing: there the package
+  // tests make them, or say what is missing.
+  if (!args.has('--check') && !step('prebuilds (linux-x64, linux-arm64)', 'node', ['scripts/prebuild/run.mjs', '--install']))
+    add({ passed: 0, failed: 1 });
   if (!step('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'])) add({ passed: 0, failed: 1 });
   if (!step('typecheck the harness scripts', 'npx', ['tsc', '-p', 'tsconfig.scripts.json'])) add({ passed: 0, failed: 1 });
   if (!step('lint', 'npx', ['eslint', '.'])) add({ passed: 0, failed: 1 });

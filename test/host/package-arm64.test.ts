@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { packFromCleanClone, sh, type Packed } from './helpers/pack';
+import { packFromCleanClone, sh, skipUnderAddonOverride, type Packed } from './helpers/pack';
 import { requireRoot } from './helpers/root';
 import { VethPair } from './helpers/veth';
 
@@ -82,6 +82,7 @@ describe('the packed package under an arm64 Node (linux-arm64 prebuild, qemu-use
   };
 
   before(function () {
+    skipUnderAddonOverride(this);
     requireRoot(this);
     packed = packFromCleanClone();
     assert.ok(

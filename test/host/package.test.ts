@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { packFromCleanClone, sh, type Packed } from './helpers/pack';
+import { packFromCleanClone, sh, skipUnderAddonOverride, type Packed } from './helpers/pack';
 
 // npm 11 blocks dependency install scripts by default, so a consumer only
 // gets a working addon if the tarball ships a prebuild. This packs a clean
@@ -34,7 +34,8 @@ describe('the packed package (linux-x64)', function () {
   let packed: Packed;
   let app: string;
 
-  before(() => {
+  before(function () {
+    skipUnderAddonOverride(this);
     packed = packFromCleanClone();
     console.log(
       `    packed ${packed.commit.slice(0, 12)} in ${packed.seconds.toFixed(1)} s: ${packed.size} bytes, ${packed.unpackedSize} unpacked, ${packed.files.length} files`,

@@ -65,6 +65,30 @@ describe('the packed package (linux-x64)', function () {
     sh('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', packed.tarball], app);
     assert.ok(!fs.existsSync(path.join(app, 'node_modules/devmem-tcp/build')), 'nothing was compiled');
 
+    // The glibc each shipped addon needs (its highest GLIBC_ symbol version) is
+    // at most the floor README states (scripts/prebuild/glibc.mjs holds it).
+    const check = `import(${JSON.stringify(path.join(packed.clone, 'scripts/prebuild/glibc.mjs'))}).then((m) => console.log(JSON.stringify(
+      ['x64', 'arm64'].map((arch) => ({ arch, floor: m.GLIBC_FLOOR[arch], ...m.elfNeeds(\`node_modules/devmem-tcp/prebuilds/linux-\${arch}/devmem-tcp.node\`) })))))`;
+    const needs = JSON.parse(execFileSync(process.execPath, ['-e', check], { cwd: app, encoding: 'utf8' })) as {
+      arch: string;
+      floor: string;
+      machine: string;
+      glibc: string;
+      glibcxx: string;
+    }[];
+    console.log(
+      `    ${needs.map((n) => `linux-${n.arch}: ${n.machine}, glibc ${n.glibc} (floor ${n.floor}), GLIBCXX ${n.glibcxx}`).join('; ')}`,
+    );
+    assert.deepEqual(
+      needs.map((n) => n.machine),
+      ['Advanced Micro Devices X86-64', 'AArch64'],
+    );
+    const version = (v: string) => {
+      const [major = 0, minor = 0, patch = 0] = v.split('.').map(Number);
+      return major * 1e6 + minor * 1e3 + patch;
+    };
+    for (const n of needs) assert.ok(version(n.glibc) <= version(n.floor), `linux-${n.arch} needs glibc ${n.glibc}, above ${n.floor}`);
+
     const script = `const d = require('devmem-tcp');
       const p = require('node-gyp-build').path(require('path').dirname(require.resolve('devmem-tcp/package.json')));
       d.probe().then(r => console.log(JSON.stringify({ path: p, kernel: r.kernel.release, api: typeof d.bindRx })));`;

@@ -50,6 +50,9 @@ export const DEVMEM_REASONS = [
   'RSS_UNSUPPORTED',
   'TOO_FEW_QUEUES',
   'NIC_RESTORE_FAILED',
+  'NIC_IN_USE',
+  'JOURNAL_CORRUPT',
+  'JOURNAL_FOREIGN',
   'DEVICE_REMOVED',
   'NO_PREBUILD',
   'KERNEL_ERROR',
@@ -134,6 +137,12 @@ const ADVICE: Record<DevmemReason, string> = {
   TOO_FEW_QUEUES: 'The device has too few RX channels for the queues asked for; raise them (setChannels) or ask for fewer.',
   NIC_RESTORE_FAILED:
     'Some NIC settings could not be put back; the error lists each step that failed. Check the device with `devmem probe` and fix it by hand.',
+  NIC_IN_USE:
+    'Another process (named in the message) is configuring this interface; wait for it to finish. If it hangs, stop it: its changes are undone when it exits, or by `devmem restore IFACE` after a SIGKILL.',
+  JOURNAL_CORRUPT:
+    'The NIC journal (the file named in the message) cannot be read; nothing was changed. Look at it, undo what it lists by hand if that is still in place (`devmem probe`, ethtool), then delete it.',
+  JOURNAL_FOREIGN:
+    'The NIC journal (the file named in the message) was written for another device of this name, or in another namespace; nothing was changed. If that device is gone or was reset, delete the file; if it was renamed, rename it back and run `devmem restore`.',
   DEVICE_REMOVED:
     'The device was deleted, its driver unbound, or it moved to another network namespace. What arrived before is still readable; close the socket and the binding, and bind again once the device is back. Never delete a device under an open TX binding: Linux up to at least 7.3.4 oopses when that binding is closed (docs/kernel-notes.md#tx-binding-after-device-removal).',
   NO_PREBUILD:

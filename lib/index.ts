@@ -63,4 +63,13 @@ export {
   type SteeredFlow,
   type SteerFlowOptions,
 } from './nic-config';
+export {
+  listNicJournals,
+  recoverNic,
+  type NicJournalInfo,
+  type NicJournalOwner,
+  type RecoverNicOptions,
+  type RecoveredStep,
+  type RecoveryReport,
+} from './nic-recovery';
 export { SEND_DEFAULTS, type DmabufRange, type SendAbortError, type SendOptions, type SendResult, type TxBindingLike } from './tx';

@@ -9,6 +9,10 @@
  * stack is sorted by that order rather than popped blindly, so callers may
  * apply steps in any order. Undo steps are synchronous, which lets the
  * process-wide hooks in nic-restore.ts run them on exit and on SIGINT/SIGTERM.
+ * What no hook survives (SIGKILL, a crash) the crash journal covers: every
+ * change is journalled under /run/devmem-tcp/ before it is made (see
+ * nic-journal.ts for the ordering), and `devmem restore`, recoverNic() or
+ * the next open() on the interface undoes what a dead owner left.
  *
  * Each change is made synchronously too, and its undo entry pushed in the same
  * JS turn. A signal handler runs only between turns, so at every instant the
@@ -20,10 +24,9 @@
 import { bindRxSync, type BindRxOptions, type DmaBufLike, RxBinding } from './bindings';
 import type { DmaBuf } from './dmabuf';
 import { closedError, DevmemError, invalidArgument } from './errors';
-import { getChannels, getRings, getRingsSync, rxChannelCount, setChannelsSync, setRingsSync, type TcpDataSplit } from './ethtool';
+import { getChannels, getRings, rxChannelCount, setChannelsSync, setRingsSync, type TcpDataSplit } from './ethtool';
 import {
   addFlowRule,
-  deleteFlowRule,
   encodeFlowRule,
   flowTypeFor,
   getNtupleFilter,
@@ -32,10 +35,11 @@ import {
   type FlowRule,
 } from './flow-rules';
 import { bytesToIp, ipToBytes, unmapIpv4 } from './ip';
-import { checkInterfaceSpec, resolveInterface, type InterfaceSpec } from './interfaces';
+import { checkInterfaceSpec, interfaceNameSync, resolveInterface, type InterfaceSpec } from './interfaces';
 import { native } from './native';
-import { getQueueSync } from './netdev';
+import { JournalWriter, recoverTarget, recoveryFailed, type JournalStep, type RecoveryReport } from './nic-journal';
 import { track, untrack } from './nic-restore';
+import { undoStep, waitQueueReleased, type NicUndo } from './nic-undo';
 import { equalIndirection, getRssIndirection, getRxRingCount, isDefaultIndirection, setRssIndirection } from './rss';
 import { openZcrx, zcrxPlan, type ZcrxOptions, type ZcrxQueue } from './zcrx';
 
@@ -68,12 +72,21 @@ export interface NicConfigOptions {
   dryRun?: boolean;
   /**
    * Put everything back on process exit, SIGINT and SIGTERM. With false the
-   * changes outlive the process unless close() or restore() runs.
+   * changes outlive the process unless close() or restore() runs; they stay
+   * journalled, so `devmem restore` or the next open() undoes them.
    * @defaultValue `true`
    */
   restoreOnExit?: boolean;
   /** Called for every step as it is applied, planned or undone. */
   onStep?: (step: NicStep) => void;
+  /**
+   * Only bind queues (bindRx(), openZcrx()) on a NIC that another NicConfig,
+   * perhaps in another process, has set up: no crash journal, so no
+   * NIC_IN_USE while that one lives, and no recovery of a dead one's
+   * changes. The configuration steps then refuse with INVALID_ARGUMENT.
+   * @defaultValue `false`
+   */
+  bindOnly?: boolean;
 }
 
 /** A flow to steer to a devmem queue: what ncdevmem's -s, -c and -p describe. */
@@ -139,6 +152,11 @@ const PHASE: Record<NicStepKind, number> = {
   'check-channels': 6,
 };
 
+/** The undo order of a kind (lower first), for the crash recovery. @internal */
+export function nicUndoPhase(kind: NicStepKind): number {
+  return PHASE[kind];
+}
+
 function zcrxDescription(
   ifname: string,
   queue: number,
@@ -150,10 +168,6 @@ function zcrxDescription(
   return `zcrx ${ifname} queue ${queue}: ${area.size}-byte area of ${what}, ${rxBufLen}-byte buffers, ${rqEntries} refill entries`;
 }
 
-// How long the undo of a zcrx step waits for the kernel to restart the queue
-// without it: the ring's teardown runs in a kernel worker after the close.
-const ZCRX_RELEASE_TIMEOUT_MS = 5000;
-
 /**
  * Closes a zcrx queue and waits, blocking, until the queue dump shows no
  * io_uring owner: what comes after it on the undo stack (header split off,
@@ -163,28 +177,15 @@ function closeZcrxSync(queue: ZcrxQueue): void {
   // close() unregisters at once (the native close is synchronous) and then
   // polls asynchronously; that poll is redundant with the one here.
   void queue.close().catch(() => undefined);
-  const sleeper = new Int32Array(new SharedArrayBuffer(4));
-  const deadline = Date.now() + ZCRX_RELEASE_TIMEOUT_MS;
-  for (;;) {
-    let owned: boolean;
-    try {
-      owned = getQueueSync(queue.ifindex, 'rx', queue.queue).ioUring !== undefined;
-    } catch {
-      return; // the device or the queue is gone: nothing holds it
-    }
-    if (!owned) return;
-    if (Date.now() > deadline) {
-      const what = `queue ${queue.queue} of ${queue.ifname}`;
-      throw new DevmemError(`${what} still has an io_uring owner ${ZCRX_RELEASE_TIMEOUT_MS} ms after closing`, { reason: 'TIMEOUT' });
-    }
-    Atomics.wait(sleeper, 0, 0, 10);
-  }
+  waitQueueReleased({ ifname: queue.ifname, ifindex: queue.ifindex }, queue.queue, 'ioUring');
 }
 
 interface UndoEntry {
   step: NicStep;
   seq: number;
   undo: () => void;
+  /** Its entry in the crash journal; absent for a bind-only NicConfig. */
+  journal: JournalStep | undefined;
 }
 
 // IPv4-mapped IPv6 addresses become dotted quads, as a tcp4 rule needs them.
@@ -227,8 +228,11 @@ export async function readNicState(iface: InterfaceSpec): Promise<NicState> {
  * Transactional devmem set-up of one interface. Create with `NicConfig.open`,
  * apply the steps you need, and `close()` (or `restore()`) when done; the
  * process hooks undo whatever is left if the program exits or is signalled
- * first. SIGKILL cannot be caught: after one, `devmem nc` or `restore` by
- * hand is needed.
+ * first. SIGKILL and crashes cannot be caught, so every change is also
+ * journalled under /run/devmem-tcp/ before it is made: `devmem restore`,
+ * {@link recoverNic} or the next `NicConfig.open()` of the interface undoes
+ * what a dead process left. While a live process has changes on the
+ * interface, open() refuses with NIC_IN_USE.
  */
 export class NicConfig {
   /** The interface's name, resolved by open(). */
@@ -241,29 +245,65 @@ export class NicConfig {
   readonly #undo: UndoEntry[] = [];
   readonly #onStep: ((step: NicStep) => void) | undefined;
   readonly #restoreOnExit: boolean;
+  readonly #bindOnly: boolean;
+  readonly #journal: JournalWriter | undefined;
   #seq = 0;
   #tracked = false;
   #closed = false;
 
-  private constructor(ifname: string, ifindex: number, dryRun: boolean, options: NicConfigOptions) {
+  /**
+   * What open() undid (or, in a dry run, would undo) that a dead process had
+   * left on this interface; undefined when there was nothing.
+   */
+  readonly recovered: RecoveryReport | undefined;
+
+  private constructor(
+    ifname: string,
+    ifindex: number,
+    dryRun: boolean,
+    options: NicConfigOptions,
+    recovered: RecoveryReport | undefined,
+    snapshot: NicState | null,
+  ) {
     this.ifname = ifname;
     this.ifindex = ifindex;
     this.dryRun = dryRun;
     this.#onStep = options.onStep;
     this.#restoreOnExit = options.restoreOnExit ?? true;
+    this.#bindOnly = options.bindOnly === true;
+    this.recovered = recovered;
+    if (!dryRun && !this.#bindOnly) this.#journal = new JournalWriter({ ifname, ifindex }, snapshot);
   }
 
   /**
-   * Resolves `iface` and starts an empty undo stack for it; changes nothing.
+   * Resolves `iface` and starts an empty undo stack for it. If a process
+   * that died (SIGKILL, a crash) left changes journalled on the interface,
+   * they are undone first, as `devmem restore` would, and listed in
+   * {@link NicConfig.recovered}; a dry run only lists them there (as
+   * `planned`) and changes nothing. Otherwise changes nothing.
    *
    * @throws TypeError for an interface or options of the wrong type,
-   * DevmemError INVALID_ARGUMENT for a malformed name or index, and
-   * NO_SUCH_DEVICE when there is no such interface.
+   * DevmemError INVALID_ARGUMENT for a malformed name or index,
+   * NO_SUCH_DEVICE when there is no such interface, NIC_IN_USE while another
+   * live process (or NicConfig) has changes on it, JOURNAL_CORRUPT or
+   * JOURNAL_FOREIGN for a journal that cannot be used (nothing changed), and
+   * NIC_RESTORE_FAILED when undoing a dead process's changes failed.
    */
   static async open(iface: InterfaceSpec, options: NicConfigOptions = {}): Promise<NicConfig> {
     if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
     const { ifname, ifindex } = await resolveInterface(checkInterfaceSpec(iface));
-    return new NicConfig(ifname, ifindex, options.dryRun === true, options);
+    const dryRun = options.dryRun === true;
+    let recovered: RecoveryReport | undefined;
+    let snapshot: NicState | null = null;
+    if (options.bindOnly !== true) {
+      recovered = recoverTarget({ ifname, ifindex }, nicUndoPhase, { dryRun }) ?? undefined;
+      const failed = recovered && recoveryFailed(recovered);
+      if (failed) throw failed;
+      // For the journal: what the NIC looked like before this NicConfig, for
+      // people and tests to compare against; the undo itself never needs it.
+      if (!dryRun) snapshot = await readNicState(ifindex).catch(() => null);
+    }
+    return new NicConfig(ifname, ifindex, dryRun, options, recovered, snapshot);
   }
 
   /** Every step so far, in the order applied (or planned). */
@@ -280,6 +320,26 @@ export class NicConfig {
     if (this.#closed) throw closedError(`NicConfig for ${this.ifname}`);
   }
 
+  #checkConfigures(what: string): void {
+    this.#check();
+    if (this.#bindOnly) throw invalidArgument(`${what} changes the NIC, which a bindOnly NicConfig leaves to the one that set it up`);
+  }
+
+  /**
+   * Makes one change: journals its undo first (see nic-journal.ts for why
+   * ahead), then `change()`; a change that throws leaves no journal entry.
+   * The caller pushes the undo in the same turn with #pushUndo().
+   */
+  #apply<T>(description: string, undo: NicUndo, change: () => T): { result: T; journal: JournalStep | undefined } {
+    const journal = this.#journal?.intend(description, undo);
+    try {
+      return { result: change(), journal };
+    } catch (e) {
+      if (journal) this.#journal!.abandon(journal);
+      throw e;
+    }
+  }
+
   #record(kind: NicStepKind, description: string): NicStep {
     const step: NicStep = { kind, description, state: this.dryRun ? 'planned' : 'done' };
     this.#steps.push(step);
@@ -287,8 +347,14 @@ export class NicConfig {
     return step;
   }
 
-  #pushUndo(step: NicStep, undo: () => void): void {
-    this.#undo.push({ step, seq: this.#seq++, undo });
+  /**
+   * Pushes a change's undo: `undo` as the journal records it (the kernel's
+   * answer in it, e.g. a rule's location), run through undoStep() unless a
+   * live object must do it (`live`: closing a binding).
+   */
+  #pushUndo(step: NicStep, journal: JournalStep | undefined, undo: NicUndo, live?: () => void): void {
+    if (journal) this.#journal!.commit(journal, step.description, undo);
+    this.#undo.push({ step, seq: this.#seq++, undo: live ?? (() => void undoStep(this, undo, false)), journal });
     if (this.#restoreOnExit && !this.#tracked) {
       this.#tracked = true;
       track(this);
@@ -311,7 +377,7 @@ export class NicConfig {
 
   /** tcp-data-split "enabled" with hds-thresh 0, as bind-rx requires; restored from the saved values. */
   async enableHeaderSplit(): Promise<void> {
-    this.#check();
+    this.#checkConfigures('enableHeaderSplit()');
     const saved = await getRings(this.ifname);
     const hasThresh = saved.hdsThresh !== undefined;
     const description = `ethtool -G ${this.ifname} tcp-data-split on${hasThresh ? ' hds-thresh 0' : ''} (was ${saved.tcpDataSplit ?? 'not reported'}${hasThresh ? `, hds-thresh ${saved.hdsThresh}` : ''})`;
@@ -319,22 +385,15 @@ export class NicConfig {
       this.#record('header-split', description);
       return;
     }
-    setRingsSync(this.ifindex, this.ifname, hasThresh ? { tcpDataSplit: 'enabled', hdsThresh: 0 } : { tcpDataSplit: 'enabled' });
-    this.#pushUndo(this.#record('header-split', description), () => this.#restoreRings(saved.tcpDataSplit, saved.hdsThresh));
-  }
-
-  // Back to the driver default first and then to the saved value only if the
-  // default reads differently (see docs/kernel-notes.md#header-split):
-  // restoring "enabled" explicitly would leave the user setting changed.
-  #restoreRings(tds: TcpDataSplit | number | undefined, thresh: number | undefined): void {
-    setRingsSync(
-      this.ifindex,
-      this.ifname,
-      thresh === undefined ? { tcpDataSplit: 'unknown' } : { tcpDataSplit: 'unknown', hdsThresh: thresh },
+    const undo: NicUndo = {
+      kind: 'header-split',
+      ...(saved.tcpDataSplit !== undefined ? { tcpDataSplit: saved.tcpDataSplit } : {}),
+      ...(saved.hdsThresh !== undefined ? { hdsThresh: saved.hdsThresh } : {}),
+    };
+    const { journal } = this.#apply(description, undo, () =>
+      setRingsSync(this.ifindex, this.ifname, hasThresh ? { tcpDataSplit: 'enabled', hdsThresh: 0 } : { tcpDataSplit: 'enabled' }),
     );
-    if (tds === undefined) return;
-    const readBack = getRingsSync(this.ifindex, this.ifname).tcpDataSplit ?? 'unknown';
-    if (readBack !== tds) setRingsSync(this.ifindex, this.ifname, { tcpDataSplit: tds });
+    this.#pushUndo(this.#record('header-split', description), journal, undo);
   }
 
   /**
@@ -343,7 +402,7 @@ export class NicConfig {
    * comes back on restore; a default table comes back as the default.
    */
   async isolateQueues(firstDevmemQueue: number): Promise<void> {
-    this.#check();
+    this.#checkConfigures('isolateQueues()');
     if (!Number.isInteger(firstDevmemQueue) || firstDevmemQueue < 1)
       throw invalidArgument(
         `RSS isolation needs at least queue 0 left for other traffic; the first devmem queue must be 1 or more, got ${firstDevmemQueue}`,
@@ -360,8 +419,9 @@ export class NicConfig {
       this.#record('rss', description);
       return;
     }
-    setRssIndirection(this.ifname, equalIndirection(saved.length, firstDevmemQueue));
-    this.#pushUndo(this.#record('rss', description), () => setRssIndirection(this.ifname, wasDefault ? null : saved));
+    const undo: NicUndo = { kind: 'rss', table: wasDefault ? null : Array.from(saved) };
+    const { journal } = this.#apply(description, undo, () => setRssIndirection(this.ifname, equalIndirection(saved.length, firstDevmemQueue)));
+    this.#pushUndo(this.#record('rss', description), journal, undo);
   }
 
   /**
@@ -370,7 +430,7 @@ export class NicConfig {
    * server address and port. Turns rx-ntuple-filter on first if it is off.
    */
   async steerFlow(flow: SteerFlowOptions): Promise<SteeredFlow | null> {
-    this.#check();
+    this.#checkConfigures('steerFlow()');
     if (flow === null || typeof flow !== 'object') throw new TypeError('steerFlow needs { serverIp, port, queue }');
     const flowType = flowTypeFor(flow.serverIp);
     const three: FlowRule = { flowType, dstIp: canonicalIp(flow.serverIp), dstPort: flow.port, queue: flow.queue };
@@ -384,8 +444,10 @@ export class NicConfig {
       const description = `ethtool -K ${this.ifname} ntuple on (was off)`;
       if (this.dryRun) this.#record('ntuple-feature', description);
       else {
+        const undo: NicUndo = { kind: 'ntuple-feature' };
+        let journal: JournalStep | undefined;
         try {
-          setNtupleFilter(this.ifname, true);
+          ({ journal } = this.#apply(description, undo, () => setNtupleFilter(this.ifname, true)));
         } catch (e) {
           if (!(e instanceof DevmemError)) throw e;
           throw new DevmemError(`${this.ifname} has rx-ntuple-filter off and it cannot be turned on (${e.code})`, {
@@ -395,7 +457,7 @@ export class NicConfig {
             cause: e,
           });
         }
-        this.#pushUndo(this.#record('ntuple-feature', description), () => setNtupleFilter(this.ifname, false));
+        this.#pushUndo(this.#record('ntuple-feature', description), journal, undo);
       }
     }
     const describe = (r: FlowRule) =>
@@ -413,17 +475,29 @@ export class NicConfig {
         ]
       : [[three, 3]]) as [FlowRule, 5 | 3][]) {
       let location: number;
+      let journal: JournalStep | undefined;
       try {
-        location = addFlowRule(this.ifname, rule);
+        ({ result: location, journal } = this.#apply(describe(rule), this.#ruleIntent(rule), () => addFlowRule(this.ifname, rule)));
       } catch (e) {
         firstError ??= e;
         if (e instanceof DevmemError && e.reason === 'NTUPLE_UNSUPPORTED') throw e;
         continue;
       }
-      this.#pushUndo(this.#record('flow-rule', `${describe(rule)} (rule ${location})`), () => deleteFlowRule(this.ifname, location));
+      this.#pushUndo(this.#record('flow-rule', `${describe(rule)} (rule ${location})`), journal, { kind: 'flow-rule', rule, location });
       return { location, tuple, rule };
     }
     throw firstError;
+  }
+
+  // With the rules there before the add, so that a crash recovery that must
+  // find the rule by its fields (the driver picks the location) skips them.
+  #ruleIntent(rule: FlowRule): NicUndo {
+    if (!this.#journal) return { kind: 'flow-rule', rule };
+    try {
+      return { kind: 'flow-rule', rule, before: listFlowRules(this.ifname).rules.map((r) => r.location) };
+    } catch {
+      return { kind: 'flow-rule', rule };
+    }
   }
 
   /**
@@ -431,7 +505,7 @@ export class NicConfig {
    * refuses to drop a queue that has a memory provider.
    */
   async setChannels(update: { rxCount?: number; combinedCount?: number; txCount?: number }): Promise<void> {
-    this.#check();
+    this.#checkConfigures('setChannels()');
     const saved = await getChannels(this.ifname);
     const parts = Object.entries(update).map(([k, v]) => `${k.replace('Count', '')} ${v}`);
     const description = `ethtool -L ${this.ifname} ${parts.join(' ')}`;
@@ -444,8 +518,9 @@ export class NicConfig {
       const v = saved[k];
       if (v !== undefined) back[k] = v;
     }
-    setChannelsSync(this.ifindex, this.ifname, update);
-    this.#pushUndo(this.#record('channels', description), () => setChannelsSync(this.ifindex, this.ifname, back));
+    const undo: NicUndo = { kind: 'channels', back };
+    const { journal } = this.#apply(description, undo, () => setChannelsSync(this.ifindex, this.ifname, update));
+    this.#pushUndo(this.#record('channels', description), journal, undo);
   }
 
   /**
@@ -456,8 +531,15 @@ export class NicConfig {
   async bindRx(queues: readonly number[], dmabuf: DmaBufLike | number, options: BindRxOptions = {}): Promise<RxBinding> {
     this.#check();
     if (this.dryRun) throw invalidArgument('a dry run binds nothing: plan the bind with planBindRx()');
-    const binding = bindRxSync(this.ifindex, this.ifname, queues, dmabuf, options);
-    this.#pushUndo(this.#record('bind-rx', `${bindDescription(this.ifname, queues)} (binding ${binding.id})`), () => binding.close());
+    // Journalled so that a crash recovery waits for the kernel to drop the
+    // binding (with its owner's socket) before header split goes back.
+    const undo: NicUndo = { kind: 'bind-rx', queues: Array.from(queues) };
+    const { result: binding, journal } = this.#apply(bindDescription(this.ifname, queues), undo, () =>
+      bindRxSync(this.ifindex, this.ifname, queues, dmabuf, options),
+    );
+    this.#pushUndo(this.#record('bind-rx', `${bindDescription(this.ifname, queues)} (binding ${binding.id})`), journal, undo, () =>
+      binding.close(),
+    );
     await binding.watchDevice();
     return binding;
   }
@@ -483,16 +565,27 @@ export class NicConfig {
   async openZcrx(queue: number, options: ZcrxOptions): Promise<ZcrxQueue> {
     this.#check();
     if (this.dryRun) throw invalidArgument('a dry run registers nothing: plan the zcrx queue with planZcrx()');
-    const q = await openZcrx(this.ifindex, queue, options);
+    // The registration happens inside openZcrx(), so its intent is journalled
+    // ahead of the whole call and dropped if the call fails.
+    const undo: NicUndo = { kind: 'zcrx', queue };
+    const journal = this.#journal?.intend(`zcrx ${this.ifname} queue ${queue}`, undo);
+    let q: ZcrxQueue;
+    try {
+      q = await openZcrx(this.ifindex, queue, options);
+    } catch (e) {
+      if (journal) this.#journal!.abandon(journal);
+      throw e;
+    }
     // openZcrx() registers synchronously in its last turn and returns at
     // once, so this runs in that turn's microtasks: no signal handler can
     // find the queue registered without its undo.
     const description = `${zcrxDescription(this.ifname, queue, q.area, q.rqEntries, q.rxBufLen)} (zcrx id ${q.zcrxId})`;
     if (this.#closed) {
       closeZcrxSync(q);
+      if (journal) this.#journal!.abandon(journal);
       throw closedError(`NicConfig for ${this.ifname}`);
     }
-    this.#pushUndo(this.#record('zcrx', description), () => closeZcrxSync(q));
+    this.#pushUndo(this.#record('zcrx', description), journal, undo, () => closeZcrxSync(q));
     return q;
   }
 
@@ -545,6 +638,7 @@ export class NicConfig {
       try {
         e.undo();
         e.step.state = 'undone';
+        if (e.journal) this.#journal!.undone(e.journal);
       } catch (error) {
         e.step.state = 'failed';
         failures.push({ step: e.step, error });
@@ -556,11 +650,24 @@ export class NicConfig {
       untrack(this);
     }
     if (failures.length > 0) {
+      // What failed stays journalled, disowned, for `devmem restore` to try
+      // again; a device that is gone took its settings with it.
+      if (this.#deviceGone()) this.#journal?.discard();
+      else this.#journal?.disown();
       const list = failures.map((f) => `${f.step.description}: ${f.error instanceof Error ? f.error.message : String(f.error)}`);
       throw new DevmemError(`could not undo ${failures.length} change(s) on ${this.ifname}: ${list.join('; ')}`, {
         reason: 'NIC_RESTORE_FAILED',
         cause: new AggregateError(failures.map((f) => f.error)),
       });
+    }
+  }
+
+  #deviceGone(): boolean {
+    try {
+      interfaceNameSync(this.ifindex);
+      return false;
+    } catch {
+      return true;
     }
   }
 

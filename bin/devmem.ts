@@ -13,6 +13,7 @@ import type * as Bench from './commands/bench';
 import type * as Nc from './commands/nc';
 import type * as Peer from './commands/peer';
 import type * as Probe from './commands/probe';
+import type * as Restore from './commands/restore';
 
 // require() rather than import(): this is CommonJS, and a deferred require
 // keeps the module's types through the type-only imports above.
@@ -39,6 +40,10 @@ const COMMANDS: Record<string, Command> = {
   peer: {
     summary: 'Plain TCP far end for devmem tests, instead of socat (devmem peer --help).',
     run: (argv) => (require('./commands/peer') as typeof Peer).runPeer(argv),
+  },
+  restore: {
+    summary: 'Undo the NIC changes a killed devmem process left behind (devmem restore --help).',
+    run: (argv) => (require('./commands/restore') as typeof Restore).runRestore(argv),
   },
 };
 

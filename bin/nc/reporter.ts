@@ -2,7 +2,7 @@
  * Where `devmem nc` says things: human lines on stderr, and with --json one
  * JSON object per line on stdout (the final one has event "summary").
  */
-import type { NicStep } from '../../lib/index';
+import type { NicStep, RecoveryReport } from '../../lib/index';
 
 export type Fields = Record<string, unknown>;
 
@@ -20,6 +20,15 @@ export class Reporter {
   event(event: string, fields: Fields = {}): void {
     // t: milliseconds since the process started, to place events on a timeline.
     if (this.json) process.stdout.write(`${JSON.stringify({ event, t: Math.round(performance.now()), ...fields })}\n`);
+  }
+
+  /** What NicConfig.open() undid (or would) that a killed devmem process had left on the NIC. */
+  recovered(report: RecoveryReport | undefined): void {
+    if (!report) return;
+    const who = report.owner ? `pid ${report.owner.pid}, which is gone` : 'a process that is gone';
+    this.log(`recovering: ${report.ifname} has changes left by ${who} (journal ${report.journal})`);
+    for (const s of report.steps) this.log(`recovered: ${s.outcome}: ${s.description}`);
+    this.event('nic-recovered', { ifname: report.ifname, owner: report.owner, dryRun: report.dryRun, steps: report.steps });
   }
 
   step(step: NicStep): void {

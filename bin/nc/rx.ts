@@ -38,9 +38,9 @@ export async function runRx(o: NcOptions, r: Reporter): Promise<Outcome> {
   // Whatever zcrx cannot do here is refused before the NIC is touched.
   if (o.zcrx) checkZcrx(o, r);
 
-  const nic = o.dryRun
-    ? await NicConfig.open(o.iface, { dryRun: true, onStep: (s) => r.step(s) })
-    : await NicConfig.open(o.iface, { onStep: (s) => r.step(s) });
+  // -n leaves the NIC to whoever set it up (perhaps a live process): bind only.
+  const nic = await NicConfig.open(o.iface, { dryRun: o.dryRun, bindOnly: o.skipConfig, onStep: (s) => r.step(s) });
+  r.recovered(nic.recovered);
   try {
     if (!o.skipConfig) {
       await nic.enableHeaderSplit();

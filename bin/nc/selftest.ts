@@ -45,6 +45,7 @@ export async function runSelfTest(o: NcOptions, r: Reporter): Promise<Outcome> {
 
   if (o.dryRun) {
     const nic = await NicConfig.open(o.iface, { dryRun: true, onStep: (s) => r.step(s) });
+    r.recovered(nic.recovered);
     await nic.isolateQueues(start).catch((e: unknown) => r.log(`(RSS isolation would be skipped: ${describe(e)})`));
     await nic.enableHeaderSplit();
     r.log('plan: bind-rx with an empty queue entry (must fail); header split off, bind-rx (must fail); header split on');
@@ -63,6 +64,7 @@ export async function runSelfTest(o: NcOptions, r: Reporter): Promise<Outcome> {
 
   const dmabuf = allocNcBuffer(o.memory, o.rxPageSize);
   const nic = await NicConfig.open(o.iface, { onStep: (s) => r.step(s) });
+  r.recovered(nic.recovered);
   let outcome: Outcome;
   try {
     try {

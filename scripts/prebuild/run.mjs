@@ -42,7 +42,10 @@ const TARGET = '20.19.0';
 /** @param {string} line */
 const log = (line) => console.error(`prebuild: ${line}`);
 
-/** @param {string} message */
+/**
+ * @param {string} message
+ * @returns {never}
+ */
 function refuse(message) {
   console.error(`prebuild: ${message}`);
   process.exit(1);
@@ -82,7 +85,13 @@ if (arches.includes('arm64')) {
   } catch (err) {
     refuse(`linux-arm64 needs ${ARM64_HOST_PACKAGES.join(', ')}: ${/** @type {Error} */ (err).message}`);
   }
-  const arm = await ensureArm64Root({ cacheRoot, install, log });
+  /** @type {import('./arm64-root.mjs').Arm64Root} */
+  let arm;
+  try {
+    arm = await ensureArm64Root({ cacheRoot, install, log });
+  } catch (err) {
+    refuse(`linux-arm64 needs the arm64 root (its liburing): ${/** @type {Error} */ (err).message}`);
+  }
   if (arm.built) log(`arm64 root made in ${arm.seconds.toFixed(1)} s`);
   const cross = 'aarch64-linux-gnu-';
   plan.arm64 = {

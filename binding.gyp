@@ -40,6 +40,7 @@
         "native/rx/token_release.cc",
         "native/netlink/device_events.cc",
         "native/netlink/family.cc",
+        "native/netlink/netns.cc",
         "native/netlink/reply.cc",
         "native/netlink/request.cc",
         "native/netlink/socket.cc",

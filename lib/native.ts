@@ -245,12 +245,15 @@ export interface NativeAddon {
     areaSize: number;
   }) => NativeZcrxQueue;
   zcrxFeatures(): NativeZcrxFeatures;
-  netlinkRequest(family: NetlinkFamilyName, command: string, attrs: Attrs, dump: boolean): Promise<Attrs[]>;
+  /** With `netnsFd` (an open netns file) the request runs in that network namespace. */
+  netlinkRequest(family: NetlinkFamilyName, command: string, attrs: Attrs, dump: boolean, netnsFd?: number): Promise<Attrs[]>;
   netlinkFamily(name: string): Promise<NativeFamily>;
   bind(command: 'bind-rx' | 'bind-tx', attrs: Attrs): Promise<NativeBinding>;
   /** bind() on the calling thread: no JS runs between the kernel's answer and the return. */
   bindSync(command: 'bind-rx' | 'bind-tx', attrs: Attrs): NativeBinding;
-  netlinkRequestSync(family: NetlinkFamilyName, command: string, attrs: Attrs): Attrs[];
+  netlinkRequestSync(family: NetlinkFamilyName, command: string, attrs: Attrs, netnsFd?: number): Attrs[];
+  /** The id the namespace `netnsFd` has for the namespace `peerFd` (RTM_GETNSID), assigned first if it had none. */
+  netnsPeerId(netnsFd: number, peerFd: number): number;
   ethtoolDriverInfo(ifname: string): { driver: string; version: string; firmwareVersion: string; busInfo: string };
   ethtoolFlags(ifname: string): number;
   ethtoolSetFlags(ifname: string, flags: number): void;

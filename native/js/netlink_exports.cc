@@ -13,6 +13,7 @@
 #include "js/errors.h"
 #include "js/promise_worker.h"
 #include "netlink/family.h"
+#include "netlink/netns.h"
 #include "netlink/socket.h"
 #include "uapi/devmem_uapi.h"
 
@@ -77,31 +78,62 @@ Napi::Array DecodeReplies(Napi::Env env, const nl::FamilySpec& family, const nl:
 
 namespace {
 
-// request(family, command, attrs, dump) -> Promise<object[]>
+// The optional netns fd argument: -1 (this thread's namespace) when absent.
+int NetnsFdArg(const Napi::Env& env, const Napi::Value& v) {
+  if (v.IsUndefined() || v.IsNull()) return -1;
+  if (!v.IsNumber()) throw Napi::TypeError::New(env, "the netns fd must be a number");
+  int fd = v.As<Napi::Number>().Int32Value();
+  if (fd < 0) throw Napi::TypeError::New(env, "the netns fd must be non-negative");
+  return fd;
+}
+
+// Opens the socket inside `netns_fd`'s namespace first, when there is one;
+// Execute then runs the request there.
+bool ExecuteIn(int netns_fd, nl::PreparedRequest& req, std::vector<nl::ReplyMessage>* replies, Failure* f) {
+  nl::NetlinkSocket sock;
+  if (netns_fd >= 0) {
+    int proto = req.family->protocol == nl::Protocol::kRoute ? NETLINK_ROUTE : NETLINK_GENERIC;
+    if (!nl::OpenSocketInNetns(&sock, proto, netns_fd, f)) return false;
+  }
+  return nl::Execute(&sock, req, replies, f);
+}
+
+// request(family, command, attrs, dump, netnsFd?) -> Promise<object[]>
 Napi::Value Request(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool dump = info[3].ToBoolean();
+  int netns_fd = NetnsFdArg(env, info[4]);
   auto req = std::make_shared<nl::PreparedRequest>(PrepareFromJs(env, info[0], info[1], info[2], dump));
   auto replies = std::make_shared<std::vector<nl::ReplyMessage>>();
   return PromiseWorker::Start(
-      env, "devmem:netlink",
-      [req, replies](Failure* f) {
-        nl::NetlinkSocket sock;
-        return nl::Execute(&sock, *req, replies.get(), f);
-      },
+      env, "devmem:netlink", [req, replies, netns_fd](Failure* f) { return ExecuteIn(netns_fd, *req, replies.get(), f); },
       [req, replies](Napi::Env e) -> Napi::Value { return DecodeReplies(e, *req->family, *req->command, *replies); });
 }
 
-// requestSync(family, command, attrs) -> object[]: the same transaction on
-// the calling thread, for NIC restore from a process 'exit' handler.
+// requestSync(family, command, attrs, netnsFd?) -> object[]: the same
+// transaction on the calling thread, for NIC changes that must be made and
+// recorded in one JS turn and for NIC restore from a process 'exit' handler.
 Napi::Value RequestSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  int netns_fd = NetnsFdArg(env, info[3]);
   nl::PreparedRequest req = PrepareFromJs(env, info[0], info[1], info[2], false);
   std::vector<nl::ReplyMessage> replies;
-  nl::NetlinkSocket sock;
   Failure f;
-  if (!nl::Execute(&sock, req, &replies, &f)) throw MakeError(env, f);
+  if (!ExecuteIn(netns_fd, req, &replies, &f)) throw MakeError(env, f);
   return DecodeReplies(env, *req.family, *req.command, replies);
+}
+
+// netnsPeerId(netnsFd, peerFd) -> number: the id namespace `netnsFd` has for
+// namespace `peerFd`, assigned if it had none (rtnetlink, two round trips).
+Napi::Value NetnsPeerId(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int netns_fd = NetnsFdArg(env, info[0]);
+  int peer_fd = NetnsFdArg(env, info[1]);
+  if (netns_fd < 0 || peer_fd < 0) throw Napi::TypeError::New(env, "netnsPeerId needs two netns fds");
+  int32_t id = -1;
+  Failure f;
+  if (!nl::PeerNetnsId(netns_fd, peer_fd, &id, &f)) throw MakeError(env, f);
+  return Napi::Number::New(env, id);
 }
 
 Napi::Object FamilyToJs(Napi::Env env, const nl::FamilyInfo& fi) {
@@ -297,6 +329,7 @@ void InitNetlink(Napi::Env env, Napi::Object exports) {
   exports.Set("netlinkRequest", Napi::Function::New(env, Request, "netlinkRequest"));
   exports.Set("netlinkRequestSync", Napi::Function::New(env, RequestSync, "netlinkRequestSync"));
   exports.Set("netlinkFamily", Napi::Function::New(env, Family, "netlinkFamily"));
+  exports.Set("netnsPeerId", Napi::Function::New(env, NetnsPeerId, "netnsPeerId"));
   Napi::Object testing =
       exports.Get("testing").IsObject() ? exports.Get("testing").As<Napi::Object>() : Napi::Object::New(env);
   testing.Set("decodeReplies", Napi::Function::New(env, TestDecodeReplies, "decodeReplies"));

@@ -209,6 +209,8 @@ const CommandSpec kNetdevCommands[] = {
     NdCommand(nd::kQstatsGet, &kNdQstats, &kNdQstats, true),
     NdCommand(nd::kBindRx, &kNdDmabuf, &kNdDmabuf, false),
     NdCommand(nd::kBindTx, &kNdDmabuf, &kNdDmabuf, false),
+    // Request: the virtual device's ifindex, type rx and the lease; reply: the new queue's id.
+    NdCommand(nd::kQueueCreate, &kNdQueue, &kNdQueue, false),
 };
 
 // ---- ethtool ---------------------------------------------------------------
@@ -260,6 +262,8 @@ SET(kRtXdp, "xdp",
     {rt::kXdpAttached, "attached", Kind::kU8},
     {rt::kXdpFlags, "flags", Kind::kU32},
     {rt::kXdpProgId, "progId", Kind::kU32});
+// Only the kind: IFLA_INFO_DATA's layout differs from kind to kind.
+SET(kRtLinkinfo, "linkinfo", {rt::kInfoKind, "kind", Kind::kString});
 SET(kRtLink, "link",
     {rt::kIfname, "ifname", Kind::kString},
     {rt::kMtu, "mtu", Kind::kU32},
@@ -267,7 +271,8 @@ SET(kRtLink, "link",
     {rt::kExtMask, "extMask", Kind::kU32},
     {rt::kNumTxQueues, "numTxQueues", Kind::kU32},
     {rt::kNumRxQueues, "numRxQueues", Kind::kU32},
-    {rt::kXdp, "xdp", Kind::kNest, &kRtXdp});
+    {rt::kXdp, "xdp", Kind::kNest, &kRtXdp},
+    {rt::kLinkinfo, "linkinfo", Kind::kNest, &kRtLinkinfo});
 
 const CommandSpec kRtnlCommands[] = {
     {"link-get", rt::kGetLink, &kRtLink, &kRtLink, true},

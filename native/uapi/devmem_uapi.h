@@ -15,6 +15,7 @@
 #define DEVMEM_TCP_UAPI_H_
 
 #include <linux/ethtool.h>
+#include <linux/net_namespace.h>
 #include <linux/rtnetlink.h>
 #include <sys/ioctl.h>
 #include <cstddef>
@@ -364,6 +365,20 @@ static_assert(+kOperstate == +IFLA_OPERSTATE && +kExtMask == +IFLA_EXT_MASK && +
 static_assert(+kNumTxQueues == +IFLA_NUM_TX_QUEUES && +kNumRxQueues == +IFLA_NUM_RX_QUEUES);
 static_assert(+kXdpFd == +IFLA_XDP_FD && +kXdpAttached == +IFLA_XDP_ATTACHED && +kXdpFlags == +IFLA_XDP_FLAGS);
 static_assert(+kXdpProgId == +IFLA_XDP_PROG_ID);
+// IFLA_LINKINFO and its IFLA_INFO_KIND ("netkit", "veth", ...): what kind of
+// virtual device a link is; devices without rtnl_link_ops report none.
+inline constexpr uint16_t kLinkinfo = 18;
+enum LinkinfoAttr : uint16_t { kInfoKind = 1 };
+static_assert(+kLinkinfo == +IFLA_LINKINFO && +kInfoKind == +IFLA_INFO_KIND);
+// Network namespace ids (include/uapi/linux/net_namespace.h, in the 6.1
+// headers too): the number one namespace gives another, which netdev
+// queue-create's lease needs when the two devices live in different ones.
+inline constexpr uint16_t kNewNsid = 88;  // RTM_NEWNSID
+inline constexpr uint16_t kGetNsid = 90;  // RTM_GETNSID
+enum NetnsAttr : uint16_t { kNetnsaNsid = 1, kNetnsaFd = 3 };
+inline constexpr int32_t kNsidNotAssigned = -1;  // NETNSA_NSID_NOT_ASSIGNED
+static_assert(+kNewNsid == +RTM_NEWNSID && +kGetNsid == +RTM_GETNSID);
+static_assert(+kNetnsaNsid == +NETNSA_NSID && +kNetnsaFd == +NETNSA_FD && kNsidNotAssigned == NETNSA_NSID_NOT_ASSIGNED);
 }  // namespace rtnl
 
 // ---- udmabuf, dma-buf and dma-heap ioctls -----------------------------------

@@ -49,6 +49,8 @@ export const DEVMEM_REASONS = [
   'NTUPLE_UNSUPPORTED',
   'RSS_UNSUPPORTED',
   'TOO_FEW_QUEUES',
+  'NOT_VIRTUAL',
+  'LEASE_UNSUPPORTED',
   'NIC_RESTORE_FAILED',
   'NIC_IN_USE',
   'JOURNAL_CORRUPT',
@@ -135,6 +137,10 @@ const ADVICE: Record<DevmemReason, string> = {
   RSS_UNSUPPORTED:
     'The device has no configurable RSS indirection table, so the devmem queues cannot be kept free of other traffic. Skip RSS isolation, or use a NIC that supports it.',
   TOO_FEW_QUEUES: 'The device has too few RX channels for the queues asked for; raise them (setChannels) or ask for fewer.',
+  NOT_VIRTUAL:
+    'A queue can only be leased into a virtual device: the guest (peer) end of a netkit pair, usually inside the container\'s network namespace. Name that device, not the physical NIC.',
+  LEASE_UNSUPPORTED:
+    'Queue leasing needs a netkit guest on the receiving side (the peer end of the pair, not the primary, created with enough RX queues: `ip link add ... type netkit ... numrxqueues N`) and a physical NIC with the queue API on the lending side; one netkit device can lease from one physical device only.',
   NIC_RESTORE_FAILED:
     'Some NIC settings could not be put back; the error lists each step that failed. Check the device with `devmem probe` and fix it by hand.',
   NIC_IN_USE:
@@ -232,7 +238,17 @@ export function describeError(e: unknown): string {
 }
 
 /** The operation a native error came from; decides how errno maps to a reason. */
-export type Operation = 'bind-rx' | 'bind-tx' | 'netlink' | 'ethtool' | 'ntuple' | 'rss' | 'dmabuf' | 'socket' | 'send-dmabuf';
+export type Operation =
+  | 'bind-rx'
+  | 'bind-tx'
+  | 'queue-create'
+  | 'netlink'
+  | 'ethtool'
+  | 'ntuple'
+  | 'rss'
+  | 'dmabuf'
+  | 'socket'
+  | 'send-dmabuf';
 
 const E = os.constants.errno;
 
@@ -252,6 +268,27 @@ export function isDevmemReason(name: string): name is DevmemReason {
   return (DEVMEM_REASONS as readonly string[]).includes(name);
 }
 
+// queue-create's own checks (net/core/netdev_queues.c netdev_can_create_queue,
+// netdev_can_lease_queue, netdev_queue_busy; netkit_queue_create) all answer
+// EINVAL, EOPNOTSUPP or EBUSY: only the extack text tells them apart.
+function classifyQueueCreate(errnoPositive: number, msg: string, attr: string): DevmemReason | undefined {
+  if (/^Device is not a virtual device/.test(msg)) return 'NOT_VIRTUAL';
+  if (
+    /^Device does not support queue creation|^Device must have at least one real queue|^Lease device is a virtual device|^Lease device does not support queue management|^Leasing queues from different devices|can only lease against the peer device/.test(
+      msg,
+    )
+  )
+    return 'LEASE_UNSUPPORTED';
+  if (/^Lease device has been removed/.test(msg)) return 'DEVICE_REMOVED';
+  if (/maximum queue limit reached|cannot create more queues/.test(msg)) return 'TOO_FEW_QUEUES';
+  if (errnoPositive === E.EBUSY) return 'QUEUE_BUSY';
+  if (errnoPositive === E.ERANGE && attr === 'lease.queue.id') return 'QUEUE_OUT_OF_RANGE';
+  // ENONET (64; Node's typings lack it): get_net_ns_by_id() found no
+  // namespace with the lease's netns-id.
+  if (errnoPositive === 64) return 'NO_SUCH_DEVICE';
+  return undefined;
+}
+
 /** Maps errno and extack together: kernels differ in which errno a mistake gets. */
 export function classify(errnoPositive: number, extack: Extack | undefined, op: Operation, hint?: string): DevmemReason {
   if (hint && isDevmemReason(hint)) return hint;
@@ -260,6 +297,10 @@ export function classify(errnoPositive: number, extack: Extack | undefined, op: 
   const isBind = op === 'bind-rx' || op === 'bind-tx';
   if ((op === 'ntuple' || op === 'rss') && errnoPositive === E.EOPNOTSUPP)
     return op === 'ntuple' ? 'NTUPLE_UNSUPPORTED' : 'RSS_UNSUPPORTED';
+  if (op === 'queue-create') {
+    const reason = classifyQueueCreate(errnoPositive, msg, attr);
+    if (reason) return reason;
+  }
   if (op === 'send-dmabuf') {
     if (errnoPositive === E.ENODEV) return 'ROUTE_NOT_ON_BOUND_DEVICE';
     if (errnoPositive === E.EINVAL) return 'INVALID_BINDING';

@@ -72,4 +72,6 @@ export {
   type RecoveredStep,
   type RecoveryReport,
 } from './nic-recovery';
+export { leaseQueue, type Lease, type LeaseQueueOptions, type NetnsInterfaceSpec } from './lease';
+export { type NetnsSpec } from './netns';
 export { SEND_DEFAULTS, type DmabufRange, type SendAbortError, type SendOptions, type SendResult, type TxBindingLike } from './tx';

@@ -2,9 +2,10 @@
  * The netdev generic netlink family: devices, queues, NAPI instances, page
  * pools and queue statistics, as the running kernel reports them.
  */
-import { call, callSync } from './errors';
+import { call, callSync, invalidArgument } from './errors';
 import { checkIfindex } from './interfaces';
 import { native, type Attrs } from './native';
+import { openNetns, type NetnsSpec } from './netns';
 
 /** The netdev `queue-type` enum. */
 export type QueueType = 'rx' | 'tx';
@@ -55,8 +56,28 @@ export interface NetdevQueue {
   ioUring?: Attrs;
   /** Present when an AF_XDP socket uses the queue. */
   xsk?: Attrs;
-  /** Present when this virtual device's queue is leased from a physical device's queue. */
-  lease?: Attrs;
+  /**
+   * On a physical device's RX queue that is leased: the virtual device and
+   * its queue standing for it. The virtual device's own queue carries none
+   * (the kernel reports the lease from the physical side only), but its
+   * `dmabuf` and `ioUring` are the physical queue's.
+   */
+  lease?: NetdevQueueLease;
+}
+
+/** Who leases a physical queue, as `queue-get` on the physical device reports it. */
+export interface NetdevQueueLease {
+  /** The virtual device's ifindex, in its own network namespace. */
+  ifindex: number;
+  /** The virtual device's queue that stands for this one. */
+  queue: {
+    /** Its index on the virtual device. */
+    id: number;
+    /** Always `rx`: only RX queues are leased. */
+    type: Named<QueueType>;
+  };
+  /** The virtual device's namespace, as the physical device's namespace numbers it; absent when they share one. */
+  netnsId?: number;
 }
 
 /** A NAPI instance as `napi-get` reports it. */
@@ -130,6 +151,88 @@ export type NetdevQstats = Attrs & {
   /** With `scope: 'queue'`: which queue the record counts. */
   queueId?: number;
 };
+
+/** The physical RX queue a queue-create request leases. */
+export interface QueueLeaseRequest {
+  /** The physical device's ifindex, in its own network namespace. */
+  ifindex: number;
+  /** The physical RX queue to lease. */
+  queue: number;
+  /**
+   * The physical device's network namespace as the virtual device's namespace
+   * numbers it (`ip netns list-id` there); absent when both share one. Giving
+   * it needs CAP_NET_ADMIN in the initial user namespace.
+   */
+  netnsId?: number;
+}
+
+/** A queue-create request: a new RX queue on a virtual device, standing for a leased physical queue. */
+export interface CreateQueueRequest {
+  /** The virtual device (the netkit guest), in the namespace the request is made in. */
+  ifindex: number;
+  /** Only RX queues can be created. */
+  type: 'rx';
+  /** The physical queue the new queue leases. */
+  lease: QueueLeaseRequest;
+}
+
+function queueCreateAttrs(req: CreateQueueRequest): Attrs {
+  if (req === null || typeof req !== 'object') throw new TypeError('createQueue needs { ifindex, type, lease }');
+  if (req.type !== 'rx') throw invalidArgument(`only RX queues can be created, got type ${JSON.stringify(req.type)}`);
+  const l = req.lease;
+  if (l === null || typeof l !== 'object') throw new TypeError('createQueue needs lease: { ifindex, queue, netnsId? }');
+  if (!Number.isInteger(l.queue) || l.queue < 0 || l.queue > 0xffffffff)
+    throw invalidArgument(`the leased queue must be a non-negative 32-bit integer, got ${l.queue}`);
+  if (l.netnsId !== undefined && (!Number.isInteger(l.netnsId) || l.netnsId < 0 || l.netnsId > 0x7fffffff))
+    throw invalidArgument(`netnsId must be a non-negative 32-bit integer, got ${l.netnsId}`);
+  const lease: Attrs = { ifindex: checkIfindex(l.ifindex), queue: { id: l.queue, type: 'rx' } };
+  if (l.netnsId !== undefined) lease.netnsId = l.netnsId;
+  return { ifindex: checkIfindex(req.ifindex), type: 'rx', lease };
+}
+
+function queueCreateWhat(req: CreateQueueRequest): string {
+  return `queue-create on ifindex ${req.ifindex} leasing queue ${req.lease.queue} of ifindex ${req.lease.ifindex} failed`;
+}
+
+/**
+ * queue-create (Linux 7.1+): a new RX queue on a virtual device (a netkit
+ * guest) leasing physical RX queue `lease.queue`, so that bind-rx or io_uring
+ * zcrx on the virtual device's new queue reaches the physical one. Resolves
+ * with the new queue's id on the virtual device. The kernel has no op to end
+ * a lease: it lasts until the virtual device is deleted (see leaseQueue()).
+ *
+ * @throws DevmemError KERNEL_TOO_OLD (no queue-create op), NOT_VIRTUAL (the
+ * device is physical), LEASE_UNSUPPORTED (not a netkit guest, or the lending
+ * device cannot lend), QUEUE_BUSY, QUEUE_OUT_OF_RANGE, NO_SUCH_DEVICE,
+ * NOT_PERMITTED, INVALID_ARGUMENT.
+ */
+export async function createQueue(
+  req: CreateQueueRequest,
+  options: {
+    /** The namespace the virtual device is in (the request is made there); the caller's when absent. */
+    netns?: NetnsSpec;
+  } = {},
+): Promise<number> {
+  const attrs = queueCreateAttrs(req);
+  const ns = options.netns === undefined ? undefined : openNetns(options.netns);
+  try {
+    const [r] = await call('queue-create', queueCreateWhat(req), () =>
+      native().netlinkRequest('netdev', 'queue-create', attrs, false, ns?.fd),
+    );
+    return (r as { id: number }).id;
+  } finally {
+    ns?.close();
+  }
+}
+
+/** @internal createQueue() on the calling thread, in the namespace of `netnsFd` when given. */
+export function createQueueSync(req: CreateQueueRequest, netnsFd?: number): number {
+  const attrs = queueCreateAttrs(req);
+  const [r] = callSync('queue-create', queueCreateWhat(req), () =>
+    native().netlinkRequestSync('netdev', 'queue-create', attrs, netnsFd),
+  );
+  return (r as { id: number }).id;
+}
 
 /** A netdev multicast group. */
 export interface NetdevMcastGroup {

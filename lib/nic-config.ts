@@ -36,6 +36,7 @@ import {
 } from './flow-rules';
 import { bytesToIp, ipToBytes, unmapIpv4 } from './ip';
 import { checkInterfaceSpec, interfaceNameSync, resolveInterface, type InterfaceSpec } from './interfaces';
+import { applyLeaseSync, closeLeasePlan, leaseDescription, planLease, type Lease, type LeaseQueueOptions } from './lease';
 import { native } from './native';
 import { JournalWriter, recoverTarget, recoveryFailed, type JournalStep, type RecoveryReport } from './nic-journal';
 import { track, untrack } from './nic-restore';
@@ -48,10 +49,20 @@ import { openZcrx, zcrxPlan, type ZcrxOptions, type ZcrxQueue } from './zcrx';
  * (checkChannels(), a read with nothing to undo), `header-split`
  * (enableHeaderSplit()), `rss` (isolateQueues()), `ntuple-feature` and
  * `flow-rule` (steerFlow()), `channels` (setChannels()), `bind-rx`
- * (bindRx(), planBindRx()) and `zcrx` (openZcrx(), planZcrx()). The kind
- * sets the step's place in the undo order.
+ * (bindRx(), planBindRx()), `zcrx` (openZcrx(), planZcrx()) and `lease`
+ * (leaseQueue(), which Linux cannot undo). The kind sets the step's place in
+ * the undo order.
  */
-export type NicStepKind = 'check-channels' | 'header-split' | 'rss' | 'ntuple-feature' | 'flow-rule' | 'bind-rx' | 'zcrx' | 'channels';
+export type NicStepKind =
+  | 'check-channels'
+  | 'header-split'
+  | 'rss'
+  | 'ntuple-feature'
+  | 'flow-rule'
+  | 'bind-rx'
+  | 'zcrx'
+  | 'lease'
+  | 'channels';
 
 /** One change (or check) NicConfig made, plans to make, or undid. */
 export interface NicStep {
@@ -141,15 +152,22 @@ function bindDescription(ifname: string, queues: readonly number[]): string {
 
 // Memory providers first: the kernel refuses header split off (and dropping
 // the queue) while a devmem binding or a zcrx area holds it.
+// A lease comes right after them: ending it closes whatever provider a
+// binding made through it still has on the physical queue
+// (netif_rxq_cleanup_unlease), so the bindings must be closed first; and
+// the physical queue must still exist, so channels shrink after it. Linux
+// has no way to end a lease short of deleting the netkit device, so a lease
+// has no undo entry today, and this place is where one would go.
 const PHASE: Record<NicStepKind, number> = {
   'bind-rx': 0,
   zcrx: 0,
-  channels: 1,
-  'flow-rule': 2,
-  'ntuple-feature': 3,
-  rss: 4,
-  'header-split': 5,
-  'check-channels': 6,
+  lease: 1,
+  channels: 2,
+  'flow-rule': 3,
+  'ntuple-feature': 4,
+  rss: 5,
+  'header-split': 6,
+  'check-channels': 7,
 };
 
 /** The undo order of a kind (lower first), for the crash recovery. @internal */
@@ -625,6 +643,39 @@ export class NicConfig {
       page,
     );
     this.#record('zcrx', zcrxDescription(this.ifname, queue, area, plan.rqEntries, plan.rxBufLen || page));
+  }
+
+  /**
+   * Leases RX queue `queue` of this NIC to the netkit guest `into` (see
+   * {@link leaseQueue}, whose checks and errors these are) and resolves with
+   * the lease; a dry run checks the same and records the step as planned,
+   * resolving with null.
+   *
+   * There is no undo: Linux has no op to end a lease (no queue-delete, and
+   * a netkit device cannot drop queues), so restore() and close() leave it
+   * in place. The lease ends when the netkit device is deleted (which also
+   * happens when its network namespace goes away, or when this NIC is
+   * unregistered); the step's description says so. Close bindings made
+   * through the leased queue before deleting the netkit device: the kernel
+   * closes their provider on the physical queue when the lease ends.
+   */
+  async leaseQueue(options: Omit<LeaseQueueOptions, 'physical'>): Promise<Lease | null> {
+    this.#check();
+    if (options === null || typeof options !== 'object') throw new TypeError('leaseQueue needs { queue, into }');
+    const plan = await planLease({ ...options, physical: this.ifindex });
+    try {
+      const description = `${leaseDescription(plan)}; it lasts until ${plan.into.ifname} is deleted`;
+      if (this.dryRun) {
+        this.#record('lease', description);
+        return null;
+      }
+      this.#check();
+      const lease = applyLeaseSync(plan);
+      this.#record('lease', `${leaseDescription(plan, lease.queue)}; it lasts until ${plan.into.ifname} is deleted`);
+      return lease;
+    } finally {
+      closeLeasePlan(plan);
+    }
   }
 
   /**

@@ -19,9 +19,10 @@ import { VethPair } from './helpers/veth';
 // nothing under the chroot can exec another arm64 program: the host tests run
 // here are those that start no process, and the veth that two of them need is
 // made out here (helpers/veth.ts adopts it through DEVMEM_TEST_VETH).
-// qemu-user forwards neither SIOCETHTOOL (ENOTTY) nor io_uring_setup, so the
-// cases that reach the kernel through those (flow rules and RSS on a veth; a
-// zcrx ring) are left to the x86-64 run of the same files.
+// qemu-user forwards neither SIOCETHTOOL (ENOTTY), io_uring_setup nor generic
+// netlink sockets, so the cases that reach the kernel through those (flow
+// rules and RSS on a veth; a zcrx ring; the netdev family) are left to the
+// x86-64 run of the same files and to the guest.
 
 /** The host tests run under arm64, by file: parsers, coalescing and ABI-exact cmsg cases, hostile input, layouts. */
 const ARM64_TESTS = [

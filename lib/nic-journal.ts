@@ -457,7 +457,9 @@ export function undoJournal(
     dryRun: options.dryRun === true,
   };
   const order = [...doc.steps].sort((a, b) => phase(a.undo.kind) - phase(b.undo.kind) || b.id - a.id);
-  // The recoverer owns what is left while it works, so nobody else starts on it.
+  // The recoverer owns what is left while it works, so nobody else starts on
+  // it. Two that read the dead owner's journal in the same instant both go
+  // on; the undos tolerate each other (a rule the other deleted is gone).
   const left: JournalDoc = { ...doc, owner: selfOwner(), steps: [...doc.steps] };
   if (!report.dryRun) writeAtomic(file, left, false);
   for (const s of order) {

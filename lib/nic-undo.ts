@@ -122,13 +122,24 @@ function undoFlowRule(t: UndoTarget, u: Extract<NicUndo, { kind: 'flow-rule' }>)
     const at = rules.find((r) => r.location === u.location);
     // Gone, or its slot reused by a rule that is not ours: nothing of ours to delete.
     if (!at || (at.rule !== undefined && !sameFlow(at.rule, u.rule))) return 'already gone';
-    deleteFlowRule(t.ifname, u.location);
-    return 'undone';
+    return deleteRule(t, u.location);
   }
   const before = new Set(u.before ?? []);
   const ours = rules.filter((r) => !before.has(r.location) && sameFlow(r.rule, u.rule));
-  for (const r of ours) deleteFlowRule(t.ifname, r.location);
-  return ours.length > 0 ? 'undone' : 'already gone';
+  const outcomes = ours.map((r) => deleteRule(t, r.location));
+  return outcomes.includes('undone') ? 'undone' : 'already gone';
+}
+
+// A rule that vanished between the listing and the delete (another
+// recoverer, or someone's ethtool -N delete) is gone, not a failure.
+function deleteRule(t: UndoTarget, location: number): UndoOutcome {
+  try {
+    deleteFlowRule(t.ifname, location);
+    return 'undone';
+  } catch (e) {
+    if (!listFlowRules(t.ifname).rules.some((r) => r.location === location)) return 'already gone';
+    throw e;
+  }
 }
 
 // Back to the driver default first and then to the saved value only if the

@@ -203,6 +203,41 @@ describe('NIC crash journal', function () {
     assert.match(second.stdout, /^nothing to restore$/m);
   });
 
+  it('`devmem restore --json` gives the report as one document', async () => {
+    const pid = await killedOwner();
+    const r = await run([process.execPath, '--import', 'tsx', path.join(ROOT, 'bin/devmem.ts'), 'restore', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as { dryRun: boolean; restored: { ifname: string; owner: { pid: number }; steps: { outcome: string }[] }[] };
+    assert.equal(doc.dryRun, false);
+    assert.deepEqual(
+      doc.restored.map((x) => [x.ifname, x.owner.pid, x.steps.map((s) => s.outcome)]),
+      [[veth.local, pid, ['undone']]],
+    );
+    assert.equal(await rxCount(veth.local), 4);
+  });
+
+  it('an undo the kernel refuses fails loudly, and its step stays journalled, disowned, for another try', async () => {
+    await killedOwner();
+    const doc = read();
+    // More RX channels than the veth has: the kernel refuses this undo.
+    doc.steps.push({ id: 9, state: 'done', description: 'an impossible channel count', undo: { kind: 'channels', back: { rxCount: 99 } } });
+    write(doc);
+    const cli = await run([process.execPath, '--import', 'tsx', path.join(ROOT, 'bin/devmem.ts'), 'restore', veth.local]);
+    assert.equal(cli.code, 1, cli.stderr);
+    assert.match(cli.stdout, /FAILED to undo: an impossible channel count: /);
+    assert.match(cli.stdout, new RegExp(`undid: ethtool -L ${veth.local} rx 1`));
+    assert.match(cli.stderr, /could not undo 1 change\(s\) left on .* they stay in /);
+    assert.equal(await rxCount(veth.local), 4, 'the other undo still ran');
+    const left = read();
+    assert.equal(left.owner, null);
+    assert.deepEqual(
+      left.steps.map((s) => s.description),
+      ['an impossible channel count'],
+    );
+    await assert.rejects(NicConfig.open(veth.local), isReason('NIC_RESTORE_FAILED', /an impossible channel count/));
+    fs.rmSync(file);
+  });
+
   it('while the owner lives, open() and recoverNic() refuse with NIC_IN_USE naming its pid, and change nothing', async () => {
     const owner = await startOwner();
     const pid = owner.child.pid!;

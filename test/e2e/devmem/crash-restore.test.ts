@@ -135,6 +135,19 @@ describe('crash journal: devmem nc killed with SIGKILL, then devmem restore', fu
     }
   });
 
+  it('a change already undone by hand (the flow rule deleted) is reported already gone, and the rest undone, exit 0', async () => {
+    const { nc, stop } = await receiving();
+    await kill(nc, stop);
+    const [rule] = ethtool.listFlowRules(env.ifLocal).rules;
+    ethtool.deleteFlowRule(env.ifLocal, rule!.location);
+    const r = await restore(env.ifLocal);
+    assert.equal(r.code, 0, describeRun(r));
+    assert.deepEqual(undoLines(r.stdout).slice(0, 2), [`released with its process: bind-rx ${env.ifLocal}`, 'already gone: ethtool -N']);
+    assert.match(r.stdout, /undid: ethtool -G/);
+    assert.equal(fs.existsSync(journalFile()), false);
+    // checkNicStateKept: everything else is back as before.
+  });
+
   it('the next devmem nc -l recovers an interface a killed one left dirty, says so, and its own run works and restores', async () => {
     const { nc, stop } = await receiving();
     await kill(nc, stop);

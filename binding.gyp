@@ -33,6 +33,7 @@
         "native/js/uv_poller.cc",
         "native/js/zcrx_object.cc",
         "native/net/address.cc",
+        "native/net/incoming_napi.cc",
         "native/rx/fragments.cc",
         "native/rx/replay_source.cc",
         "native/rx/rx_area.cc",

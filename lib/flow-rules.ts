@@ -21,8 +21,17 @@ export interface FlowRule {
   srcPort?: number;
   /** The packets' destination port (0 to 65535): the local one. */
   dstPort?: number;
-  /** RX queue the flow goes to. */
+  /**
+   * RX queue the flow goes to; with `rssContext`, an offset added to the
+   * queue the context's table picks (0 on most drivers, which refuse others).
+   */
   queue: number;
+  /**
+   * Spread the matching flows over an RSS context's queues (FLOW_RSS)
+   * instead of sending them to one queue: the context's ID from
+   * createRssContext(), or 0 for the main table. Absent: an ordinary rule.
+   */
+  rssContext?: number;
 }
 
 /** A rule as the driver holds it. */
@@ -73,6 +82,13 @@ export function encodeFlowRule(rule: FlowRule): NativeTcpRule & { queue: number 
     return b;
   };
   const out: NativeTcpRule & { queue: number } = { ipv6, queue: rule.queue };
+  if (rule.rssContext !== undefined) {
+    if (typeof rule.rssContext !== 'number') throw new TypeError(`rssContext must be a number, got ${typeof rule.rssContext}`);
+    if (!Number.isInteger(rule.rssContext) || rule.rssContext < 0 || rule.rssContext >= 0xffffffff)
+      throw invalidArgument(`rssContext must be an RSS context ID (0 for the main table), got ${rule.rssContext}`);
+    out.rss = true;
+    out.rssContext = rule.rssContext;
+  }
   const src = addr(rule.srcIp, 'srcIp');
   const dst = addr(rule.dstIp, 'dstIp');
   const srcPort = checkPort(rule.srcPort, 'srcPort');
@@ -98,6 +114,7 @@ function decode(r: NativeReportedRule): ReportedFlowRule {
     if (r.tcp.dst) rule.dstIp = bytesToIp(r.tcp.dst);
     if (r.tcp.srcPort !== undefined) rule.srcPort = r.tcp.srcPort;
     if (r.tcp.dstPort !== undefined) rule.dstPort = r.tcp.dstPort;
+    if (r.tcp.rss) rule.rssContext = r.rssContext ?? 0;
     out.rule = rule;
   }
   return out;

@@ -60,9 +60,14 @@ export {
   type NicState,
   type NicStep,
   type NicStepKind,
+  type ReservedQueues,
   type SteeredFlow,
+  type SteeredPort,
   type SteerFlowOptions,
+  type SteerPortOptions,
 } from './nic-config';
+export { createRssContext, deleteRssContext, getRssContext, listRssContexts, type RssContext } from './rss-context';
+export { incomingNapiId, incomingQueue, type IncomingSocket } from './incoming-queue';
 export {
   listNicJournals,
   recoverNic,

@@ -213,6 +213,9 @@ export interface NativeTcpRule {
   dst?: Uint8Array;
   srcPort?: number;
   dstPort?: number;
+  /** FLOW_RSS: spread over RSS context `rssContext` (0: the main table). */
+  rss?: boolean;
+  rssContext?: number;
 }
 
 export interface NativeReportedRule {
@@ -224,6 +227,8 @@ export interface NativeReportedRule {
   raw: Buffer;
   /** Present for plain TCP rules with whole-field masks. */
   tcp?: NativeTcpRule;
+  /** For FLOW_RSS rules: the RSS context GRXCLSRULE reported. */
+  rssContext?: number;
 }
 
 export type NetlinkFamilyName = 'netdev' | 'ethtool' | 'rtnl';
@@ -263,6 +268,11 @@ export interface NativeAddon {
   ethtoolRxRings(ifname: string): number;
   ethtoolRssIndirection(ifname: string): Uint32Array;
   ethtoolSetRssIndirection(ifname: string, table: Uint32Array | null): void;
+  ethtoolRssContextCreate(ifname: string, table: Uint32Array): number;
+  ethtoolRssContextDelete(ifname: string, context: number): void;
+  ethtoolRssContextIndirection(ifname: string, context: number): Uint32Array;
+  /** SO_INCOMING_NAPI_ID of a socket: 0 until a packet came through a NAPI instance. */
+  socketIncomingNapiId(fd: number): number;
   allocUdmabuf(size: number, hugepages: boolean): number;
   allocDmaHeap(heap: string, size: number): number;
   /** A DRM dumb buffer exported with PRIME; node '' picks the first card node that can. */
@@ -331,7 +341,14 @@ export interface NativeAddon {
       failDontneed?: { errno: number; fromCall: number },
     ): NativeSocket;
     encodeFlowRule(rule: NativeTcpRule & { queue: number; location?: number }): Buffer;
-    decodeFlowRule(fs: Uint8Array): NativeReportedRule;
+    /** `rssContext`: what GRXCLSRULE reports beside the spec. */
+    decodeFlowRule(fs: Uint8Array, rssContext?: number): NativeReportedRule;
+    /** The whole ETHTOOL_SRXCLSRLINS request (struct ethtool_rxnfc). */
+    encodeFlowRuleInsert(rule: NativeTcpRule & { queue: number; location?: number }): Buffer;
+    /** ETHTOOL_SRSSH creating an RSS context with this table. */
+    encodeRssContextCreate(table: Uint32Array): Buffer;
+    /** ETHTOOL_SRSSH deleting RSS context `context`. */
+    encodeRssContextDelete(context: number): Buffer;
     parseDeviceEvents(datagram: Uint8Array, familyId: number): { removed: number[]; malformed: number };
   };
 }

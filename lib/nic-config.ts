@@ -42,6 +42,7 @@ import { JournalWriter, recoverTarget, recoveryFailed, type JournalStep, type Re
 import { track, untrack } from './nic-restore';
 import { undoStep, waitQueueReleased, type NicUndo } from './nic-undo';
 import { equalIndirection, getRssIndirection, getRxRingCount, isDefaultIndirection, setRssIndirection } from './rss';
+import { contextIndirection, createRssContextSync, getRssContext, listRssContexts, rssContextApi } from './rss-context';
 import { openZcrx, zcrxPlan, type ZcrxOptions, type ZcrxQueue } from './zcrx';
 
 /**
@@ -49,14 +50,16 @@ import { openZcrx, zcrxPlan, type ZcrxOptions, type ZcrxQueue } from './zcrx';
  * (checkChannels(), a read with nothing to undo), `header-split`
  * (enableHeaderSplit()), `rss` (isolateQueues()), `ntuple-feature` and
  * `flow-rule` (steerFlow()), `channels` (setChannels()), `bind-rx`
- * (bindRx(), planBindRx()), `zcrx` (openZcrx(), planZcrx()) and `lease`
- * (leaseQueue(), which Linux cannot undo). The kind sets the step's place in
- * the undo order.
+ * (bindRx(), planBindRx()), `zcrx` (openZcrx(), planZcrx()), `lease`
+ * (leaseQueue(), which Linux cannot undo) and `rss-context`
+ * (reserveQueues(), with `rss` for the narrowed main table; steerPort()
+ * adds `flow-rule`s). The kind sets the step's place in the undo order.
  */
 export type NicStepKind =
   | 'check-channels'
   | 'header-split'
   | 'rss'
+  | 'rss-context'
   | 'ntuple-feature'
   | 'flow-rule'
   | 'bind-rx'
@@ -121,8 +124,8 @@ export interface SteerFlowOptions {
 export interface SteeredFlow {
   /** Where the driver put the rule in its table. */
   location: number;
-  /** 5 when the full tuple was accepted, 3 after the fallback to address and port. */
-  tuple: 5 | 3;
+  /** 5 when the full tuple was accepted, 3 after the fallback to address and port, 1 for a port alone (steerPort() without serverIp). */
+  tuple: 5 | 3 | 1;
   /** The rule as installed: the 5-tuple, or the 3-tuple after the fallback. */
   rule: FlowRule;
 }
@@ -144,6 +147,50 @@ export interface NicState {
   ntupleFilter: boolean | null;
   /** RX queues as devmem counts them: the channels' rxCount + combinedCount. */
   rxChannels: number;
+  /**
+   * The RSS contexts, each as `ID:table`; null when the kernel cannot list
+   * them (no ethtool netlink RSS dump of contexts) or the device has no RSS.
+   */
+  rssContexts: string[] | null;
+}
+
+/** What reserveQueues() reserved: the queues to bind, and the RSS context spreading flows over them. */
+export interface ReservedQueues {
+  /** The RX queues to bind to the dma-buf (the last `count` of the device, or only the first of them without a context). */
+  queues: number[];
+  /**
+   * The RSS context over `queues`, for steerPort(); null when the device has
+   * no RSS contexts (see `fallback`) and in a dry run, where nothing is created.
+   */
+  context: number | null;
+  /** Set when the device has no RSS contexts: what was done instead, in words for a warning. */
+  fallback?: string;
+}
+
+/** A listening port to steer into reserved queues: what steerPort() takes. */
+export interface SteerPortOptions {
+  /** The local port the flows arrive at. */
+  port: number;
+  /**
+   * The local address they arrive at; it picks the flow type (tcp4 or
+   * tcp6). Without it the port is steered for both families, a rule each.
+   */
+  serverIp?: string;
+  /**
+   * The RSS context from reserveQueues(); null steers every flow to one
+   * queue (`queue`, else the first reserved queue) as steerFlow() does.
+   */
+  context: number | null;
+  /** With `context` null: the queue; defaults to the first queue reserveQueues() returned. */
+  queue?: number;
+}
+
+/** The rules steerPort() installed; restore() deletes them. */
+export interface SteeredPort {
+  /** The context the rules spread over, or null for single-queue rules. */
+  context: number | null;
+  /** One rule per flow type (tcp4 and/or tcp6), as installed. */
+  rules: SteeredFlow[];
 }
 
 function bindDescription(ifname: string, queues: readonly number[]): string {
@@ -158,16 +205,23 @@ function bindDescription(ifname: string, queues: readonly number[]): string {
 // the physical queue must still exist, so channels shrink after it. Linux
 // has no way to end a lease short of deleting the netkit device, so a lease
 // has no undo entry today, and this place is where one would go.
+// Rules before RSS contexts: the kernel refuses to delete a context that a
+// rule still names (EBUSY, ethtool_check_rss_ctx_busy()). Channels after the
+// rules, contexts and the table: shrinking channels is refused while any of
+// them still sends flows to a queue that would go (ethtool_check_max_channel()
+// checks rules, contexts and a user-set table), and adding channels is how a
+// caller makes room for reserveQueues().
 const PHASE: Record<NicStepKind, number> = {
   'bind-rx': 0,
   zcrx: 0,
   lease: 1,
-  channels: 2,
-  'flow-rule': 3,
-  'ntuple-feature': 4,
+  'flow-rule': 2,
+  'ntuple-feature': 3,
+  'rss-context': 4,
   rss: 5,
-  'header-split': 6,
-  'check-channels': 7,
+  channels: 6,
+  'header-split': 7,
+  'check-channels': 8,
 };
 
 /** The undo order of a kind (lower first), for the crash recovery. @internal */
@@ -236,6 +290,12 @@ export async function readNicState(iface: InterfaceSpec): Promise<NicState> {
     flowRules: orNull(() => listFlowRules(ifname).rules.map((r) => `${r.location}:${r.raw.toString('hex')}`)),
     ntupleFilter: getNtupleFilter(ifname),
     rxChannels: rxChannelCount(channels),
+    rssContexts: await listRssContexts(ifname)
+      .then((l) => l && l.map((c) => `${c.id}:${c.indirection.join(',')}`))
+      .catch((e: unknown) => {
+        if (e instanceof DevmemError) return null;
+        throw e;
+      }),
   };
   if (rings.tcpDataSplit !== undefined) state.tcpDataSplit = rings.tcpDataSplit;
   if (rings.hdsThresh !== undefined) state.hdsThresh = rings.hdsThresh;
@@ -268,6 +328,8 @@ export class NicConfig {
   #seq = 0;
   #tracked = false;
   #closed = false;
+  /** What reserveQueues() reserved (planned, in a dry run), for steerPort(). */
+  #reserved: { queues: number[]; context: number | null; contextPlanned: boolean } | undefined;
 
   /**
    * What open() undid (or, in a dry run, would undo) that a dead process had
@@ -458,26 +520,7 @@ export class NicConfig {
     encodeFlowRule(three);
     if (five) encodeFlowRule(five);
 
-    if (!getNtupleFilter(this.ifname)) {
-      const description = `ethtool -K ${this.ifname} ntuple on (was off)`;
-      if (this.dryRun) this.#record('ntuple-feature', description);
-      else {
-        const undo: NicUndo = { kind: 'ntuple-feature' };
-        let journal: JournalStep | undefined;
-        try {
-          ({ journal } = this.#apply(description, undo, () => setNtupleFilter(this.ifname, true)));
-        } catch (e) {
-          if (!(e instanceof DevmemError)) throw e;
-          throw new DevmemError(`${this.ifname} has rx-ntuple-filter off and it cannot be turned on (${e.code})`, {
-            reason: 'NTUPLE_UNSUPPORTED',
-            errno: e.errno,
-            code: e.code,
-            cause: e,
-          });
-        }
-        this.#pushUndo(this.#record('ntuple-feature', description), journal, undo);
-      }
-    }
+    this.#enableNtuple();
     const describe = (r: FlowRule) =>
       `ethtool -N ${this.ifname} flow-type ${r.flowType}${r.srcIp ? ` src-ip ${r.srcIp}` : ''} dst-ip ${r.dstIp}` +
       `${r.srcPort !== undefined ? ` src-port ${r.srcPort}` : ''} dst-port ${r.dstPort} action ${r.queue}`;
@@ -509,6 +552,220 @@ export class NicConfig {
 
   // With the rules there before the add, so that a crash recovery that must
   // find the rule by its fields (the driver picks the location) skips them.
+  /** Turns rx-ntuple-filter on if it is off, with its undo. */
+  #enableNtuple(): void {
+    if (getNtupleFilter(this.ifname)) return;
+    const description = `ethtool -K ${this.ifname} ntuple on (was off)`;
+    if (this.dryRun) {
+      this.#record('ntuple-feature', description);
+      return;
+    }
+    const undo: NicUndo = { kind: 'ntuple-feature' };
+    let journal: JournalStep | undefined;
+    try {
+      ({ journal } = this.#apply(description, undo, () => setNtupleFilter(this.ifname, true)));
+    } catch (e) {
+      if (!(e instanceof DevmemError)) throw e;
+      throw new DevmemError(`${this.ifname} has rx-ntuple-filter off and it cannot be turned on (${e.code})`, {
+        reason: 'NTUPLE_UNSUPPORTED',
+        errno: e.errno,
+        code: e.code,
+        cause: e,
+      });
+    }
+    this.#pushUndo(this.#record('ntuple-feature', description), journal, undo);
+  }
+
+  /** Undoes the newest change at once (a later step of the same call failed). */
+  #undoLast(): void {
+    const e = this.#undo.pop();
+    if (!e) return;
+    e.undo();
+    e.step.state = 'undone';
+    if (e.journal) this.#journal!.undone(e.journal);
+    this.#onStep?.(e.step);
+  }
+
+  /**
+   * Whether the device has RSS contexts, read without changing anything: the
+   * kernel refuses to read a context with EOPNOTSUPP on drivers without them,
+   * and answers ENOENT (or the table) on drivers with them.
+   */
+  #hasContexts(): { supported: boolean; why?: string } {
+    try {
+      getRssContext(this.ifname, 1);
+      return { supported: true };
+    } catch (e) {
+      if (e instanceof DevmemError && (e.reason === 'RSS_UNSUPPORTED' || e.code === 'EOPNOTSUPP'))
+        return { supported: false, why: e.code ?? e.reason };
+      throw e;
+    }
+  }
+
+  /**
+   * Reserves the last `count` RX queues for one devmem server that accepts
+   * many connections on one port (kperf's set-up): the main RSS table is
+   * narrowed to the other queues (`ethtool -X IF equal N`), and an RSS
+   * context spreads over the reserved ones (`ethtool -X IF context new start
+   * N equal count`); steerPort() then sends the port's flows into it. Bind
+   * the returned `queues` to the dma-buf. restore() deletes the context and
+   * puts the table back (a default table as the default).
+   *
+   * A device without RSS contexts gets what steerFlow() gives: the table is
+   * narrowed the same way, but `queues` is only the first reserved queue,
+   * `context` is null and `fallback` says so (a step records it too), so
+   * every connection shares one queue. A dry run records the steps it would
+   * make, with the values read from the device, and returns `context` null;
+   * steerPort() with that null plans the rule into the planned context.
+   *
+   * @throws DevmemError INVALID_ARGUMENT for a count that is not an integer
+   * of 1 or more or a second reservation; TOO_FEW_QUEUES when `count` would
+   * leave no queue for RSS (add channels first); RSS_UNSUPPORTED when the
+   * device has no RSS table at all. Nothing is left changed when it throws.
+   */
+  async reserveQueues(count: number): Promise<ReservedQueues> {
+    this.#checkConfigures('reserveQueues()');
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1)
+      throw invalidArgument(`reserveQueues() needs a whole number of queues, 1 or more; got ${String(count)}`);
+    if (this.#reserved)
+      throw invalidArgument(`queues ${this.#reserved.queues.join(',')} of ${this.ifname} are already reserved by this NicConfig`);
+    const rings = getRxRingCount(this.ifname);
+    if (count >= rings)
+      throw new DevmemError(
+        `${this.ifname} has ${rings} RX queue(s); reserving ${count} would leave none for RSS to spread other traffic over. ` +
+          `Reserve at most ${rings - 1}, or add channels first (ethtool -L ${this.ifname} combined N, or NicConfig.setChannels())`,
+        { reason: 'TOO_FEW_QUEUES' },
+      );
+    const first = rings - count;
+    const queues = Array.from({ length: count }, (_, i) => first + i);
+    const saved = getRssIndirection(this.ifname);
+    const wasDefault = isDefaultIndirection(saved, rings);
+    const { supported, why } = this.#hasContexts();
+    const api = supported ? await rssContextApi() : 'ioctl';
+    const narrow = `ethtool -X ${this.ifname} equal ${first} (was ${wasDefault ? 'the default' : 'a custom table'}, ${saved.length} entries)`;
+    const ctxText = `ethtool -X ${this.ifname} context new start ${first} equal ${count}`;
+    const fallback = supported
+      ? undefined
+      : `${this.ifname} has no RSS contexts (${why}): every connection goes to queue ${first} alone, through one n-tuple rule, ` +
+        `instead of being spread over queues ${first}..${rings - 1}` +
+        (count > 1 ? `; queues ${first + 1}..${rings - 1} stay out of RSS but unused` : '');
+    // The context goes first: nothing sends traffic to it yet, and if the
+    // table cannot be narrowed afterwards it is deleted again before the error.
+    let context: number | null = null;
+    if (this.dryRun) {
+      this.#record(
+        'rss-context',
+        supported ? `${ctxText} (via ${api === 'netlink' ? 'ethtool netlink' : 'the ioctl'})` : `skipped: ${fallback}`,
+      );
+      this.#record('rss', narrow);
+      this.#reserved = { queues: supported ? queues : [first], context: null, contextPlanned: supported };
+      return { queues: supported ? queues : [first], context: null, ...(fallback ? { fallback } : {}) };
+    }
+    if (supported) {
+      const table = contextIndirection(saved.length, queues);
+      const intent: NicUndo = { kind: 'rss-context', api };
+      const created = this.#apply(ctxText, intent, () => createRssContextSync(this.ifindex, this.ifname, table, api));
+      context = created.result;
+      this.#pushUndo(this.#record('rss-context', `${ctxText} (context ${context})`), created.journal, {
+        kind: 'rss-context',
+        context,
+        api,
+      });
+    } else {
+      this.#record('rss-context', `skipped: ${fallback}`);
+    }
+    const undo: NicUndo = { kind: 'rss', table: wasDefault ? null : Array.from(saved) };
+    try {
+      const { journal } = this.#apply(narrow, undo, () => setRssIndirection(this.ifname, equalIndirection(saved.length, first)));
+      this.#pushUndo(this.#record('rss', narrow), journal, undo);
+    } catch (e) {
+      if (context !== null) this.#undoLast();
+      throw e;
+    }
+    const out: ReservedQueues = { queues: context === null ? [first] : queues, context, ...(fallback ? { fallback } : {}) };
+    this.#reserved = { queues: out.queues, context, contextPlanned: false };
+    return out;
+  }
+
+  /**
+   * Steers a listening port into reserved queues: an n-tuple rule with
+   * FLOW_RSS naming `context` (`ethtool -N IF flow-type tcp4 dst-ip A
+   * dst-port P context C`), so that every flow to the port lands on one of
+   * the context's queues by its hash. Without `serverIp` the port is
+   * steered for tcp4 and tcp6 alike, one rule each. With `context` null the
+   * rule sends every flow to one queue, as steerFlow() does. Turns
+   * rx-ntuple-filter on first if it is off. restore() deletes the rules
+   * before the context, as the kernel requires.
+   *
+   * @throws DevmemError INVALID_ARGUMENT for a bad port, address or queue, a
+   * context that does not exist on the device, or a port that a rule
+   * already steers (the first matching rule wins, so a second one would be
+   * ignored); NTUPLE_UNSUPPORTED when the device has no n-tuple rules.
+   * Nothing is left changed when it throws.
+   */
+  async steerPort(options: SteerPortOptions): Promise<SteeredPort> {
+    this.#checkConfigures('steerPort()');
+    if (options === null || typeof options !== 'object') throw new TypeError('steerPort needs { port, context, serverIp? }');
+    const { port, serverIp, context } = options;
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)
+      throw invalidArgument(`port must be a TCP port from 1 to 65535, got ${String(port)}`);
+    if (context !== null && (typeof context !== 'number' || !Number.isInteger(context) || context < 1))
+      throw invalidArgument(`context must be an RSS context ID (1 or more) from reserveQueues(), or null; got ${String(context)}`);
+    const planned = this.dryRun && context === null && this.#reserved?.contextPlanned === true;
+    let queue = 0;
+    if (context === null && !planned) {
+      const q = options.queue ?? this.#reserved?.queues[0];
+      if (q === undefined) throw invalidArgument('steerPort() with context null needs a queue, or reserveQueues() first');
+      queue = q;
+    }
+    const base = serverIp === undefined ? undefined : { flowType: flowTypeFor(serverIp), dstIp: canonicalIp(serverIp) };
+    const rules: FlowRule[] = (base ? [base] : [{ flowType: 'tcp4' as const }, { flowType: 'tcp6' as const }]).map((b) => ({
+      ...b,
+      dstPort: port,
+      queue,
+      ...(context !== null ? { rssContext: context } : {}),
+    }));
+    for (const r of rules) encodeFlowRule(r);
+    if (context !== null && getRssContext(this.ifname, context) === null)
+      throw invalidArgument(`${this.ifname} has no RSS context ${context}: pass the context reserveQueues() returned`);
+    // A second rule on the port would never match (the first one wins): say so.
+    const existing = orNull(() => listFlowRules(this.ifname).rules) ?? [];
+    for (const r of rules) {
+      const clash = existing.find(
+        (e) =>
+          e.rule?.flowType === r.flowType &&
+          e.rule.dstPort === port &&
+          e.rule.srcIp === undefined &&
+          (e.rule.dstIp === undefined || r.dstIp === undefined || e.rule.dstIp === r.dstIp),
+      );
+      if (clash)
+        throw invalidArgument(
+          `port ${port} (${r.flowType}) of ${this.ifname} is already steered by rule ${clash.location}; delete it first (ethtool -N ${this.ifname} delete ${clash.location})`,
+        );
+    }
+    this.#enableNtuple();
+    const describe = (r: FlowRule) =>
+      `ethtool -N ${this.ifname} flow-type ${r.flowType}${r.dstIp ? ` dst-ip ${r.dstIp}` : ''} dst-port ${r.dstPort} ` +
+      (r.rssContext !== undefined ? `context ${r.rssContext}` : planned ? 'context (the new one)' : `action ${r.queue}`);
+    if (this.dryRun) {
+      for (const r of rules) this.#record('flow-rule', describe(r));
+      return { context, rules: [] };
+    }
+    const out: SteeredFlow[] = [];
+    try {
+      for (const rule of rules) {
+        const { result: location, journal } = this.#apply(describe(rule), this.#ruleIntent(rule), () => addFlowRule(this.ifname, rule));
+        this.#pushUndo(this.#record('flow-rule', `${describe(rule)} (rule ${location})`), journal, { kind: 'flow-rule', rule, location });
+        out.push({ location, tuple: base ? 3 : 1, rule });
+      }
+    } catch (e) {
+      // Both families or neither: the tcp4 rule goes again if tcp6 failed.
+      for (let i = 0; i < out.length; i++) this.#undoLast();
+      throw e;
+    }
+    return { context, rules: out };
+  }
+
   #ruleIntent(rule: FlowRule): NicUndo {
     if (!this.#journal) return { kind: 'flow-rule', rule };
     try {

@@ -14,6 +14,7 @@ import { getRingsSync, setChannelsSync, setRingsSync, type ChannelsUpdate, type 
 import { deleteFlowRule, encodeFlowRule, listFlowRules, setNtupleFilter, type FlowRule } from './flow-rules';
 import { getQueueSync } from './netdev';
 import { setRssIndirection } from './rss';
+import { deleteRssContextSync, type RssContextApi } from './rss-context';
 
 /**
  * The undo of one NicConfig change, as plain values (the crash journal
@@ -41,9 +42,15 @@ export type NicUndo =
   /** Released with its owner; recovery waits until the queues have no binding. */
   | { kind: 'bind-rx'; queues: number[] }
   /** Released with its owner; recovery waits until the queue has no io_uring owner. */
-  | { kind: 'zcrx'; queue: number };
+  | { kind: 'zcrx'; queue: number }
+  /**
+   * Delete RSS context `context`, through the API that made it. The kernel
+   * picks the ID, so a journal written ahead of the create has none; a
+   * crash in the same turn as the create then leaves the context behind
+   * (`already gone` here), which is the one window this cannot cover.
+   */
+  | { kind: 'rss-context'; context?: number; api: RssContextApi };
 // Room for the kinds still to be wired (add the member here and its entry in KINDS):
-//   | { kind: 'rss-context'; context: number }   delete RSS context `context`
 //   | { kind: 'lease'; ... }                      give the leased queue back
 
 /** The device an undo acts on. @internal */
@@ -111,6 +118,7 @@ function sameFlow(have: FlowRule | undefined, want: FlowRule): boolean {
     have.queue === want.queue &&
     have.dstPort === want.dstPort &&
     have.dstIp === want.dstIp &&
+    have.rssContext === want.rssContext &&
     (want.srcIp === undefined || have.srcIp === want.srcIp) &&
     (want.srcPort === undefined || have.srcPort === want.srcPort)
   );
@@ -185,6 +193,19 @@ const KINDS: { [K in NicUndo['kind']]: KindSpec<Extract<NicUndo, { kind: K }>> }
       return (u.location === undefined || isUint(u.location)) && (u.before === undefined || isUintArray(u.before));
     },
     undo: (t, u) => undoFlowRule(t, u),
+  },
+  'rss-context': {
+    check: (u) => (u.context === undefined || isUint(u.context)) && (u.api === 'netlink' || u.api === 'ioctl'),
+    undo: (t, u) => {
+      if (u.context === undefined) return 'already gone';
+      try {
+        deleteRssContextSync(t.ifindex, t.ifname, u.context, u.api);
+      } catch (e) {
+        if (e instanceof DevmemError && e.code === 'ENOENT') return 'already gone';
+        throw e;
+      }
+      return 'undone';
+    },
   },
   channels: {
     check: (u) =>

@@ -14,8 +14,8 @@ import { RxBinding } from './bindings';
 import { Transmitter, type DmabufRange, type SendOptions, type SendResult, type TxBindingLike } from './tx';
 import type { DmaBuf } from './dmabuf';
 import { RECEIVE_DEFAULTS, receiveLimits, type ReceiveOptions } from './receive-options';
-import { classify, closedError, DevmemError, fromNative } from './errors';
-import { type NativeBatch, type NativeError, type NativeSocket, type NativeSocketEvent } from './native';
+import { callSync, classify, closedError, DevmemError, fromNative } from './errors';
+import { native, type NativeBatch, type NativeError, type NativeSocket, type NativeSocketEvent } from './native';
 
 /** One end of a connection, or where a server listens (getsockname, getpeername). */
 export interface SocketAddress {
@@ -490,6 +490,17 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
   /** The peer's address, or null once closed. */
   remoteAddress(): SocketAddress | null {
     return this.#native.remoteAddress();
+  }
+
+  /**
+   * The NAPI id of the last packet this socket received (SO_INCOMING_NAPI_ID):
+   * which RX queue it came through, for incomingQueue() to name. Null
+   * before anything arrived through a NAPI instance, and once closed.
+   */
+  incomingNapiId(): number | null {
+    if (this.#closed) return null;
+    const id = callSync('socket', 'cannot read SO_INCOMING_NAPI_ID', () => native().socketIncomingNapiId(this.#native.fd));
+    return id === 0 ? null : id;
   }
 
   /**

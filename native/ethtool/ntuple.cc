@@ -66,7 +66,7 @@ void FillSpec(const TcpRule& rule, size_t addr_len, Spec* h, Spec* m, void* h_sr
 
 void EncodeTcpRule(const TcpRule& rule, ethtool_rx_flow_spec* fs) {
   std::memset(fs, 0, sizeof(*fs));
-  fs->flow_type = rule.ipv6 ? u::kFlowTcpV6 : u::kFlowTcpV4;
+  fs->flow_type = (rule.ipv6 ? u::kFlowTcpV6 : u::kFlowTcpV4) | (rule.rss ? u::kFlowRss : 0);
   fs->ring_cookie = rule.queue;
   fs->location = rule.location;
   if (rule.ipv6) {
@@ -80,19 +80,32 @@ void EncodeTcpRule(const TcpRule& rule, ethtool_rx_flow_spec* fs) {
   }
 }
 
-ReportedRule DecodeRule(const ethtool_rx_flow_spec& fs) {
+void EncodeInsert(const TcpRule& rule, ethtool_rxnfc* nfc) {
+  std::memset(nfc, 0, sizeof(*nfc));
+  nfc->cmd = u::kCmdSrxclsrlins;
+  EncodeTcpRule(rule, &nfc->fs);
+  if (rule.rss) nfc->rss_context = rule.rss_context;
+}
+
+ReportedRule DecodeRule(const ethtool_rx_flow_spec& fs, uint32_t rss_context) {
   ReportedRule r;
   r.location = fs.location;
   r.flow_type = fs.flow_type;
   r.ring_cookie = fs.ring_cookie;
+  const bool rss = (fs.flow_type & u::kFlowRss) != 0;
+  if (rss) r.rss_context = rss_context;
   auto bytes = reinterpret_cast<const uint8_t*>(&fs);
   r.raw.assign(bytes, bytes + sizeof(fs));
-  if (fs.flow_type != u::kFlowTcpV4 && fs.flow_type != u::kFlowTcpV6) return r;
+  const uint32_t type = fs.flow_type & ~u::kFlowRss;
+  if (type != u::kFlowTcpV4 && type != u::kFlowTcpV6) return r;
   if (!AllZero(reinterpret_cast<const uint8_t*>(&fs.m_ext), sizeof(fs.m_ext))) return r;
 
   TcpRule t;
-  t.ipv6 = fs.flow_type == u::kFlowTcpV6;
-  t.queue = fs.ring_cookie;
+  t.ipv6 = type == u::kFlowTcpV6;
+  t.rss = rss;
+  t.rss_context = rss ? rss_context : 0;
+  // A FLOW_RSS rule's ring_cookie is an offset; only its ring bits count.
+  t.queue = rss ? (fs.ring_cookie & u::kRxFlowSpecRing) : fs.ring_cookie;
   t.location = fs.location;
   auto take_addr = [](const void* value, const void* mask, size_t n, std::optional<std::array<uint8_t, 16>>* out) {
     Field k = Classify(mask, n);
@@ -124,10 +137,44 @@ ReportedRule DecodeRule(const ethtool_rx_flow_spec& fs) {
   return r;
 }
 
+namespace {
+
+// Where to insert a rule the caller did not place: RX_CLS_LOC_ANY when the
+// driver places rules itself, else the lowest free location below capacity.
+bool PickLocation(const std::string& ifname, uint32_t* location, Failure* f) {
+  RuleTable table;
+  if (!ListRules(ifname, &table, f)) {
+    // A driver that cannot list its rules can only be asked to place them.
+    if (f->errnum != EOPNOTSUPP) return false;
+    *f = {};
+    *location = u::kRxClsLocAny;
+    return true;
+  }
+  if (table.driver_places) {
+    *location = u::kRxClsLocAny;
+    return true;
+  }
+  std::vector<bool> used(table.capacity, false);
+  for (const auto& r : table.rules)
+    if (r.location < table.capacity) used[r.location] = true;
+  for (uint32_t i = 0; i < table.capacity; ++i)
+    if (!used[i]) {
+      *location = i;
+      return true;
+    }
+  *f = {ENOSPC, "ioctl",
+        "every one of the " + std::to_string(table.capacity) + " n-tuple rule locations on " + ifname + " is in use",
+        std::nullopt, ""};
+  return false;
+}
+
+}  // namespace
+
 bool InsertRule(const std::string& ifname, const TcpRule& rule, uint32_t* location, Failure* f) {
+  TcpRule placed = rule;
+  if (placed.location == u::kRxClsLocAny && !PickLocation(ifname, &placed.location, f)) return false;
   ethtool_rxnfc nfc{};
-  nfc.cmd = u::kCmdSrxclsrlins;
-  EncodeTcpRule(rule, &nfc.fs);
+  EncodeInsert(placed, &nfc);
   if (!EthtoolIoctl(ifname, &nfc, f, "ETHTOOL_SRXCLSRLINS")) return false;
   *location = nfc.fs.location;
   return true;
@@ -165,7 +212,7 @@ bool ListRules(const std::string& ifname, RuleTable* out, Failure* f) {
     one.cmd = u::kCmdGrxclsrule;
     one.fs.location = loc;
     if (!EthtoolIoctl(ifname, &one, f, "ETHTOOL_GRXCLSRULE")) return false;
-    out->rules.push_back(DecodeRule(one.fs));
+    out->rules.push_back(DecodeRule(one.fs, one.rss_context));
   }
   return true;
 }

@@ -27,8 +27,12 @@ struct TcpRule {
   std::optional<std::array<uint8_t, 16>> dst;
   std::optional<uint16_t> src_port;  // host byte order
   std::optional<uint16_t> dst_port;
+  // With rss (FLOW_RSS) the flow is spread by RSS context rss_context (0:
+  // the main table) and `queue` is an offset added to the table's entry.
   uint64_t queue = 0;
-  uint32_t location = uapi::ethtool::kRxClsLocAny;  // the driver picks
+  bool rss = false;
+  uint32_t rss_context = 0;
+  uint32_t location = uapi::ethtool::kRxClsLocAny;  // InsertRule picks (see there)
 };
 
 // A rule as the driver reports it. `tcp` is set only when the rule is a plain
@@ -38,6 +42,7 @@ struct ReportedRule {
   uint32_t location = 0;
   uint32_t flow_type = 0;
   uint64_t ring_cookie = 0;
+  std::optional<uint32_t> rss_context;  // for FLOW_RSS rules
   std::optional<TcpRule> tcp;
   std::vector<uint8_t> raw;  // the whole ethtool_rx_flow_spec
 };
@@ -49,9 +54,14 @@ struct RuleTable {
 };
 
 void EncodeTcpRule(const TcpRule& rule, ethtool_rx_flow_spec* fs);
-ReportedRule DecodeRule(const ethtool_rx_flow_spec& fs);
+// The whole ETHTOOL_SRXCLSRLINS request: the spec plus rss_context.
+void EncodeInsert(const TcpRule& rule, ethtool_rxnfc* nfc);
+// `rss_context` is what GRXCLSRULE put beside the spec (read for FLOW_RSS rules).
+ReportedRule DecodeRule(const ethtool_rx_flow_spec& fs, uint32_t rss_context = 0);
 
-// Inserts `rule`; on success *location is where the driver put it.
+// Inserts `rule`; on success *location is where the driver put it. With
+// location RX_CLS_LOC_ANY the driver places the rule when GRXCLSRLCNT says it
+// can (RX_CLS_LOC_SPECIAL), else the first location no rule holds is used.
 bool InsertRule(const std::string& ifname, const TcpRule& rule, uint32_t* location, Failure* f);
 bool DeleteRule(const std::string& ifname, uint32_t location, Failure* f);
 bool ListRules(const std::string& ifname, RuleTable* out, Failure* f);

@@ -90,11 +90,13 @@ ethtool::TcpRule RuleFromJs(Napi::Env env, Napi::Value v) {
   rule.src_port = PortArg(env, r.Get("srcPort"), "srcPort");
   rule.dst_port = PortArg(env, r.Get("dstPort"), "dstPort");
   rule.queue = U32Arg(env, r.Get("queue"), "queue");
+  rule.rss = r.Get("rss").ToBoolean();
+  if (!r.Get("rssContext").IsUndefined()) rule.rss_context = U32Arg(env, r.Get("rssContext"), "rssContext");
   if (!r.Get("location").IsUndefined()) rule.location = U32Arg(env, r.Get("location"), "location");
   return rule;
 }
 
-// flowRuleInsert(ifname, { ipv6, src?, dst?, srcPort?, dstPort?, queue, location? }) -> location
+// flowRuleInsert(ifname, { ipv6, src?, dst?, srcPort?, dstPort?, queue, rss?, rssContext?, location? }) -> location
 Napi::Value FlowRuleInsert(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string ifname = Ifname(info);
@@ -121,11 +123,13 @@ Napi::Object RuleToJs(Napi::Env env, const ethtool::ReportedRule& r) {
   o.Set("queue", r.ring_cookie == ~uint64_t{0} ? Napi::Number::New(env, -1)
                                                : Napi::Number::New(env, static_cast<double>(r.ring_cookie)));
   o.Set("raw", Napi::Buffer<uint8_t>::Copy(env, r.raw.data(), r.raw.size()));
+  if (r.rss_context) o.Set("rssContext", *r.rss_context);
   if (r.tcp) {
     const auto& t = *r.tcp;
     size_t alen = t.ipv6 ? 16 : 4;
     Napi::Object tcp = Napi::Object::New(env);
     tcp.Set("ipv6", t.ipv6);
+    if (t.rss) tcp.Set("rss", true);
     if (t.src) tcp.Set("src", Napi::Buffer<uint8_t>::Copy(env, t.src->data(), alen));
     if (t.dst) tcp.Set("dst", Napi::Buffer<uint8_t>::Copy(env, t.dst->data(), alen));
     if (t.src_port) tcp.Set("srcPort", *t.src_port);
@@ -184,7 +188,63 @@ Napi::Value SetRssIndirection(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// Test entry points: the production encoder and decoder over plain bytes.
+std::vector<uint32_t> TableArg(Napi::Env env, Napi::Value v) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
+    throw Napi::TypeError::New(env, "table must be a Uint32Array");
+  auto a = v.As<Napi::Uint32Array>();
+  return std::vector<uint32_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+Napi::Value Words(Napi::Env env, const std::vector<uint32_t>& words) {
+  return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(words.data()), words.size() * 4);
+}
+
+// rssContextCreate(ifname, Uint32Array) -> the new context's ID
+Napi::Value RssContextCreate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string ifname = Ifname(info);
+  std::vector<uint32_t> table = TableArg(env, info[1]);
+  uint32_t context = 0;
+  Failure f;
+  if (!ethtool::CreateContext(ifname, table, &context, &f)) throw MakeError(env, f);
+  return Napi::Number::New(env, context);
+}
+
+Napi::Value RssContextDelete(const Napi::CallbackInfo& info) {
+  std::string ifname = Ifname(info);
+  uint32_t context = U32Arg(info.Env(), info[1], "context");
+  Failure f;
+  if (!ethtool::DeleteContext(ifname, context, &f)) throw MakeError(info.Env(), f);
+  return info.Env().Undefined();
+}
+
+Napi::Value RssContextIndirection(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string ifname = Ifname(info);
+  uint32_t context = U32Arg(env, info[1], "context");
+  std::vector<uint32_t> table;
+  Failure f;
+  if (!ethtool::GetContextIndirection(ifname, context, &table, &f)) throw MakeError(env, f);
+  auto out = Napi::Uint32Array::New(env, table.size());
+  std::memcpy(out.Data(), table.data(), table.size() * sizeof(uint32_t));
+  return out;
+}
+
+// Test entry points: the production encoders and decoder over plain bytes.
+Napi::Value TestEncodeFlowRuleInsert(const Napi::CallbackInfo& info) {
+  ethtool_rxnfc nfc;
+  ethtool::EncodeInsert(RuleFromJs(info.Env(), info[0]), &nfc);
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), reinterpret_cast<const uint8_t*>(&nfc), sizeof(nfc));
+}
+
+Napi::Value TestEncodeRssContextCreate(const Napi::CallbackInfo& info) {
+  return Words(info.Env(), ethtool::EncodeContextCreate(TableArg(info.Env(), info[0])));
+}
+
+Napi::Value TestEncodeRssContextDelete(const Napi::CallbackInfo& info) {
+  return Words(info.Env(), ethtool::EncodeContextDelete(U32Arg(info.Env(), info[0], "context")));
+}
+
 Napi::Value TestEncodeFlowRule(const Napi::CallbackInfo& info) {
   ethtool_rx_flow_spec fs;
   ethtool::EncodeTcpRule(RuleFromJs(info.Env(), info[0]), &fs);
@@ -198,7 +258,9 @@ Napi::Value TestDecodeFlowRule(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "decodeFlowRule needs a Uint8Array of sizeof(struct ethtool_rx_flow_spec)");
   ethtool_rx_flow_spec fs;
   std::memcpy(&fs, info[0].As<Napi::Uint8Array>().Data(), sizeof(fs));
-  return RuleToJs(env, ethtool::DecodeRule(fs));
+  // The rss_context GRXCLSRULE reports beside the spec, for FLOW_RSS rules.
+  uint32_t rss_context = info[1].IsUndefined() ? 0 : U32Arg(env, info[1], "rssContext");
+  return RuleToJs(env, ethtool::DecodeRule(fs, rss_context));
 }
 
 }  // namespace
@@ -213,10 +275,17 @@ void InitEthtool(Napi::Env env, Napi::Object exports) {
   exports.Set("ethtoolRxRings", Napi::Function::New(env, RxRings, "ethtoolRxRings"));
   exports.Set("ethtoolRssIndirection", Napi::Function::New(env, RssIndirection, "ethtoolRssIndirection"));
   exports.Set("ethtoolSetRssIndirection", Napi::Function::New(env, SetRssIndirection, "ethtoolSetRssIndirection"));
+  exports.Set("ethtoolRssContextCreate", Napi::Function::New(env, RssContextCreate, "ethtoolRssContextCreate"));
+  exports.Set("ethtoolRssContextDelete", Napi::Function::New(env, RssContextDelete, "ethtoolRssContextDelete"));
+  exports.Set("ethtoolRssContextIndirection",
+              Napi::Function::New(env, RssContextIndirection, "ethtoolRssContextIndirection"));
   Napi::Object testing =
       exports.Get("testing").IsObject() ? exports.Get("testing").As<Napi::Object>() : Napi::Object::New(env);
   testing.Set("encodeFlowRule", Napi::Function::New(env, TestEncodeFlowRule, "encodeFlowRule"));
   testing.Set("decodeFlowRule", Napi::Function::New(env, TestDecodeFlowRule, "decodeFlowRule"));
+  testing.Set("encodeFlowRuleInsert", Napi::Function::New(env, TestEncodeFlowRuleInsert, "encodeFlowRuleInsert"));
+  testing.Set("encodeRssContextCreate", Napi::Function::New(env, TestEncodeRssContextCreate, "encodeRssContextCreate"));
+  testing.Set("encodeRssContextDelete", Napi::Function::New(env, TestEncodeRssContextDelete, "encodeRssContextDelete"));
   exports.Set("testing", testing);
 }
 

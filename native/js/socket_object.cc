@@ -19,6 +19,7 @@
 #include "js/callback.h"
 #include "js/errors.h"
 #include "net/address.h"
+#include "net/incoming_napi.h"
 #include "uapi/devmem_uapi.h"
 
 namespace devmem::js {
@@ -255,12 +256,28 @@ Napi::Value SocketObject::GetFd(const Napi::CallbackInfo& info) {
 
 // ---- server ------------------------------------------------------------------
 
+namespace {
+
+// socketIncomingNapiId(fd) -> the NAPI id of the last packet the socket got (0: none).
+Napi::Value IncomingNapiId(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "fd must be a number");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  uint32_t id = 0;
+  Failure f;
+  if (!net::IncomingNapiId(fd, &id, &f)) throw MakeError(env, f);
+  return Napi::Number::New(env, id);
+}
+
+}  // namespace
+
 void InitSockets(Napi::Env env, Napi::Object exports) {
   Napi::Function sock = SocketObject::Define(env);
   AddonData::Get(env).socket_ctor = Napi::Persistent(sock);
   exports.Set("NativeSocket", sock);
   exports.Set("NativeServer", DefineServerObject(env));
   exports.Set("connect", Napi::Function::New(env, ConnectSocket, "connect"));
+  exports.Set("socketIncomingNapiId", Napi::Function::New(env, IncomingNapiId, "socketIncomingNapiId"));
 }
 
 }  // namespace devmem::js

@@ -25,7 +25,14 @@ const CommandSpec* FamilySpec::Command(std::string_view n) const {
   return nullptr;
 }
 
-const char* FamilySpec::OpName(uint32_t id) const { return id < op_count ? op_names[id] : nullptr; }
+// Families without a full op table (ethtool) are named by the commands the
+// codec speaks, which is what callers check for.
+const char* FamilySpec::OpName(uint32_t id) const {
+  if (id < op_count) return op_names[id];
+  for (size_t i = 0; i < count; ++i)
+    if (commands[i].id == id) return commands[i].name;
+  return nullptr;
+}
 
 const char* EnumSpec::NameOf(uint64_t value) const {
   for (size_t i = 0; i < count; ++i)
@@ -249,11 +256,25 @@ SET(kEtChannels, "channels",
     {et::kChannelsOtherCount, "otherCount", Kind::kU32},
     {et::kChannelsCombinedCount, "combinedCount", Kind::kU32});
 
+// RSS_GET (dump: one reply per context), RSS_CREATE_ACT and RSS_DELETE_ACT
+// (6.17); the indirection table is u32s in host order.
+SET(kEtRss, "rss",
+    {et::kRssHeader, "header", Kind::kNest, &kEtHeader},
+    {et::kRssContext, "context", Kind::kU32},
+    {et::kRssHfunc, "hfunc", Kind::kU32},
+    {et::kRssIndir, "indir", Kind::kBinary},
+    {et::kRssHkey, "hkey", Kind::kBinary},
+    {et::kRssInputXfrm, "inputXfrm", Kind::kU32},
+    {et::kRssStartContext, "startContext", Kind::kU32});
+
 const CommandSpec kEthtoolCommands[] = {
     {"rings-get", et::kRingsGet, &kEtRings, &kEtRings, true},
     {"rings-set", et::kRingsSet, &kEtRings, &kEtRings, false},
     {"channels-get", et::kChannelsGet, &kEtChannels, &kEtChannels, true},
     {"channels-set", et::kChannelsSet, &kEtChannels, &kEtChannels, false},
+    {"rss-get", et::kRssGet, &kEtRss, &kEtRss, true},
+    {"rss-create-act", et::kRssCreateAct, &kEtRss, &kEtRss, false},
+    {"rss-delete-act", et::kRssDeleteAct, &kEtRss, &kEtRss, false},
 };
 
 // ---- rtnetlink links (only what probe needs: XDP state and queue counts) ---

@@ -47,6 +47,18 @@ inline constexpr int kMsgSockDevmem = 0x2000000;
 inline constexpr int kMsgZerocopy = 0x4000000;
 inline constexpr int kMsgErrqueue = 0x2000;
 inline constexpr int kSoZerocopy = 60;
+// SO_INCOMING_NAPI_ID (4.12): the NAPI id of the last packet the socket
+// received, which names the RX queue it came through.
+#if defined(__hppa__)
+inline constexpr int kSoIncomingNapiId = 0x4031;
+#elif defined(__sparc__)
+inline constexpr int kSoIncomingNapiId = 0x003a;
+#else
+inline constexpr int kSoIncomingNapiId = 56;
+#endif
+#ifdef SO_INCOMING_NAPI_ID
+static_assert(kSoIncomingNapiId == SO_INCOMING_NAPI_ID);
+#endif
 inline constexpr int kSoEeOriginZerocopy = 5;
 inline constexpr int kSoEeCodeZerocopyCopied = 1;
 // Not in glibc: the kernel's "buffer or request is too small" errno.
@@ -269,6 +281,18 @@ enum Msg : uint8_t {
   kFeaturesGet = 11,
   kFeaturesSet = 12,
   kRssGet = 38,
+  kRssCreateAct = 49,  // 6.17
+  kRssDeleteAct = 50,  // 6.17
+};
+// ETHTOOL_A_RSS_*: what RSS_CREATE_ACT and RSS_DELETE_ACT take and reply.
+enum RssAttr : uint16_t {
+  kRssHeader = 1,
+  kRssContext = 2,
+  kRssHfunc = 3,
+  kRssIndir = 4,  // u32s in host order
+  kRssHkey = 5,
+  kRssInputXfrm = 6,
+  kRssStartContext = 7,
 };
 enum HeaderAttr : uint16_t { kHeaderDevIndex = 1, kHeaderDevName = 2, kHeaderFlags = 3, kHeaderPhyIndex = 4 };
 enum HeaderFlags : uint32_t { kFlagCompactBitsets = 1u << 0, kFlagOmitReply = 1u << 1, kFlagStats = 1u << 2 };
@@ -325,6 +349,16 @@ inline constexpr uint32_t kFlowExtMask = 0xe0000000;  // FLOW_EXT | FLOW_MAC_EXT
 inline constexpr uint32_t kRxClsLocAny = 0xffffffff;
 inline constexpr uint32_t kRxClsLocSpecial = 0x80000000;
 inline constexpr uint64_t kRxClsFlowDisc = ~uint64_t{0};
+// RSS contexts (SRSSH/GRSSH, struct ethtool_rxfh) and rules that name one
+// (FLOW_RSS in flow_type, the context in ethtool_rxnfc.rss_context).
+inline constexpr uint32_t kCmdGrssh = 0x00000046;
+inline constexpr uint32_t kCmdSrssh = 0x00000047;
+inline constexpr uint32_t kFlowRss = 0x20000000;            // FLOW_RSS
+inline constexpr uint32_t kRxfhContextAlloc = 0xffffffff;   // ETH_RXFH_CONTEXT_ALLOC
+inline constexpr uint32_t kRxfhIndirNoChange = 0xffffffff;  // ETH_RXFH_INDIR_NO_CHANGE
+inline constexpr uint64_t kRxFlowSpecRing = 0xffffffff;     // ETHTOOL_RX_FLOW_SPEC_RING
+static_assert(kCmdGrssh == ETHTOOL_GRSSH && kCmdSrssh == ETHTOOL_SRSSH && kFlowRss == FLOW_RSS);
+static_assert(kRxfhContextAlloc == ETH_RXFH_CONTEXT_ALLOC && kRxfhIndirNoChange == ETH_RXFH_INDIR_NO_CHANGE);
 // Layouts from reference section 4.3; the ioctl ABI has not changed since
 // these structures were introduced, and the 6.1 headers here carry them.
 static_assert(sizeof(::ethtool_rxnfc) == 192);
@@ -340,6 +374,13 @@ static_assert(offsetof(::ethtool_tcpip4_spec, pdst) == 10 && offsetof(::ethtool_
 static_assert(offsetof(::ethtool_tcpip6_spec, ip6dst) == 16 && offsetof(::ethtool_tcpip6_spec, psrc) == 32);
 static_assert(offsetof(::ethtool_tcpip6_spec, pdst) == 34 && offsetof(::ethtool_tcpip6_spec, tclass) == 36);
 static_assert(sizeof(::ethtool_rxfh_indir) == 8 && offsetof(::ethtool_rxfh_indir, ring_index) == 8);
+// struct ethtool_rxfh: 6.8 renamed rsvd8[0] to input_xfrm (0 there: leave it).
+static_assert(sizeof(::ethtool_rxfh) == 24 && offsetof(::ethtool_rxfh, rss_context) == 4);
+static_assert(offsetof(::ethtool_rxfh, indir_size) == 8 && offsetof(::ethtool_rxfh, key_size) == 12);
+static_assert(offsetof(::ethtool_rxfh, hfunc) == 16 && offsetof(::ethtool_rxfh, rsvd32) == 20);
+static_assert(offsetof(::ethtool_rxfh, rss_config) == 24);
+// rss_context shares its place with rule_cnt (a union).
+static_assert(offsetof(::ethtool_rxnfc, rss_context) == 184);
 static_assert(sizeof(::ethtool_value) == 8);
 }  // namespace ethtool
 

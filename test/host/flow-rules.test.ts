@@ -3,11 +3,15 @@
 // paths on a real veth, which has neither n-tuple filters nor an RSS table.
 import * as assert from 'node:assert/strict';
 
-import { DevmemError, ethtool } from '../../lib/index';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+
+import { createRssContext, DevmemError, ethtool, getRssContext, incomingNapiId, NicConfig } from '../../lib/index';
 import { encodeFlowRule, flowTypeFor } from '../../lib/flow-rules';
 import { bytesToIp, ipToBytes, unmapIpv4 } from '../../lib/ip';
 import { native } from '../../lib/native';
 import { equalIndirection, isDefaultIndirection } from '../../lib/rss';
+import { contextIndirection } from '../../lib/rss-context';
 import { requireRoot } from './helpers/root';
 import { VethPair } from './helpers/veth';
 
@@ -18,6 +22,10 @@ const M_U = 76;
 const M_EXT = 128;
 const RING_COOKIE = 152;
 const LOCATION = 160;
+// struct ethtool_rxnfc offsets: the spec, and rss_context (a union with rule_cnt)
+const NFC_FS = 16;
+const NFC_RSS_CONTEXT = 184;
+const FLOW_RSS = 0x20000000;
 
 describe('n-tuple flow rules', () => {
   describe('encoding (ABI layout)', () => {
@@ -77,6 +85,71 @@ describe('n-tuple flow rules', () => {
       assert.equal(native().testing.decodeFlowRule(fs).queue, -1, 'RX_CLS_FLOW_DISC is a drop rule');
     });
 
+    it('a FLOW_RSS rule sets the flag in flow_type and its context beside the spec (ETHTOOL_SRXCLSRLINS)', () => {
+      const rule = encodeFlowRule({ flowType: 'tcp4', dstIp: '10.0.0.1', dstPort: 5201, queue: 0, rssContext: 3 });
+      const spec = native().testing.encodeFlowRule(rule);
+      assert.equal(spec.readUInt32LE(FLOW_TYPE), FLOW_RSS | 1, 'TCP_V4_FLOW | FLOW_RSS');
+      assert.equal(spec.readBigUInt64LE(RING_COOKIE), 0n, 'no offset on top of the context table');
+      const nfc = native().testing.encodeFlowRuleInsert(rule);
+      assert.equal(nfc.length, 192);
+      assert.equal(nfc.readUInt32LE(0), 0x32, 'ETHTOOL_SRXCLSRLINS');
+      assert.deepEqual(nfc.subarray(NFC_FS, NFC_FS + 168), spec, 'the same spec at offset 16');
+      assert.equal(nfc.readUInt32LE(NFC_RSS_CONTEXT), 3, 'rss_context');
+      // An ordinary rule leaves rss_context (rule_cnt) zero and the flag clear.
+      const plain = native().testing.encodeFlowRuleInsert(encodeFlowRule({ flowType: 'tcp6', dstPort: 1, queue: 2 }));
+      assert.equal(plain.readUInt32LE(NFC_FS + FLOW_TYPE), 5);
+      assert.equal(plain.readUInt32LE(NFC_RSS_CONTEXT), 0);
+      // Context 0 is the main table: still a FLOW_RSS rule.
+      const main = native().testing.encodeFlowRuleInsert(encodeFlowRule({ flowType: 'tcp6', dstPort: 1, queue: 0, rssContext: 0 }));
+      assert.equal(main.readUInt32LE(NFC_FS + FLOW_TYPE), FLOW_RSS | 5);
+    });
+
+    it('decodes a FLOW_RSS rule with the context GRXCLSRULE reported', () => {
+      const spec = native().testing.encodeFlowRule(
+        encodeFlowRule({ flowType: 'tcp6', dstIp: 'fd77::1', dstPort: 80, queue: 0, rssContext: 2 }),
+      );
+      const r = native().testing.decodeFlowRule(spec, 2);
+      assert.equal(r.flowType, FLOW_RSS | 5);
+      assert.equal(r.rssContext, 2);
+      assert.equal(r.tcp?.rss, true);
+      assert.equal(r.tcp?.dstPort, 80);
+      const plain = native().testing.decodeFlowRule(
+        native().testing.encodeFlowRule(encodeFlowRule({ flowType: 'tcp4', dstPort: 80, queue: 1 })),
+        9,
+      );
+      assert.equal(plain.rssContext, undefined, 'rss_context means nothing without FLOW_RSS');
+      assert.equal(plain.tcp?.rss, undefined);
+    });
+
+    it('refuses bad RSS contexts in a rule before any syscall', () => {
+      for (const c of [-1, 1.5, 0xffffffff])
+        assert.throws(() => encodeFlowRule({ flowType: 'tcp4', queue: 0, rssContext: c }), /rssContext/);
+      assert.throws(() => encodeFlowRule({ flowType: 'tcp4', queue: 0, rssContext: '1' } as never), TypeError);
+    });
+
+    it('ETHTOOL_SRSSH creates a context with ETH_RXFH_CONTEXT_ALLOC and deletes one with indir_size 0', () => {
+      const create = native().testing.encodeRssContextCreate(Uint32Array.from([4, 5, 6, 4]));
+      assert.equal(create.length, 24 + 16, 'struct ethtool_rxfh (24 bytes) and the table');
+      assert.equal(create.readUInt32LE(0), 0x47, 'ETHTOOL_SRSSH');
+      assert.equal(create.readUInt32LE(4), 0xffffffff, 'rss_context ETH_RXFH_CONTEXT_ALLOC');
+      assert.equal(create.readUInt32LE(8), 4, 'indir_size');
+      assert.equal(create.readUInt32LE(12), 0, 'key_size 0: no key');
+      assert.ok(
+        create.subarray(16, 24).every((b) => b === 0),
+        'hfunc ETH_RSS_HASH_NO_CHANGE, input_xfrm and the reserved fields 0',
+      );
+      assert.deepEqual(
+        [4, 5, 6, 4],
+        [0, 1, 2, 3].map((i) => create.readUInt32LE(24 + 4 * i)),
+      );
+      const del = native().testing.encodeRssContextDelete(7);
+      assert.equal(del.length, 24);
+      assert.deepEqual(
+        [0x47, 7, 0, 0, 0, 0],
+        [0, 1, 2, 3, 4, 5].map((i) => del.readUInt32LE(4 * i)),
+      );
+    });
+
     it('refuses bad rules before any syscall', () => {
       const bad: [unknown, RegExp][] = [
         [{ flowType: 'udp4', dstIp: '10.0.0.1', queue: 0 }, /flowType/],
@@ -123,6 +196,37 @@ describe('n-tuple flow rules', () => {
       assert.ok(isDefaultIndirection(equalIndirection(128, 4), 4));
       assert.ok(!isDefaultIndirection(equalIndirection(128, 3), 4));
     });
+
+    it('spreads a context table over the given queues in turn', () => {
+      assert.deepEqual([...contextIndirection(8, [4, 5, 6])], [4, 5, 6, 4, 5, 6, 4, 5]);
+      assert.throws(() => contextIndirection(8, []), /at least one queue/);
+    });
+  });
+
+  describe('SO_INCOMING_NAPI_ID', () => {
+    it('is null for a loopback connection (no NAPI instance) and an error for a descriptor that is no socket', async () => {
+      const srv = net.createServer((c) => c.end());
+      await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+      const { port } = srv.address() as net.AddressInfo;
+      const c = net.connect(port, '127.0.0.1');
+      await new Promise<void>((r) => c.once('connect', r));
+      try {
+        assert.equal(incomingNapiId((c as unknown as { _handle: { fd: number } })._handle.fd), null);
+      } finally {
+        c.destroy();
+        srv.close();
+      }
+      const fd = fs.openSync('/dev/null', 'r');
+      try {
+        assert.throws(
+          () => incomingNapiId(fd),
+          (e: unknown) => e instanceof DevmemError && e.code === 'ENOTSOCK',
+        );
+      } finally {
+        fs.closeSync(fd);
+      }
+      assert.throws(() => incomingNapiId(-1), /non-negative integer/);
+    });
   });
 
   describe('on a veth (no n-tuple filters, no RSS table)', () => {
@@ -149,6 +253,19 @@ describe('n-tuple flow rules', () => {
         () => ethtool.setRssIndirection(veth.local, null),
         (e: unknown) => e instanceof DevmemError && e.reason === 'RSS_UNSUPPORTED',
       );
+    });
+
+    it('RSS contexts give RSS_UNSUPPORTED, and reserveQueues() changes nothing', async () => {
+      const isUnsupported = (e: unknown) => e instanceof DevmemError && e.reason === 'RSS_UNSUPPORTED';
+      assert.throws(() => getRssContext(veth.local, 1), isUnsupported);
+      await assert.rejects(createRssContext(veth.local, [0]), isUnsupported);
+      const nic = await NicConfig.open(veth.local, { restoreOnExit: false });
+      try {
+        await assert.rejects(nic.reserveQueues(1), isUnsupported);
+        assert.equal(nic.pending, false);
+      } finally {
+        nic.close();
+      }
     });
 
     it('rx-ntuple-filter reads off, and turning it on is refused as NTUPLE_UNSUPPORTED', () => {

@@ -550,8 +550,6 @@ export class NicConfig {
     throw firstError;
   }
 
-  // With the rules there before the add, so that a crash recovery that must
-  // find the rule by its fields (the driver picks the location) skips them.
   /** Turns rx-ntuple-filter on if it is off, with its undo. */
   #enableNtuple(): void {
     if (getNtupleFilter(this.ifname)) return;
@@ -766,6 +764,8 @@ export class NicConfig {
     return { context, rules: out };
   }
 
+  // With the rules there before the add, so that a crash recovery that must
+  // find the rule by its fields (the driver picks the location) skips them.
   #ruleIntent(rule: FlowRule): NicUndo {
     if (!this.#journal) return { kind: 'flow-rule', rule };
     try {

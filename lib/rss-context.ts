@@ -147,7 +147,7 @@ export function getRssContext(iface: InterfaceSpec, context: number): RssContext
 
 /**
  * Every RSS context of the device, from an ethtool netlink RSS_GET dump
- * (contexts are listed from 6.11); null when the kernel cannot list them
+ * (where the kernel can dump them); null when it cannot list them
  * (the ioctl can only read a context whose ID is known).
  */
 export async function listRssContexts(iface: InterfaceSpec): Promise<RssContext[] | null> {
@@ -158,7 +158,12 @@ export async function listRssContexts(iface: InterfaceSpec): Promise<RssContext[
       native().netlinkRequest('ethtool', 'rss-get', { header: { devIndex: ifindex }, startContext: 1 }, true),
     );
   } catch (e) {
-    if (e instanceof DevmemError && (e.reason === 'RSS_UNSUPPORTED' || e.reason === 'KERNEL_TOO_OLD' || e.code === 'EOPNOTSUPP'))
+    // A kernel whose RSS_GET cannot dump contexts has no start-context in its
+    // strict policy and refuses the attribute (EINVAL).
+    if (
+      e instanceof DevmemError &&
+      (e.reason === 'RSS_UNSUPPORTED' || e.reason === 'KERNEL_TOO_OLD' || e.code === 'EOPNOTSUPP' || e.code === 'EINVAL')
+    )
       return null;
     throw e;
   }

@@ -228,7 +228,8 @@ export function parseJournal(file: string, text: string): JournalDoc {
   const i = d.interface;
   if (!i || typeof i !== 'object' || typeof i.ifname !== 'string' || !isUint(i.ifindex) || !isUint(i.netns))
     throw corruptJournal(file, 'its interface is malformed');
-  if (d.snapshot !== null && (typeof d.snapshot !== 'object' || d.snapshot === undefined)) throw corruptJournal(file, 'its snapshot is malformed');
+  if (d.snapshot !== null && (typeof d.snapshot !== 'object' || d.snapshot === undefined))
+    throw corruptJournal(file, 'its snapshot is malformed');
   if (!Array.isArray(d.steps)) throw corruptJournal(file, 'it has no list of steps');
   d.steps.forEach((s, n) => {
     const ok =
@@ -238,7 +239,8 @@ export function parseJournal(file: string, text: string): JournalDoc {
       (s.state === 'intent' || s.state === 'done') &&
       typeof s.description === 'string' &&
       checkUndo(s.undo);
-    if (!ok) throw corruptJournal(file, `step ${n} is malformed or of a kind this devmem-tcp cannot undo (${JSON.stringify(s?.undo?.kind)})`);
+    if (!ok)
+      throw corruptJournal(file, `step ${n} is malformed or of a kind this devmem-tcp cannot undo (${JSON.stringify(s?.undo?.kind)})`);
   });
   return d as JournalDoc;
 }
@@ -313,9 +315,12 @@ export class JournalWriter {
         const other = readJournal(this.file);
         throw other?.owner
           ? inUseError(this.#doc.interface.ifname, this.file, other.owner)
-          : new DevmemError(`another NIC journal ${this.file} appeared after open(); run \`devmem restore ${this.#doc.interface.ifname}\``, {
-              reason: 'NIC_IN_USE',
-            });
+          : new DevmemError(
+              `another NIC journal ${this.file} appeared after open(); run \`devmem restore ${this.#doc.interface.ifname}\``,
+              {
+                reason: 'NIC_IN_USE',
+              },
+            );
       }
       throw e instanceof DevmemError ? e : fileError(`cannot write the NIC journal ${this.file}`, e);
     }

@@ -101,7 +101,10 @@ export async function recoverNic(iface: InterfaceSpec, options: RecoverNicOption
   }
   const renamed = await findDevice(doc.interface.ifindex);
   if (renamed)
-    throw foreignJournal(file, `${spec} no longer exists, and its ifindex ${doc.interface.ifindex} is now ${renamed.ifname} (rename it back and run again)`);
+    throw foreignJournal(
+      file,
+      `${spec} no longer exists, and its ifindex ${doc.interface.ifindex} is now ${renamed.ifname} (rename it back and run again)`,
+    );
   const report: RecoveryReport = {
     ifname: spec,
     ifindex: doc.interface.ifindex,

@@ -103,7 +103,9 @@ export function waitQueueReleased(t: UndoTarget, queue: number, provider: 'ioUri
     if (!held) return;
     if (Date.now() > deadline) {
       const what = provider === 'ioUring' ? 'an io_uring owner' : 'a devmem binding';
-      throw new DevmemError(`queue ${queue} of ${t.ifname} still has ${what} ${timeoutMs} ms after its owner let go`, { reason: 'TIMEOUT' });
+      throw new DevmemError(`queue ${queue} of ${t.ifname} still has ${what} ${timeoutMs} ms after its owner let go`, {
+        reason: 'TIMEOUT',
+      });
     }
     Atomics.wait(sleeper, 0, 0, 10);
   }

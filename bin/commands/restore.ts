@@ -88,7 +88,11 @@ export async function runRestore(argv: string[]): Promise<number> {
     } catch (e) {
       // A failed undo has listed its steps: print them before the error.
       for (const l of lines) out(l);
-      errors.push({ ifname, ...(e instanceof DevmemError ? { reason: e.reason } : {}), message: e instanceof Error ? e.message : String(e) });
+      errors.push({
+        ifname,
+        ...(e instanceof DevmemError ? { reason: e.reason } : {}),
+        message: e instanceof Error ? e.message : String(e),
+      });
       process.stderr.write(`devmem restore: ${describeError(e)}\n`);
     }
   };

@@ -172,7 +172,7 @@ describe('NIC crash journal', function () {
     assert.equal(fs.existsSync(file), false);
   });
 
-  it('recoverNic() undoes a dead owner\'s changes once; the second call finds nothing', async () => {
+  it("recoverNic() undoes a dead owner's changes once; the second call finds nothing", async () => {
     await killedOwner();
     const listed = listNicJournals().filter((j) => j.file === file);
     assert.equal(listed.length, 1);
@@ -207,7 +207,10 @@ describe('NIC crash journal', function () {
     const pid = await killedOwner();
     const r = await run([process.execPath, '--import', 'tsx', path.join(ROOT, 'bin/devmem.ts'), 'restore', '--json']);
     assert.equal(r.code, 0, r.stderr);
-    const doc = JSON.parse(r.stdout) as { dryRun: boolean; restored: { ifname: string; owner: { pid: number }; steps: { outcome: string }[] }[] };
+    const doc = JSON.parse(r.stdout) as {
+      dryRun: boolean;
+      restored: { ifname: string; owner: { pid: number }; steps: { outcome: string }[] }[];
+    };
     assert.equal(doc.dryRun, false);
     assert.deepEqual(
       doc.restored.map((x) => [x.ifname, x.owner.pid, x.steps.map((s) => s.outcome)]),
@@ -302,7 +305,12 @@ describe('NIC crash journal', function () {
     // What a kill between the journal write and the kernel call leaves.
     await killedOwner();
     const doc = read();
-    doc.steps.push({ id: 9, state: 'intent', description: `ethtool -L ${veth.local} tx 2`, undo: { kind: 'channels', back: { txCount: 4 } } });
+    doc.steps.push({
+      id: 9,
+      state: 'intent',
+      description: `ethtool -L ${veth.local} tx 2`,
+      undo: { kind: 'channels', back: { txCount: 4 } },
+    });
     write(doc);
     const report = await recoverNic(veth.local);
     assert.deepEqual(
@@ -348,7 +356,8 @@ describe('NIC crash journal', function () {
       it(`${what}: ${reason}`, async () => {
         const text = ((m) => (typeof m === 'string' ? m : JSON.stringify(m)))(mangle(read()));
         write(text);
-        const bad = (e: unknown) => isReason(reason, detail)(e) && (e as Error).message.includes(file) && /delete/.test((e as Error).message);
+        const bad = (e: unknown) =>
+          isReason(reason, detail)(e) && (e as Error).message.includes(file) && /delete/.test((e as Error).message);
         await assert.rejects(NicConfig.open(veth.local), bad);
         await assert.rejects(recoverNic(veth.local), bad);
         await assert.rejects(NicConfig.open(veth.local, { dryRun: true }), bad);

@@ -162,9 +162,15 @@ describe('crash journal: devmem nc killed with SIGKILL, then devmem restore', fu
     });
     assert.equal(r.code, 0, describeRun(r));
     assert.match(r.stderr, new RegExp(`recovering: ${env.ifLocal} has changes left by pid ${pid}, which is gone`));
-    assert.match(r.stderr, /recovered: released: bind-rx[^\n]*\nrecovered: undone: ethtool -N[^\n]*\n(recovered: undone: ethtool -X[^\n]*\n)?recovered: undone: ethtool -G/);
+    assert.match(
+      r.stderr,
+      /recovered: released: bind-rx[^\n]*\nrecovered: undone: ethtool -N[^\n]*\n(recovered: undone: ethtool -X[^\n]*\n)?recovered: undone: ethtool -G/,
+    );
     // Its own changes come after the recovery, and go back at its end.
-    assert.match(r.stderr, /recovered: undone: ethtool -G[\s\S]*did: ethtool -G[\s\S]*client exited: 1048576 bytes[\s\S]*undid: ethtool -G/);
+    assert.match(
+      r.stderr,
+      /recovered: undone: ethtool -G[\s\S]*did: ethtool -G[\s\S]*client exited: 1048576 bytes[\s\S]*undid: ethtool -G/,
+    );
     assert.equal(fs.existsSync(journalFile()), false);
     // checkNicStateKept: the state is what it was before the killed run.
   });

@@ -264,7 +264,6 @@ SET(kEtRss, "rss",
     {et::kRssHfunc, "hfunc", Kind::kU32},
     {et::kRssIndir, "indir", Kind::kBinary},
     {et::kRssHkey, "hkey", Kind::kBinary},
-    {et::kRssInputXfrm, "inputXfrm", Kind::kU32},
     {et::kRssStartContext, "startContext", Kind::kU32});
 
 const CommandSpec kEthtoolCommands[] = {

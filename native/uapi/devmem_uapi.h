@@ -291,7 +291,6 @@ enum RssAttr : uint16_t {
   kRssHfunc = 3,
   kRssIndir = 4,  // u32s in host order
   kRssHkey = 5,
-  kRssInputXfrm = 6,
   kRssStartContext = 7,
 };
 enum HeaderAttr : uint16_t { kHeaderDevIndex = 1, kHeaderDevName = 2, kHeaderFlags = 3, kHeaderPhyIndex = 4 };

@@ -6,6 +6,7 @@
 // (SO_INCOMING_NAPI_ID) mapped through the netdev queue dump.
 import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
+import * as path from 'node:path';
 
 import {
   allocUdmabuf,
@@ -18,10 +19,12 @@ import {
   incomingQueue,
   NicConfig,
   readNicState,
+  recoverNic,
   type DevmemSocket,
 } from '../../../lib/index';
 import { createRssContextSync, deleteRssContextSync, listRssContexts, rssContextApi } from '../../../lib/rss-context';
 import { countMismatches } from '../../support/pattern.cjs';
+import { start } from '../../support/process';
 import { e2eEnv } from '../helpers/env';
 import { createExtraPair, type ExtraPair } from '../helpers/netdevsim-pair';
 import { sendFromRemote } from '../helpers/traffic';
@@ -94,6 +97,35 @@ async function rejectsWith(p: Promise<unknown>, reason: string, message: RegExp)
 
 describe('RSS-context steering on the patched netdevsim', function () {
   this.timeout(300_000);
+
+  it('after a SIGKILL, recovery from the crash journal deletes the rules, then the context, and puts the table back', async () => {
+    const before = await readNicState(env.ifLocal);
+    const root = path.resolve(__dirname, '../../..');
+    const fixture = path.join(__dirname, '../fixtures/reserve-and-hold.ts');
+    const child = start([process.execPath, '--import', 'tsx', fixture, env.ifLocal, String(COUNT), '6795'], { cwd: root });
+    await child.waitFor('\n', 'stdout');
+    const held = JSON.parse(child.stdout.split('\n')[0]!) as { context?: number; error?: string };
+    assert.equal(held.error, undefined, held.error);
+    child.kill('SIGKILL');
+    await child.done;
+    const left = await readNicState(env.ifLocal);
+    assert.equal(left.rssContexts?.length, 1, 'the dead process left its context');
+    assert.equal(left.flowRules?.length, 2, 'and its two rules (tcp4, tcp6)');
+    assert.notDeepEqual(left.rssIndirection, before.rssIndirection, 'and the narrowed table');
+
+    const report = await recoverNic(env.ifLocal);
+    assert.deepEqual(
+      report?.steps.map((s) => [s.kind, s.outcome]),
+      [
+        ['flow-rule', 'undone'],
+        ['flow-rule', 'undone'],
+        ['rss-context', 'undone'],
+        ['rss', 'undone'],
+      ],
+    );
+    assert.deepEqual(await readNicState(env.ifLocal), before);
+    assert.equal(await recoverNic(env.ifLocal), null, 'nothing left to recover');
+  });
 
   describe('on a second pair with 8 queues, 5 of them in use', () => {
     let pair: ExtraPair;

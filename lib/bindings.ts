@@ -14,6 +14,7 @@ import { watchDevice } from './device-watch';
 import { call, callSync, closedError, DevmemError, invalidArgument } from './errors';
 import { checkInterfaceSpec, resolveInterface, type InterfaceSpec } from './interfaces';
 import { native, type NativeBinding } from './native';
+import { getQueueSync } from './netdev';
 
 /** Anything with a dma-buf fd: a DmaBuf from this library, or `{ fd }` from elsewhere. */
 export interface DmaBufLike {
@@ -211,7 +212,8 @@ function checkQueues(queues: unknown): number[] {
  * fd) or CLOSED (a closed DmaBuf) before anything is sent. The kernel's
  * refusal becomes NOT_PERMITTED, NO_SUCH_DEVICE, KERNEL_TOO_OLD,
  * DEVICE_UNSUPPORTED, HEADER_SPLIT_DISABLED, HDS_THRESHOLD_NONZERO,
- * QUEUE_BUSY, QUEUE_OUT_OF_RANGE, XDP_ATTACHED, NOT_A_DMABUF or
+ * QUEUE_BUSY (also for a queue leased to a netkit device: bind it through
+ * that device), QUEUE_OUT_OF_RANGE, XDP_ATTACHED, NOT_A_DMABUF or
  * RX_PAGE_SIZE_UNSUPPORTED.
  */
 export async function bindRx(
@@ -225,7 +227,9 @@ export async function bindRx(
   const { ifindex, ifname } = await resolveInterface(iface);
   const nat = await call('bind-rx', `bind-rx of queues ${qs.join(',')} on ${ifname}`, () =>
     native().bind('bind-rx', { ifindex, ...attrs }),
-  );
+  ).catch((e: unknown) => {
+    throw leasedQueueError(e, ifindex, ifname, qs);
+  });
   const binding = new RxBinding(nat, ifname, qs);
   await binding.watchDevice();
   return binding;
@@ -260,10 +264,39 @@ export function bindRxSync(
   options: BindRxOptions = {},
 ): RxBinding {
   const { qs, attrs } = bindRxAttrs(queues, dmabuf, options);
-  const nat = callSync('bind-rx', `bind-rx of queues ${qs.join(',')} on ${ifname}`, () =>
-    native().bindSync('bind-rx', { ifindex, ...attrs }),
-  );
+  let nat: NativeBinding;
+  try {
+    nat = callSync('bind-rx', `bind-rx of queues ${qs.join(',')} on ${ifname}`, () => native().bindSync('bind-rx', { ifindex, ...attrs }));
+  } catch (e) {
+    throw leasedQueueError(e, ifindex, ifname, qs);
+  }
   return new RxBinding(nat, ifname, qs);
+}
+
+/**
+ * A physical queue leased to a netkit device has no DMA device of its own
+ * for bind-rx (netdev_queue_get_dma_dev() answers only through the virtual
+ * side), so the kernel refuses with EOPNOTSUPP "Device doesn't support DMA",
+ * as for a device that cannot do devmem at all. The queue dump tells the two
+ * apart: a leased queue is QUEUE_BUSY, to be bound through the netkit device.
+ */
+function leasedQueueError(e: unknown, ifindex: number, ifname: string, qs: readonly number[]): unknown {
+  if (!(e instanceof DevmemError) || e.reason !== 'DEVICE_UNSUPPORTED' || !/support DMA/i.test(e.extack?.message ?? '')) return e;
+  for (const id of qs) {
+    let lease;
+    try {
+      lease = getQueueSync(ifindex, 'rx', id).lease;
+    } catch {
+      continue;
+    }
+    if (!lease) continue;
+    const netns = lease.netnsId === undefined ? '' : ` in the namespace this one numbers ${lease.netnsId}`;
+    return new DevmemError(
+      `${e.message}: queue ${id} of ${ifname} is leased to queue ${lease.queue.id} of ifindex ${lease.ifindex}${netns}; bind it there (through the netkit device)`,
+      { reason: 'QUEUE_BUSY', errno: e.errno, code: e.code, syscall: e.syscall, extack: e.extack, cause: e },
+    );
+  }
+  return e;
 }
 
 /**

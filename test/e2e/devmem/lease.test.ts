@@ -58,6 +58,22 @@ describe('queue leasing into a netkit container (queue-create)', function () {
     assert.deepEqual(q.lease, { ifindex: nk.guestIfindex, queue: { id: 1, type: 'rx' }, netnsId: nk.idHere() });
     // The neighbours are untouched.
     assert.equal((await netdev.getQueue(env.ifindexLocal, 'rx', Q - 1)).lease, undefined);
+    // A leased queue belongs to the container now: binding it on the NIC itself is refused. The
+    // kernel says only "Device doesn't support DMA" (the physical side of a lease has no DMA
+    // device for bind-rx); bindRx() reads the queue dump and says which lease holds it.
+    const buf = allocUdmabuf(4 << 20);
+    try {
+      await assert.rejects(bindRx(env.ifLocal, [Q], buf), (e: unknown) => {
+        reason(
+          'QUEUE_BUSY',
+          new RegExp(`queue ${Q} of ${env.ifLocal} is leased to queue 1 of ifindex ${nk.guestIfindex} .*bind it there`),
+        )(e);
+        assert.match((e as DevmemError).extack?.message ?? '', /Device doesn't support DMA/);
+        return true;
+      });
+    } finally {
+      buf.close();
+    }
   });
 
   it('a second lease of the same queue is QUEUE_BUSY, from the queue dump and from the kernel', async () => {

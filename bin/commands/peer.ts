@@ -2,7 +2,8 @@
  * `devmem peer`: the plain-TCP far end for devmem tests, so a remote host
  * needs only this package, not socat. It is what the kernel's devmem tests do
  * with socat:
- *   send   --host H --port P [--bind ADDR] --bytes N [--pattern K]   connect from ADDR:P, send, close
+ *   send   --host H --port P [--bind ADDR] --bytes N [--pattern K] [--connections C]
+ *                                                                    connect from ADDR:P, send, close
  *   stream --host H --port P [--bind ADDR] [--pattern K] [--seconds S]  send until S seconds or a reset
  *   listen [--host H] --port P                                        accept one connection, copy it to stdout
  * The pattern is `devmem nc -v K`'s (1..K-1 then '\n'); without --pattern, zeros.
@@ -21,8 +22,10 @@ Plain TCP far end for devmem tests (what devmem.py uses socat for).
 Options:
   --host ADDR      address to connect to (send, stream) or listen on (listen; default ::)
   --port PORT      TCP port
-  --bind ADDR      local address to connect from, with the same port (for 5-tuple rules)
-  --bytes N        bytes to send (send)
+  --bind ADDR      local address to connect from, with the same port (for 5-tuple rules;
+                   with --connections above 1, from ports the kernel picks)
+  --bytes N        bytes to send (send; on each connection)
+  --connections C  send: open C connections at once, each sending --bytes (default 1)
   --pattern K      devmem nc -v K pattern; default zeros
   --seconds S      how long to stream (stream; default until reset)
   -h, --help       this help
@@ -34,15 +37,23 @@ function pattern(period: number, bytes: number): Buffer {
   return out;
 }
 
-function connectRetrying(host: string, port: number, bind: string | undefined, deadline: number): Promise<net.Socket> {
+function connectRetrying(
+  host: string,
+  port: number,
+  bind: string | undefined,
+  deadline: number,
+  localPort: number | null = port,
+): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host, port, noDelay: true, ...(bind ? { localAddress: bind, localPort: port } : {}) });
+    // null: the kernel picks the local port.
+    const from = bind ? { localAddress: bind, ...(localPort === null ? {} : { localPort }) } : {};
+    const s = net.connect({ host, port, noDelay: true, ...from });
     s.once('connect', () => resolve(s));
     s.once('error', (e: NodeJS.ErrnoException) => {
       s.destroy();
       // EADDRINUSE: the previous connection from bind:port is still in TIME_WAIT.
       if ((e.code === 'ECONNREFUSED' || e.code === 'EADDRINUSE') && Date.now() < deadline)
-        setTimeout(() => void connectRetrying(host, port, bind, deadline).then(resolve, reject), 100);
+        setTimeout(() => void connectRetrying(host, port, bind, deadline, localPort).then(resolve, reject), 100);
       else reject(e);
     });
   });
@@ -65,6 +76,7 @@ export async function runPeer(argv: string[]): Promise<number> {
       bytes: { type: 'string' },
       pattern: { type: 'string' },
       seconds: { type: 'string' },
+      connections: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -90,16 +102,30 @@ export async function runPeer(argv: string[]): Promise<number> {
   }
   if (mode !== 'send' && mode !== 'stream') throw new Error(`unknown mode "${mode}": send, stream or listen`);
   if (!values.host) throw new Error('--host ADDR is required');
-  const s = await connectRetrying(values.host, port, values.bind, Date.now() + 30_000);
+  const host = values.host;
+  const connections = int(values.connections, 'connections') ?? 1;
+  if (connections < 1 || (connections > 1 && mode !== 'send')) throw new Error('--connections C (1 or more) is for send');
   if (mode === 'send') {
     const bytes = int(values.bytes, 'bytes');
     if (bytes === undefined) throw new Error('--bytes N is required');
-    s.end(pattern(period, bytes));
-    // Stay until the receiver closes, so retransmits are never abandoned.
-    s.resume();
-    await new Promise((resolve) => s.on('close', resolve));
+    const data = pattern(period, bytes);
+    const deadline = Date.now() + 30_000;
+    // Several connections cannot share one local port: the kernel picks theirs.
+    const localPort = connections === 1 ? port : null;
+    const sockets = await Promise.all(
+      Array.from({ length: connections }, () => connectRetrying(host, port, values.bind, deadline, localPort)),
+    );
+    await Promise.all(
+      sockets.map((s) => {
+        s.end(data);
+        // Stay until the receiver closes, so retransmits are never abandoned.
+        s.resume();
+        return new Promise((resolve) => s.on('close', resolve));
+      }),
+    );
     return 0;
   }
+  const s = await connectRetrying(host, port, values.bind, Date.now() + 30_000);
   const seconds = int(values.seconds, 'seconds');
   const chunk = pattern(period, Math.max(1, period) * 8192);
   let sent = 0;

@@ -2,7 +2,7 @@
  * `devmem nc` options: ncdevmem's getopt string "Lls:c:p:v:q:t:f:z:nb:" as
  * util.parseArgs options (each flag also has a long name), and ncdevmem's
  * rules for which mode runs and which queues it uses; plus the long-only
- * --memory, --zcrx, --json and --dry-run.
+ * --memory, --zcrx, --rss-context, --connections, --json and --dry-run.
  */
 import { parseArgs } from 'node:util';
 
@@ -34,6 +34,10 @@ export interface NcOptions {
   memory: NcMemory;
   /** --zcrx: receive through io_uring zero-copy receive on one queue instead of a devmem binding. */
   zcrx: boolean;
+  /** --rss-context: reserve the last -q queues and steer the port into an RSS context over them. */
+  rssContext: boolean;
+  /** --connections: how many connections the RX server accepts at once (1 unless given). */
+  connections: number;
   json: boolean;
   dryRun: boolean;
   help: boolean;
@@ -61,6 +65,8 @@ export const NC_OPTIONS = {
   'rx-page-size': { type: 'string', short: 'b' },
   memory: { type: 'string' },
   zcrx: { type: 'boolean', default: false },
+  'rss-context': { type: 'boolean', default: false },
+  connections: { type: 'string' },
   json: { type: 'boolean', default: false },
   'dry-run': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -99,6 +105,8 @@ export function parseNcArgs(argv: string[]): NcOptions {
     skipConfig: values['skip-config'],
     memory: { kind: 'udmabuf' },
     zcrx: values.zcrx,
+    rssContext: values['rss-context'],
+    connections: 1,
     json: values.json,
     dryRun: values['dry-run'],
     help,
@@ -116,6 +124,8 @@ export function parseNcArgs(argv: string[]): NcOptions {
   set('validate', integer(values.validate, '-v', 1, 255));
   set('maxChunk', integer(values['max-chunk'], '-z', 1, 0x7fffffff));
   set('rxPageSize', integer(values['rx-page-size'], '-b', 1, 0xffffffff, false));
+  set('connections', integer(values.connections, '--connections', 1, MAX_CONNECTIONS));
+  checkManyFlows(o, values.connections !== undefined);
   if (o.zcrx && o.mode !== 'rx') throw new UsageError('--zcrx is for the RX server: give -l (TX and the self-test use devmem bindings)');
   if (values.memory === 'host' || (o.zcrx && values.memory === undefined)) {
     if (!o.zcrx) throw new UsageError('--memory host needs --zcrx: a devmem binding takes a dma-buf (udmabuf is host memory as one)');
@@ -148,6 +158,28 @@ export function parseNcArgs(argv: string[]): NcOptions {
   return o;
 }
 
+/** The most connections one `devmem nc -l` accepts at once. */
+export const MAX_CONNECTIONS = 1024;
+
+// --rss-context and --connections: what they combine with, checked before
+// anything on the host is touched.
+function checkManyFlows(o: NcOptions, connectionsGiven: boolean): void {
+  if (connectionsGiven && o.mode !== 'rx') throw new UsageError('--connections is for the RX server: give -l');
+  if (o.connections > 1 && o.validate === undefined && !o.json)
+    throw new UsageError(`--connections ${o.connections} needs -v or --json: ${o.connections} streams cannot share stdout`);
+  if (o.connections > 1 && o.client !== undefined)
+    throw new UsageError(`--connections ${o.connections} with -c: the 5-tuple rule -c makes matches one client flow; leave -c out`);
+  if (!o.rssContext) return;
+  if (o.mode !== 'rx') throw new UsageError('--rss-context is for the RX server: give -l');
+  if (o.zcrx)
+    throw new UsageError(
+      '--rss-context spreads flows over several bound queues; --zcrx receives through one queue, so they cannot be combined',
+    );
+  if (o.skipConfig) throw new UsageError('--rss-context changes the NIC (RSS table, context, rule) and -n forbids that: give one of them');
+  if (o.client !== undefined) throw new UsageError('--rss-context steers the port for every client; -c pins one client flow: leave -c out');
+  if (o.numQueues === undefined) throw new UsageError('--rss-context needs -q: how many queues to reserve and bind');
+}
+
 /** True when -t and -q name the queues, so no channel count is needed to pick them. */
 export function queuesGiven(o: Pick<NcOptions, 'startQueue' | 'numQueues'>): boolean {
   return o.startQueue !== undefined && o.numQueues !== undefined;
@@ -162,9 +194,20 @@ export function queuesGiven(o: Pick<NcOptions, 'startQueue' | 'numQueues'>): boo
  * queues are taken as they are, and the kernel judges them.
  */
 export function resolveQueues(
-  o: Pick<NcOptions, 'mode' | 'startQueue' | 'numQueues'>,
+  o: Pick<NcOptions, 'mode' | 'startQueue' | 'numQueues'> & Partial<Pick<NcOptions, 'rssContext'>>,
   rxQueues: number | undefined,
 ): { start: number; count: number } {
+  if (o.rssContext && o.numQueues !== undefined && rxQueues !== undefined) {
+    // A context reserves the last queues: everything below them keeps RSS.
+    const start = rxQueues - o.numQueues;
+    if (start < 1)
+      throw new UsageError(
+        `--rss-context -q ${o.numQueues} leaves no queue for other traffic: the device has ${rxQueues} RX queues, so -q can be at most ${rxQueues - 1}`,
+      );
+    if (o.startQueue !== undefined && o.startQueue !== start)
+      throw new UsageError(`--rss-context reserves the last -q queues, ${start}..${rxQueues - 1} here: give -t ${start} or leave -t out`);
+    return { start, count: o.numQueues };
+  }
   if (o.startQueue === undefined && o.numQueues === undefined) {
     if (rxQueues === undefined) throw new UsageError('give the queues with -t and -q: the channel count was not read');
     if (o.mode === 'selftest') {
@@ -249,6 +292,21 @@ Options (ncdevmem flag, long form):
                                 or the last), the same NIC set-up, an area
                                 of the same size; the payload, -v and --json
                                 as without it
+      --rss-context             RX: reserve the last -q N queues: the default
+                                RSS table spreads over the others, an RSS
+                                context over the reserved ones, and a rule
+                                steers -p (and -s) into that context, so
+                                many clients spread over the bound queues.
+                                -t, if given, must be the first of them.
+                                Devices without RSS contexts fall back to
+                                steering the port to the first reserved
+                                queue, and say so
+      --connections K           RX: accept K connections at once and
+                                receive them all (1 by default); with K
+                                above 1, -v or --json is needed (the
+                                streams cannot share stdout), and --json's
+                                summary lists per connection the bytes,
+                                the verdict and the RX queue it arrived on
       --json                    NDJSON events on stdout and a final summary
       --dry-run                 print the NIC plan and change nothing
   -h, --help                    this help
@@ -260,5 +318,6 @@ zcrx for --zcrx, not root, or a kernel too old).
 
 Every NIC change is undone when the run ends, on error, on exit, and on
 SIGINT or SIGTERM, in the kernel's order: unbind (or close the zcrx queue
-and wait until the kernel lets go of it), flow rules, RSS, rings.
+and wait until the kernel lets go of it), flow rules, RSS context, RSS,
+rings.
 `;

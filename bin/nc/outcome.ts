@@ -17,6 +17,8 @@ export interface Outcome {
   /** What to do about it (a DevmemError's advice). */
   advice?: string;
   reason?: DevmemReason | 'USAGE';
+  /** The RX server's connections, one entry each: how each went and where it arrived. */
+  connections?: Record<string, unknown>[];
 }
 
 const SKIP_REASONS: ReadonlySet<DevmemReason> = new Set<DevmemReason>([

@@ -9,9 +9,11 @@ import { once } from 'node:events';
 import {
   createServer,
   DevmemError,
+  type DevmemSocket,
   type DmaBuf,
   ethtool,
   FragmentKind,
+  incomingQueue,
   NicConfig,
   type ReceiveOptions,
   type ZcrxHostArea,
@@ -22,7 +24,7 @@ import { native, zcrxPlan } from '../../lib/internal';
 import { allocNcBuffer, describeBuffer, ncBufferSize } from './buffer';
 import type { NcMemory, NcOptions } from './options';
 import { queuesGiven, resolveQueues, UsageError } from './options';
-import { fail, ok, type Outcome } from './outcome';
+import { fail, fromError, ok, type Outcome } from './outcome';
 import { PatternValidator } from './pattern';
 import type { Fields, Reporter } from './reporter';
 
@@ -33,7 +35,7 @@ export async function runRx(o: NcOptions, r: Reporter): Promise<Outcome> {
   // leased queue has none (see docs/kernel-notes.md#netkit-and-leased-queues-have-no-channels).
   const rxQueues = o.skipConfig && queuesGiven(o) ? undefined : ethtool.rxChannelCount(await ethtool.getChannels(o.iface));
   const { start, count } = resolveQueues(o, rxQueues);
-  const queues = Array.from({ length: count }, (_, i) => start + i);
+  let queues = Array.from({ length: count }, (_, i) => start + i);
   r.log(o.zcrx ? `using queue ${start} (io_uring zcrx)` : `using queues ${start}..${start + count - 1}`);
   // Whatever zcrx cannot do here is refused before the NIC is touched.
   if (o.zcrx) checkZcrx(o, r);
@@ -42,7 +44,13 @@ export async function runRx(o: NcOptions, r: Reporter): Promise<Outcome> {
   const nic = await NicConfig.open(o.iface, { dryRun: o.dryRun, bindOnly: o.skipConfig, onStep: (s) => r.step(s) });
   r.recovered(nic.recovered);
   try {
-    if (!o.skipConfig) {
+    if (!o.skipConfig && o.rssContext) {
+      await nic.enableHeaderSplit();
+      const reserved = await nic.reserveQueues(count);
+      if (reserved.fallback !== undefined) r.log(`warning: ${reserved.fallback}`);
+      queues = reserved.queues;
+      await nic.steerPort({ port, serverIp: server, context: reserved.context });
+    } else if (!o.skipConfig) {
       await nic.enableHeaderSplit();
       try {
         await nic.isolateQueues(start);
@@ -58,7 +66,7 @@ export async function runRx(o: NcOptions, r: Reporter): Promise<Outcome> {
     if (nic.dryRun) {
       if (o.zcrx) nic.planZcrx(start, { area: plannedArea(o.memory, o.rxPageSize), ...rxBufLen(o) });
       else nic.planBindRx(queues);
-      r.log(`plan: listen on ${server} port ${port}, accept one connection and receive`);
+      r.log(`plan: listen on ${server} port ${port}, accept ${connectionsText(o.connections)} and receive`);
       return ok('dry run: nothing was changed');
     }
     return o.zcrx ? await receiveZcrx(o, r, nic, start, server, port) : await receive(o, r, nic, queues, server, port);
@@ -121,6 +129,8 @@ interface Backend {
   receive: ReceiveOptions;
   /** How --json names the memory. */
   memory: Fields;
+  /** The interface, whose queue dump says which RX queue a connection came through. */
+  ifindex: number;
   /** Backend fields for the 'received' summary, read when the connection ends. */
   summary?: () => Fields;
 }
@@ -135,6 +145,7 @@ async function receive(o: NcOptions, r: Reporter, nic: NicConfig, queues: number
       area: dmabuf,
       receive: { binding, dmabuf, linear: o.failOnLinear ? 'error' : 'accept' },
       memory: describeBuffer(dmabuf),
+      ifindex: nic.ifindex,
     });
   } finally {
     dmabuf.close();
@@ -184,6 +195,7 @@ async function receiveZcrx(o: NcOptions, r: Reporter, nic: NicConfig, queue: num
         area: zq.area,
         receive: { zcrx: zq, copied: o.failOnLinear ? 'error' : 'accept' },
         memory,
+        ifindex: nic.ifindex,
         summary: () => ({ zcrx: zcrxSummary(zq.stats()) }),
       });
       // The socket refuses the copies attributed to it; the kernel counts
@@ -203,21 +215,73 @@ async function receiveZcrx(o: NcOptions, r: Reporter, nic: NicConfig, queue: num
   }
 }
 
+function connectionsText(n: number): string {
+  return n === 1 ? 'one connection' : `${n} connections`;
+}
+
+/** One connection's end: its outcome, and the fields --json's summary lists for it. */
+interface ConnectionResult {
+  outcome: Outcome;
+  report: Fields;
+}
+
+/**
+ * Listens, accepts --connections connections (each one starts receiving as
+ * soon as it is accepted, so none waits on the others), and ends when all
+ * have ended. The run fails if any connection fails; with one connection
+ * the outcome is that connection's own.
+ */
 async function serve(o: NcOptions, r: Reporter, host: string, port: number, backend: Backend): Promise<Outcome> {
   const srv = createServer({ host, port, reusePort: true, ...backend.receive });
   const addr = await srv.listen();
-  r.log(`waiting for a connection on ${addr.address} port ${addr.port}`);
-  r.event('listening', { address: addr.address, port: addr.port });
-  const sock = await srv.accept().finally(() => srv.close());
-  const peer = sock.remoteAddress();
-  r.log(`got connection from ${peer?.address} port ${peer?.port}`);
-  r.event('connection', { peer });
+  r.log(`waiting for ${o.connections === 1 ? 'a connection' : `${o.connections} connections`} on ${addr.address} port ${addr.port}`);
+  r.event('listening', { address: addr.address, port: addr.port, connections: o.connections });
+  const running: Promise<ConnectionResult>[] = [];
+  try {
+    while (running.length < o.connections) {
+      const sock = await srv.accept();
+      const peer = sock.remoteAddress();
+      r.log(`got connection${o.connections === 1 ? '' : ` ${running.length}`} from ${peer?.address} port ${peer?.port}`);
+      r.event('connection', { connection: running.length, peer });
+      running.push(receiveConnection(o, r, sock, running.length, backend));
+    }
+  } finally {
+    srv.close();
+    // An accept that failed leaves the accepted connections running: they
+    // end (and close their sockets) before the NIC set-up is undone.
+    if (running.length < o.connections) await Promise.allSettled(running);
+  }
+  const results = await Promise.all(running);
+  const connections = results.map((c) => c.report);
+  if (results.length === 1) return { ...results[0]!.outcome, connections };
+  const failed = results.findIndex((c) => c.outcome.result !== 'ok');
+  if (failed < 0) {
+    const queues = new Set(connections.map((c) => c.rxQueue).filter((q) => q !== undefined));
+    const spread = queues.size > 0 ? ` over RX queue(s) ${[...queues].sort((a, b) => Number(a) - Number(b)).join(',')}` : '';
+    return { ...ok(`${results.length} connections received${spread}`), connections };
+  }
+  const first = results[failed]!.outcome;
+  const count = results.filter((c) => c.outcome.result !== 'ok').length;
+  return { ...first, message: `${count} of ${results.length} connections failed; connection ${failed}: ${first.message}`, connections };
+}
 
+/** Receives one connection until its peer closes; never throws: a failure is the outcome. */
+async function receiveConnection(
+  o: NcOptions,
+  r: Reporter,
+  sock: DevmemSocket,
+  index: number,
+  backend: Backend,
+): Promise<ConnectionResult> {
+  const peer = sock.remoteAddress();
   const validator = o.validate === undefined ? undefined : new PatternValidator(o.validate);
+  const many = o.connections > 1;
+  const prefix = many ? `connection ${index}: ` : '';
   let scratch = Buffer.allocUnsafe(0);
   let pageAligned = 0;
   let unaligned = 0;
   let copiedSeen = false;
+  let outcome: Outcome | undefined;
   try {
     for await (const batch of sock) {
       if (batch.bytes > scratch.length) scratch = Buffer.allocUnsafe(Math.max(batch.bytes, scratch.length * 2));
@@ -227,45 +291,67 @@ async function serve(o: NcOptions, r: Reporter, host: string, port: number, back
         if (batch.sizes[i]! % 4096 === 0) pageAligned++;
         else unaligned++;
       }
-      if (batch.linearBytes > 0) r.log(`received ${batch.linearBytes} linear bytes (SCM_DEVMEM_LINEAR)`);
+      if (batch.linearBytes > 0) r.log(`${prefix}received ${batch.linearBytes} linear bytes (SCM_DEVMEM_LINEAR)`);
       if (batch.copiedBytes > 0 && !copiedSeen) {
         copiedSeen = true;
-        r.log(`warning: the kernel copies into the zcrx area (copy fallback): the flow misses the queue, or header split did not hold`);
+        r.log(
+          `${prefix}warning: the kernel copies into the zcrx area (copy fallback): the flow misses the queue, or header split did not hold`,
+        );
       }
       if (validator) {
         for (const m of validator.check(data)) {
-          r.log(`pattern mismatch at byte ${m.position}: expected 0x${m.expected.toString(16)}, got 0x${m.actual.toString(16)}`);
-          r.event('mismatch', { ...m });
+          r.log(`${prefix}pattern mismatch at byte ${m.position}: expected 0x${m.expected.toString(16)}, got 0x${m.actual.toString(16)}`);
+          r.event('mismatch', { ...(many ? { connection: index } : {}), ...m });
         }
-        if (validator.mismatches > 20) return fail(`more than 20 bytes differ from the -v ${o.validate} pattern`);
+        if (validator.mismatches > 20) {
+          outcome = fail(`more than 20 bytes differ from the -v ${o.validate} pattern`);
+          break;
+        }
       } else if (!o.json) {
         if (!process.stdout.write(Buffer.from(data))) await once(process.stdout, 'drain');
       }
     }
-  } finally {
-    const s = sock.stats();
-    sock.close();
-    const zcrx = backend.receive.zcrx !== undefined;
-    const summary = {
-      backend: zcrx ? 'zcrx' : 'devmem',
-      bytes: s.bytes,
-      fragments: s.fragments,
-      dmabufBytes: s.dmabufBytes,
-      linearBytes: s.linearBytes,
-      copiedBytes: s.copiedBytes,
-      pageAlignedFragments: pageAligned,
-      unalignedFragments: unaligned,
-      dontneedCalls: s.dontneedCalls,
-      releasedTokens: s.releasedTokens,
-      memory: backend.memory,
-      ...backend.summary?.(),
-    };
-    r.log(
-      `client exited: ${s.bytes} bytes, ${s.fragments} fragments (${pageAligned} page-aligned), ` +
-        (zcrx ? `${s.copiedBytes} bytes copied by the kernel` : `${s.dontneedCalls} DONTNEED calls`),
-    );
-    r.event('received', summary);
+  } catch (e) {
+    outcome = fromError(e);
   }
-  if (validator && validator.mismatches > 0) return fail(`${validator.mismatches} byte(s) differ from the -v ${o.validate} pattern`);
-  return ok(validator ? `validated ${validator.position} bytes` : undefined);
+  // The kernel marks the socket with the NAPI instance its data came through.
+  const rxQueue = (await incomingQueue(sock, backend.ifindex).catch(() => null)) ?? undefined;
+  const s = sock.stats();
+  sock.close();
+  if (outcome === undefined)
+    outcome =
+      validator && validator.mismatches > 0
+        ? fail(`${validator.mismatches} byte(s) differ from the -v ${o.validate} pattern`)
+        : ok(validator ? `validated ${validator.position} bytes` : undefined);
+  const zcrx = backend.receive.zcrx !== undefined;
+  r.log(
+    `${many ? `connection ${index}` : 'client'} exited: ${s.bytes} bytes, ${s.fragments} fragments (${pageAligned} page-aligned), ` +
+      (zcrx ? `${s.copiedBytes} bytes copied by the kernel` : `${s.dontneedCalls} DONTNEED calls`) +
+      (rxQueue === undefined ? '' : `, RX queue ${rxQueue}`),
+  );
+  r.event('received', {
+    ...(many ? { connection: index } : {}),
+    backend: zcrx ? 'zcrx' : 'devmem',
+    bytes: s.bytes,
+    fragments: s.fragments,
+    dmabufBytes: s.dmabufBytes,
+    linearBytes: s.linearBytes,
+    copiedBytes: s.copiedBytes,
+    pageAlignedFragments: pageAligned,
+    unalignedFragments: unaligned,
+    dontneedCalls: s.dontneedCalls,
+    releasedTokens: s.releasedTokens,
+    ...(rxQueue === undefined ? {} : { rxQueue }),
+    memory: backend.memory,
+    ...backend.summary?.(),
+  });
+  const report: Fields = {
+    connection: index,
+    peer,
+    bytes: s.bytes,
+    verdict: outcome.result === 'ok' ? (validator ? 'valid' : 'received') : 'failed',
+    ...(rxQueue === undefined ? {} : { rxQueue }),
+    ...(outcome.result === 'ok' ? {} : { message: outcome.message }),
+  };
+  return { outcome, report };
 }

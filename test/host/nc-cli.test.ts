@@ -65,6 +65,8 @@ describe('devmem nc command line', () => {
           rxPageSize: 16384,
           memory: { kind: 'udmabuf' },
           zcrx: false,
+          rssContext: false,
+          connections: 1,
           json: false,
           dryRun: false,
           help: false,
@@ -175,6 +177,50 @@ describe('devmem nc command line', () => {
         assert.match(NC_HELP, /with --zcrx it must be 1/);
         assert.match(NC_HELP, /With --zcrx \(which never delivers linear\s+data\): fail if the kernel copied payload/);
         assert.match(NC_HELP, /With --zcrx also host/);
+      });
+    });
+
+    describe('--rss-context and --connections', () => {
+      const rx = ['-l', '-f', 'x', '-s', '10.0.0.1', '-p', '5201'];
+
+      it('reserves the last -q queues, with -t only as their first', () => {
+        const o = parseNcArgs([...rx, '--rss-context', '-q', '4', '--connections', '16', '-v', '7']);
+        assert.equal(o.rssContext, true);
+        assert.equal(o.connections, 16);
+        assert.deepEqual(resolveQueues(o, 8), { start: 4, count: 4 });
+        assert.deepEqual(resolveQueues({ ...o, startQueue: 4 }, 8), { start: 4, count: 4 });
+        assert.throws(() => resolveQueues({ ...o, startQueue: 3 }, 8), /reserves the last -q queues, 4\.\.7 here: give -t 4/);
+        assert.throws(() => resolveQueues(o, 4), /leaves no queue for other traffic: the device has 4 RX queues, so -q can be at most 3/);
+        // Off unless asked: -q alone binds from -t as ncdevmem does.
+        assert.equal(parseNcArgs([...rx, '-t', '1', '-q', '2']).rssContext, false);
+        assert.equal(parseNcArgs(rx).connections, 1);
+        assert.equal(parseNcArgs([...rx, '--connections', '3', '--json']).connections, 3);
+      });
+
+      it('refuses what cannot work, as usage errors', () => {
+        const bad: [string[], RegExp][] = [
+          [[...rx, '--rss-context'], /--rss-context needs -q/],
+          [['-f', 'x', '-s', '10.0.0.1', '-p', '1', '--rss-context', '-q', '2'], /--rss-context is for the RX server/],
+          [[...rx, '--rss-context', '-q', '2', '--zcrx'], /cannot be combined/],
+          [[...rx, '--rss-context', '-q', '2', '-n'], /-n forbids that/],
+          [[...rx, '--rss-context', '-q', '2', '-c', '10.0.0.2'], /leave -c out/],
+          [['-f', 'x', '--connections', '2'], /--connections is for the RX server/],
+          [[...rx, '--connections', '2'], /--connections 2 needs -v or --json/],
+          [[...rx, '--connections', '2', '-v', '7', '-c', '10.0.0.2'], /matches one client flow; leave -c out/],
+          [[...rx, '--connections', '0'], /--connections needs an integer from 1 to 1024/],
+          [[...rx, '--connections', '1025'], /--connections needs an integer from 1 to 1024/],
+        ];
+        for (const [argv, re] of bad)
+          assert.throws(
+            () => parseNcArgs(argv),
+            (e: unknown) => e instanceof UsageError && re.test(e.message),
+            argv.join(' '),
+          );
+      });
+
+      it('--help documents both', () => {
+        assert.match(NC_HELP, /--rss-context\s+RX: reserve the last -q N queues/);
+        assert.match(NC_HELP, /--connections K\s+RX: accept K connections at once/);
       });
     });
 

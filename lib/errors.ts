@@ -138,7 +138,7 @@ const ADVICE: Record<DevmemReason, string> = {
     'The device has no configurable RSS indirection table, so the devmem queues cannot be kept free of other traffic. Skip RSS isolation, or use a NIC that supports it.',
   TOO_FEW_QUEUES: 'The device has too few RX channels for the queues asked for; raise them (setChannels) or ask for fewer.',
   NOT_VIRTUAL:
-    'A queue can only be leased into a virtual device: the guest (peer) end of a netkit pair, usually inside the container\'s network namespace. Name that device, not the physical NIC.',
+    "A queue can only be leased into a virtual device: the guest (peer) end of a netkit pair, usually inside the container's network namespace. Name that device, not the physical NIC.",
   LEASE_UNSUPPORTED:
     'Queue leasing needs a netkit guest on the receiving side (the peer end of the pair, not the primary, created with enough RX queues: `ip link add ... type netkit ... numrxqueues N`) and a physical NIC with the queue API on the lending side; one netkit device can lease from one physical device only.',
   NIC_RESTORE_FAILED:
@@ -239,16 +239,7 @@ export function describeError(e: unknown): string {
 
 /** The operation a native error came from; decides how errno maps to a reason. */
 export type Operation =
-  | 'bind-rx'
-  | 'bind-tx'
-  | 'queue-create'
-  | 'netlink'
-  | 'ethtool'
-  | 'ntuple'
-  | 'rss'
-  | 'dmabuf'
-  | 'socket'
-  | 'send-dmabuf';
+  'bind-rx' | 'bind-tx' | 'queue-create' | 'netlink' | 'ethtool' | 'ntuple' | 'rss' | 'dmabuf' | 'socket' | 'send-dmabuf';
 
 const E = os.constants.errno;
 

@@ -228,9 +228,7 @@ export async function createQueue(
 /** @internal createQueue() on the calling thread, in the namespace of `netnsFd` when given. */
 export function createQueueSync(req: CreateQueueRequest, netnsFd?: number): number {
   const attrs = queueCreateAttrs(req);
-  const [r] = callSync('queue-create', queueCreateWhat(req), () =>
-    native().netlinkRequestSync('netdev', 'queue-create', attrs, netnsFd),
-  );
+  const [r] = callSync('queue-create', queueCreateWhat(req), () => native().netlinkRequestSync('netdev', 'queue-create', attrs, netnsFd));
   return (r as { id: number }).id;
 }
 

@@ -25,22 +25,14 @@ import { bindRxSync, type BindRxOptions, type DmaBufLike, RxBinding } from './bi
 import type { DmaBuf } from './dmabuf';
 import { closedError, DevmemError, invalidArgument } from './errors';
 import { getChannels, getRings, rxChannelCount, setChannelsSync, setRingsSync, type TcpDataSplit } from './ethtool';
-import {
-  addFlowRule,
-  encodeFlowRule,
-  flowTypeFor,
-  getNtupleFilter,
-  listFlowRules,
-  setNtupleFilter,
-  type FlowRule,
-} from './flow-rules';
+import { addFlowRule, encodeFlowRule, flowTypeFor, getNtupleFilter, listFlowRules, setNtupleFilter, type FlowRule } from './flow-rules';
 import { bytesToIp, ipToBytes, unmapIpv4 } from './ip';
 import { checkInterfaceSpec, interfaceNameSync, resolveInterface, type InterfaceSpec } from './interfaces';
-import { applyLeaseSync, closeLeasePlan, leaseDescription, planLease, type Lease, type LeaseQueueOptions } from './lease';
 import { native } from './native';
+import { applyLeaseSync, closeLeasePlan, leaseDescription, planLease, type Lease, type LeaseQueueOptions } from './lease';
 import { JournalWriter, recoverTarget, recoveryFailed, type JournalStep, type RecoveryReport } from './nic-journal';
 import { track, untrack } from './nic-restore';
-import { undoStep, waitQueueReleased, type NicUndo } from './nic-undo';
+import { undoStep, waitQueueReleased, type NicUndo, type UndoOutcome } from './nic-undo';
 import { equalIndirection, getRssIndirection, getRxRingCount, isDefaultIndirection, setRssIndirection } from './rss';
 import { contextIndirection, createRssContextSync, getRssContext, listRssContexts, rssContextApi } from './rss-context';
 import { openZcrx, zcrxPlan, type ZcrxOptions, type ZcrxQueue } from './zcrx';
@@ -56,16 +48,7 @@ import { openZcrx, zcrxPlan, type ZcrxOptions, type ZcrxQueue } from './zcrx';
  * adds `flow-rule`s). The kind sets the step's place in the undo order.
  */
 export type NicStepKind =
-  | 'check-channels'
-  | 'header-split'
-  | 'rss'
-  | 'rss-context'
-  | 'ntuple-feature'
-  | 'flow-rule'
-  | 'bind-rx'
-  | 'zcrx'
-  | 'lease'
-  | 'channels';
+  'check-channels' | 'header-split' | 'rss' | 'rss-context' | 'ntuple-feature' | 'flow-rule' | 'bind-rx' | 'zcrx' | 'lease' | 'channels';
 
 /** One change (or check) NicConfig made, plans to make, or undid. */
 export interface NicStep {
@@ -73,8 +56,12 @@ export interface NicStep {
   kind: NicStepKind;
   /** What the step does, in the terms of the ethtool command line where there is one. */
   description: string;
-  /** `planned` in a dry run; `done` once applied; `undone` after restore; `failed` when its undo failed. */
-  state: 'planned' | 'done' | 'undone' | 'failed';
+  /**
+   * `planned` in a dry run; `done` once applied; `undone` after restore;
+   * `kept` after restore for a change Linux cannot undo (a queue lease,
+   * which ends with its netkit device); `failed` when its undo failed.
+   */
+  state: 'planned' | 'done' | 'undone' | 'kept' | 'failed';
 }
 
 /** Options of {@link NicConfig.open}. */
@@ -203,8 +190,8 @@ function bindDescription(ifname: string, queues: readonly number[]): string {
 // binding made through it still has on the physical queue
 // (netif_rxq_cleanup_unlease), so the bindings must be closed first; and
 // the physical queue must still exist, so channels shrink after it. Linux
-// has no way to end a lease short of deleting the netkit device, so a lease
-// has no undo entry today, and this place is where one would go.
+// has no way to end a lease short of deleting the netkit device, so its
+// undo only reports it as kept, here where an end of it would go.
 // Rules before RSS contexts: the kernel refuses to delete a context that a
 // rule still names (EBUSY, ethtool_check_rss_ctx_busy()). Channels after the
 // rules, contexts and the table: shrinking channels is refused while any of
@@ -255,7 +242,8 @@ function closeZcrxSync(queue: ZcrxQueue): void {
 interface UndoEntry {
   step: NicStep;
   seq: number;
-  undo: () => void;
+  /** Undoes the change; a lease, which Linux cannot undo, says `kept`. */
+  undo: () => UndoOutcome | void;
   /** Its entry in the crash journal; absent for a bind-only NicConfig. */
   journal: JournalStep | undefined;
 }
@@ -434,7 +422,7 @@ export class NicConfig {
    */
   #pushUndo(step: NicStep, journal: JournalStep | undefined, undo: NicUndo, live?: () => void): void {
     if (journal) this.#journal!.commit(journal, step.description, undo);
-    this.#undo.push({ step, seq: this.#seq++, undo: live ?? (() => void undoStep(this, undo, false)), journal });
+    this.#undo.push({ step, seq: this.#seq++, undo: live ?? (() => undoStep(this, undo, false)), journal });
     if (this.#restoreOnExit && !this.#tracked) {
       this.#tracked = true;
       track(this);
@@ -500,7 +488,9 @@ export class NicConfig {
       return;
     }
     const undo: NicUndo = { kind: 'rss', table: wasDefault ? null : Array.from(saved) };
-    const { journal } = this.#apply(description, undo, () => setRssIndirection(this.ifname, equalIndirection(saved.length, firstDevmemQueue)));
+    const { journal } = this.#apply(description, undo, () =>
+      setRssIndirection(this.ifname, equalIndirection(saved.length, firstDevmemQueue)),
+    );
     this.#pushUndo(this.#record('rss', description), journal, undo);
   }
 
@@ -661,7 +651,10 @@ export class NicConfig {
     }
     if (supported) {
       const table = contextIndirection(saved.length, queues);
-      const intent: NicUndo = { kind: 'rss-context', api };
+      // What a crash before the kernel's answer reaches the journal needs to
+      // find the new context (see NicUndo).
+      const before = (await listRssContexts(this.ifname))?.map((c) => c.id);
+      const intent: NicUndo = { kind: 'rss-context', api, queues, ...(before ? { before } : {}) };
       const created = this.#apply(ctxText, intent, () => createRssContextSync(this.ifindex, this.ifname, table, api));
       context = created.result;
       this.#pushUndo(this.#record('rss-context', `${ctxText} (context ${context})`), created.journal, {
@@ -910,7 +903,9 @@ export class NicConfig {
    *
    * There is no undo: Linux has no op to end a lease (no queue-delete, and
    * a netkit device cannot drop queues), so restore() and close() leave it
-   * in place. The lease ends when the netkit device is deleted (which also
+   * in place and mark its step `kept`; it is journalled all the same, so
+   * that `devmem restore` after a crash reports it (as kept, or as already
+   * gone once the netkit device is). The lease ends when the netkit device is deleted (which also
    * happens when its network namespace goes away, or when this NIC is
    * unregistered); the step's description says so. Close bindings made
    * through the leased queue before deleting the netkit device: the kernel
@@ -927,8 +922,12 @@ export class NicConfig {
         return null;
       }
       this.#check();
-      const lease = applyLeaseSync(plan);
-      this.#record('lease', `${leaseDescription(plan, lease.queue)}; it lasts until ${plan.into.ifname} is deleted`);
+      // Journalled and stacked like a change, so that restore() and `devmem
+      // restore` report it; its undo keeps it (see NicUndo).
+      const undo: NicUndo = { kind: 'lease', queue: options.queue };
+      const { result: lease, journal } = this.#apply(description, undo, () => applyLeaseSync(plan));
+      const done = `${leaseDescription(plan, lease.queue)}; it lasts until ${plan.into.ifname} is deleted`;
+      this.#pushUndo(this.#record('lease', done), journal, undo);
       return lease;
     } finally {
       closeLeasePlan(plan);
@@ -944,8 +943,7 @@ export class NicConfig {
     const failures: { step: NicStep; error: unknown }[] = [];
     for (const e of entries) {
       try {
-        e.undo();
-        e.step.state = 'undone';
+        e.step.state = e.undo() === 'kept' ? 'kept' : 'undone';
         if (e.journal) this.#journal!.undone(e.journal);
       } catch (error) {
         e.step.state = 'failed';

@@ -384,11 +384,12 @@ export interface RecoveredStep {
   description: string;
   /**
    * `undone`; `already gone` (nothing of it was left); `released` (a binding
-   * or zcrx queue that died with its owner); `failed` (see `error`); `planned`
+   * or zcrx queue that died with its owner); `kept` (a queue lease, which
+   * Linux ends only with its netkit device); `failed` (see `error`); `planned`
    * in a dry run; `device gone` when the device itself no longer exists, its
    * settings gone with it.
    */
-  outcome: 'undone' | 'already gone' | 'released' | 'device gone' | 'failed' | 'planned';
+  outcome: 'undone' | 'already gone' | 'released' | 'kept' | 'device gone' | 'failed' | 'planned';
   /** Why the undo failed. */
   error?: string;
 }

@@ -14,7 +14,7 @@ import { getRingsSync, setChannelsSync, setRingsSync, type ChannelsUpdate, type 
 import { deleteFlowRule, encodeFlowRule, listFlowRules, setNtupleFilter, type FlowRule } from './flow-rules';
 import { getQueueSync } from './netdev';
 import { setRssIndirection } from './rss';
-import { deleteRssContextSync, type RssContextApi } from './rss-context';
+import { contextIndirection, deleteRssContextSync, getRssContext, type RssContextApi } from './rss-context';
 
 /**
  * The undo of one NicConfig change, as plain values (the crash journal
@@ -45,13 +45,17 @@ export type NicUndo =
   | { kind: 'zcrx'; queue: number }
   /**
    * Delete RSS context `context`, through the API that made it. The kernel
-   * picks the ID, so a journal written ahead of the create has none; a
-   * crash in the same turn as the create then leaves the context behind
-   * (`already gone` here), which is the one window this cannot cover.
+   * picks the ID, so a journal written ahead of the create has none; it
+   * has the contexts that existed before (`before`, where the kernel can
+   * list them) and the queues the new one spreads over, and recovery looks
+   * for that context where the kernel puts a new one (see the undo).
    */
-  | { kind: 'rss-context'; context?: number; api: RssContextApi };
-// Room for the kinds still to be wired (add the member here and its entry in KINDS):
-//   | { kind: 'lease'; ... }                      give the leased queue back
+  | { kind: 'rss-context'; context?: number; api: RssContextApi; before?: number[]; queues?: number[] }
+  /**
+   * A lease of physical RX queue `queue`: Linux cannot end it short of
+   * deleting the netkit device, so it is only reported (see the undo).
+   */
+  | { kind: 'lease'; queue: number };
 
 /** The device an undo acts on. @internal */
 export interface UndoTarget {
@@ -63,11 +67,35 @@ export interface UndoTarget {
  * What an undo found: `undone` (it put the setting back), `already gone`
  * (nothing of the change was left, e.g. a rule someone else deleted, or a
  * change that a crash stopped before it reached the kernel), `released`
- * (a binding or zcrx queue that died with its owner).
+ * (a binding or zcrx queue that died with its owner), `kept` (a change
+ * Linux cannot undo, left as it is: a queue lease).
  *
  * @internal
  */
-export type UndoOutcome = 'undone' | 'already gone' | 'released';
+export type UndoOutcome = 'undone' | 'already gone' | 'released' | 'kept';
+
+/**
+ * The context a create that a crash interrupted made, if it got that far.
+ * The ethtool core gives a new context the lowest free ID, so it is the
+ * lowest ID not in `before`; it is ours only if it spreads over exactly the
+ * reserved queues as reserveQueues() spreads them.
+ */
+function createdBefore(t: UndoTarget, u: Extract<NicUndo, { kind: 'rss-context' }>): number | undefined {
+  if (u.before === undefined || u.queues === undefined || u.queues.length === 0) return undefined;
+  const taken = new Set(u.before);
+  let id = 1;
+  while (taken.has(id)) id++;
+  let found;
+  try {
+    found = getRssContext(t.ifname, id);
+  } catch (e) {
+    if (e instanceof DevmemError && (e.reason === 'RSS_UNSUPPORTED' || e.code === 'ENODEV')) return undefined;
+    throw e;
+  }
+  if (!found) return undefined;
+  const expected = contextIndirection(found.indirection.length, u.queues);
+  return found.indirection.every((q, i) => q === expected[i]) ? id : undefined;
+}
 
 interface KindSpec<U extends NicUndo> {
   /** Checks the fields of a record read back from a journal (kind already matched). */
@@ -197,11 +225,16 @@ const KINDS: { [K in NicUndo['kind']]: KindSpec<Extract<NicUndo, { kind: K }>> }
     undo: (t, u) => undoFlowRule(t, u),
   },
   'rss-context': {
-    check: (u) => (u.context === undefined || isUint(u.context)) && (u.api === 'netlink' || u.api === 'ioctl'),
+    check: (u) =>
+      (u.context === undefined || isUint(u.context)) &&
+      (u.api === 'netlink' || u.api === 'ioctl') &&
+      (u.before === undefined || isUintArray(u.before)) &&
+      (u.queues === undefined || isUintArray(u.queues)),
     undo: (t, u) => {
-      if (u.context === undefined) return 'already gone';
+      const context = u.context ?? createdBefore(t, u);
+      if (context === undefined) return 'already gone';
       try {
-        deleteRssContextSync(t.ifindex, t.ifname, u.context, u.api);
+        deleteRssContextSync(t.ifindex, t.ifname, context, u.api);
       } catch (e) {
         if (e instanceof DevmemError && e.code === 'ENOENT') return 'already gone';
         throw e;
@@ -225,6 +258,21 @@ const KINDS: { [K in NicUndo['kind']]: KindSpec<Extract<NicUndo, { kind: K }>> }
       if (!crashed) throw invalidArgument('a live binding is undone by closing it');
       for (const q of u.queues) waitQueueReleased(t, q, 'dmabuf');
       return 'released';
+    },
+  },
+  lease: {
+    check: (u) => isUint(u.queue),
+    // The lease ends with its netkit device (netkit_uninit), which belongs to
+    // whoever made the container; deleting it here would take the
+    // container's interface away. So it is kept, and said to be.
+    undo: (t, u) => {
+      let leased: boolean;
+      try {
+        leased = getQueueSync(t.ifindex, 'rx', u.queue).lease !== undefined;
+      } catch {
+        return 'already gone';
+      }
+      return leased ? 'kept' : 'already gone';
     },
   },
   zcrx: {

@@ -31,6 +31,7 @@ const VERB: Record<RecoveredStep['outcome'], string> = {
   undone: 'undid',
   'already gone': 'already gone',
   released: 'released with its process',
+  kept: 'kept (Linux ends it only with its netkit device)',
   'device gone': 'gone with the device',
   failed: 'FAILED to undo',
   planned: 'would undo',

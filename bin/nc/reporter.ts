@@ -32,7 +32,7 @@ export class Reporter {
   }
 
   step(step: NicStep): void {
-    const verb = { planned: 'plan', done: 'did', undone: 'undid', failed: 'FAILED to undo' }[step.state];
+    const verb = { planned: 'plan', done: 'did', undone: 'undid', kept: 'kept', failed: 'FAILED to undo' }[step.state];
     this.log(`${verb}: ${step.description}`);
     this.event('nic-step', { kind: step.kind, state: step.state, description: step.description });
   }

@@ -106,7 +106,8 @@ Napi::Value Request(const Napi::CallbackInfo& info) {
   auto req = std::make_shared<nl::PreparedRequest>(PrepareFromJs(env, info[0], info[1], info[2], dump));
   auto replies = std::make_shared<std::vector<nl::ReplyMessage>>();
   return PromiseWorker::Start(
-      env, "devmem:netlink", [req, replies, netns_fd](Failure* f) { return ExecuteIn(netns_fd, *req, replies.get(), f); },
+      env, "devmem:netlink",
+      [req, replies, netns_fd](Failure* f) { return ExecuteIn(netns_fd, *req, replies.get(), f); },
       [req, replies](Napi::Env e) -> Napi::Value { return DecodeReplies(e, *req->family, *req->command, *replies); });
 }
 

@@ -43,8 +43,7 @@ Napi::Function ZcrxQueueObject::Define(Napi::Env env) {
       env, "NativeZcrxQueue",
       {InstanceMethod<&ZcrxQueueObject::Close>("close"), InstanceMethod<&ZcrxQueueObject::Info>("info"),
        InstanceMethod<&ZcrxQueueObject::Stats>("stats"), InstanceMethod<&ZcrxQueueObject::HostArea>("hostArea"),
-       InstanceMethod<&ZcrxQueueObject::Ref>("ref"),
-       InstanceMethod<&ZcrxQueueObject::Unref>("unref")});
+       InstanceMethod<&ZcrxQueueObject::Ref>("ref"), InstanceMethod<&ZcrxQueueObject::Unref>("unref")});
 }
 
 // new NativeZcrxQueue({ ifindex, queue, rqEntries, rxBufLen, dmabufFd (-1: host memory), areaSize })

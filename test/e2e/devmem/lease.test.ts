@@ -8,6 +8,8 @@ import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 
 import { allocUdmabuf, bindRx, DevmemError, leaseQueue, netdev, NicConfig, readNicState, type DmaBuf } from '../../../lib/index';
+import { journalPath, readJournal } from '../../../lib/nic-journal';
+import { undoStep } from '../../../lib/nic-undo';
 import { start } from '../../support/process';
 import { LOCAL_CLI } from '../../hw/local';
 import { e2eEnv } from '../helpers/env';
@@ -290,7 +292,7 @@ describe('queue leasing into a netkit container (queue-create)', function () {
       nic.close();
     });
 
-    it('leaseQueue() leases; restore() cannot end it (Linux has no way), deleting the netkit device does', async () => {
+    it('leaseQueue() leases; restore() keeps it (Linux has no way to end it), deleting the netkit device ends it', async () => {
       const before = await readNicState(env.ifLocal);
       const nic = await NicConfig.open(env.ifLocal);
       const lease = await nic.leaseQueue({ queue: Q, into: { netns: nk.netns, name: nk.guest } });
@@ -300,13 +302,26 @@ describe('queue leasing into a netkit container (queue-create)', function () {
         [['lease', 'done']],
       );
       assert.match(nic.steps[0]!.description, /\(queue 1 there\); it lasts until/);
-      assert.equal(nic.pending, false, 'a lease has no undo entry');
+      // Journalled like any change, so a crash would leave it reported.
+      assert.equal(nic.pending, true, 'the lease is on the undo stack');
+      const journalled = readJournal(journalPath(env.ifLocal))?.steps.map((s) => s.undo);
+      assert.deepEqual(journalled, [{ kind: 'lease', queue: Q }]);
+      // What `devmem restore` would do with it after a crash: report it kept.
+      const target = { ifname: env.ifLocal, ifindex: env.ifindexLocal };
+      assert.equal(undoStep(target, journalled[0]!, true), 'kept');
       nic.close();
+      assert.deepEqual(
+        nic.steps.map((s) => [s.kind, s.state]),
+        [['lease', 'kept']],
+        'restore keeps the lease, and says so',
+      );
+      assert.equal(readJournal(journalPath(env.ifLocal)), null, 'a clean close leaves no journal');
       // Still leased after close(): the kernel has no op to end it.
       assert.equal((await netdev.getQueue(env.ifindexLocal, 'rx', Q)).lease?.queue.id, 1);
       assert.deepEqual(await readNicState(env.ifLocal), before, 'nothing else on the NIC changed');
       execIp('link', 'del', nk.host);
       assert.equal((await netdev.getQueue(env.ifindexLocal, 'rx', Q)).lease, undefined, 'deleting the netkit pair ended the lease');
+      assert.equal(undoStep(target, journalled[0]!, true), 'already gone');
       // The queue is free again: a new container can lease it.
       const again = await new NetkitContainer().create();
       try {

@@ -22,7 +22,8 @@ import {
   recoverNic,
   type DevmemSocket,
 } from '../../../lib/index';
-import { createRssContextSync, deleteRssContextSync, listRssContexts, rssContextApi } from '../../../lib/rss-context';
+import { undoStep } from '../../../lib/nic-undo';
+import { contextIndirection, createRssContextSync, deleteRssContextSync, listRssContexts, rssContextApi } from '../../../lib/rss-context';
 import { countMismatches } from '../../support/pattern.cjs';
 import { start } from '../../support/process';
 import { e2eEnv } from '../helpers/env';
@@ -276,6 +277,38 @@ describe('RSS-context steering on the patched netdevsim', function () {
       () => deleteRssContextSync(env.ifindexLocal, env.ifLocal, viaIoctl, 'ioctl'),
       (e: unknown) => e instanceof DevmemError && e.code === 'ENOENT',
     );
+  });
+
+  it('recovery of a create that a crash cut off before the journal had its ID deletes that context, and no other', async () => {
+    const size = ethtool.getRssIndirection(env.ifLocal).length;
+    const queues = Array.from({ length: COUNT }, (_, i) => env.queues - COUNT + i);
+    const target = { ifname: env.ifLocal, ifindex: env.ifindexLocal };
+    // Someone else's context first, so ours is not simply ID 1.
+    const other = createRssContextSync(env.ifindexLocal, env.ifLocal, contextIndirection(size, [0]), 'netlink');
+    try {
+      const before = (await listRssContexts(env.ifLocal))!.map((c) => c.id);
+      const ours = createRssContextSync(env.ifindexLocal, env.ifLocal, contextIndirection(size, queues), 'netlink');
+      // The journal's intent: no ID, the contexts before and the queues.
+      const intent = { kind: 'rss-context', api: 'netlink', before, queues } as const;
+      assert.equal(undoStep(target, intent, true), 'undone');
+      assert.deepEqual(
+        (await listRssContexts(env.ifLocal))!.map((c) => c.id),
+        [other],
+        `context ${ours} is deleted and ${other} kept`,
+      );
+      // A crash before the create reached the kernel: nothing of ours to find.
+      assert.equal(undoStep(target, intent, true), 'already gone');
+      // A context at the next ID that spreads over other queues is not taken for ours.
+      const foreign = createRssContextSync(env.ifindexLocal, env.ifLocal, contextIndirection(size, [0, 1]), 'netlink');
+      try {
+        assert.equal(undoStep(target, intent, true), 'already gone');
+        assert.ok(getRssContext(env.ifLocal, foreign), 'a context that is not ours is left alone');
+      } finally {
+        deleteRssContextSync(env.ifindexLocal, env.ifLocal, foreign, 'netlink');
+      }
+    } finally {
+      deleteRssContextSync(env.ifindexLocal, env.ifLocal, other, 'netlink');
+    }
   });
 
   it('steerPort() without an address steers the port for tcp4 and tcp6, and restore deletes both rules before the context', async () => {

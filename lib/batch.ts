@@ -84,7 +84,11 @@ export class FragmentBatch {
   readonly dmabufIds: Uint32Array;
   /** Each fragment's {@link FragmentKind}: where its bytes are. */
   readonly kinds: Uint8Array;
-  /** Linear and host bytes, in stream order. */
+  /**
+   * Linear and host bytes, in stream order. With the receive option
+   * `linearLifetime: 'batch'` it is borrowed: release() (or the socket's
+   * close) detaches it, and it reads as 0 bytes from then on.
+   */
   readonly linear: Buffer;
   /** Bytes in dma-buf fragments: payload that never passed through host memory. */
   readonly dmabufBytes: number;
@@ -173,6 +177,7 @@ export class FragmentBatch {
    * consumers; GPU consumers use the offsets directly.
    */
   copyOut(dmabuf: DmaBuf | ZcrxHostArea | undefined, target?: Uint8Array): Uint8Array {
+    this.#checkLinear();
     const out = target ?? Buffer.allocUnsafe(this.bytes);
     if (!(out instanceof Uint8Array)) throw new TypeError('target must be a Uint8Array');
     if (out.byteLength < this.bytes)
@@ -203,6 +208,22 @@ export class FragmentBatch {
     return out;
   }
 
+  // A borrowed `linear` (linearLifetime 'batch') is detached once the batch
+  // is released or its socket closed: its views would read as empty, and
+  // copy nothing, so a late read fails here instead.
+  #checkLinear(): void {
+    if (this.linearBytes + this.hostBytes === 0 || this.linear.byteLength > 0) return;
+    if (this.#released)
+      throw new DevmemError(
+        `batch ${this.seq} was released; with linearLifetime 'batch' its linear bytes are gone: copy them out before release()`,
+        { reason: 'ALREADY_RELEASED' },
+      );
+    throw new DevmemError(
+      `the socket of batch ${this.seq} closed; with linearLifetime 'batch' its linear bytes went with it: copy them out before close()`,
+      { reason: 'CLOSED' },
+    );
+  }
+
   // Memory with no CPU view (CUDA): one copy per run of adjacent dma-buf
   // fragments, which the NIC usually fills in order.
   #copyThrough(view: DmaBufView, out: Uint8Array): void {
@@ -228,8 +249,15 @@ export class FragmentBatch {
     }
   }
 
-  /** The linear and host chunks as Buffers (views into `linear`), in stream order. */
+  /**
+   * The linear and host chunks as Buffers (views into `linear`), in stream
+   * order. Borrowed (`linearLifetime: 'batch'`), the views end with the batch.
+   *
+   * @throws DevmemError `ALREADY_RELEASED` (or `CLOSED`) when the batch's
+   * borrowed `linear` has ended; copyOut() throws the same.
+   */
   linearChunks(): Buffer[] {
+    this.#checkLinear();
     const chunks: Buffer[] = [];
     for (let i = 0; i < this.count; i++) {
       if (!inArea(this.kinds[i]!)) chunks.push(this.linear.subarray(this.offsets[i]!, this.offsets[i]! + this.sizes[i]!));

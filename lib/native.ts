@@ -154,6 +154,8 @@ export interface NativeSocket {
   attachZcrx(queue: NativeZcrxQueue): void;
   /** Every limit, always: native code has no defaults of its own (RECEIVE_DEFAULTS is the one definition). */
   setLimits(limits: ReceiveLimits): void;
+  /** linearLifetime 'batch': each batch's `linear` is detached by its release (and by close()). */
+  borrowLinear(): void;
   resume(): void;
   pause(): void;
   /** Writes [requested, freed, calls, errno of a failed DONTNEED or 0] into `out`. */

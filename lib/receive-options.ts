@@ -24,6 +24,8 @@ export const RECEIVE_DEFAULTS = Object.freeze({
   highWaterMark: 4,
   /** {@link ReceiveOptions.starvationTimeout}'s default, in ms. */
   starvationTimeout: 2000,
+  /** {@link ReceiveOptions.linearLifetime}'s default: each batch owns its `linear` Buffer. */
+  linearLifetime: 'owned',
 } as const);
 
 /** How a socket receives. */
@@ -70,6 +72,18 @@ export interface ReceiveOptions {
    * @defaultValue `'accept'`
    */
   linear?: 'accept' | 'error';
+  /**
+   * How long `batch.linear` (the linear and host bytes) stays valid.
+   * `'owned'`: the Buffer is the batch's for as long as it is referenced.
+   * `'batch'`: it is borrowed until the batch is released (or its socket
+   * closes), which lets the socket put the receive memory straight back
+   * into use, warm, instead of waiting for the garbage collector; the
+   * release then detaches it, so it reads as 0 bytes, and `copyOut()` and
+   * `linearChunks()` throw ALREADY_RELEASED. Copy out what must outlive
+   * the batch before releasing it.
+   * @defaultValue {@link RECEIVE_DEFAULTS}`.linearLifetime`
+   */
+  linearLifetime?: 'owned' | 'batch';
   /**
    * `'auto'`: the async iterator releases each batch when the loop asks for
    * the next one. `'manual'`: the consumer calls `batch.release()`, e.g.
@@ -163,6 +177,11 @@ export function checkReceiveOptions(o: ReceiveOptions | undefined): ReceiveOptio
   }
   for (const k of ['hostData', 'linear', 'copied'] as const)
     if (o[k] !== undefined && o[k] !== 'accept' && o[k] !== 'error') throw invalidArgument(`${k} must be 'accept' or 'error'`);
+  if (o.linearLifetime !== undefined) {
+    if (typeof o.linearLifetime !== 'string') throw new TypeError(`linearLifetime must be a string, 'owned' or 'batch'`);
+    if (o.linearLifetime !== 'owned' && o.linearLifetime !== 'batch')
+      throw invalidArgument(`linearLifetime must be 'owned' or 'batch', got '${o.linearLifetime}'`);
+  }
   if (o.release !== undefined && o.release !== 'auto' && o.release !== 'manual')
     throw invalidArgument(`release must be 'auto' or 'manual'`);
   for (const k of [

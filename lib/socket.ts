@@ -168,6 +168,7 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
     nat.setCallback((...ev: NativeSocketEvent) => this.#onNative(ev));
     this.#tx = new Transmitter(nat, () => this.#writable());
     nat.setLimits(receiveLimits(opts));
+    if ((opts.linearLifetime ?? RECEIVE_DEFAULTS.linearLifetime) === 'batch') nat.borrowLinear();
     if (opts.binding) nat.setBinding(opts.binding.id);
     if (opts.zcrx && !connecting) this.#attachZcrx();
     if (opts.binding instanceof RxBinding) this.#unwatchDevice = opts.binding.onDeviceRemoved((err) => this.#onDeviceRemoved(err));

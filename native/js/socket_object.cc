@@ -31,6 +31,7 @@ Napi::Function SocketObject::Define(Napi::Env env) {
                          InstanceMethod<&SocketObject::SetBinding>("setBinding"),
                          InstanceMethod<&SocketObject::AttachZcrx>("attachZcrx"),
                          InstanceMethod<&SocketObject::SetLimits>("setLimits"),
+                         InstanceMethod<&SocketObject::BorrowLinear>("borrowLinear"),
                          InstanceMethod<&SocketObject::Resume>("resume"),
                          InstanceMethod<&SocketObject::Pause>("pause"),
                          InstanceMethod<&SocketObject::Release>("release"),
@@ -160,12 +161,17 @@ void SocketObject::CloseNow() {
   // that persistent reference would make the pair uncollectable, and every
   // closed socket would keep its receive buffers (2 MiB) forever.
   callback_.Reset();
+  // Without JS (teardown) nothing can be detached: each lent block is left
+  // to its ArrayBuffer's finalizer. Close() has already taken them back.
+  lent_.clear();
   area_.Release();
   std::vector<uint8_t>().swap(control_);
   pending_ = rx::FragmentColumns();
 }
 
 Napi::Value SocketObject::Close(const Napi::CallbackInfo& info) {
+  // Closing returns every token, so a borrowed `linear` ends with it too.
+  while (!lent_.empty()) ReturnLinear(info.Env(), lent_.begin()->first);
   if (!closed_) {
     CloseNow();
     Napi::ObjectWrap<SocketObject>::Unref();

@@ -48,6 +48,9 @@ struct RxStats {
 // JS gets events through one callback: ('connect', err?), ('batch', seq,
 // offsets, sizes, tokens, dmabufIds, kinds, linear, dmabufBytes, linearBytes, hostBytes),
 // ('end'), ('error', err), ('stall'), ('writable'), ('zerocopy', lo, hi, copied).
+// A receive block lent to JS as a batch's `linear` (socket_receive.cc).
+struct LinearLease;
+
 class SocketObject : public Napi::ObjectWrap<SocketObject> {
  public:
   static Napi::Function Define(Napi::Env env);
@@ -68,6 +71,7 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
   Napi::Value SetBinding(const Napi::CallbackInfo& info);
   Napi::Value AttachZcrx(const Napi::CallbackInfo& info);
   Napi::Value SetLimits(const Napi::CallbackInfo& info);
+  Napi::Value BorrowLinear(const Napi::CallbackInfo& info);
   Napi::Value Resume(const Napi::CallbackInfo& info);
   Napi::Value Pause(const Napi::CallbackInfo& info);
   Napi::Value Release(const Napi::CallbackInfo& info);
@@ -92,6 +96,8 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
   void OnConnectReady();
   void Drain();
   void Deliver(bool* closed);
+  Napi::Buffer<uint8_t> LendLinear(Napi::Env env, uint64_t seq, size_t used);
+  void ReturnLinear(Napi::Env env, uint64_t seq);
   void UpdateWatch();
   bool Limited() const;
   rx::ReleaseResult ReleaseBatch(uint64_t seq);
@@ -126,6 +132,16 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
   rx::RxArea area_;
   std::vector<uint8_t> control_;
   uint64_t next_seq_ = 1;
+  // linearLifetime 'batch' (borrowLinear()): each batch's `linear` is lent
+  // until its release, then detached so that a later read sees 0 bytes, and
+  // its receive block goes straight back to the warm pool instead of waiting
+  // for the garbage collector. Keyed by seq; close() detaches them all.
+  bool borrow_linear_ = false;
+  struct Lent {
+    Napi::Reference<Napi::ArrayBuffer> buffer;
+    LinearLease* lease;  // null when the bytes were copied out (a small batch)
+  };
+  std::map<uint64_t, Lent> lent_;
   // The tokens of delivered batches, until JS releases them by seq.
   rx::TokenLedger ledger_;
 };

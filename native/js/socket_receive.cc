@@ -29,6 +29,25 @@ constexpr size_t kMinRoom = 64u << 10;
 // 40 bytes of control space per fragment (CMSG_SPACE(sizeof(dmabuf_cmsg))).
 constexpr size_t kInitialControl = CMSG_SPACE(sizeof(uapi::DmabufCmsg)) * 2048;
 constexpr size_t kMaxControl = 1u << 20;
+
+// The block's owner is whichever of the two lets go of it first: the socket,
+// which detaches the ArrayBuffer at release and recycles the block at once
+// (setting `reclaimed`), or the ArrayBuffer's finalizer, which recycles it
+// when the socket never took it back (environment teardown).
+void FinalizeLease(napi_env, void*, void* hint);
+}  // namespace
+
+struct LinearLease {
+  uint8_t* block;
+  bool reclaimed = false;
+};
+
+namespace {
+void FinalizeLease(napi_env, void*, void* hint) {
+  auto* lease = static_cast<LinearLease*>(hint);
+  if (!lease->reclaimed) rx::RxArea::Recycle(lease->block);
+  delete lease;
+}
 }  // namespace
 
 bool SocketObject::Limited() const {
@@ -166,7 +185,9 @@ void SocketObject::Deliver(bool* closed) {
   size_t at = cols.ByteOffset();
   size_t used = area_.Used();
   Napi::Buffer<uint8_t> linear;
-  if (used >= kAdoptBytes) {
+  if (borrow_linear_ && used > 0) {
+    linear = LendLinear(env, seq, used);
+  } else if (used >= kAdoptBytes) {
     linear = Napi::Buffer<uint8_t>::NewOrCopy(env, area_.Detach(), used,
                                               [](Napi::Env, uint8_t* p) { rx::RxArea::Recycle(p); });
   } else if (used > 0) {
@@ -195,6 +216,53 @@ void SocketObject::Deliver(bool* closed) {
   *closed = closed_;
 }
 
+Napi::Buffer<uint8_t> SocketObject::LendLinear(Napi::Env env, uint64_t seq, size_t used) {
+  Napi::Buffer<uint8_t> linear;
+  LinearLease* lease = nullptr;
+  if (used >= kAdoptBytes) {
+    lease = new LinearLease{area_.Detach()};
+    napi_value v;
+    napi_status st = napi_create_external_buffer(env, used, lease->block, FinalizeLease, lease, &v);
+    if (st == napi_ok) {
+      linear = Napi::Buffer<uint8_t>(env, v);
+    } else {
+      // No external buffers in this runtime (a V8 sandbox): copy, as owned mode does.
+      linear = Napi::Buffer<uint8_t>::Copy(env, lease->block, used);
+      rx::RxArea::Recycle(lease->block);
+      delete lease;
+      lease = nullptr;
+    }
+  } else {
+    // A small batch is copied out (cheaper than tying up a 2 MiB block until
+    // its release), into a Buffer of its own that release detaches all the same.
+    linear = Napi::Buffer<uint8_t>::Copy(env, area_.Data(), used);
+    area_.Reset();
+  }
+  lent_.emplace(seq, Lent{Napi::Persistent(linear.ArrayBuffer()), lease});
+  return linear;
+}
+
+void SocketObject::ReturnLinear(Napi::Env env, uint64_t seq) {
+  auto it = lent_.find(seq);
+  if (it == lent_.end()) return;
+  Lent l = std::move(it->second);
+  lent_.erase(it);
+  uint8_t* block = l.lease ? l.lease->block : nullptr;
+  // Before the detach: the finalizer may run inside it, and must then leave the block alone.
+  if (l.lease) l.lease->reclaimed = true;
+  if (napi_detach_arraybuffer(env, l.buffer.Value()) != napi_ok) {
+    // Still readable from JS: the block stays the ArrayBuffer's, and its finalizer recycles it.
+    if (l.lease) l.lease->reclaimed = false;
+    return;
+  }
+  if (block) rx::RxArea::Recycle(block);
+}
+
+Napi::Value SocketObject::BorrowLinear(const Napi::CallbackInfo& info) {
+  borrow_linear_ = true;
+  return info.Env().Undefined();
+}
+
 rx::ReleaseResult SocketObject::ReleaseBatch(uint64_t seq) {
   if (!poller_) {
     ledger_.Forget(seq);  // the fd is gone, and the kernel freed the tokens with it
@@ -217,7 +285,9 @@ Napi::Value SocketObject::Release(const Napi::CallbackInfo& info) {
   if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
       info[1].As<Napi::Float64Array>().ElementLength() < 4)
     throw Napi::TypeError::New(env, "release needs a Float64Array of 4 for its result");
-  rx::ReleaseResult r = ReleaseBatch(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()));
+  uint64_t seq = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
+  rx::ReleaseResult r = ReleaseBatch(seq);
+  if (!lent_.empty()) ReturnLinear(env, seq);
   if (stalled_ && !Limited()) stalled_ = false;
   UpdateWatch();
   KickZcrx();

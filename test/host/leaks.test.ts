@@ -69,20 +69,47 @@ describe('leaks and lifetimes (host kernel)', function () {
     checkRss(m.rssDelta, RSS_BOUND);
   });
 
-  it('worker threads terminated in the middle of a transfer leave no fd behind', async () => {
-    const entry = path.join(__dirname, 'fixtures/stream-worker.ts');
-    const before = openFds();
-    for (let i = 0; i < 5; i++) {
-      const worker = new Worker(`require('tsx/cjs'); require(${JSON.stringify(entry)});`, { eval: true });
-      const msg = await new Promise<Record<string, unknown>>((resolve, reject) => {
-        worker.once('message', resolve);
-        worker.once('error', reject);
-      });
-      assert.equal(msg.streaming, true, JSON.stringify(msg));
-      await worker.terminate();
-    }
-    assert.equal(await fdsSettle(before), before, 'every socket fd of the workers was closed');
+  it("1000 cycles closing sockets that hold borrowed (linearLifetime 'batch') batches leave them flat", async () => {
+    const server = createServer({ host: '127.0.0.1', port: 0, linearLifetime: 'batch', release: 'manual' });
+    const { port } = await server.listen();
+    // Large enough that batches are lent whole receive blocks, not copies.
+    const data = Buffer.alloc(1 * MiB, 1);
+    const m = await measure(1000, async () => {
+      const client = await connect({ host: '127.0.0.1', port });
+      const peer = await server.accept();
+      await client.write(data);
+      const held = [];
+      let got = 0;
+      while (got < data.length) {
+        const b = (await peer.read())!;
+        got += b.bytes;
+        held.push(b);
+      }
+      client.close();
+      peer.close();
+      assert.ok(held.every((b) => b.linear.length === 0));
+    });
+    server.close();
+    report('borrowed', m);
+    assert.ok(m.fdDelta <= 0, `${m.fdDelta} fds more`);
+    checkRss(m.rssDelta, RSS_BOUND);
   });
+
+  for (const borrowed of [false, true])
+    it(`worker threads terminated in the middle of a transfer leave no fd behind${borrowed ? ', holding borrowed batches' : ''}`, async () => {
+      const entry = path.join(__dirname, 'fixtures/stream-worker.ts');
+      const before = openFds();
+      for (let i = 0; i < 5; i++) {
+        const worker = new Worker(`require('tsx/cjs'); require(${JSON.stringify(entry)});`, { eval: true, workerData: { borrowed } });
+        const msg = await new Promise<Record<string, unknown>>((resolve, reject) => {
+          worker.once('message', resolve);
+          worker.once('error', reject);
+        });
+        assert.equal(msg.streaming, true, JSON.stringify(msg));
+        await worker.terminate();
+      }
+      assert.equal(await fdsSettle(before), before, 'every socket fd of the workers was closed');
+    });
 
   it('sockets in use survive GC with no reference but the read loop', async () => {
     const server = createServer({ host: '127.0.0.1', port: 0 });

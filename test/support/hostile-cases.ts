@@ -26,6 +26,7 @@ import {
   type DevmemReason,
   type DevmemSocket,
   type FragmentBatch,
+  type ReceiveOptions,
   type RxBinding,
   type TxBinding,
 } from '../../lib/index';
@@ -59,8 +60,11 @@ export interface HostileCase {
 const NOT_OPEN = 0x7ffff000;
 
 /** A connected pair of addon sockets over loopback; closes both when fn is done. */
-async function withPair<T>(fn: (client: DevmemSocket, peer: DevmemSocket) => Promise<T>): Promise<T> {
-  const server = createServer({ host: '127.0.0.1', port: 0 });
+async function withPair<T>(
+  fn: (client: DevmemSocket, peer: DevmemSocket) => Promise<T>,
+  opts: Pick<ReceiveOptions, 'linearLifetime'> = {},
+): Promise<T> {
+  const server = createServer({ host: '127.0.0.1', port: 0, ...opts });
   await server.listen();
   const client = await connect({ host: '127.0.0.1', port: server.address()!.port });
   const peer = await server.accept();
@@ -74,12 +78,15 @@ async function withPair<T>(fn: (client: DevmemSocket, peer: DevmemSocket) => Pro
 }
 
 /** A host-data batch read from a loopback pair (no dma-buf tokens). */
-async function withHostBatch<T>(fn: (peer: DevmemSocket, b: FragmentBatch) => T | Promise<T>): Promise<T> {
+async function withHostBatch<T>(
+  fn: (peer: DevmemSocket, b: FragmentBatch) => T | Promise<T>,
+  opts: Pick<ReceiveOptions, 'linearLifetime'> = {},
+): Promise<T> {
   return withPair(async (client, peer) => {
     await client.write(Buffer.from('hostile'));
     const b = (await peer.read())!;
     return fn(peer, b);
-  });
+  }, opts);
 }
 
 function withFile<T>(fn: (fd: number) => T): T {
@@ -315,6 +322,26 @@ export const hostileCases: HostileCase[] = [
   },
   // --- batches: released twice, after close, copied with the wrong buffer
   { name: 'release a batch twice', expect: 'ALREADY_RELEASED', run: () => withHostBatch((_p, b) => (b.release(), b.release())) },
+  {
+    name: "createServer with linearLifetime 'forever'",
+    expect: 'INVALID_ARGUMENT',
+    run: () => createServer({ linearLifetime: u('forever') }),
+  },
+  {
+    name: 'connect with linearLifetime true',
+    expect: 'TypeError',
+    run: () => connect({ host: '127.0.0.1', port: 1, linearLifetime: u(true) }),
+  },
+  {
+    name: "copyOut of a released batch with linearLifetime 'batch'",
+    expect: 'ALREADY_RELEASED',
+    run: () => withHostBatch((_p, b) => (b.release(), b.copyOut(undefined)), { linearLifetime: 'batch' }),
+  },
+  {
+    name: "linearChunks of a batch whose socket closed, linearLifetime 'batch'",
+    expect: 'CLOSED',
+    run: () => withHostBatch((peer, b) => (peer.close(), b.linearChunks()), { linearLifetime: 'batch' }),
+  },
   { name: 'release a batch after its socket closed', expect: 'CLOSED', run: () => withHostBatch((peer, b) => (peer.close(), b.release())) },
   {
     name: 'copyOut into a target too small',

@@ -5,8 +5,10 @@
  * receiver's throughput as a ratio to C's within the same run.
  *
  * The C loop reads into one buffer that stays in cache; a receiver that hands
- * every read's bytes to a consumer who may keep them cannot. The fourth row,
- * the same C loop reading into 32 buffers in turn, prices that difference.
+ * every read's bytes to a consumer who may keep them cannot. The row of the
+ * same C loop reading into 32 buffers in turn prices that difference, and
+ * DevmemSocket with linearLifetime 'batch' (bytes borrowed until release, so
+ * the receive memory is reused warm) shows what giving up keeping them buys.
  */
 import { buildCReference } from './c-reference';
 import { receiverArgv, start } from './child';
@@ -24,11 +26,14 @@ export interface ReceiverSummary {
   cpuPerGb: number[];
   /** Throughput divided by the C loop's in the same run. */
   ratioToC: number[];
+  /** Borrowed mode: per run, whether the receiver found its last batch's bytes gone after release. */
+  useAfterReleaseCaught?: boolean[];
 }
 
 const RECEIVERS = [
   { name: 'C recvmsg loop', argv: (c: string) => [c, 'recv'] },
   { name: 'DevmemSocket', argv: () => receiverArgv('devmem-rx') },
+  { name: "DevmemSocket, linearLifetime 'batch'", argv: () => receiverArgv('devmem-rx', ['--borrowed']) },
   { name: 'net.Socket', argv: () => receiverArgv('net-rx') },
   { name: 'C loop, 32 buffers in turn', argv: (c: string) => [c, 'recv', '--rotate', '32'] },
 ] as const;
@@ -50,6 +55,7 @@ export async function runLoopback(o: LoopbackOptions): Promise<ReceiverSummary[]
       const r = await once([...RECEIVERS[i]!.argv(c)], c, o.bytes);
       out[i]!.gbps.push(r.bytes! / r.seconds! / 1e9);
       out[i]!.cpuPerGb.push(r.cpuSeconds! / (r.bytes! / 1e9));
+      if (r.useAfterReleaseCaught !== undefined) (out[i]!.useAfterReleaseCaught ??= []).push(r.useAfterReleaseCaught === 1);
     }
     o.log?.(`loopback run ${run + 1}/${o.runs}: ${out.map((s) => `${s.name} ${fixed(s.gbps.at(-1)!)} GB/s`).join(', ')}`);
   }

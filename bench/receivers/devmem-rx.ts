@@ -1,12 +1,28 @@
 /**
  * Loopback receiver on our path: a DevmemSocket reading with
  * recvmsg(MSG_SOCK_DEVMEM), every batch's bytes delivered to JS as `linear`.
- * Usage: devmem-rx [host]
+ * With --borrowed it reads with linearLifetime 'batch', and at the end checks
+ * that the last batch's bytes are gone after its release (a use after
+ * release is caught), reporting useAfterReleaseCaught: 1.
+ * Usage: devmem-rx [--borrowed] [host]
  */
-import { createServer } from '../../lib/index';
+import { DevmemError, createServer, type FragmentBatch } from '../../lib/index';
+
+function useAfterReleaseCaught(b: FragmentBatch | undefined): number {
+  if (!b?.released || b.linear.length !== 0) return 0;
+  try {
+    b.copyOut(undefined);
+    return 0;
+  } catch (e) {
+    return e instanceof DevmemError && e.reason === 'ALREADY_RELEASED' ? 1 : 0;
+  }
+}
 
 async function main(): Promise<void> {
-  const server = createServer({ host: process.argv[2] ?? '127.0.0.1', port: 0 });
+  const args = process.argv.slice(2);
+  const borrowed = args[0] === '--borrowed';
+  if (borrowed) args.shift();
+  const server = createServer({ host: args[0] ?? '127.0.0.1', port: 0, linearLifetime: borrowed ? 'batch' : 'owned' });
   await server.listen();
   process.stdout.write(`port ${server.address()!.port}\n`);
   const sock = await server.accept();
@@ -15,8 +31,10 @@ async function main(): Promise<void> {
   const c0 = process.cpuUsage();
   let bytes = 0;
   let check = 0;
+  let last: FragmentBatch | undefined;
   for await (const batch of sock) {
     bytes += batch.bytes;
+    last = batch;
     // Touch the delivered bytes' last page, as any consumer would.
     if (batch.linear.length) check ^= batch.linear[batch.linear.length - 1]!;
   }
@@ -24,9 +42,8 @@ async function main(): Promise<void> {
   const cpu = process.cpuUsage(c0);
   const s = sock.stats();
   sock.close();
-  process.stdout.write(
-    `${JSON.stringify({ bytes, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, recvmsgCalls: s.recvmsgCalls, batches: s.batches, check })}\n`,
-  );
+  const report = { bytes, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, recvmsgCalls: s.recvmsgCalls, batches: s.batches, check };
+  process.stdout.write(`${JSON.stringify(borrowed ? { ...report, useAfterReleaseCaught: useAfterReleaseCaught(last) } : report)}\n`);
 }
 
 main().catch((e: unknown) => {

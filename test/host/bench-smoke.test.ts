@@ -21,15 +21,17 @@ describe('devmem bench (smoke: builds and runs, no timing asserted)', function (
     assert.throws(() => pairedRatios([1], [1, 2]), RangeError);
   });
 
-  it('runs the loopback suite: every receiver gets every byte', async () => {
+  it('runs the loopback suite: every receiver gets every byte; borrowed mode catches a use after release', async () => {
     const s = await runLoopback({ bytes: 8 * 2 ** 20, runs: 1 });
     assert.deepEqual(
       s.map((r) => r.name),
-      ['C recvmsg loop', 'DevmemSocket', 'net.Socket', 'C loop, 32 buffers in turn'],
+      ['C recvmsg loop', 'DevmemSocket', "DevmemSocket, linearLifetime 'batch'", 'net.Socket', 'C loop, 32 buffers in turn'],
     );
     for (const r of s) assert.ok(r.gbps[0]! > 0 && r.cpuPerGb[0]! >= 0, r.name);
     assert.equal(s[0]!.ratioToC[0], 1);
-    assert.equal(loopbackRows(s).length, 5);
+    assert.deepEqual(s[2]!.useAfterReleaseCaught, [true], 'in borrowed mode a read after release is caught');
+    assert.equal(s[1]!.useAfterReleaseCaught, undefined);
+    assert.equal(loopbackRows(s).length, 6);
   });
 
   it('runs the fragment pipeline through the production path and the C loop alike', async () => {

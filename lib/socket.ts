@@ -552,7 +552,9 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
 
   /**
    * Closes the socket. Outstanding tokens are returned to the kernel first;
-   * a later `release()` of a batch still held throws `CLOSED`. Idempotent.
+   * a later `release()` of a batch still held throws `CLOSED`, and with
+   * `linearLifetime: 'batch'` those batches' `linear` bytes end here too.
+   * Idempotent.
    */
   close(): void {
     this.#close(false);

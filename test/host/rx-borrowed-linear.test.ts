@@ -75,6 +75,32 @@ describe("linearLifetime 'batch': linear bytes borrowed until release (loopback,
     p.close();
   });
 
+  it('never reuses a block while a batch still holds it: 24 held batches stay intact as more arrive', async () => {
+    // More held batches than the block pool keeps (16): each lent block must stay the batch's.
+    const p = await pair({ linearLifetime: 'batch', release: 'manual' });
+    const total = 96 * 2 ** 20;
+    const tx = sendPattern(p.client, total);
+    const got = createHash('sha256');
+    const held: FragmentBatch[] = [];
+    let lent = 0;
+    const releaseOldest = () => {
+      const b = held.shift()!;
+      got.update(b.linear);
+      b.release();
+      assert.equal(b.linear.length, 0);
+    };
+    for (let b = await p.peer.read(); b; b = await p.peer.read()) {
+      if (b.linear.length >= 256 * 1024) lent++;
+      held.push(b);
+      if (held.length > 24) releaseOldest();
+    }
+    while (held.length) releaseOldest();
+    await tx.done;
+    assert.equal(got.digest('hex'), tx.digest());
+    assert.ok(lent > 24, `only ${lent} batches were lent a whole block`);
+    p.close();
+  });
+
   it('a manual release detaches a small batch too, and close() ends the ones still held', async () => {
     const p = await pair({ linearLifetime: 'batch', release: 'manual' });
     await p.client.write(Buffer.from('first'));

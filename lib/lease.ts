@@ -20,7 +20,7 @@
 import { call, callSync, DevmemError, invalidArgument } from './errors';
 import { checkInterfaceSpec, resolveInterface, type InterfaceRef, type InterfaceSpec } from './interfaces';
 import { native } from './native';
-import { createQueueSync, listQueues, netdevFamily, type NetdevQueue } from './netdev';
+import { createQueueSync, listQueues, netdevFamily, queueBusyBecause } from './netdev';
 import { netnsPath, openNetns, type NetnsSpec, type OpenNetns } from './netns';
 
 /** An interface in a given network namespace: by `name` or by `ifindex` (as that namespace numbers it). */
@@ -87,14 +87,6 @@ function checkLeaseOptions(opts: LeaseQueueOptions): void {
   } else checkInterfaceSpec(into);
 }
 
-function busyBecause(q: NetdevQueue): string | undefined {
-  if (q.dmabuf !== undefined) return `is bound to devmem binding ${q.dmabuf}`;
-  if (q.ioUring !== undefined) return 'has an io_uring zcrx area';
-  if (q.xsk !== undefined) return 'is used by an AF_XDP socket';
-  if (q.lease !== undefined) return `is already leased (to queue ${q.lease.queue.id} of ifindex ${q.lease.ifindex})`;
-  return undefined;
-}
-
 function where(plan: { netns?: OpenNetns }): string {
   return plan.netns ? ` in ${plan.netns.path}` : '';
 }
@@ -143,7 +135,7 @@ export async function planLease(opts: LeaseQueueOptions): Promise<LeasePlan> {
           : `${physical.ifname} has RX queues 0..${rx.length - 1}; there is no queue ${opts.queue} to lease`,
         { reason: 'QUEUE_OUT_OF_RANGE' },
       );
-    const busy = busyBecause(q);
+    const busy = queueBusyBecause(q);
     if (busy) throw new DevmemError(`queue ${opts.queue} of ${physical.ifname} ${busy}: it cannot be leased`, { reason: 'QUEUE_BUSY' });
     return plan;
   } catch (e) {

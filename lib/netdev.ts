@@ -80,6 +80,21 @@ export interface NetdevQueueLease {
   netnsId?: number;
 }
 
+/**
+ * Why an RX queue cannot be given to a new user, in words that follow "queue
+ * N of IF": a binding, a zcrx area, an AF_XDP socket or a lease holds it.
+ * Undefined for a free queue.
+ *
+ * @internal
+ */
+export function queueBusyBecause(q: NetdevQueue): string | undefined {
+  if (q.dmabuf !== undefined) return `is bound to devmem binding ${q.dmabuf}`;
+  if (q.ioUring !== undefined) return 'has an io_uring zcrx area';
+  if (q.xsk !== undefined) return 'is used by an AF_XDP socket';
+  if (q.lease !== undefined) return `is already leased (to queue ${q.lease.queue.id} of ifindex ${q.lease.ifindex})`;
+  return undefined;
+}
+
 /** A NAPI instance as `napi-get` reports it. */
 export interface NetdevNapi {
   /** The NAPI id (also SO_INCOMING_NAPI_ID's value). */

@@ -29,6 +29,7 @@ import { addFlowRule, encodeFlowRule, flowTypeFor, getNtupleFilter, listFlowRule
 import { bytesToIp, ipToBytes, unmapIpv4 } from './ip';
 import { checkInterfaceSpec, interfaceNameSync, resolveInterface, type InterfaceSpec } from './interfaces';
 import { native } from './native';
+import { listQueues, queueBusyBecause } from './netdev';
 import { applyLeaseSync, closeLeasePlan, leaseDescription, planLease, type Lease, type LeaseQueueOptions } from './lease';
 import { JournalWriter, recoverTarget, recoveryFailed, type JournalStep, type RecoveryReport } from './nic-journal';
 import { track, untrack } from './nic-restore';
@@ -564,6 +565,37 @@ export class NicConfig {
     this.#pushUndo(this.#record('ntuple-feature', description), journal, undo);
   }
 
+  /**
+   * Refuses, before any change, queues that someone else uses: a binding, a
+   * zcrx area, an AF_XDP socket or a lease holds them, or another RSS context
+   * already spreads flows over them (whose traffic would then land in this
+   * binding and fail there).
+   */
+  async #checkReservable(queues: readonly number[], contexts: boolean): Promise<void> {
+    const wanted = new Set(queues);
+    for (const q of await listQueues(this.ifindex)) {
+      if (q.type !== 'rx' || !wanted.has(q.id)) continue;
+      const busy = queueBusyBecause(q);
+      if (busy)
+        throw new DevmemError(
+          `queue ${q.id} of ${this.ifname} ${busy}, so it cannot be reserved: reserve fewer queues, or release it first`,
+          {
+            reason: 'QUEUE_BUSY',
+          },
+        );
+    }
+    if (!contexts) return;
+    for (const ctx of (await listRssContexts(this.ifname)) ?? []) {
+      const shared = [...new Set(ctx.indirection.filter((q) => wanted.has(q)))].sort((a, b) => a - b);
+      if (shared.length > 0)
+        throw new DevmemError(
+          `RSS context ${ctx.id} of ${this.ifname} already spreads flows over queue(s) ${shared.join(',')}, so they cannot be reserved: ` +
+            `delete it (ethtool -X ${this.ifname} context ${ctx.id} delete) or reserve fewer queues`,
+          { reason: 'QUEUE_BUSY' },
+        );
+    }
+  }
+
   /** Undoes the newest change at once (a later step of the same call failed). */
   #undoLast(): void {
     const e = this.#undo.pop();
@@ -629,6 +661,7 @@ export class NicConfig {
     const saved = getRssIndirection(this.ifname);
     const wasDefault = isDefaultIndirection(saved, rings);
     const { supported, why } = this.#hasContexts();
+    await this.#checkReservable(queues, supported);
     const api = supported ? await rssContextApi() : 'ioctl';
     const narrow = `ethtool -X ${this.ifname} equal ${first} (was ${wasDefault ? 'the default' : 'a custom table'}, ${saved.length} entries)`;
     const ctxText = `ethtool -X ${this.ifname} context new start ${first} equal ${count}`;

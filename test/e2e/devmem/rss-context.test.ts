@@ -10,6 +10,7 @@ import * as path from 'node:path';
 
 import {
   allocUdmabuf,
+  bindRx,
   createRssContext,
   createServer,
   deleteRssContext,
@@ -246,6 +247,41 @@ describe('RSS-context steering on the patched netdevsim', function () {
         await deleteRssContext(env.ifLocal, ctx);
       }
       assert.equal(getRssContext(env.ifLocal, ctx), null, 'the context is gone');
+
+      // Queues someone else uses are refused before anything changes: another
+      // context over one of them, or a binding on one.
+      const last = env.queues - 1;
+      const other = await createRssContext(env.ifLocal, [last]);
+      try {
+        await rejectsWith(
+          nic.reserveQueues(COUNT),
+          'QUEUE_BUSY',
+          new RegExp(`RSS context ${other} of \\S+ already spreads flows over queue\\(s\\) ${last}`),
+        );
+      } finally {
+        await deleteRssContext(env.ifLocal, other);
+      }
+      await nic.enableHeaderSplit();
+      const dmabuf = allocUdmabuf(4 << 20);
+      try {
+        const binding = await bindRx(env.ifLocal, [last], dmabuf);
+        try {
+          await rejectsWith(
+            nic.reserveQueues(COUNT),
+            'QUEUE_BUSY',
+            new RegExp(`queue ${last} of \\S+ is bound to devmem binding ${binding.id}`),
+          );
+        } finally {
+          binding.close();
+        }
+      } finally {
+        dmabuf.close();
+      }
+      assert.deepEqual(
+        nic.steps.filter((s) => s.kind === 'rss-context' || s.kind === 'rss'),
+        [],
+        'no RSS change was made',
+      );
     } finally {
       nic.close();
     }

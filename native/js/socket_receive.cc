@@ -27,7 +27,8 @@ constexpr size_t kAdoptBytes = 256u << 10;
 // syscall: deliver what the batch has and start a new area.
 constexpr size_t kMinRoom = 64u << 10;
 // 40 bytes of control space per fragment (CMSG_SPACE(sizeof(dmabuf_cmsg))).
-constexpr size_t kInitialControl = CMSG_SPACE(sizeof(uapi::DmabufCmsg)) * 2048;
+constexpr size_t kCmsgSpace = CMSG_SPACE(sizeof(uapi::DmabufCmsg));
+constexpr size_t kInitialControl = kCmsgSpace * 2048;
 constexpr size_t kMaxControl = 1u << 20;
 
 // The block's owner is whichever of the two lets go of it first: the socket,
@@ -59,6 +60,7 @@ void SocketObject::Drain() {
   uint32_t calls = 0;
   bool closed = false;
   int fd = poller_->Fd();
+  const bool drains_on_short = source_->ShortReadDrains();
   while (!closed_ && !eof_ && calls < kMaxRecvmsgCalls && pending_.Count() < limits_.batch_fragments &&
          pending_.dmabuf_bytes + pending_.linear_bytes < limits_.batch_bytes && !Limited()) {
     if (area_.Used() > 0 && area_.Room() < kMinRoom) break;
@@ -74,6 +76,7 @@ void SocketObject::Drain() {
     msg.msg_iovlen = 1;
     msg.msg_control = control_.data();
     msg.msg_controllen = control_.size();
+    const size_t room = iov.iov_len;
     ssize_t n = source_->Recvmsg(fd, &msg, uapi::kMsgSockDevmem | MSG_DONTWAIT);
     ++stats_.recvmsg_calls;
     ++calls;
@@ -127,6 +130,13 @@ void SocketObject::Drain() {
       }
       return;
     }
+    // Short of the iov and of the control space: the kernel had no more for
+    // this call, and the next recvmsg would most likely return EAGAIN. Stop
+    // here; level-triggered readiness brings what arrives next, or the FIN
+    // (recvmsg 0 on that turn).
+    if (drains_on_short && static_cast<size_t>(n) < room && control_.size() - msg.msg_controllen >= kCmsgSpace &&
+        !(msg.msg_flags & MSG_CTRUNC))
+      break;
   }
   Deliver(&closed);
   if (closed) return;

@@ -30,6 +30,12 @@ class RxSource {
   // `first` on, where the source knows more than the cmsgs say (zcrx: which
   // ones the kernel copied).
   virtual void Refine(FragmentColumns* /*cols*/, size_t /*first*/) {}
+  // True when a read that came back short of its iov and its control space
+  // means nothing was left to read at that moment, and anything that arrives
+  // later is reported by level-triggered poll: the drain loop may then stop
+  // without the recvmsg that would only return EAGAIN. A source fed by its
+  // own queue (zcrx) or one that is never empty (replay) keeps reading.
+  virtual bool ShortReadDrains() const { return false; }
 };
 
 class KernelSource final : public RxSource {
@@ -39,6 +45,11 @@ class KernelSource final : public RxSource {
     return ::setsockopt(fd, SOL_SOCKET, uapi::kSoDevmemDontneed, ranges,
                         static_cast<socklen_t>(count * sizeof(uapi::DmabufToken)));
   }
+  // tcp_recvmsg returns short when its receive queue is empty, when segments
+  // wait in the backlog (release_sock then wakes the poller), or at a FIN, an
+  // urgent mark or a change between dma-buf and linear skbs; in each case the
+  // socket is readable again (data, or EOF) and uv_poll reports it.
+  bool ShortReadDrains() const override { return true; }
 };
 
 }  // namespace devmem::rx

@@ -236,6 +236,42 @@ describe('DevmemSocket over loopback (real kernel, readable data)', function () 
     peer.close();
   });
 
+  for (const linearLifetime of ['owned', 'batch'] as const) {
+    it(`ends each drain at a short read, with no EAGAIN recvmsg, through pauses and EOF (linearLifetime '${linearLifetime}')`, async () => {
+      // highWaterMark 1: every batch pauses the socket until the loop below
+      // takes it, so the stream crosses a pause and a resume per batch.
+      const paused = createServer({ host: '127.0.0.1', port: 0, highWaterMark: 1, linearLifetime });
+      await paused.listen();
+      const { client, peer } = await pair(paused);
+      paused.close();
+      const total = 24 * MiB + 12345;
+      const w = (async () => {
+        for (let off = 0; off < total; off += MiB) await client.write(pattern(off, Math.min(MiB, total - off)));
+        client.end();
+      })();
+      let got = 0;
+      let bad = 0;
+      for await (const b of peer) {
+        const out = b.copyOut(undefined);
+        const bytes = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+        if (!bytes.equals(pattern(got, bytes.length))) bad++;
+        got += bytes.length;
+        await new Promise(setImmediate); // behind the sender: the socket stays paused a turn
+      }
+      await w;
+      assert.equal(got, total, 'every byte arrived before the end');
+      assert.equal(bad, 0);
+      const s = peer.stats();
+      // Loopback data is linear: a drain's recvmsg either fills the 2 MiB
+      // area (which ends the batch) or comes back short (which ends the drain
+      // without asking again). Only the last call, at the FIN, returns 0.
+      assert.equal(s.eagains, 0, `${s.eagains} recvmsg calls found nothing`);
+      assert.equal(s.recvmsgCalls, s.batches + 1, `${s.recvmsgCalls} recvmsg calls for ${s.batches} batches and EOF`);
+      client.close();
+      peer.close();
+    });
+  }
+
   it('lets the process exit with an unref()ed open socket, and not with a ref()ed one', () => {
     const script = (unref: boolean) => `
       const { createServer, connect } = require(${JSON.stringify(path.resolve(__dirname, '../../lib/index.ts'))});

@@ -9,10 +9,22 @@
  * same C loop reading into 32 buffers in turn prices that difference, and
  * DevmemSocket with linearLifetime 'batch' (bytes borrowed until release, so
  * the receive memory is reused warm) shows what giving up keeping them buys.
+ *
+ * recvmsg per GiB is what each receiver counted itself (the C loop and
+ * DevmemSocket; net.Socket reads with read(2)). Where perf can count the
+ * syscall tracepoints, each receiver runs under `perf stat`, which counts
+ * its recvmsg and epoll_wait/epoll_pwait calls over the whole process, its
+ * start-up included (a few dozen calls): the C loop blocks in recvmsg and
+ * never polls.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
 import { buildCReference } from './c-reference';
 import { receiverArgv, start } from './child';
 import { fixed, median, pairedRatios, range } from './stats';
+import { parsePerfStat, SYSCALL_EVENTS, syscallCounting, type SyscallCounts } from './syscalls';
 
 export interface LoopbackOptions {
   bytes: number;
@@ -28,6 +40,10 @@ export interface ReceiverSummary {
   ratioToC: number[];
   /** Borrowed mode: per run, whether the receiver found its last batch's bytes gone after release. */
   useAfterReleaseCaught?: boolean[];
+  /** recvmsg calls per GiB as the receiver counted them; absent for one that does not (net.Socket). */
+  recvmsgPerGiB?: number[];
+  /** perf's recvmsg and epoll_wait + epoll_pwait calls per GiB, whole process; absent where perf cannot count. */
+  perfPerGiB?: { recvmsg: number; epoll: number }[];
 }
 
 const RECEIVERS = [
@@ -38,23 +54,41 @@ const RECEIVERS = [
   { name: 'C loop, 32 buffers in turn', argv: (c: string) => [c, 'recv', '--rotate', '32'] },
 ] as const;
 
-async function once(receiver: string[], sender: string, bytes: number): Promise<Record<string, number>> {
-  const rx = start(receiver);
-  const port = await rx.port;
-  const tx = start([sender, 'send', '--host', '127.0.0.1', '--port', String(port), '--bytes', String(bytes)]);
-  const [r] = await Promise.all([rx.result, tx.result]);
-  if (r.bytes !== bytes) throw new Error(`receiver got ${r.bytes} bytes, ${bytes} were sent`);
-  return r;
+const PERF = process.env.PERF ?? 'perf';
+
+async function once(
+  receiver: string[],
+  sender: string,
+  bytes: number,
+  perf: boolean,
+): Promise<{ r: Record<string, number>; calls?: SyscallCounts }> {
+  const dir = perf ? fs.mkdtempSync(path.join(os.tmpdir(), 'devmem-loopback-')) : undefined;
+  try {
+    const out = dir && path.join(dir, 'perf');
+    const events = Object.values(SYSCALL_EVENTS).join(',');
+    const rx = start(out ? [PERF, 'stat', '-x,', '-o', out, '-e', events, '--', ...receiver] : receiver);
+    const port = await rx.port;
+    const tx = start([sender, 'send', '--host', '127.0.0.1', '--port', String(port), '--bytes', String(bytes)]);
+    const [r] = await Promise.all([rx.result, tx.result]);
+    if (r.bytes !== bytes) throw new Error(`receiver got ${r.bytes} bytes, ${bytes} were sent`);
+    return { r, calls: out ? parsePerfStat(fs.readFileSync(out, 'utf8')) : undefined };
+  } finally {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export async function runLoopback(o: LoopbackOptions): Promise<ReceiverSummary[]> {
   const c = buildCReference();
   const out: ReceiverSummary[] = RECEIVERS.map((r) => ({ name: r.name, gbps: [], cpuPerGb: [], ratioToC: [] }));
+  const perf = syscallCounting().ok;
   for (let run = 0; run < o.runs; run++) {
     for (let i = 0; i < RECEIVERS.length; i++) {
-      const r = await once([...RECEIVERS[i]!.argv(c)], c, o.bytes);
+      const { r, calls } = await once([...RECEIVERS[i]!.argv(c)], c, o.bytes, perf);
+      const gib = r.bytes! / 2 ** 30;
       out[i]!.gbps.push(r.bytes! / r.seconds! / 1e9);
       out[i]!.cpuPerGb.push(r.cpuSeconds! / (r.bytes! / 1e9));
+      if (r.recvmsgCalls !== undefined) (out[i]!.recvmsgPerGiB ??= []).push(r.recvmsgCalls / gib);
+      if (calls) (out[i]!.perfPerGiB ??= []).push({ recvmsg: calls.recvmsg / gib, epoll: (calls.epoll_wait + calls.epoll_pwait) / gib });
       if (r.useAfterReleaseCaught !== undefined) (out[i]!.useAfterReleaseCaught ??= []).push(r.useAfterReleaseCaught === 1);
     }
     o.log?.(`loopback run ${run + 1}/${o.runs}: ${out.map((s) => `${s.name} ${fixed(s.gbps.at(-1)!)} GB/s`).join(', ')}`);
@@ -65,10 +99,29 @@ export async function runLoopback(o: LoopbackOptions): Promise<ReceiverSummary[]
 
 export function loopbackRows(summary: ReceiverSummary[]): string[][] {
   return [
-    ['receiver', 'GB/s (median)', 'GB/s min-max', 'CPU s/GB (median)', 'ratio to C (median)'],
+    [
+      'receiver',
+      'GB/s (median)',
+      'GB/s min-max',
+      'CPU s/GB (median)',
+      'ratio to C (median)',
+      'recvmsg/GiB',
+      'perf recvmsg/GiB',
+      'perf epoll/GiB',
+    ],
     ...summary.map((s) => {
       const [lo, hi] = range(s.gbps);
-      return [s.name, fixed(median(s.gbps)), `${fixed(lo)}-${fixed(hi)}`, fixed(median(s.cpuPerGb), 3), fixed(median(s.ratioToC))];
+      const perf = (f: (p: { recvmsg: number; epoll: number }) => number) => (s.perfPerGiB ? fixed(median(s.perfPerGiB.map(f)), 0) : 'n/a');
+      return [
+        s.name,
+        fixed(median(s.gbps)),
+        `${fixed(lo)}-${fixed(hi)}`,
+        fixed(median(s.cpuPerGb), 3),
+        fixed(median(s.ratioToC)),
+        s.recvmsgPerGiB ? fixed(median(s.recvmsgPerGiB), 0) : '-',
+        perf((p) => p.recvmsg),
+        perf((p) => p.epoll),
+      ];
     }),
   ];
 }

@@ -32,6 +32,8 @@ describe('devmem bench (smoke: builds and runs, no timing asserted)', function (
     assert.deepEqual(s[2]!.useAfterReleaseCaught, [true], 'in borrowed mode a read after release is caught');
     assert.equal(s[1]!.useAfterReleaseCaught, undefined);
     assert.equal(loopbackRows(s).length, 6);
+    for (const i of [0, 1, 2, 4]) assert.ok(s[i]!.recvmsgPerGiB![0]! > 0, `${s[i]!.name} counts its recvmsg calls`);
+    assert.equal(s[3]!.recvmsgPerGiB, undefined, 'net.Socket reads with read(2)');
   });
 
   it('runs the fragment pipeline through the production path and the C loop alike', async () => {

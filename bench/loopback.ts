@@ -61,7 +61,7 @@ async function once(
   sender: string,
   bytes: number,
   perf: boolean,
-): Promise<{ r: Record<string, number>; calls?: SyscallCounts }> {
+): Promise<{ r: Record<string, number>; calls?: SyscallCounts | undefined }> {
   const dir = perf ? fs.mkdtempSync(path.join(os.tmpdir(), 'devmem-loopback-')) : undefined;
   try {
     const out = dir && path.join(dir, 'perf');

@@ -2,7 +2,11 @@
  * `--memory KIND[:ARG]`, shared by `devmem nc` and `devmem bench`: which
  * allocator a CLI's dma-buf comes from, and allocating it.
  */
-import { allocCuda, allocDmaHeap, allocDrm, allocRocm, allocUdmabuf, type DmaBuf } from '../lib/index';
+// Module by module, not lib/index: `devmem nc` must start fast (see
+// bin/devmem.ts), and GPU memory loads its modules only when asked for.
+import type * as Cuda from '../lib/cuda';
+import { allocDmaHeap, allocDrm, allocUdmabuf, type DmaBuf } from '../lib/dmabuf';
+import type * as Rocm from '../lib/rocm';
 
 /** A parsed `--memory`: the allocator, and its argument (the heap, the DRM node, the GPU). */
 export type MemorySpec =
@@ -42,9 +46,9 @@ export function allocMemory(spec: MemorySpec, size: number, options: { hugepages
     case 'drm':
       return allocDrm(size, spec.device === undefined ? {} : { device: spec.device });
     case 'cuda':
-      return allocCuda(size, spec.device === undefined ? {} : { device: spec.device });
+      return (require('../lib/cuda') as typeof Cuda).allocCuda(size, spec.device === undefined ? {} : { device: spec.device });
     case 'rocm':
-      return allocRocm(size, spec.device === undefined ? {} : { device: spec.device });
+      return (require('../lib/rocm') as typeof Rocm).allocRocm(size, spec.device === undefined ? {} : { device: spec.device });
     case 'udmabuf':
       return allocUdmabuf(size, options.hugepages ? { hugepages: true } : {});
   }

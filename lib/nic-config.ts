@@ -268,24 +268,36 @@ function orNull<T>(read: () => T): T | null {
 /** Reads the state that devmem set-up changes, for before/after comparisons. */
 export async function readNicState(iface: InterfaceSpec): Promise<NicState> {
   const { ifname } = await resolveInterface(checkInterfaceSpec(iface));
-  // A device without ring parameters (veth, for one) simply has no header-split state.
-  const rings: { tcpDataSplit?: TcpDataSplit | number; hdsThresh?: number } = await getRings(ifname).catch((e: unknown) => {
-    if (e instanceof DevmemError && e.reason === 'DEVICE_UNSUPPORTED') return {};
-    throw e;
-  });
-  const channels = await getChannels(ifname);
-  const state: NicState = {
-    rssIndirection: orNull(() => Array.from(getRssIndirection(ifname))),
-    flowRules: orNull(() => listFlowRules(ifname).rules.map((r) => `${r.location}:${r.raw.toString('hex')}`)),
-    ntupleFilter: getNtupleFilter(ifname),
-    rxChannels: rxChannelCount(channels),
-    rssContexts: await listRssContexts(ifname)
+  // The netlink reads run together, and the ioctls while they are in the
+  // kernel: devmem nc takes this snapshot before it listens, and the
+  // kernel's selftests give it a few seconds to start on an emulated host.
+  const reads = Promise.all([
+    // A device without ring parameters (veth, for one) simply has no header-split state.
+    getRings(ifname).catch((e: unknown): { tcpDataSplit?: TcpDataSplit | number; hdsThresh?: number } => {
+      if (e instanceof DevmemError && e.reason === 'DEVICE_UNSUPPORTED') return {};
+      throw e;
+    }),
+    getChannels(ifname),
+    listRssContexts(ifname)
       .then((l) => l && l.map((c) => `${c.id}:${c.indirection.join(',')}`))
       .catch((e: unknown) => {
         if (e instanceof DevmemError) return null;
         throw e;
       }),
-  };
+  ]);
+  let sync: Pick<NicState, 'rssIndirection' | 'flowRules' | 'ntupleFilter'>;
+  try {
+    sync = {
+      rssIndirection: orNull(() => Array.from(getRssIndirection(ifname))),
+      flowRules: orNull(() => listFlowRules(ifname).rules.map((r) => `${r.location}:${r.raw.toString('hex')}`)),
+      ntupleFilter: getNtupleFilter(ifname),
+    };
+  } catch (e) {
+    await reads.catch(() => undefined);
+    throw e;
+  }
+  const [rings, channels, rssContexts] = await reads;
+  const state: NicState = { ...sync, rxChannels: rxChannelCount(channels), rssContexts };
   if (rings.tcpDataSplit !== undefined) state.tcpDataSplit = rings.tcpDataSplit;
   if (rings.hdsThresh !== undefined) state.hdsThresh = rings.hdsThresh;
   return state;

@@ -3,7 +3,7 @@
  * A skip means this host cannot do devmem at all (which a test harness
  * reports as SKIP); everything else that goes wrong is a failure.
  */
-import { DevmemError, type DevmemReason } from '../../lib/index';
+import { DevmemError, type DevmemReason } from '../../lib/errors';
 import { UsageError } from './options';
 
 export const EXIT_OK = 0;

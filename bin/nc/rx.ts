@@ -6,20 +6,17 @@
  */
 import { once } from 'node:events';
 
-import {
-  createServer,
-  DevmemError,
-  type DevmemSocket,
-  type DmaBuf,
-  ethtool,
-  FragmentKind,
-  incomingQueue,
-  NicConfig,
-  type ReceiveOptions,
-  type ZcrxHostArea,
-  type ZcrxQueueStats,
-  zcrxSupport,
-} from '../../lib/index';
+// Module by module, not lib/index: see bin/devmem.ts on start-up time.
+import { FragmentKind } from '../../lib/batch';
+import type { DmaBuf } from '../../lib/dmabuf';
+import { DevmemError } from '../../lib/errors';
+import { getChannels, rxChannelCount } from '../../lib/ethtool';
+import { incomingQueue } from '../../lib/incoming-queue';
+import { NicConfig } from '../../lib/nic-config';
+import type { ReceiveOptions } from '../../lib/receive-options';
+import { createServer } from '../../lib/server';
+import type { DevmemSocket } from '../../lib/socket';
+import { zcrxSupport, type ZcrxHostArea, type ZcrxQueueStats } from '../../lib/zcrx';
 import { native, zcrxPlan } from '../../lib/internal';
 import { allocNcBuffer, describeBuffer, ncBufferSize } from './buffer';
 import type { NcMemory, NcOptions } from './options';
@@ -33,7 +30,7 @@ export async function runRx(o: NcOptions, r: Reporter): Promise<Outcome> {
   const port = o.port!;
   // With -n and -t/-q nothing needs the channel count, and a netkit guest or a
   // leased queue has none (see docs/kernel-notes.md#netkit-and-leased-queues-have-no-channels).
-  const rxQueues = o.skipConfig && queuesGiven(o) ? undefined : ethtool.rxChannelCount(await ethtool.getChannels(o.iface));
+  const rxQueues = o.skipConfig && queuesGiven(o) ? undefined : rxChannelCount(await getChannels(o.iface));
   const { start, count } = resolveQueues(o, rxQueues);
   let queues = Array.from({ length: count }, (_, i) => start + i);
   r.log(o.zcrx ? `using queue ${start} (io_uring zcrx)` : `using queues ${start}..${start + count - 1}`);

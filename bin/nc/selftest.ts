@@ -10,7 +10,9 @@
  * will need (see docs/kernel-notes.md#large-niov-cases-on-netdevsim); a
  * device without it makes the run a SKIP.
  */
-import { DevmemError, ethtool, NicConfig } from '../../lib/index';
+import { DevmemError } from '../../lib/errors';
+import * as ethtool from '../../lib/ethtool';
+import { NicConfig } from '../../lib/nic-config';
 import { native } from '../../lib/internal';
 import { allocNcBuffer } from './buffer';
 import type { NcOptions } from './options';

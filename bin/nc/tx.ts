@@ -4,7 +4,9 @@
  * send it from there with zerocopy (split into -z sized iovecs), and wait for
  * the completion before the buffer is reused for the next line.
  */
-import { bindTx, connect, type DmabufRange } from '../../lib/index';
+import { bindTx } from '../../lib/bindings';
+import { connect } from '../../lib/connect';
+import type { DmabufRange } from '../../lib/tx';
 import { allocNcBuffer, describeBuffer } from './buffer';
 import { lines } from './lines';
 import type { NcOptions } from './options';

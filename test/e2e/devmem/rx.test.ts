@@ -192,6 +192,42 @@ describe('devmem receive on the patched netdevsim', function () {
     });
   });
 
+  // A drain ends at a short recvmsg without asking again, and paused reading
+  // stops polling: what the kernel queued meanwhile, the FIN included, must
+  // come from level-triggered readiness once reading resumes.
+  it('backpressure: paused at every batch (highWaterMark 1), every byte arrives intact and then EOF', async () => {
+    await withBinding(16 * MiB, async (binding, dmabuf) => {
+      const port = nextPort++;
+      const server = createServer({ host: env.addr4Local, port, binding, dmabuf, highWaterMark: 1 });
+      await server.listen();
+      const total = 8 * MiB + 4321;
+      const sending = sendFromRemote(env.addr4Local, port, total);
+      const sock = await server.accept();
+      let pos = 0;
+      let bad = 0;
+      let batches = 0;
+      const hold = () => new Promise((r) => setTimeout(r, 300)); // nobody reads: the socket stays paused
+      await hold();
+      for (let b = await sock.read(); b; b = await sock.read()) {
+        bad += countMismatches(b.copyOut(dmabuf), pos);
+        pos += b.bytes;
+        b.release();
+        if (++batches % 8 === 0) await hold();
+        else await new Promise(setImmediate);
+      }
+      const s = sock.stats();
+      assert.equal(await sock.read(), null, 'EOF stays EOF');
+      sock.close();
+      server.close();
+      await sending;
+      assert.equal(pos, total, 'every byte arrived before EOF');
+      assert.equal(bad, 0);
+      assert.equal(s.bytes, total);
+      assert.equal(s.releasedTokens, s.fragments, 'every token went back');
+      assert.ok(s.dmabufBytes > 0, 'the stream came through the dma-buf');
+    });
+  });
+
   it('receives four parallel flows spread over four bound queues', async () => {
     await withBinding(32 * MiB, async (binding, dmabuf) => {
       const port = nextPort++;

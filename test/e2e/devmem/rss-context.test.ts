@@ -5,6 +5,7 @@
 // them. Which queue each connection landed on is what the socket says
 // (SO_INCOMING_NAPI_ID) mapped through the netdev queue dump.
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 
@@ -127,6 +128,58 @@ describe('RSS-context steering on the patched netdevsim', function () {
     );
     assert.deepEqual(await readNicState(env.ifLocal), before);
     assert.equal(await recoverNic(env.ifLocal), null, 'nothing left to recover');
+  });
+
+  describe('on a pair whose driver has no RSS contexts', () => {
+    const PARAM = '/sys/module/netdevsim/parameters/rss_contexts';
+    let pair: ExtraPair | undefined;
+    before(async () => {
+      // The patched netdevsim reads this when a port is created.
+      fs.writeFileSync(PARAM, '0');
+      try {
+        pair = await createExtraPair(21, 4, '10.78.2');
+      } finally {
+        fs.writeFileSync(PARAM, '1');
+      }
+    });
+    after(() => pair?.remove());
+
+    it('reserveQueues() falls back to one steered queue and says so, in a plan and for real', async () => {
+      const p = pair!;
+      const before = await readNicState(p.ifLocal);
+      assert.ok(before.rssContexts === null || before.rssContexts.length === 0, 'the device has no contexts');
+      const plan = await NicConfig.open(p.ifLocal, { dryRun: true });
+      const planned = await plan.reserveQueues(2);
+      assert.deepEqual([planned.queues, planned.context], [[2], null]);
+      assert.match(planned.fallback ?? '', /has no RSS contexts .*every connection goes to queue 2 alone/);
+      assert.match(plan.steps[0]!.description, /^skipped: /);
+      plan.close();
+
+      const nic = await NicConfig.open(p.ifLocal);
+      try {
+        const r = await nic.reserveQueues(2);
+        assert.deepEqual([r.queues, r.context], [[2], null]);
+        assert.match(r.fallback ?? '', /has no RSS contexts/);
+        const steered = await nic.steerPort({ port: 6799, serverIp: p.addr4Local, context: null });
+        assert.equal(steered.context, null);
+        assert.deepEqual(
+          steered.rules.map((f) => f.rule.queue),
+          [2],
+        );
+        assert.deepEqual(
+          nic.steps.map((s) => [s.kind, s.state, s.description.startsWith('skipped: ')]),
+          [
+            ['rss-context', 'done', true],
+            ['rss', 'done', false],
+            ...nic.steps.slice(2).map((s) => [s.kind, s.state, false]),
+          ],
+        );
+        assert.deepEqual((await readNicState(p.ifLocal)).rssIndirection?.slice(0, 4), [0, 1, 0, 1], 'the table spreads over queues 0..1');
+      } finally {
+        nic.close();
+      }
+      assert.deepEqual(await readNicState(p.ifLocal), before);
+    });
   });
 
   describe('on a second pair with 8 queues, 5 of them in use', () => {

@@ -168,11 +168,7 @@ describe('RSS-context steering on the patched netdevsim', function () {
         );
         assert.deepEqual(
           nic.steps.map((s) => [s.kind, s.state, s.description.startsWith('skipped: ')]),
-          [
-            ['rss-context', 'done', true],
-            ['rss', 'done', false],
-            ...nic.steps.slice(2).map((s) => [s.kind, s.state, false]),
-          ],
+          [['rss-context', 'done', true], ['rss', 'done', false], ...nic.steps.slice(2).map((s) => [s.kind, s.state, false])],
         );
         assert.deepEqual((await readNicState(p.ifLocal)).rssIndirection?.slice(0, 4), [0, 1, 0, 1], 'the table spreads over queues 0..1');
       } finally {

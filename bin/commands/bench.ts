@@ -11,6 +11,7 @@ import { guestRows, guestStartupRows, guestSyscallRows, guestZcrxRows, runGuest 
 import { loopbackRows, runLoopback } from '../../bench/loopback';
 import { describeMachine, machine } from '../../bench/machine';
 import { pipelineRows, runPipeline } from '../../bench/pipeline';
+import { runScaling, scalingCapLines, scalingRows } from '../../bench/scaling';
 import { fixed, markdownTable, table } from '../../bench/stats';
 
 export const BENCH_HELP = `Usage: devmem bench [--suite NAME]... [OPTIONS]
@@ -20,17 +21,21 @@ Benchmarks our receive path against C (see BENCHMARKS.md). Suites:
   pipeline   replayed control areas through the production receive path vs. a C loop;
              fragments/s on one core, JS heap bytes per fragment, DONTNEED calls,
              and RSS over one long run
+  scaling    the pipeline on 1 and 2 worker threads (a replay socket each) beside 1
+             and 2 concurrent C pipeline processes: fragments/s, per CPU second,
+             speed-up, and the cores and load that cap it on this host
   guest      the QEMU guest lab (root, ~3-5 min): DevmemSocket vs. the C receiver on
              the patched netdevsim, and DONTNEED calls per GiB against ncdevmem's;
              then io_uring zcrx: DevmemSocket with { zcrx } vs. a C zcrx loop; CPU
              and syscalls (perf stat) per GiB for every receiver
-Default: loopback and pipeline.
+Default: loopback, pipeline and scaling.
 
 Options:
   --suite NAME          run this suite (repeatable; "all" for every suite)
   --runs N              runs per figure (default 5; medians need at least 5)
   --bytes N             loopback bytes per run (default 4 GiB)
-  --fragments N         pipeline fragments per run (default 20000000)
+  --fragments N         pipeline fragments per run (default 20000000); the scaling
+                        suite's per worker and per C process (default 100000000)
   --rss-fragments N     fragments of the RSS run (default 100000000; 0 skips it)
   --batch N             pipeline batch size in fragments (default: the sockets' batchFragments)
   --guest-bytes N       guest bytes per run (default 32 MiB)
@@ -41,7 +46,7 @@ Options:
   -h, --help            show this help
 `;
 
-const SUITES = ['loopback', 'pipeline', 'guest'] as const;
+const SUITES = ['loopback', 'pipeline', 'scaling', 'guest'] as const;
 type Suite = (typeof SUITES)[number];
 
 function count(v: string | undefined, name: string, dflt: number, min = 1): number {
@@ -81,15 +86,18 @@ export async function runBench(argv: string[]): Promise<number> {
     return 0;
   }
   let suites: Suite[];
-  let runs, bytes, fragments, rssFragments, batch, guestBytes;
+  let runs, bytes, fragments, scalingFragments, rssFragments, batch, guestBytes;
   try {
-    const asked = values.suite ?? ['loopback', 'pipeline'];
+    const asked = values.suite ?? ['loopback', 'pipeline', 'scaling'];
     for (const s of asked)
       if (s !== 'all' && !SUITES.includes(s as Suite)) throw new RangeError(`unknown suite "${s}" (${SUITES.join(', ')}, all)`);
     suites = asked.includes('all') ? [...SUITES] : SUITES.filter((s) => asked.includes(s));
     runs = count(values.runs, 'runs', 5);
     bytes = count(values.bytes, 'bytes', 4 * 2 ** 30);
     fragments = count(values.fragments, 'fragments', 2e7);
+    // Windows of ~1 s per variant (long enough that a burst of another job
+    // on this shared host is averaged over): five runs took 20 s on 2 cores at load 1.6.
+    scalingFragments = count(values.fragments, 'fragments', 1e8);
     rssFragments = count(values['rss-fragments'], 'rss-fragments', 1e8, 0);
     batch = count(values.batch, 'batch', RECEIVE_DEFAULTS.batchFragments);
     guestBytes = count(values['guest-bytes'], 'guest-bytes', 32 * 2 ** 20);
@@ -123,6 +131,17 @@ export async function runBench(argv: string[]): Promise<number> {
           `peak ${mib(r.rss.peakGrowthBytes)} MiB; swing between collections ${mib(r.rss.swingBytes)} MiB`,
       );
     }
+  }
+  if (suites.includes('scaling')) {
+    const r = await runScaling({ fragments: scalingFragments, runs, perRecvmsg: 512, batch, log });
+    results.scaling = r;
+    out.push(
+      '',
+      `pipeline scaling, ${scalingFragments} fragments of 4 KiB per worker (JS) or process (C) and run, 512 per recvmsg, ` +
+        `batches of ${batch}, ${runs} runs`,
+      render(scalingRows(r)),
+      ...scalingCapLines(r),
+    );
   }
   if (suites.includes('guest')) {
     const r = await runGuest({ runs, bytes: guestBytes, log, ...(values.memory ? { memory: values.memory } : {}) });

@@ -1,8 +1,10 @@
 import * as assert from 'node:assert/strict';
+import * as os from 'node:os';
 
 import { guestRows, guestSyscallRows, guestZcrxRows, type GuestReport, type GuestSample } from '../../bench/guest';
 import { loopbackRows, runLoopback } from '../../bench/loopback';
 import { runPipeline } from '../../bench/pipeline';
+import { runScaling, SCALING_VARIANTS, scalingCapLines, scalingRows, type ScalingWorker } from '../../bench/scaling';
 import { median, pairedRatios } from '../../bench/stats';
 import { parsePerfStat, SYSCALL_EVENTS, type SyscallCounts } from '../../bench/syscalls';
 
@@ -43,6 +45,42 @@ describe('devmem bench (smoke: builds and runs, no timing asserted)', function (
     assert.equal(s.batchesPerRun, 2 ** 20 / 4096);
     assert.ok(s.heapBytesPerFragment[0]! < 16, `${s.heapBytesPerFragment[0]} JS heap bytes per fragment: an object per fragment crept in`);
     assert.equal(s.rss?.fragments, 2 ** 21);
+  });
+
+  it('runs the scaling suite: every worker and every C process drains exactly its own fragments', async () => {
+    const per = 2 ** 18;
+    const s = await runScaling({ fragments: per, runs: 1, perRecvmsg: 512, batch: 4096 });
+    const parts = (v: (typeof SCALING_VARIANTS)[number]) => s.samples[v][0]!.parts;
+    assert.equal(parts('JS, 1 worker').length, 1);
+    assert.equal(parts('JS, 2 workers').length, 2);
+    assert.equal(parts('C, 1 process').length, 1);
+    assert.equal(parts('C, 2 processes').length, 2);
+    for (const v of SCALING_VARIANTS) {
+      assert.equal(s.samples[v].length, 1, v);
+      assert.equal(s.samples[v][0]!.fragments, per * parts(v).length, v);
+      for (const p of parts(v)) {
+        assert.equal(p.fragments, per, `${v}: each drains exactly its own fragments`);
+        assert.equal(p.dontneedCalls, per / 1024, `${v}: one DONTNEED call per 1024 consecutive fragments`);
+      }
+    }
+    for (const p of [...parts('JS, 1 worker'), ...parts('JS, 2 workers')] as ScalingWorker[]) {
+      assert.equal(p.batches, per / 4096);
+      assert.equal(p.releasedTokens, per, 'every token released');
+      assert.equal(p.recvmsgCalls, per / 512 + 1, 'one replayed recvmsg per 512 fragments, then the end of stream');
+    }
+    assert.equal(s.jsSpeedup.length, 1);
+    assert.equal(s.cSpeedup.length, 1);
+    assert.equal(s.cores, os.cpus().length);
+    assert.equal(s.loadStart.length, 3);
+    const rows = scalingRows(s);
+    assert.deepEqual(
+      rows.map((r) => r[0]),
+      ['variant', ...SCALING_VARIANTS],
+    );
+    for (const r of rows) assert.equal(r.length, 4);
+    const cap = scalingCapLines(s);
+    assert.equal(cap.length, 3);
+    assert.match(cap[0]!, new RegExp(`^${s.cores} cores; load average`));
   });
 
   it("reads perf stat's CSV and summarises the guest suite's syscall and zcrx tables", () => {

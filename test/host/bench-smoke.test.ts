@@ -79,7 +79,7 @@ describe('devmem bench (smoke: builds and runs, no timing asserted)', function (
     );
     for (const r of rows) assert.equal(r.length, 4);
     const cap = scalingCapLines(s);
-    assert.equal(cap.length, 3);
+    assert.equal(cap.length, 4);
     assert.match(cap[0]!, new RegExp(`^${s.cores} cores; load average`));
   });
 

@@ -11,14 +11,18 @@ import * as path from 'node:path';
 
 import type { SocketStats } from '../lib/index';
 import { packageRoot } from '../lib/internal';
-import { fixed, median, pairedRatios } from './stats';
+import { fixed, median, pairedRatios, range } from './stats';
 import type { SyscallCounts, SyscallName } from './syscalls';
+import type { GuestScalingReport } from './guest/scaling';
+import type { ProfileReport } from './guest/profile';
 
 export interface GuestOptions {
   runs: number;
   bytes: number;
   /** The dma-buf, as `--memory` names it (bin/memory.ts); default udmabuf. */
   memory?: string;
+  /** MiB each of the C loop and DevmemSocket receive under perf record after the timed runs (0: none). */
+  profileMib?: number;
   log?: (line: string) => void;
 }
 
@@ -46,6 +50,10 @@ export interface GuestSample extends Pick<SocketStats, 'fragments' | 'recvmsgCal
   pumps?: number;
   /** DevmemSocket (zcrx): bytes the kernel copied into the area instead of receiving them in place. */
   copiedBytes?: number;
+  /** Our receivers: batches delivered. */
+  batches?: number;
+  /** Our receivers: batches by fragment count, index i counting those of 2^i to 2^(i+1)-1 fragments. */
+  batchSizes?: number[];
 }
 
 /** Where the guest suite put the devmem binding and the zcrx queues. */
@@ -86,6 +94,10 @@ export interface GuestReport {
   zcrx?: GuestZcrxLayout;
   /** Receivers left out, and why. */
   skipped?: Record<string, string>;
+  /** Flows over queues, with one worker thread and with one per flow (absent with --no-scaling). */
+  scaling?: GuestScalingReport;
+  /** perf record of one receive per receiver (with --profile). */
+  profiles?: Record<string, ProfileReport & { sample: GuestSample }>;
 }
 
 export async function runGuest(o: GuestOptions): Promise<GuestReport> {
@@ -100,7 +112,8 @@ export async function runGuest(o: GuestOptions): Promise<GuestReport> {
         [
           harness,
           '--bench',
-          `--bench-args=--runs ${o.runs} --bytes ${o.bytes}${o.memory ? ` --memory ${o.memory}` : ''}`,
+          `--bench-args=--runs ${o.runs} --bytes ${o.bytes}${o.memory ? ` --memory ${o.memory}` : ''}` +
+            `${o.profileMib ? ` --profile ${o.profileMib}` : ''}`,
           '--bench-out',
           out,
         ],
@@ -114,7 +127,7 @@ export async function runGuest(o: GuestOptions): Promise<GuestReport> {
       child.stdout.on('data', (d: string) => {
         const lines = (rest + d).split('\n');
         rest = lines.pop()!;
-        for (const l of lines) if (/bench (run|memory|zcrx|syscalls)|test:vm|OK|FAILED|problem/.test(l)) o.log?.(l);
+        for (const l of lines) if (/bench (run|memory|zcrx|syscalls|scaling|profile)|test:vm|OK|FAILED|problem/.test(l)) o.log?.(l);
       });
       child.on('error', reject);
       child.on('close', resolve);
@@ -226,5 +239,60 @@ export function guestStartupRows(r: GuestReport): string[][] {
     ['bound (NIC steps, the dma-buf, bind-rx)', m((x) => x.bound), m((x) => x.bound - x.firstStep)],
     ["listening (nc's clock)", m((x) => x.listening), m((x) => x.listening - x.bound)],
     ['listening, seen in /proc/net/tcp from exec', m((x) => x.listenSeen), ''],
+  ];
+}
+
+/** Flows over queues: one worker thread against one per flow, medians and the paired speed-up. */
+export function guestScalingRows(r: GuestReport): string[][] {
+  const sc = r.scaling;
+  if (!sc) return [];
+  const one = Object.keys(sc.samples)[0]!;
+  const base = sc.samples[one]!;
+  const rows = Object.entries(sc.samples).map(([name, s]) => {
+    const rate = s.map((x) => x.fragments / x.seconds);
+    const [lo, hi] = range(rate);
+    const speedup = pairedRatios(
+      rate,
+      base.map((x) => x.fragments / x.seconds),
+    );
+    const [slo, shi] = range(speedup);
+    return [
+      `${sc.flows} flows, ${name}`,
+      `${fixed(median(rate) / 1e3, 1)} k (${fixed(lo / 1e3, 1)}-${fixed(hi / 1e3, 1)} k)`,
+      fixed(median(s.map((x) => x.bytes / x.seconds / 2 ** 20)), 1),
+      fixed(median(s.map((x) => x.cpuSeconds / (x.bytes / GiB))), 1),
+      fixed(median(s.map((x) => x.fragments / x.batches)), 0),
+      name === one ? '1.00' : `${fixed(median(speedup))} (${fixed(slo)}-${fixed(shi)})`,
+    ];
+  });
+  return [
+    [
+      'receivers',
+      'fragments/s (median, min-max)',
+      'MiB/s (median)',
+      'CPU s/GiB (median)',
+      'fragments per batch',
+      'speed-up (median, min-max)',
+    ],
+    ...rows,
+  ];
+}
+
+/** Our receivers' batches by size: the median of each bucket's share over the runs. */
+export function guestBatchRows(r: GuestReport): string[][] {
+  const names = Object.keys(r.samples).filter((n) => r.samples[n]!.every((x) => x.batchSizes && x.batches));
+  if (names.length === 0) return [];
+  const buckets = Math.max(...names.flatMap((n) => r.samples[n]!.map((x) => x.batchSizes!.length)));
+  const label = (i: number) => (i === 0 ? '1' : `${2 ** i}-${2 ** (i + 1) - 1}`);
+  return [
+    ['receiver (share of batches, median)', 'fragments per batch (median)', ...Array.from({ length: buckets }, (_, i) => label(i))],
+    ...names.map((n) => {
+      const s = r.samples[n]!;
+      return [
+        n,
+        fixed(median(s.map((x) => x.fragments / x.batches!)), 0),
+        ...Array.from({ length: buckets }, (_, i) => `${fixed(100 * median(s.map((x) => (x.batchSizes![i] ?? 0) / x.batches!)), 0)}%`),
+      ];
+    }),
   ];
 }

@@ -28,8 +28,16 @@
  * wait_port_listen() gives it 5 s), split into phases by the --json events'
  * timeline, beside `node -e 0`, the floor any Node CLI pays.
  *
+ * Then flows over queues (./scaling.ts): one flow per queue, received by one
+ * worker thread and by one worker per flow; --no-scaling leaves it out.
+ *
+ * With --profile MIB, after the timed runs the C recvmsg loop and DevmemSocket
+ * each receive MIB more under `perf record` (./profile.ts), and the report
+ * carries where their CPU went.
+ *
  * Usage: e2e-rx.ts [--runs N] [--bytes N] [--dmabuf-mib N] [--memory KIND[:ARG]]
- *                  [--zcrx-area-mib N] [--no-zcrx] [--no-syscalls] --out FILE
+ *                  [--zcrx-area-mib N] [--no-zcrx] [--no-syscalls] [--no-scaling]
+ *                  [--profile MIB] --out FILE
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -55,6 +63,8 @@ import { buildCReference, buildZcrxReference } from '../c-reference';
 import type { GuestSample, GuestZcrxLayout, StartupSample } from '../guest';
 import { start, type Started } from '../child';
 import { syscallCounting, SyscallWindow } from '../syscalls';
+import { profiled, profileSelf, type ProfileReport } from './profile';
+import { runGuestScaling } from './scaling';
 
 const RECEIVERS = ['C recvmsg loop', 'DevmemSocket', 'C, one DONTNEED per fragment', 'C zcrx loop', 'DevmemSocket (zcrx)'] as const;
 type Receiver = (typeof RECEIVERS)[number];
@@ -126,6 +136,8 @@ async function main(): Promise<void> {
       'zcrx-area-mib': { type: 'string' },
       'no-zcrx': { type: 'boolean', default: false },
       'no-syscalls': { type: 'boolean', default: false },
+      'no-scaling': { type: 'boolean', default: false },
+      profile: { type: 'string' },
       out: { type: 'string' },
     },
   });
@@ -175,6 +187,7 @@ async function main(): Promise<void> {
   const nic = await NicConfig.open(env.ifLocal);
   let dmabuf: ReturnType<typeof allocMemory> | undefined;
   let zq: ZcrxQueue | undefined;
+  const profiles: Record<string, ProfileReport & { sample: Sample }> = {};
   const samples: Record<string, Sample[]> = Object.fromEntries(RECEIVERS.filter((r) => !skipped[r]).map((r) => [r, []]));
   const send = (port: number) =>
     start(remoteArgv([c, 'send', '--host', env.addr4Local, '--port', String(port), '--bytes', String(bytes)])).result;
@@ -256,13 +269,68 @@ async function main(): Promise<void> {
         );
       }
     }
+    if (values.profile) {
+      const profileBytes = Number(values.profile) * 2 ** 20;
+      const sendProfile = (port: number) =>
+        start(remoteArgv([c, 'send', '--host', env.addr4Local, '--port', String(port), '--bytes', String(profileBytes)])).result;
+      for (const name of ['C recvmsg loop', 'DevmemSocket'] as const) {
+        let p: ProfileReport;
+        let s: Sample;
+        if (name === 'DevmemSocket') {
+          let got: Sample | undefined;
+          p = await profileSelf(async () => {
+            got = await ours({ binding }, env.addr4Local, 0, sendProfile, false);
+          });
+          s = got!;
+        } else {
+          const rec = profiled([
+            c,
+            'recv',
+            '--host',
+            env.addr4Local,
+            '--port',
+            '0',
+            '--expect-id',
+            String(binding.id),
+            '--release',
+            'batched',
+          ]);
+          try {
+            const rx = start(rec.argv, process.env, /^$/);
+            const r = await received(name, rx, sendProfile);
+            s = {
+              backend: 'devmem',
+              bytes: r.bytes!,
+              seconds: r.seconds!,
+              cpuSeconds: r.cpuSeconds!,
+              userSeconds: r.userSeconds!,
+              fragments: r.fragments!,
+              recvmsgCalls: r.recvmsgCalls!,
+              dontneedCalls: r.dontneedCalls!,
+            };
+            p = rec.report();
+          } finally {
+            rec.close();
+          }
+        }
+        profiles[name] = { ...p, sample: s };
+        console.log(
+          `bench profile: ${name}: ${(s.bytes / 2 ** 20).toFixed(0)} MiB, CPU ${s.cpuSeconds.toFixed(2)} s (user ${s.userSeconds.toFixed(2)} s), ` +
+            `${p.samples} samples at cpu-clock\n--- by thread and object\n${p.byThreadAndObject}\n--- by symbol\n${p.bySymbol}`,
+        );
+      }
+    }
   } finally {
     if (zq) await zq.close();
     if (layout && zcrxPath) await queueFree(env.ifindexLocal, layout.cQueue).catch((e: unknown) => console.error(e));
     nic.close(); // unbinds, deletes the rules, puts RSS, n-tuple and the rings back
     dmabuf?.close();
   }
-  const report = { kernel: env.kernel, bytes, runs, samples, startups, syscallMethod, zcrx: layout, skipped };
+  // Flows over queues last: it binds every queue, which the receivers above shared out.
+  const scaling = values['no-scaling']
+    ? undefined
+    : await runGuestScaling({ env, c, runs, bytesPerFlow: bytes, dmabufMib, memory: values.memory, log: (l) => console.log(l) });
+  const report = { kernel: env.kernel, bytes, runs, samples, startups, syscallMethod, zcrx: layout, skipped, profiles, scaling };
   if (values.out) fs.writeFileSync(values.out, `${JSON.stringify(report)}\n`);
 }
 
@@ -394,7 +462,13 @@ async function ours(
     const t0 = process.hrtime.bigint();
     const c0 = process.cpuUsage();
     let bytes = 0;
-    for await (const batch of sock) bytes += batch.bytes;
+    // Batches by size, in powers of two: [1], [2, 3], [4, 7], ...
+    const batchSizes: number[] = [];
+    for await (const batch of sock) {
+      bytes += batch.bytes;
+      const i = 31 - Math.clz32(batch.count);
+      batchSizes[i] = (batchSizes[i] ?? 0) + 1;
+    }
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu = process.cpuUsage(c0);
     win?.disable();
@@ -411,6 +485,8 @@ async function ours(
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
       userSeconds: cpu.user / 1e6,
       fragments: s.fragments,
+      batches: s.batches,
+      batchSizes: Array.from(batchSizes, (n) => n ?? 0),
       ...(win ? { syscalls: await win.counts() } : {}),
     };
     if (!zq) return { ...base, backend: 'devmem', recvmsgCalls: s.recvmsgCalls, dontneedCalls: s.dontneedCalls };

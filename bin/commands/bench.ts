@@ -7,7 +7,15 @@ import { parseArgs } from 'node:util';
 
 import { RECEIVE_DEFAULTS } from '../../lib/index';
 import { parseMemory } from '../memory';
-import { guestRows, guestStartupRows, guestSyscallRows, guestZcrxRows, runGuest } from '../../bench/guest';
+import {
+  guestBatchRows,
+  guestRows,
+  guestScalingRows,
+  guestStartupRows,
+  guestSyscallRows,
+  guestZcrxRows,
+  runGuest,
+} from '../../bench/guest';
 import { loopbackRows, runLoopback } from '../../bench/loopback';
 import { describeMachine, machine } from '../../bench/machine';
 import { pipelineRows, runPipeline } from '../../bench/pipeline';
@@ -27,7 +35,8 @@ Benchmarks our receive path against C (see BENCHMARKS.md). Suites:
   guest      the QEMU guest lab (root, ~3-5 min): DevmemSocket vs. the C receiver on
              the patched netdevsim, and DONTNEED calls per GiB against ncdevmem's;
              then io_uring zcrx: DevmemSocket with { zcrx } vs. a C zcrx loop; CPU
-             and syscalls (perf stat) per GiB for every receiver
+             and syscalls (perf stat) per GiB for every receiver; our batch sizes;
+             then one flow per queue (4), received by 1 worker thread and by 4
 Default: loopback, pipeline and scaling.
 
 Options:
@@ -41,6 +50,9 @@ Options:
   --guest-bytes N       guest bytes per run (default 32 MiB)
   --memory KIND[:ARG]   the guest suite's dma-buf: udmabuf (default), dmaheap[:HEAP]
                         or drm[:/dev/dri/cardN] (vgem in the lab)
+  --profile MIB         guest suite: after the timed runs, the C loop and DevmemSocket
+                        each receive MIB more under perf record (cpu-clock), reported
+                        by thread, object and symbol
   --json                print the raw results as JSON
   --markdown            print Markdown tables (for BENCHMARKS.md)
   -h, --help            show this help
@@ -70,6 +82,7 @@ export async function runBench(argv: string[]): Promise<number> {
         batch: { type: 'string' },
         'guest-bytes': { type: 'string' },
         memory: { type: 'string' },
+        profile: { type: 'string' },
         json: { type: 'boolean' },
         markdown: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -86,7 +99,7 @@ export async function runBench(argv: string[]): Promise<number> {
     return 0;
   }
   let suites: Suite[];
-  let runs, bytes, fragments, scalingFragments, rssFragments, batch, guestBytes;
+  let runs, bytes, fragments, scalingFragments, rssFragments, batch, guestBytes, profileMib;
   try {
     const asked = values.suite ?? ['loopback', 'pipeline', 'scaling'];
     for (const s of asked)
@@ -101,6 +114,7 @@ export async function runBench(argv: string[]): Promise<number> {
     rssFragments = count(values['rss-fragments'], 'rss-fragments', 1e8, 0);
     batch = count(values.batch, 'batch', RECEIVE_DEFAULTS.batchFragments);
     guestBytes = count(values['guest-bytes'], 'guest-bytes', 32 * 2 ** 20);
+    profileMib = count(values.profile, 'profile', 0, 0);
     parseMemory(values.memory);
   } catch (e) {
     process.stderr.write(`devmem bench: ${(e as Error).message}\n`);
@@ -144,7 +158,13 @@ export async function runBench(argv: string[]): Promise<number> {
     );
   }
   if (suites.includes('guest')) {
-    const r = await runGuest({ runs, bytes: guestBytes, log, ...(values.memory ? { memory: values.memory } : {}) });
+    const r = await runGuest({
+      runs,
+      bytes: guestBytes,
+      log,
+      ...(values.memory ? { memory: values.memory } : {}),
+      ...(profileMib ? { profileMib } : {}),
+    });
     results.guest = r;
     out.push(
       '',
@@ -154,9 +174,27 @@ export async function runBench(argv: string[]): Promise<number> {
     const syscalls = guestSyscallRows(r);
     out.push('', `syscalls: ${r.syscallMethod ?? 'not counted (a report from before syscall counts)'}`);
     if (syscalls.length) out.push(render(syscalls));
+    const sizes = guestBatchRows(r);
+    if (sizes.length) out.push('', 'our receivers: batches by fragment count (readiness events drained)', render(sizes));
     const zcrx = guestZcrxRows(r);
     if (zcrx.length) out.push('', 'io_uring zcrx against devmem and C, same runs', render(zcrx));
     for (const [name, why] of Object.entries(r.skipped ?? {})) out.push(`skipped: ${name} (${why})`);
+    const scaling = guestScalingRows(r);
+    if (scaling.length)
+      out.push(
+        '',
+        `flows over queues in the guest (${r.scaling!.cpus} vCPU${r.scaling!.cpus === 1 ? '' : 's'}: workers overlap their waits, ` +
+          `not their work), one flow per bound queue, ${fixed(r.bytes / 2 ** 20, 0)} MiB per flow, ${r.runs} runs`,
+        render(scaling),
+      );
+    for (const [name, p] of Object.entries(r.profiles ?? {}))
+      out.push(
+        '',
+        `perf record (cpu-clock) of ${name}: ${fixed(p.sample.bytes / 2 ** 20, 0)} MiB, CPU ${fixed(p.sample.cpuSeconds)} s ` +
+          `(user ${fixed(p.sample.userSeconds ?? NaN)} s), ${p.samples} samples`,
+        p.byThreadAndObject,
+        p.bySymbol,
+      );
     const startup = guestStartupRows(r);
     if (startup.length)
       out.push('', `devmem nc -l start-up in the guest (the kernel selftests wait 5 s for the listener), ${r.runs} runs`, render(startup));

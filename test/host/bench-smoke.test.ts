@@ -1,7 +1,15 @@
 import * as assert from 'node:assert/strict';
 import * as os from 'node:os';
 
-import { guestRows, guestSyscallRows, guestZcrxRows, type GuestReport, type GuestSample } from '../../bench/guest';
+import {
+  guestBatchRows,
+  guestRows,
+  guestScalingRows,
+  guestSyscallRows,
+  guestZcrxRows,
+  type GuestReport,
+  type GuestSample,
+} from '../../bench/guest';
 import { loopbackRows, runLoopback } from '../../bench/loopback';
 import { runPipeline } from '../../bench/pipeline';
 import { runScaling, SCALING_VARIANTS, scalingCapLines, scalingRows, type ScalingWorker } from '../../bench/scaling';
@@ -131,5 +139,55 @@ describe('devmem bench (smoke: builds and runs, no timing asserted)', function (
     for (const s of Object.values(r.samples)) for (const x of s) delete x.syscalls;
     assert.deepEqual(guestSyscallRows(r), []);
     assert.equal(guestZcrxRows(r)[1]![3], 'n/a');
+  });
+
+  it("summarises the guest suite's batch sizes and its flows over queues", () => {
+    const ours = (sizes: number[]): GuestSample => ({
+      backend: 'devmem',
+      bytes: 2 ** 25,
+      seconds: 1,
+      cpuSeconds: 0.5,
+      fragments: 8192,
+      recvmsgCalls: 100,
+      dontneedCalls: 50,
+      batches: sizes.reduce((a, b) => a + b, 0),
+      batchSizes: sizes,
+    });
+    const flows = (workers: number, seconds: number) => ({
+      workers,
+      flows: 4,
+      bytes: 2 ** 27,
+      fragments: 32768,
+      batches: 256,
+      seconds,
+      cpuSeconds: seconds / 2,
+    });
+    const r: GuestReport = {
+      kernel: 'test',
+      bytes: 2 ** 25,
+      runs: 2,
+      samples: {
+        'C recvmsg loop': [ours([]), ours([])],
+        DevmemSocket: [ours([0, 0, 0, 0, 0, 0, 10, 30]), ours([0, 0, 0, 0, 0, 0, 30, 10])],
+      },
+      scaling: { flows: 4, cpus: 1, samples: { '1 worker': [flows(1, 2), flows(1, 4)], '4 workers': [flows(4, 4), flows(4, 2)] } },
+    };
+    r.samples['C recvmsg loop']!.forEach((x) => delete x.batchSizes);
+    const sizes = guestBatchRows(r);
+    assert.equal(sizes.length, 2, 'only our receivers have batch sizes');
+    assert.deepEqual(sizes[0]!.slice(0, 3), ['receiver (share of batches, median)', 'fragments per batch (median)', '1']);
+    assert.equal(sizes[0]!.at(-1), '128-255');
+    assert.deepEqual(sizes[1]!.slice(0, 2), ['DevmemSocket', '205']);
+    assert.deepEqual(sizes[1]!.slice(-2), ['50%', '50%'], 'the median share over the runs');
+    const sc = guestScalingRows(r);
+    assert.deepEqual(
+      sc.map((x) => x[0]),
+      ['receivers', '4 flows, 1 worker', '4 flows, 4 workers'],
+    );
+    assert.equal(sc[1]!.at(-1), '1.00');
+    assert.equal(sc[2]!.at(-1), '1.25 (0.50-2.00)', 'speed-ups are paired within each run');
+    assert.equal(sc[1]![4], '128', 'fragments per batch');
+    delete r.scaling;
+    assert.deepEqual(guestScalingRows(r), []);
   });
 });

@@ -149,6 +149,8 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
   #error: unknown;
   #closed = false;
   #starvation: NodeJS.Timeout | undefined;
+  /** Date.now() when the current read began to wait (the starvation watch's clock). */
+  #waitingSince = 0;
   #connectWaiter: { resolve(): void; reject(e: unknown): void } | undefined;
   readonly #writableWaiters: (() => void)[] = [];
   readonly #tx: Transmitter;
@@ -287,7 +289,6 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
   }
 
   #onBatch(nb: NativeBatch): void {
-    this.#stopStarvationWatch();
     this.#batchesSeen++;
     const batch = new FragmentBatch(this, nb);
     if (batchChannel.hasSubscribers) batchChannel.publish({ socket: this, batch });
@@ -410,23 +411,36 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
 
   // A quiet read while this socket holds fragments is the visible sign that
   // the binding's buffers ran out (see docs/kernel-notes.md#buffer-exhaustion-is-silent).
+  //
+  // One timer per quiet spell, not one per read: a batch only ends the wait
+  // (no clearTimeout on the hot path), and the timer, when it fires, checks
+  // how long the current wait has lasted and re-arms for the rest of it.
   #watchStarvation(): void {
     const ms = this.#opts.starvationTimeout ?? RECEIVE_DEFAULTS.starvationTimeout;
-    if (ms === 0 || this.#starvation) return;
-    const started = Date.now();
+    if (ms === 0) return;
+    this.#waitingSince = Date.now();
+    if (!this.#starvation) this.#armStarvation(ms, ms);
+  }
+
+  #armStarvation(ms: number, delay: number): void {
     this.#starvation = setTimeout(() => {
       this.#starvation = undefined;
       if (this.#closed || this.#waiters.length === 0) return;
+      const idleMs = Date.now() - this.#waitingSince;
+      if (idleMs < ms) {
+        this.#armStarvation(ms, ms - idleMs);
+        return;
+      }
       const s = this.#native.stats();
       if (!s.outstandingTokens) return;
       const info: StarvationInfo = {
-        idleMs: Date.now() - started,
+        idleMs,
         outstandingTokens: s.outstandingTokens,
         outstandingBytes: s.outstandingBytes ?? 0,
       };
       if (starvedChannel.hasSubscribers) starvedChannel.publish({ socket: this, ...info });
       this.emit('starved', info);
-    }, ms);
+    }, delay);
     this.#starvation.unref();
   }
 

@@ -149,9 +149,9 @@ export function guestRows(r: GuestReport): string[][] {
   return [
     [
       'receiver',
-      'MiB/s (median)',
-      'ratio to C (median)',
-      'CPU s/GiB (median)',
+      'MiB/s (median, min-max)',
+      'ratio to C (median, min-max)',
+      'CPU s/GiB (median, min-max)',
       'user s/GiB (median)',
       'syscalls/GiB (median)',
       'recvmsg/GiB',
@@ -162,11 +162,21 @@ export function guestRows(r: GuestReport): string[][] {
       const s = r.samples[n]!;
       const rate = s.map((x) => x.bytes / x.seconds);
       const zcrx = s.some((x) => x.backend === 'zcrx');
+      const spread = (v: number[], digits: number) => {
+        const [lo, hi] = range(v);
+        return `${fixed(median(v), digits)} (${fixed(lo, digits)}-${fixed(hi, digits)})`;
+      };
       return [
         n,
-        fixed(median(rate) / 2 ** 20, 1),
-        fixed(median(pairedRatios(rate, base))),
-        fixed(median(s.map((x) => x.cpuSeconds / (x.bytes / GiB))), 1),
+        spread(
+          rate.map((x) => x / 2 ** 20),
+          1,
+        ),
+        spread(pairedRatios(rate, base), 2),
+        spread(
+          s.map((x) => x.cpuSeconds / (x.bytes / GiB)),
+          1,
+        ),
         s.every((x) => x.userSeconds !== undefined) ? fixed(median(s.map((x) => x.userSeconds! / (x.bytes / GiB))), 1) : 'n/a',
         s.every((x) => x.syscalls) ? fixed(median(s.map((x) => perGiB(x.syscalls!.total, x))), 0) : 'n/a',
         zcrx ? '-' : fixed(median(s.map((x) => perGiB(x.recvmsgCalls, x))), 0),

@@ -98,26 +98,30 @@ export async function runLoopback(o: LoopbackOptions): Promise<ReceiverSummary[]
 }
 
 export function loopbackRows(summary: ReceiverSummary[]): string[][] {
+  const spread = (v: number[], digits: number) => {
+    const [lo, hi] = range(v);
+    return `${fixed(median(v), digits)} (${fixed(lo, digits)}-${fixed(hi, digits)})`;
+  };
+  const cBase = summary[0]!.cpuPerGb;
   return [
     [
       'receiver',
-      'GB/s (median)',
-      'GB/s min-max',
-      'CPU s/GB (median)',
-      'ratio to C (median)',
+      'GB/s (median, min-max)',
+      'CPU s/GB (median, min-max)',
+      'throughput / C (median, min-max)',
+      'CPU / C (median, min-max)',
       'recvmsg/GiB',
       'perf recvmsg/GiB',
       'perf epoll/GiB',
     ],
     ...summary.map((s) => {
-      const [lo, hi] = range(s.gbps);
       const perf = (f: (p: { recvmsg: number; epoll: number }) => number) => (s.perfPerGiB ? fixed(median(s.perfPerGiB.map(f)), 0) : 'n/a');
       return [
         s.name,
-        fixed(median(s.gbps)),
-        `${fixed(lo)}-${fixed(hi)}`,
-        fixed(median(s.cpuPerGb), 3),
-        fixed(median(s.ratioToC)),
+        spread(s.gbps, 2),
+        spread(s.cpuPerGb, 3),
+        spread(s.ratioToC, 2),
+        spread(pairedRatios(s.cpuPerGb, cBase), 2),
         s.recvmsgPerGiB ? fixed(median(s.recvmsgPerGiB), 0) : '-',
         perf((p) => p.recvmsg),
         perf((p) => p.epoll),

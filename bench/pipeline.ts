@@ -8,7 +8,7 @@
  */
 import { buildCReference } from './c-reference';
 import { receiverArgv, start } from './child';
-import { fixed, median, pairedRatios } from './stats';
+import { fixed, median, pairedRatios, range } from './stats';
 
 export interface PipelineOptions {
   fragments: number;
@@ -100,15 +100,26 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineSummary> 
 }
 
 export function pipelineRows(s: PipelineSummary): string[][] {
+  const spread = (v: number[], scale = 1, unit = '') => {
+    const [lo, hi] = range(v);
+    return `${fixed(median(v) / scale, 1)}${unit} (${fixed(lo / scale, 1)}-${fixed(hi / scale, 1)}${unit})`;
+  };
+  const [rlo, rhi] = range(s.ratioToC);
   return [
-    ['path', 'fragments/s on one core (median)', 'ratio to C (median)', 'JS heap bytes per fragment', 'DONTNEED calls per 2^20 fragments'],
+    [
+      'path',
+      'fragments/s on one core (median, min-max)',
+      'ratio to C (median, min-max)',
+      'JS heap bytes per fragment',
+      'DONTNEED calls per 2^20 fragments',
+    ],
     [
       'DevmemSocket (replay source)',
-      `${fixed(median(s.oursRate) / 1e6, 1)} M`,
-      fixed(median(s.ratioToC)),
+      spread(s.oursRate, 1e6, ' M'),
+      `${fixed(median(s.ratioToC))} (${fixed(rlo)}-${fixed(rhi)})`,
       s.heapBytesPerFragment.length ? fixed(median(s.heapBytesPerFragment), 3) : 'n/a',
       fixed(s.dontneedPerMiFragments, 0),
     ],
-    ['C parse + coalesce + encode', `${fixed(median(s.cRate) / 1e6, 1)} M`, '1.00', '-', fixed(s.cDontneedPerMiFragments, 0)],
+    ['C parse + coalesce + encode', spread(s.cRate, 1e6, ' M'), '1.00', '-', fixed(s.cDontneedPerMiFragments, 0)],
   ];
 }

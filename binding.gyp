@@ -29,6 +29,7 @@
         "native/js/socket_connect.cc",
         "native/js/socket_object.cc",
         "native/js/socket_receive.cc",
+        "native/js/micro_timer.cc",
         "native/js/socket_transmit.cc",
         "native/js/uv_poller.cc",
         "native/js/zcrx_object.cc",

@@ -50,7 +50,7 @@ export { allocRocm, rocmInfo, type RocmDeviceInfo, type RocmInfo, type RocmOptio
 export { FragmentBatch, FragmentKind, type ReleaseResult } from './batch';
 export { DevmemSocket, type DevmemSocketEvents, type SocketAddress, type SocketStats, type StarvationInfo } from './socket';
 export { connect, type ConnectOptions } from './connect';
-export { RECEIVE_DEFAULTS, type ReceiveOptions } from './receive-options';
+export { RECEIVE_DEFAULTS, type CoalesceOptions, type ReceiveOptions } from './receive-options';
 export { createServer, DevmemServer, type ServerOptions } from './server';
 export { AbortError } from './abort';
 export {

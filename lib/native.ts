@@ -156,6 +156,8 @@ export interface NativeSocket {
   setLimits(limits: ReceiveLimits): void;
   /** linearLifetime 'batch': each batch's `linear` is detached by its release (and by close()). */
   borrowLinear(): void;
+  /** ReceiveOptions.coalesce: after a batch under both `belowFragments` and `belowBytes`, wait `us` before a drain. */
+  coalesce(us: number, belowFragments: number, belowBytes: number): void;
   resume(): void;
   pause(): void;
   /** Writes [requested, freed, calls, errno of a failed DONTNEED or 0] into `out`. */

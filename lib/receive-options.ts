@@ -26,7 +26,25 @@ export const RECEIVE_DEFAULTS = Object.freeze({
   starvationTimeout: 2000,
   /** {@link ReceiveOptions.linearLifetime}'s default: each batch owns its `linear` Buffer. */
   linearLifetime: 'owned',
+  /** The longest {@link ReceiveOptions.coalesce} wait accepted, in µs: a bound, so latency stays bounded. */
+  coalesceMaxWaitMicros: 10_000,
 } as const);
+
+/**
+ * {@link ReceiveOptions.coalesce}: wait, when the last batch was small, for
+ * more data before draining a readable socket.
+ */
+export interface CoalesceOptions {
+  /** How long a readable socket is left to fill, in µs (1 to {@link RECEIVE_DEFAULTS}`.coalesceMaxWaitMicros`). */
+  waitMicros: number;
+  /**
+   * A batch of fewer fragments than this, and of less than a quarter of
+   * `batchBytes`, makes the next readiness event wait; a larger one drains
+   * the next at once.
+   * @defaultValue a quarter of `batchFragments`
+   */
+  belowFragments?: number;
+}
 
 /** How a socket receives. */
 export interface ReceiveOptions {
@@ -126,6 +144,19 @@ export interface ReceiveOptions {
    */
   starvationTimeout?: number;
   /**
+   * Readiness coalescing, off by default. After a small batch (fewer than
+   * `belowFragments` fragments and under a quarter of `batchBytes`), the next time the socket becomes readable it
+   * is left to fill for `waitMicros` before it is drained, so that slow
+   * arrivals make fewer, larger batches: fewer JS steps, DONTNEED calls and
+   * wake-ups per GiB, for at most `waitMicros` of added latency per batch
+   * (at low rates, every batch pays it). Batches at or above the threshold
+   * drain at once, so a fast flow is not delayed. A FIN or an error that
+   * arrives during the wait is seen when it ends. Devmem and host sockets
+   * only; a zcrx socket is driven by its ring.
+   * @defaultValue off
+   */
+  coalesce?: CoalesceOptions;
+  /**
    * SO_RCVBUF, set before the connection is made so the TCP window follows
    * it. Keep the window well below the bound dma-buf's size when the buffer
    * is small: out-of-order segments hold buffers too, and a window larger
@@ -156,6 +187,28 @@ function positiveInt(v: unknown, name: string): number | undefined {
   if (typeof v !== 'number') throw new TypeError(`${name} must be a number`);
   if (!Number.isSafeInteger(v) || v < 1) throw invalidArgument(`${name} must be a positive integer, got ${v}`);
   return v;
+}
+
+/** @internal The batch size below which {@link ReceiveOptions.coalesce} waits: fragments, and bytes. */
+export function coalesceBelow(o: ReceiveOptions): { fragments: number; bytes: number } {
+  const limits = receiveLimits(o);
+  return {
+    fragments: o.coalesce?.belowFragments ?? Math.max(1, Math.floor(limits.batchFragments / 4)),
+    bytes: Math.max(1, Math.floor(limits.batchBytes / 4)),
+  };
+}
+
+function checkCoalesce(o: ReceiveOptions): void {
+  const c = o.coalesce;
+  if (c === undefined) return;
+  if (c === null || typeof c !== 'object') throw new TypeError('coalesce must be an object: { waitMicros, belowFragments? }');
+  if (typeof c.waitMicros !== 'number') throw new TypeError('coalesce.waitMicros must be a number of microseconds');
+  const max = RECEIVE_DEFAULTS.coalesceMaxWaitMicros;
+  if (!Number.isSafeInteger(c.waitMicros) || c.waitMicros < 1 || c.waitMicros > max)
+    throw invalidArgument(`coalesce.waitMicros must be an integer from 1 to ${max} µs, got ${c.waitMicros}`);
+  positiveInt(c.belowFragments, 'coalesce.belowFragments');
+  if (o.zcrx !== undefined)
+    throw invalidArgument('coalesce applies to devmem and host sockets; a zcrx socket is driven by its ring: leave coalesce out');
 }
 
 /** Validates receive options once, before a socket exists. */
@@ -193,6 +246,7 @@ export function checkReceiveOptions(o: ReceiveOptions | undefined): ReceiveOptio
     'receiveBufferSize',
   ] as const)
     positiveInt(o[k], k);
+  checkCoalesce(o);
   if (o.starvationTimeout !== undefined) {
     if (typeof o.starvationTimeout !== 'number') throw new TypeError('starvationTimeout must be a number');
     if (!Number.isSafeInteger(o.starvationTimeout) || o.starvationTimeout < 0)

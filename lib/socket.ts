@@ -13,7 +13,7 @@ import { FragmentBatch, type ReleaseResult } from './batch';
 import { RxBinding } from './bindings';
 import { Transmitter, type DmabufRange, type SendOptions, type SendResult, type TxBindingLike } from './tx';
 import type { DmaBuf } from './dmabuf';
-import { RECEIVE_DEFAULTS, receiveLimits, type ReceiveOptions } from './receive-options';
+import { coalesceBelow, RECEIVE_DEFAULTS, receiveLimits, type ReceiveOptions } from './receive-options';
 import { callSync, classify, closedError, DevmemError, fromNative } from './errors';
 import { native, type NativeBatch, type NativeError, type NativeSocket, type NativeSocketEvent } from './native';
 
@@ -79,6 +79,8 @@ export interface SocketStats {
   controlGrows: number;
   /** Times reading stopped at an outstanding limit (each a `'stall'`). */
   stalls: number;
+  /** Readiness events left to fill for `coalesce.waitMicros` before their drain ({@link ReceiveOptions.coalesce}). */
+  coalesceWaits: number;
 }
 
 const batchChannel = dc.channel('devmem-tcp:rx:batch');
@@ -171,6 +173,10 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
     this.#tx = new Transmitter(nat, () => this.#writable());
     nat.setLimits(receiveLimits(opts));
     if ((opts.linearLifetime ?? RECEIVE_DEFAULTS.linearLifetime) === 'batch') nat.borrowLinear();
+    if (opts.coalesce) {
+      const below = coalesceBelow(opts);
+      nat.coalesce(opts.coalesce.waitMicros, below.fragments, below.bytes);
+    }
     if (opts.binding) nat.setBinding(opts.binding.id);
     if (opts.zcrx && !connecting) this.#attachZcrx();
     if (opts.binding instanceof RxBinding) this.#unwatchDevice = opts.binding.onDeviceRemoved((err) => this.#onDeviceRemoved(err));

@@ -32,6 +32,7 @@ Napi::Function SocketObject::Define(Napi::Env env) {
                          InstanceMethod<&SocketObject::AttachZcrx>("attachZcrx"),
                          InstanceMethod<&SocketObject::SetLimits>("setLimits"),
                          InstanceMethod<&SocketObject::BorrowLinear>("borrowLinear"),
+                         InstanceMethod<&SocketObject::Coalesce>("coalesce"),
                          InstanceMethod<&SocketObject::Resume>("resume"),
                          InstanceMethod<&SocketObject::Pause>("pause"),
                          InstanceMethod<&SocketObject::Release>("release"),
@@ -93,7 +94,7 @@ void SocketObject::UpdateWatch() {
   if (!poller_ || closed_) return;
   int events = 0;
   if (connecting_ || want_writable_) events |= UV_WRITABLE;
-  bool want = !connecting_ && reading_ && !eof_ && !Limited();
+  bool want = !connecting_ && reading_ && !eof_ && !Limited() && !coalescing_;
   if (want && !zcrx_) events |= UV_READABLE;
   // Zerocopy completions arrive as POLLERR, which epoll reports for any
   // registered fd: keep the fd registered (RDHUP is otherwise harmless).
@@ -136,7 +137,10 @@ void SocketObject::OnPoll(int status, int events) {
     Emit("writable", {});
     if (closed_) return;
   }
-  if (events & UV_READABLE) Drain();
+  if (events & UV_READABLE) {
+    if (coalesce_us_ && last_batch_small_ && StartCoalescing()) return;
+    Drain();
+  }
 }
 
 // send(data: Uint8Array) -> bytes sent, or -1 when the socket buffer is full.
@@ -157,6 +161,8 @@ void SocketObject::CloseNow() {
     if (zcrx_) zcrx_->Detach();
     poller_->Close();
   }
+  if (coalesce_timer_) coalesce_timer_->Close();
+  coalescing_ = false;
   // The callback closes over the JS socket, which holds this object: kept,
   // that persistent reference would make the pair uncollectable, and every
   // closed socket would keep its receive buffers (2 MiB) forever.
@@ -196,12 +202,16 @@ Napi::Value SocketObject::Shutdown(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SocketObject::Ref(const Napi::CallbackInfo& info) {
+  refd_ = true;
   if (poller_) poller_->Ref();
+  if (coalesce_timer_) coalesce_timer_->Ref();
   return info.Env().Undefined();
 }
 
 Napi::Value SocketObject::Unref(const Napi::CallbackInfo& info) {
+  refd_ = false;
   if (poller_) poller_->Unref();
+  if (coalesce_timer_) coalesce_timer_->Unref();
   return info.Env().Undefined();
 }
 
@@ -227,6 +237,7 @@ Napi::Value SocketObject::Stats(const Napi::CallbackInfo& info) {
   set("batches", stats_.batches);
   set("controlGrows", stats_.ctrl_grows);
   set("stalls", stats_.stalls);
+  set("coalesceWaits", stats_.coalesce_waits);
   set("bytesSent", stats_.tx_bytes);
   set("zerocopySends", stats_.tx_sends);
   set("completions", stats_.tx_completions);

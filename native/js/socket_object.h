@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "js/addon_data.h"
+#include "js/micro_timer.h"
 #include "js/uv_poller.h"
 #include "rx/fragments.h"
 #include "rx/rx_area.h"
@@ -39,6 +40,7 @@ struct RxStats {
   uint64_t bytes = 0, fragments = 0, dmabuf_bytes = 0, linear_bytes = 0, host_bytes = 0, copied_bytes = 0;
   uint64_t recvmsg_calls = 0, eagains = 0;
   uint64_t batches = 0, ctrl_grows = 0, stalls = 0;
+  uint64_t coalesce_waits = 0;
   uint64_t tx_bytes = 0, tx_sends = 0, tx_completions = 0, tx_copied_completions = 0;
 };
 
@@ -72,6 +74,7 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
   Napi::Value AttachZcrx(const Napi::CallbackInfo& info);
   Napi::Value SetLimits(const Napi::CallbackInfo& info);
   Napi::Value BorrowLinear(const Napi::CallbackInfo& info);
+  Napi::Value Coalesce(const Napi::CallbackInfo& info);
   Napi::Value Resume(const Napi::CallbackInfo& info);
   Napi::Value Pause(const Napi::CallbackInfo& info);
   Napi::Value Release(const Napi::CallbackInfo& info);
@@ -95,6 +98,8 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
   void KickZcrx();
   void OnConnectReady();
   void Drain();
+  bool StartCoalescing();
+  void OnCoalesced();
   void Deliver(bool* closed);
   Napi::Buffer<uint8_t> LendLinear(Napi::Env env, uint64_t seq, size_t used);
   void ReturnLinear(Napi::Env env, uint64_t seq);
@@ -137,6 +142,17 @@ class SocketObject : public Napi::ObjectWrap<SocketObject> {
   // its receive block goes straight back to the warm pool instead of waiting
   // for the garbage collector. Keyed by seq; close() detaches them all.
   bool borrow_linear_ = false;
+  // Readiness coalescing (ReceiveOptions.coalesce): after a batch of fewer
+  // than coalesce_below_ fragments and coalesce_below_bytes_ bytes, a
+  // readable socket is left to fill for coalesce_us_ before the drain, with
+  // its readiness unwatched meanwhile.
+  uint32_t coalesce_us_ = 0;
+  uint32_t coalesce_below_ = 0;
+  uint64_t coalesce_below_bytes_ = 0;
+  bool last_batch_small_ = false;  // no wait before the first batch
+  bool coalescing_ = false;
+  bool refd_ = true;
+  std::unique_ptr<MicroTimer> coalesce_timer_;
   struct Lent {
     Napi::Reference<Napi::ArrayBuffer> buffer;
     LinearLease* lease;  // null when the bytes were copied out (a small batch)

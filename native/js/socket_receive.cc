@@ -159,6 +159,8 @@ void SocketObject::Deliver(bool* closed) {
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
   uint64_t seq = next_seq_++;
+  last_batch_small_ =
+      pending_.Count() < coalesce_below_ && pending_.dmabuf_bytes + pending_.linear_bytes < coalesce_below_bytes_;
   std::vector<uint32_t> tokens;
   uint64_t token_bytes = 0;
   size_t n = pending_.Count();
@@ -266,6 +268,50 @@ void SocketObject::ReturnLinear(Napi::Env env, uint64_t seq) {
     return;
   }
   if (block) rx::RxArea::Recycle(block);
+}
+
+// coalesce(us, belowFragments, belowBytes): JS checked them (lib/receive-options.ts).
+Napi::Value SocketObject::Coalesce(const Napi::CallbackInfo& info) {
+  coalesce_us_ = info[0].As<Napi::Number>().Uint32Value();
+  coalesce_below_ = info[1].As<Napi::Number>().Uint32Value();
+  coalesce_below_bytes_ = static_cast<uint64_t>(info[2].As<Napi::Number>().DoubleValue());
+  return info.Env().Undefined();
+}
+
+// A small batch last time means the socket is read faster than data comes:
+// each readiness event then pays a whole batch's cost (the JS step, the
+// DONTNEED, the epoll wake-up) for a few fragments. Waiting a bounded time
+// lets more arrive. Returns false, and the caller drains at once, if the
+// timer cannot be made or armed.
+bool SocketObject::StartCoalescing() {
+  if (!coalesce_timer_) {
+    coalesce_timer_ = MicroTimer::Make(
+        Env(), [this] { OnCoalesced(); },
+        [this] {
+          js_gone_ = true;
+          CloseNow();
+        });
+    if (!coalesce_timer_) {
+      coalesce_us_ = 0;  // no timerfd: stop trying, receive as without the option
+      return false;
+    }
+    if (!refd_) coalesce_timer_->Unref();
+  }
+  if (coalesce_timer_->Arm(coalesce_us_) != 0) return false;
+  coalescing_ = true;
+  ++stats_.coalesce_waits;
+  UpdateWatch();
+  return true;
+}
+
+void SocketObject::OnCoalesced() {
+  coalescing_ = false;
+  if (closed_) return;
+  Napi::HandleScope scope(Env());
+  // Straight to the drain: the socket was readable when the wait began, and
+  // nothing else reads it. Paused or limited meanwhile, UpdateWatch() waits.
+  if (reading_ && !eof_ && !Limited() && !connecting_) Drain();
+  else UpdateWatch();
 }
 
 Napi::Value SocketObject::BorrowLinear(const Napi::CallbackInfo& info) {

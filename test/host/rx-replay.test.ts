@@ -74,6 +74,7 @@ describe('replayed control areas through DevmemSocket (fragment-pipeline benchma
       batches: true,
       controlGrows: true,
       stalls: true,
+      coalesceWaits: true,
     };
     const sock = replay(4, 1, 1);
     for await (const _ of sock) break;

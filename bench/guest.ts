@@ -52,6 +52,8 @@ export interface GuestSample extends Pick<SocketStats, 'fragments' | 'recvmsgCal
   copiedBytes?: number;
   /** Our receivers: batches delivered. */
   batches?: number;
+  /** Our receivers: readiness events that waited to coalesce (ReceiveOptions.coalesce). */
+  coalesceWaits?: number;
   /** Our receivers: batches by fragment count, index i counting those of 2^i to 2^(i+1)-1 fragments. */
   batchSizes?: number[];
 }
@@ -94,6 +96,8 @@ export interface GuestReport {
   zcrx?: GuestZcrxLayout;
   /** Receivers left out, and why. */
   skipped?: Record<string, string>;
+  /** The `DevmemSocket, coalesce` receiver's coalesce.waitMicros. */
+  coalesceMicros?: number;
   /** Flows over queues, with one worker thread and with one per flow (absent with --no-scaling). */
   scaling?: GuestScalingReport;
   /** perf record of one receive per receiver (with --profile). */

@@ -9,6 +9,9 @@
  * same C loop reading into 32 buffers in turn prices that difference, and
  * DevmemSocket with linearLifetime 'batch' (bytes borrowed until release, so
  * the receive memory is reused warm) shows what giving up keeping them buys.
+ * DevmemSocket with `coalesce: { waitMicros: 250 }` shows what readiness
+ * coalescing does to a fast flow: its batches count as small (one recvmsg
+ * of under 2 MiB each), so every readiness event waits.
  *
  * recvmsg per GiB is what each receiver counted itself (the C loop and
  * DevmemSocket; net.Socket reads with read(2)). Where perf can count the
@@ -40,6 +43,8 @@ export interface ReceiverSummary {
   ratioToC: number[];
   /** Borrowed mode: per run, whether the receiver found its last batch's bytes gone after release. */
   useAfterReleaseCaught?: boolean[];
+  /** Our receivers: batches delivered per GiB. */
+  batchesPerGiB?: number[];
   /** recvmsg calls per GiB as the receiver counted them; absent for one that does not (net.Socket). */
   recvmsgPerGiB?: number[];
   /** perf's recvmsg and epoll_wait + epoll_pwait calls per GiB, whole process; absent where perf cannot count. */
@@ -50,6 +55,7 @@ const RECEIVERS = [
   { name: 'C recvmsg loop', argv: (c: string) => [c, 'recv'] },
   { name: 'DevmemSocket', argv: () => receiverArgv('devmem-rx') },
   { name: "DevmemSocket, linearLifetime 'batch'", argv: () => receiverArgv('devmem-rx', ['--borrowed']) },
+  { name: 'DevmemSocket, coalesce 250 µs', argv: () => receiverArgv('devmem-rx', ['--coalesce', '250']) },
   { name: 'net.Socket', argv: () => receiverArgv('net-rx') },
   { name: 'C loop, 32 buffers in turn', argv: (c: string) => [c, 'recv', '--rotate', '32'] },
 ] as const;
@@ -88,6 +94,7 @@ export async function runLoopback(o: LoopbackOptions): Promise<ReceiverSummary[]
       out[i]!.gbps.push(r.bytes! / r.seconds! / 1e9);
       out[i]!.cpuPerGb.push(r.cpuSeconds! / (r.bytes! / 1e9));
       if (r.recvmsgCalls !== undefined) (out[i]!.recvmsgPerGiB ??= []).push(r.recvmsgCalls / gib);
+      if (r.batches !== undefined) (out[i]!.batchesPerGiB ??= []).push(r.batches / gib);
       if (calls) (out[i]!.perfPerGiB ??= []).push({ recvmsg: calls.recvmsg / gib, epoll: (calls.epoll_wait + calls.epoll_pwait) / gib });
       if (r.useAfterReleaseCaught !== undefined) (out[i]!.useAfterReleaseCaught ??= []).push(r.useAfterReleaseCaught === 1);
     }
@@ -110,6 +117,7 @@ export function loopbackRows(summary: ReceiverSummary[]): string[][] {
       'CPU s/GB (median, min-max)',
       'throughput / C (median, min-max)',
       'CPU / C (median, min-max)',
+      'batches/GiB',
       'recvmsg/GiB',
       'perf recvmsg/GiB',
       'perf epoll/GiB',
@@ -122,6 +130,7 @@ export function loopbackRows(summary: ReceiverSummary[]): string[][] {
         spread(s.cpuPerGb, 3),
         spread(s.ratioToC, 2),
         spread(pairedRatios(s.cpuPerGb, cBase), 2),
+        s.batchesPerGiB ? fixed(median(s.batchesPerGiB), 0) : '-',
         s.recvmsgPerGiB ? fixed(median(s.recvmsgPerGiB), 0) : '-',
         perf((p) => p.recvmsg),
         perf((p) => p.epoll),

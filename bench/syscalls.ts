@@ -87,8 +87,13 @@ export function syscallCounting(): { ok: true } | { ok: false; reason: string } 
   return probed;
 }
 
-/** perf's control FIFOs and output file for one counted window. */
-export class SyscallWindow {
+/**
+ * perf's control FIFOs and output file for one window: perf starts with its
+ * events off (`-D -1`) and is switched on and off over the FIFOs. The
+ * subclass says which perf command runs (stat for counts, record for a
+ * profile).
+ */
+export abstract class PerfWindow {
   readonly dir: string;
   readonly ctl: string;
   readonly ack: string;
@@ -108,8 +113,25 @@ export class SyscallWindow {
     if (r.status !== 0) throw new Error(`mkfifo: ${r.error?.message ?? r.stderr.trim()}`);
   }
 
-  #perfArgs(): string[] {
-    return ['stat', '-x,', '-o', this.out, '-D', '-1', '--control', `fifo:${this.ctl},${this.ack}`, '-e', EVENT_LIST];
+  /** perf's subcommand and options, given the output file and the control FIFOs. */
+  protected abstract perfArgs(): string[];
+
+  /** `-D -1 --control fifo:CTL,ACK`, for perfArgs(). */
+  protected controlArgs(): string[] {
+    return ['-D', '-1', '--control', `fifo:${this.ctl},${this.ack}`];
+  }
+
+  /** Waits for an attached perf to finish writing (it stops on SIGINT). */
+  protected async stop(): Promise<void> {
+    if (this.#perf) {
+      this.#perf.kill('SIGINT');
+      await this.#exited;
+    }
+  }
+
+  /** What perf printed on stderr, for error messages. */
+  protected get stderr(): string {
+    return this.#stderr;
   }
 
   /**
@@ -117,12 +139,12 @@ export class SyscallWindow {
    * enables it: a C receiver given `--perf-ctl CTL --perf-ack ACK`.
    */
   wrap(argv: string[]): string[] {
-    return [PERF, ...this.#perfArgs(), '--', ...argv, '--perf-ctl', this.ctl, '--perf-ack', this.ack];
+    return [PERF, ...this.perfArgs(), '--', ...argv, '--perf-ctl', this.ctl, '--perf-ack', this.ack];
   }
 
   /** Attaches a perf to every thread of `pid` (this process), counting disabled; resolves once perf listens. */
   async attach(pid: number = process.pid): Promise<void> {
-    const perf = spawn(PERF, [...this.#perfArgs(), '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const perf = spawn(PERF, [...this.perfArgs(), '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#perf = perf;
     perf.stderr!.setEncoding('utf8');
     perf.stderr!.on('data', (d: string) => (this.#stderr += d));
@@ -174,24 +196,28 @@ export class SyscallWindow {
     this.#command('disable');
   }
 
-  /** The counts: for an attached perf, after stopping it; for a wrapped program, once it exited. */
-  async counts(): Promise<SyscallCounts> {
-    if (this.#perf) {
-      this.#perf.kill('SIGINT');
-      await this.#exited;
-    }
-    try {
-      return parsePerfStat(fs.readFileSync(this.out, 'utf8'));
-    } catch (e) {
-      throw new Error(`no syscall counts from perf stat (${(e as Error).message})${this.#stderr ? `: ${this.#stderr.trim()}` : ''}`);
-    }
-  }
-
   /** Closes the FIFOs, stops an attached perf still running, removes the files. */
   close(): void {
     for (const fd of [this.#ctlFd, this.#ackFd]) if (fd >= 0) fs.closeSync(fd);
     this.#ctlFd = this.#ackFd = -1;
     if (this.#perf && this.#perf.exitCode === null && this.#perf.signalCode === null) this.#perf.kill('SIGKILL');
     fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A window of syscall counts (perf stat on the syscall-entry tracepoints). */
+export class SyscallWindow extends PerfWindow {
+  protected perfArgs(): string[] {
+    return ['stat', '-x,', '-o', this.out, ...this.controlArgs(), '-e', EVENT_LIST];
+  }
+
+  /** The counts: for an attached perf, after stopping it; for a wrapped program, once it exited. */
+  async counts(): Promise<SyscallCounts> {
+    await this.stop();
+    try {
+      return parsePerfStat(fs.readFileSync(this.out, 'utf8'));
+    } catch (e) {
+      throw new Error(`no syscall counts from perf stat (${(e as Error).message})${this.stderr ? `: ${this.stderr.trim()}` : ''}`);
+    }
   }
 }

@@ -6,8 +6,9 @@
  *
  * - devmem, on a udmabuf bound to the queues RSS spreads flows over: the C
  *   recvmsg loop returning tokens in coalesced batches, our DevmemSocket (in
- *   this process), and the C loop returning one token per call as ncdevmem
- *   does;
+ *   this process), the same with readiness coalescing (`coalesce: {
+ *   waitMicros }`, --coalesce-us, default 250), and the C loop returning one
+ *   token per call as ncdevmem does;
  * - io_uring zcrx, on queues of their own that n-tuple rules steer their
  *   flows to (RSS leaves them out): the C zcrx loop (bench/c/zcrx_bench.c,
  *   which registers its queue itself each run) and our DevmemSocket created
@@ -37,7 +38,7 @@
  *
  * Usage: e2e-rx.ts [--runs N] [--bytes N] [--dmabuf-mib N] [--memory KIND[:ARG]]
  *                  [--zcrx-area-mib N] [--no-zcrx] [--no-syscalls] [--no-scaling]
- *                  [--profile MIB] --out FILE
+ *                  [--coalesce-us N] [--profile MIB] --out FILE
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -63,10 +64,17 @@ import { buildCReference, buildZcrxReference } from '../c-reference';
 import type { GuestSample, GuestZcrxLayout, StartupSample } from '../guest';
 import { start, type Started } from '../child';
 import { syscallCounting, SyscallWindow } from '../syscalls';
-import { profiled, profileSelf, type ProfileReport } from './profile';
+import { ProfileWindow, type ProfileReport } from './profile';
 import { runGuestScaling } from './scaling';
 
-const RECEIVERS = ['C recvmsg loop', 'DevmemSocket', 'C, one DONTNEED per fragment', 'C zcrx loop', 'DevmemSocket (zcrx)'] as const;
+const RECEIVERS = [
+  'C recvmsg loop',
+  'DevmemSocket',
+  'DevmemSocket, coalesce',
+  'C, one DONTNEED per fragment',
+  'C zcrx loop',
+  'DevmemSocket (zcrx)',
+] as const;
 type Receiver = (typeof RECEIVERS)[number];
 const ZCRX_RECEIVERS: readonly Receiver[] = ['C zcrx loop', 'DevmemSocket (zcrx)'];
 
@@ -137,11 +145,13 @@ async function main(): Promise<void> {
       'no-zcrx': { type: 'boolean', default: false },
       'no-syscalls': { type: 'boolean', default: false },
       'no-scaling': { type: 'boolean', default: false },
+      'coalesce-us': { type: 'string', default: '250' },
       profile: { type: 'string' },
       out: { type: 'string' },
     },
   });
   const runs = Number(values.runs);
+  const coalesceUs = Number(values['coalesce-us']);
   const bytes = Number(values.bytes);
   const dmabufMib = Number(values['dmabuf-mib']);
   const areaMib = Number(values['zcrx-area-mib'] ?? dmabufMib);
@@ -243,6 +253,9 @@ async function main(): Promise<void> {
           case 'DevmemSocket':
             s = await ours({ binding }, env.addr4Local, 0, send, counting.ok);
             break;
+          case 'DevmemSocket, coalesce':
+            s = await ours({ binding, coalesce: { waitMicros: coalesceUs } }, env.addr4Local, 0, send, counting.ok);
+            break;
           case 'DevmemSocket (zcrx)':
             s = await ours({ zcrx: zq! }, env.addr4Local, ZCRX_PORT[name], send, counting.ok);
             break;
@@ -274,30 +287,14 @@ async function main(): Promise<void> {
       const sendProfile = (port: number) =>
         start(remoteArgv([c, 'send', '--host', env.addr4Local, '--port', String(port), '--bytes', String(profileBytes)])).result;
       for (const name of ['C recvmsg loop', 'DevmemSocket'] as const) {
+        const win = new ProfileWindow();
         let p: ProfileReport;
         let s: Sample;
-        if (name === 'DevmemSocket') {
-          let got: Sample | undefined;
-          p = await profileSelf(async () => {
-            got = await ours({ binding }, env.addr4Local, 0, sendProfile, false);
-          });
-          s = got!;
-        } else {
-          const rec = profiled([
-            c,
-            'recv',
-            '--host',
-            env.addr4Local,
-            '--port',
-            '0',
-            '--expect-id',
-            String(binding.id),
-            '--release',
-            'batched',
-          ]);
-          try {
-            const rx = start(rec.argv, process.env, /^$/);
-            const r = await received(name, rx, sendProfile);
+        try {
+          if (name === 'DevmemSocket') s = await ours({ binding }, env.addr4Local, 0, sendProfile, false, win);
+          else {
+            const argv = [c, 'recv', '--host', env.addr4Local, '--port', '0', '--expect-id', String(binding.id), '--release', 'batched'];
+            const r = await received(name, start(win.wrap(argv), process.env, PERF_NOTES), sendProfile);
             s = {
               backend: 'devmem',
               bytes: r.bytes!,
@@ -308,10 +305,10 @@ async function main(): Promise<void> {
               recvmsgCalls: r.recvmsgCalls!,
               dontneedCalls: r.dontneedCalls!,
             };
-            p = rec.report();
-          } finally {
-            rec.close();
           }
+          p = await win.report();
+        } finally {
+          win.close();
         }
         profiles[name] = { ...p, sample: s };
         console.log(
@@ -330,7 +327,19 @@ async function main(): Promise<void> {
   const scaling = values['no-scaling']
     ? undefined
     : await runGuestScaling({ env, c, runs, bytesPerFlow: bytes, dmabufMib, memory: values.memory, log: (l) => console.log(l) });
-  const report = { kernel: env.kernel, bytes, runs, samples, startups, syscallMethod, zcrx: layout, skipped, profiles, scaling };
+  const report = {
+    kernel: env.kernel,
+    bytes,
+    runs,
+    samples,
+    startups,
+    syscallMethod,
+    zcrx: layout,
+    skipped,
+    profiles,
+    scaling,
+    coalesceMicros: coalesceUs,
+  };
   if (values.out) fs.writeFileSync(values.out, `${JSON.stringify(report)}\n`);
 }
 
@@ -442,14 +451,17 @@ async function cZcrx(
  * it sums the batches' bytes, as the C loops do not read theirs either.
  */
 async function ours(
-  via: Pick<ReceiveOptions, 'binding'> | Pick<ReceiveOptions, 'zcrx'>,
+  via: Pick<ReceiveOptions, 'binding' | 'coalesce'> | Pick<ReceiveOptions, 'zcrx'>,
   host: string,
   port: number,
   send: Send,
   count: boolean,
+  profile?: ProfileWindow,
 ): Promise<Sample> {
   const zq = 'zcrx' in via ? via.zcrx : undefined;
-  const win = count ? new SyscallWindow() : undefined;
+  // A profile takes the window instead of the counts; its owner closes it.
+  const counts = count && !profile ? new SyscallWindow() : undefined;
+  const win = profile ?? counts;
   try {
     if (win) await win.attach();
     const server = createServer({ host, port, ...via });
@@ -476,7 +488,7 @@ async function ours(
     const q1 = zq?.stats();
     sock.close();
     await sending;
-    const name = zq ? 'DevmemSocket (zcrx)' : 'DevmemSocket';
+    const name = zq ? 'DevmemSocket (zcrx)' : 'coalesce' in via ? 'DevmemSocket, coalesce' : 'DevmemSocket';
     if (s.releasedTokens !== s.fragments - s.outstandingTokens)
       throw new Error(`${name}: ${s.releasedTokens} of ${s.fragments} buffers freed`);
     const base = {
@@ -486,8 +498,9 @@ async function ours(
       userSeconds: cpu.user / 1e6,
       fragments: s.fragments,
       batches: s.batches,
+      coalesceWaits: s.coalesceWaits,
       batchSizes: Array.from(batchSizes, (n) => n ?? 0),
-      ...(win ? { syscalls: await win.counts() } : {}),
+      ...(counts ? { syscalls: await counts.counts() } : {}),
     };
     if (!zq) return { ...base, backend: 'devmem', recvmsgCalls: s.recvmsgCalls, dontneedCalls: s.dontneedCalls };
     // The socket's recvmsg and DONTNEED counters are synthetic under zcrx
@@ -501,7 +514,7 @@ async function ours(
       copiedBytes: s.copiedBytes,
     };
   } finally {
-    win?.close();
+    counts?.close();
   }
 }
 

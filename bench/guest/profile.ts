@@ -1,9 +1,10 @@
 /**
  * Where a guest receiver's CPU goes: `perf record` on the cpu-clock
  * software event (TCG has no hardware counters; the hrtimer-driven clock
- * samples fine), over one receive, reported by thread, by object and by
- * symbol. A receiver in this process is sampled by a perf attached to it
- * (`-p`, every thread); a C receiver runs under perf.
+ * samples fine), over exactly the timed window of one receive (accept to the
+ * end of the stream), reported by thread, by object and by symbol. A
+ * receiver in this process is sampled by a perf attached to it (`-p`, every
+ * thread); a C receiver runs under perf.
  *
  * JIT-compiled JavaScript has no symbols unless Node was started with
  * --perf-basic-prof, which the guest's node is not (its map file would
@@ -11,10 +12,9 @@
  * in anonymous memory, and counted as one share. V8's builtins are in the
  * node binary.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+import { PerfWindow } from '../syscalls';
 
 const PERF = process.env.PERF ?? 'perf';
 const HZ = 1999;
@@ -46,48 +46,20 @@ function report(data: string): ProfileReport {
   return { samples, byThreadAndObject: run('pid,dso', '0.5'), bySymbol: run('dso,sym', '0.4') };
 }
 
-/** Samples this process (every thread) while `work` runs. */
-export async function profileSelf(work: () => Promise<void>): Promise<ProfileReport> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'devmem-profile-'));
-  const data = path.join(dir, 'perf.data');
-  try {
-    const perf = spawn(
-      PERF, // --no-inherit: not the sender's processes this one spawns.
-      ['record', '-q', '--no-inherit', '-e', 'cpu-clock', '-F', String(HZ), '-p', String(process.pid), '-o', data],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
-    let stderr = '';
-    perf.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const exited = new Promise<void>((resolve) => perf.on('close', () => resolve()));
-    // perf writes the file's header once it has attached to every thread.
-    const deadline = Date.now() + 30_000;
-    while (!(fs.existsSync(data) && fs.statSync(data).size > 0)) {
-      if (perf.exitCode !== null) throw new Error(`perf record -p exited ${perf.exitCode}: ${stderr.trim()}`);
-      if (Date.now() > deadline) throw new Error('perf record -p wrote nothing in 30 s');
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    await new Promise((r) => setTimeout(r, 300));
-    try {
-      await work();
-    } finally {
-      perf.kill('SIGINT');
-      await exited;
-    }
-    return report(data);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+/**
+ * perf record over one timed window, like the syscall counts: attached to
+ * this process (every thread that exists by then, not the processes it
+ * spawns: --no-inherit) or wrapping a C receiver, which switches it on at
+ * accept and off at the end of the stream itself.
+ */
+export class ProfileWindow extends PerfWindow {
+  protected perfArgs(): string[] {
+    return ['record', '-q', '--no-inherit', '-e', 'cpu-clock', '-F', String(HZ), '-o', this.out, ...this.controlArgs()];
   }
-}
 
-/** argv that runs `argv` under perf record, and the report once it exited. */
-export function profiled(argv: string[]): { argv: string[]; report: () => ProfileReport; close: () => void } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'devmem-profile-'));
-  const data = path.join(dir, 'perf.data');
-  return {
-    argv: [PERF, 'record', '-q', '-e', 'cpu-clock', '-F', String(HZ), '-o', data, '--', ...argv],
-    report: () => report(data),
-    close: () => fs.rmSync(dir, { recursive: true, force: true }),
-  };
+  /** The report: for an attached perf, after stopping it; for a wrapped program, once it exited. */
+  async report(): Promise<ProfileReport> {
+    await this.stop();
+    return report(this.out);
+  }
 }

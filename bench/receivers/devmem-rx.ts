@@ -4,7 +4,8 @@
  * With --borrowed it reads with linearLifetime 'batch', and at the end checks
  * that the last batch's bytes are gone after its release (a use after
  * release is caught), reporting useAfterReleaseCaught: 1.
- * Usage: devmem-rx [--borrowed] [host]
+ * With --coalesce US it receives with `coalesce: { waitMicros: US }`.
+ * Usage: devmem-rx [--borrowed] [--coalesce US] [host]
  */
 import { DevmemError, createServer, type FragmentBatch } from '../../lib/index';
 
@@ -22,7 +23,13 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const borrowed = args[0] === '--borrowed';
   if (borrowed) args.shift();
-  const server = createServer({ host: args[0] ?? '127.0.0.1', port: 0, linearLifetime: borrowed ? 'batch' : 'owned' });
+  const coalesce = args[0] === '--coalesce' ? Number(args.splice(0, 2)[1]) : undefined;
+  const server = createServer({
+    host: args[0] ?? '127.0.0.1',
+    port: 0,
+    linearLifetime: borrowed ? 'batch' : 'owned',
+    ...(coalesce ? { coalesce: { waitMicros: coalesce } } : {}),
+  });
   await server.listen();
   process.stdout.write(`port ${server.address()!.port}\n`);
   const sock = await server.accept();
@@ -42,7 +49,15 @@ async function main(): Promise<void> {
   const cpu = process.cpuUsage(c0);
   const s = sock.stats();
   sock.close();
-  const report = { bytes, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, recvmsgCalls: s.recvmsgCalls, batches: s.batches, check };
+  const report = {
+    bytes,
+    seconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    recvmsgCalls: s.recvmsgCalls,
+    batches: s.batches,
+    coalesceWaits: s.coalesceWaits,
+    check,
+  };
   process.stdout.write(`${JSON.stringify(borrowed ? { ...report, useAfterReleaseCaught: useAfterReleaseCaught(last) } : report)}\n`);
 }
 

@@ -35,15 +35,23 @@ describe('devmem bench (smoke: builds and runs, no timing asserted)', function (
     const s = await runLoopback({ bytes: 8 * 2 ** 20, runs: 1 });
     assert.deepEqual(
       s.map((r) => r.name),
-      ['C recvmsg loop', 'DevmemSocket', "DevmemSocket, linearLifetime 'batch'", 'net.Socket', 'C loop, 32 buffers in turn'],
+      [
+        'C recvmsg loop',
+        'DevmemSocket',
+        "DevmemSocket, linearLifetime 'batch'",
+        'DevmemSocket, coalesce 250 µs',
+        'net.Socket',
+        'C loop, 32 buffers in turn',
+      ],
     );
     for (const r of s) assert.ok(r.gbps[0]! > 0 && r.cpuPerGb[0]! >= 0, r.name);
     assert.equal(s[0]!.ratioToC[0], 1);
     assert.deepEqual(s[2]!.useAfterReleaseCaught, [true], 'in borrowed mode a read after release is caught');
     assert.equal(s[1]!.useAfterReleaseCaught, undefined);
-    assert.equal(loopbackRows(s).length, 6);
-    for (const i of [0, 1, 2, 4]) assert.ok(s[i]!.recvmsgPerGiB![0]! > 0, `${s[i]!.name} counts its recvmsg calls`);
-    assert.equal(s[3]!.recvmsgPerGiB, undefined, 'net.Socket reads with read(2)');
+    assert.equal(loopbackRows(s).length, 7);
+    for (const i of [0, 1, 2, 3, 5]) assert.ok(s[i]!.recvmsgPerGiB![0]! > 0, `${s[i]!.name} counts its recvmsg calls`);
+    for (const i of [1, 2, 3]) assert.ok(s[i]!.batchesPerGiB![0]! > 0, `${s[i]!.name} counts its batches`);
+    assert.equal(s[4]!.recvmsgPerGiB, undefined, 'net.Socket reads with read(2)');
   });
 
   it('runs the fragment pipeline through the production path and the C loop alike', async () => {

@@ -7,7 +7,7 @@ import * as dc from 'node:diagnostics_channel';
 
 import type { DmaBuf, DmaBufView } from './dmabuf';
 import { DevmemError, invalidArgument } from './errors';
-import type { NativeBatch } from './native';
+import type { NativeBatchEvent } from './native';
 import type { ZcrxHostArea } from './zcrx';
 
 /** `kinds[i]` values. */
@@ -102,20 +102,20 @@ export class FragmentBatch {
   #released = false;
 
   /** @internal */
-  constructor(owner: BatchOwner, b: NativeBatch) {
+  constructor(owner: BatchOwner, b: NativeBatchEvent) {
     this.#owner = owner;
-    this.seq = b.seq;
-    this.count = b.kinds.length;
-    this.offsets = b.offsets;
-    this.sizes = b.sizes;
-    this.tokens = b.tokens;
-    this.dmabufIds = b.dmabufIds;
-    this.kinds = b.kinds;
-    this.linear = b.linear;
-    this.dmabufBytes = b.dmabufBytes;
-    this.linearBytes = b.linearBytes;
-    this.hostBytes = b.hostBytes;
-    this.copiedBytes = b.copiedBytes;
+    this.seq = b[1];
+    this.offsets = b[2];
+    this.sizes = b[3];
+    this.tokens = b[4];
+    this.dmabufIds = b[5];
+    this.kinds = b[6];
+    this.count = b[6].length;
+    this.linear = b[7];
+    this.dmabufBytes = b[8];
+    this.linearBytes = b[9];
+    this.hostBytes = b[10];
+    this.copiedBytes = b[11];
   }
 
   /** Total payload bytes in the batch. */

@@ -103,37 +103,29 @@ export interface NativeMapping {
   unmap(): void;
 }
 
-/** One batch of fragments as the native layer hands it over: columns, not objects. */
-export interface NativeBatch {
-  seq: number;
-  offsets: Float64Array;
-  sizes: Uint32Array;
-  tokens: Uint32Array;
-  dmabufIds: Uint32Array;
-  kinds: Uint8Array;
-  linear: Buffer;
-  dmabufBytes: number;
-  linearBytes: number;
-  hostBytes: number;
-  copiedBytes: number;
-}
+/**
+ * One batch of fragments as the native layer hands it over: columns, not
+ * objects, as the callback's arguments (which FragmentBatch reads as they
+ * are, with no object built in between).
+ */
+export type NativeBatchEvent = [
+  'batch',
+  seq: number,
+  offsets: Float64Array,
+  sizes: Uint32Array,
+  tokens: Uint32Array,
+  dmabufIds: Uint32Array,
+  kinds: Uint8Array,
+  linear: Buffer,
+  dmabufBytes: number,
+  linearBytes: number,
+  hostBytes: number,
+  copiedBytes: number,
+];
 
 export type NativeSocketEvent =
   | ['connect', NativeError | null]
-  | [
-      'batch',
-      seq: number,
-      offsets: Float64Array,
-      sizes: Uint32Array,
-      tokens: Uint32Array,
-      dmabufIds: Uint32Array,
-      kinds: Uint8Array,
-      linear: Buffer,
-      dmabufBytes: number,
-      linearBytes: number,
-      hostBytes: number,
-      copiedBytes: number,
-    ]
+  | NativeBatchEvent
   | ['end']
   | ['error', NativeError]
   | ['stall']
@@ -335,7 +327,17 @@ export interface NativeAddon {
       nbytes: number,
       iov: Uint8Array,
       expectedId: number,
-    ): Omit<NativeBatch, 'seq' | 'dmabufBytes' | 'linearBytes' | 'hostBytes'> & { error: string; detail: string; foreignId: number };
+    ): {
+      offsets: Float64Array;
+      sizes: Uint32Array;
+      tokens: Uint32Array;
+      dmabufIds: Uint32Array;
+      kinds: Uint8Array;
+      linear: Buffer;
+      error: string;
+      detail: string;
+      foreignId: number;
+    };
     planDontneed(tokens: Uint32Array): { ranges: Uint32Array; fragments: number }[];
     /** A NativeSocket fed by replaying control buffers instead of the kernel (fragment-pipeline benchmark). */
     replaySocket(

@@ -15,7 +15,7 @@ import { Transmitter, type DmabufRange, type SendOptions, type SendResult, type 
 import type { DmaBuf } from './dmabuf';
 import { coalesceBelow, RECEIVE_DEFAULTS, receiveLimits, type ReceiveOptions } from './receive-options';
 import { callSync, classify, closedError, DevmemError, fromNative } from './errors';
-import { native, type NativeBatch, type NativeError, type NativeSocket, type NativeSocketEvent } from './native';
+import { native, type NativeBatchEvent, type NativeError, type NativeSocket, type NativeSocketEvent } from './native';
 
 /** One end of a connection, or where a server listens (getsockname, getpeername). */
 export interface SocketAddress {
@@ -256,20 +256,7 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
         return;
       }
       case 'batch':
-        // Positional from native code: building this literal here is cheaper than N-API property sets.
-        this.#onBatch({
-          seq: ev[1],
-          offsets: ev[2],
-          sizes: ev[3],
-          tokens: ev[4],
-          dmabufIds: ev[5],
-          kinds: ev[6],
-          linear: ev[7],
-          dmabufBytes: ev[8],
-          linearBytes: ev[9],
-          hostBytes: ev[10],
-          copiedBytes: ev[11],
-        });
+        this.#onBatch(ev);
         return;
       case 'end':
         this.#ended = true;
@@ -294,9 +281,9 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
     }
   }
 
-  #onBatch(nb: NativeBatch): void {
+  #onBatch(ev: NativeBatchEvent): void {
     this.#batchesSeen++;
-    const batch = new FragmentBatch(this, nb);
+    const batch = new FragmentBatch(this, ev);
     if (batchChannel.hasSubscribers) batchChannel.publish({ socket: this, batch });
     const hostPolicy = this.#opts.hostData ?? (this.#opts.binding ? 'error' : 'accept');
     if (batch.hostBytes > 0 && hostPolicy === 'error') {
@@ -379,26 +366,44 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
     if (options === null || typeof options !== 'object') throw new TypeError('read() takes an options object');
     const signal = checkSignal(options.signal);
     if (signal?.aborted) return Promise.reject(abortError(signal));
+    return this.#take(undefined, undefined, signal);
+  }
+
+  // read() and the async iterator in one: `wrap` shapes what the promise
+  // resolves to, so the iterator hands for-await its result object directly,
+  // one promise per batch, and `failed` hears of a rejection without a
+  // second promise chained to catch it.
+  #take<T = FragmentBatch | null>(wrap?: (b: FragmentBatch | null) => T, failed?: () => void, signal?: AbortSignal): Promise<T> {
     const next = this.#queue.shift();
     if (next) {
       if (this.#queue.length < this.#hwm && !this.#ended && !this.#closed) this.#native.resume();
-      return Promise.resolve(next);
+      return Promise.resolve(wrap ? wrap(next) : (next as T));
     }
-    if (this.#error !== undefined) return Promise.reject(this.#error);
-    if (this.#ended) return Promise.resolve(null);
-    if (this.#closed) return Promise.reject(closedError('the socket'));
-    return new Promise((resolve, reject) => {
+    const fail = (e: unknown): Promise<T> => {
+      failed?.();
+      return Promise.reject(e);
+    };
+    if (this.#error !== undefined) return fail(this.#error);
+    if (this.#ended) return Promise.resolve(wrap ? wrap(null) : (null as T));
+    if (this.#closed) return fail(closedError('the socket'));
+    return new Promise<T>((resolve, reject) => {
+      const settle = failed
+        ? (e: unknown) => {
+            failed();
+            reject(e);
+          }
+        : reject;
       if (!signal) {
-        this.#waiters.push({ resolve, reject });
+        this.#waiters.push({ resolve: wrap ? (b) => resolve(wrap(b)) : (resolve as (b: FragmentBatch | null) => void), reject: settle });
       } else {
         const waiter: Waiter = {
           resolve: (b) => {
             signal.removeEventListener('abort', onAbort);
-            resolve(b);
+            resolve(wrap ? wrap(b) : (b as T));
           },
           reject: (e) => {
             signal.removeEventListener('abort', onAbort);
-            reject(e);
+            settle(e);
           },
         };
         const onAbort = () => {
@@ -460,20 +465,73 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
    * the loop. With `release: 'auto'` each batch is released when the loop
    * asks for the next or is left; with `'manual'` that is the consumer's job.
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<FragmentBatch, void, undefined> {
+  [Symbol.asyncIterator](): AsyncGenerator<FragmentBatch, void, undefined> {
+    // Written out rather than an async generator: a generator's await and
+    // yield cost three promise steps per batch where this takes one, and at
+    // small batches that step is most of the receive path's JS.
     const auto = (this.#opts.release ?? 'auto') === 'auto';
     let prev: FragmentBatch | undefined;
-    try {
-      for (;;) {
-        if (auto) prev?.releaseIfHeld();
-        const b = await this.read();
-        if (!b) return;
-        prev = b;
-        yield b;
-      }
-    } finally {
+    let finished = false;
+    const done: IteratorReturnResult<undefined> = { value: undefined, done: true };
+    const finish = () => {
+      finished = true;
       if (auto) prev?.releaseIfHeld();
-    }
+      prev = undefined;
+    };
+    // A step asked for while one is in flight (not for-await, which waits)
+    // runs once that one settled, in order, as a generator's would.
+    let busy = false;
+    const queued: (() => void)[] = [];
+    const settled = () => {
+      busy = false;
+      const q = queued.shift();
+      if (q) queueMicrotask(q);
+    };
+    const toResult = (b: FragmentBatch | null): IteratorResult<FragmentBatch, undefined> => {
+      settled();
+      if (b === null) {
+        finish();
+        return done;
+      }
+      if (finished) {
+        // return() came while this batch was on its way: nobody will see it.
+        if (auto) b.releaseIfHeld();
+        return done;
+      }
+      prev = b;
+      return { value: b, done: false };
+    };
+    const failed = () => {
+      finish();
+      settled();
+    };
+    const step = (): Promise<IteratorResult<FragmentBatch, undefined>> => {
+      if (auto) prev?.releaseIfHeld();
+      prev = undefined;
+      if (finished) return Promise.resolve(done);
+      busy = true;
+      return this.#take(toResult, failed);
+    };
+    const it: AsyncGenerator<FragmentBatch, void, undefined> = {
+      next: () =>
+        busy
+          ? new Promise<IteratorResult<FragmentBatch, undefined>>((resolve, reject) => queued.push(() => step().then(resolve, reject)))
+          : step(),
+      return: () => {
+        finish();
+        return Promise.resolve(done);
+      },
+      throw: (e: unknown) => {
+        finish();
+        return Promise.reject(e);
+      },
+      [Symbol.asyncIterator]: () => it,
+      [Symbol.asyncDispose]: () => {
+        finish();
+        return Promise.resolve();
+      },
+    };
+    return it;
   }
 
   /**

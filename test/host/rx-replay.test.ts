@@ -49,6 +49,62 @@ describe('replayed control areas through DevmemSocket (fragment-pipeline benchma
     assert.equal(s.shortReleases, 0);
   });
 
+  it('iterates as an async generator would: release on next and on leaving, queued next() calls, done after the end', async () => {
+    // 16 batches of 512 fragments (one recvmsg each).
+    const opts = { batchFragments: 512, batchBytes: 512 * size };
+    const a = replay(512, 1, 16, opts);
+    let seen = 0;
+    for await (const b of a) {
+      assert.equal(a.stats().outstandingTokens, 512, 'the batch before this one was released when the loop asked again');
+      if (++seen === 3) {
+        assert.equal(b.released, false);
+        break;
+      }
+    }
+    assert.equal(a.stats().outstandingTokens, 0, 'leaving the loop released the batch it held');
+    a.close();
+
+    const b = replay(512, 1, 16, opts);
+    const it = b[Symbol.asyncIterator]();
+    const [x, y, z] = await Promise.all([it.next(), it.next(), it.next()]);
+    assert.ok(!x.done && !y.done && !z.done);
+    assert.deepEqual(
+      [x.value.seq, y.value.seq, z.value.seq].map((s) => s - x.value.seq),
+      [0, 1, 2],
+      'next() calls made at once settle in order',
+    );
+    assert.ok(x.value.released && y.value.released && !z.value.released, 'each step released the one before');
+    assert.deepEqual(await it.return(undefined), { value: undefined, done: true });
+    assert.equal(z.value.released, true);
+    assert.deepEqual(await it.next(), { value: undefined, done: true }, 'done once returned');
+    b.close();
+
+    const c = replay(512, 1, 4, opts);
+    const all = [];
+    for await (const batch of c) all.push(batch);
+    assert.equal(all.length, 4);
+    assert.ok(
+      all.every((batch) => batch.released),
+      'the end of the stream released the last batch',
+    );
+    const after = c[Symbol.asyncIterator]();
+    assert.deepEqual(await after.next(), { value: undefined, done: true });
+    c.close();
+
+    const d = replay(512, 1, 16, opts);
+    await assert.rejects(
+      (async () => {
+        for await (const batch of d) {
+          void batch;
+          throw new Error('consumer failed');
+        }
+      })(),
+      /consumer failed/,
+    );
+    assert.equal(d.stats().outstandingTokens, 0, 'a throw out of the loop released the batch');
+    d.close();
+  });
+
   it('reports exactly the SocketStats keys, each a number', async () => {
     // The compiler holds this list to SocketStats' keys; the native stats() must match it.
     const keys: Record<keyof SocketStats, true> = {

@@ -515,7 +515,11 @@ export class DevmemSocket extends EventEmitter<DevmemSocketEvents> {
     const it: AsyncGenerator<FragmentBatch, void, undefined> = {
       next: () =>
         busy
-          ? new Promise<IteratorResult<FragmentBatch, undefined>>((resolve, reject) => queued.push(() => step().then(resolve, reject)))
+          ? new Promise<IteratorResult<FragmentBatch, undefined>>((resolve, reject) =>
+              queued.push(() => {
+                step().then(resolve, reject);
+              }),
+            )
           : step(),
       return: () => {
         finish();

@@ -313,7 +313,8 @@ async function main(): Promise<void> {
         profiles[name] = { ...p, sample: s };
         console.log(
           `bench profile: ${name}: ${(s.bytes / 2 ** 20).toFixed(0)} MiB, CPU ${s.cpuSeconds.toFixed(2)} s (user ${s.userSeconds.toFixed(2)} s), ` +
-            `${p.samples} samples at cpu-clock\n--- by thread and object\n${p.byThreadAndObject}\n--- by symbol\n${p.bySymbol}`,
+            `${p.samples} samples at cpu-clock\n--- by thread and object\n${p.byThreadAndObject}\n--- by symbol\n${p.bySymbol}` +
+            `\n--- kernel, inclusive\n${p.byKernelPath}`,
         );
       }
     }

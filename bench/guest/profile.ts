@@ -24,11 +24,17 @@ export interface ProfileReport {
   samples: number;
   byThreadAndObject: string;
   bySymbol: string;
+  /**
+   * Kernel functions by inclusive share (their callees' samples counted in):
+   * which syscalls, the softirq work (the emulated NIC's RX, TCP) that ran in
+   * this process's context, page faults.
+   */
+  byKernelPath: string;
 }
 
 function report(data: string): ProfileReport {
-  const run = (sort: string, limit: string) => {
-    const r = spawnSync(PERF, ['report', '-i', data, '--stdio', '-n', '--sort', sort, '--percent-limit', limit], {
+  const run = (sort: string, limit: string, extra: string[] = ['--no-children']) => {
+    const r = spawnSync(PERF, ['report', '-i', data, '--stdio', '-n', '-g', 'none', ...extra, '--sort', sort, '--percent-limit', limit], {
       encoding: 'utf8',
       maxBuffer: 64 * 2 ** 20,
       timeout: 300_000,
@@ -43,7 +49,11 @@ function report(data: string): ProfileReport {
   // (perf's "pid" key is per thread: tid:comm.)
   const byThread = run('comm', '0');
   const samples = byThread.split('\n').reduce((n, l) => n + Number(l.trim().split(/\s+/)[1] ?? 0), 0);
-  return { samples, byThreadAndObject: run('pid,dso', '0.5'), bySymbol: run('dso,sym', '0.4') };
+  const inclusive = run('sym', '2', ['--children'])
+    .split('\n')
+    .filter((l) => l.includes('[k]'))
+    .join('\n');
+  return { samples, byThreadAndObject: run('pid,dso', '0.5'), bySymbol: run('dso,sym', '0.4'), byKernelPath: inclusive };
 }
 
 /**
@@ -54,7 +64,8 @@ function report(data: string): ProfileReport {
  */
 export class ProfileWindow extends PerfWindow {
   protected perfArgs(): string[] {
-    return ['record', '-q', '--no-inherit', '-e', 'cpu-clock', '-F', String(HZ), '-o', this.out, ...this.controlArgs()];
+    // -g: kernel call chains (the kernel unwinds itself), for byKernelPath.
+    return ['record', '-q', '--no-inherit', '-g', '-e', 'cpu-clock', '-F', String(HZ), '-o', this.out, ...this.controlArgs()];
   }
 
   /** The report: for an attached perf, after stopping it; for a wrapped program, once it exited. */

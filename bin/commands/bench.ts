@@ -3,6 +3,8 @@
  * beside a C reference built on the spot. Medians over runs, ratios taken
  * within each run. Not a test: nothing here passes or fails on speed.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 
 import { RECEIVE_DEFAULTS } from '../../lib/index';
@@ -54,6 +56,7 @@ Options:
                         each receive MIB more under perf record (cpu-clock), reported
                         by thread, object and symbol
   --json                print the raw results as JSON
+  --out FILE            also write the raw results as JSON to FILE
   --markdown            print Markdown tables (for BENCHMARKS.md)
   -h, --help            show this help
 `;
@@ -83,6 +86,7 @@ export async function runBench(argv: string[]): Promise<number> {
         'guest-bytes': { type: 'string' },
         memory: { type: 'string' },
         profile: { type: 'string' },
+        out: { type: 'string' },
         json: { type: 'boolean' },
         markdown: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -194,11 +198,17 @@ export async function runBench(argv: string[]): Promise<number> {
           `(user ${fixed(p.sample.userSeconds ?? NaN)} s), ${p.samples} samples`,
         p.byThreadAndObject,
         p.bySymbol,
+        'kernel functions, inclusive:',
+        p.byKernelPath,
       );
     const startup = guestStartupRows(r);
     if (startup.length)
       out.push('', `devmem nc -l start-up in the guest (the kernel selftests wait 5 s for the listener), ${r.runs} runs`, render(startup));
   }
+  const end = os.loadavg().map((l) => Math.round(l * 100) / 100);
+  results.loadAverageEnd = end;
+  out.push('', `load average ${end.join(' ')} at the end`);
+  if (values.out) fs.writeFileSync(values.out, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(values.json ? `${JSON.stringify(results, null, 2)}\n` : `${out.join('\n')}\n`);
   return 0;
 }

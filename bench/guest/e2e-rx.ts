@@ -291,21 +291,10 @@ async function main(): Promise<void> {
         let p: ProfileReport;
         let s: Sample;
         try {
-          if (name === 'DevmemSocket') s = await ours({ binding }, env.addr4Local, 0, sendProfile, false, win);
-          else {
-            const argv = [c, 'recv', '--host', env.addr4Local, '--port', '0', '--expect-id', String(binding.id), '--release', 'batched'];
-            const r = await received(name, start(win.wrap(argv), process.env, PERF_NOTES), sendProfile);
-            s = {
-              backend: 'devmem',
-              bytes: r.bytes!,
-              seconds: r.seconds!,
-              cpuSeconds: r.cpuSeconds!,
-              userSeconds: r.userSeconds!,
-              fragments: r.fragments!,
-              recvmsgCalls: r.recvmsgCalls!,
-              dontneedCalls: r.dontneedCalls!,
-            };
-          }
+          s =
+            name === 'DevmemSocket'
+              ? await ours({ binding }, env.addr4Local, 0, sendProfile, false, win)
+              : await cDevmem(c, 'batched', binding, env.addr4Local, sendProfile, false, win);
           p = await win.report();
         } finally {
           win.close();
@@ -365,9 +354,12 @@ async function cDevmem(
   host: string,
   send: Send,
   count: boolean,
+  profile?: ProfileWindow,
 ): Promise<Sample> {
   const argv = [c, 'recv', '--host', host, '--port', '0', '--expect-id', String(binding.id), '--release', release];
-  const win = count ? new SyscallWindow() : undefined;
+  // A profile takes the window instead of the counts; its owner closes it.
+  const counts = count && !profile ? new SyscallWindow() : undefined;
+  const win = profile ?? counts;
   try {
     const rx = start(win ? win.wrap(argv) : argv, process.env, PERF_NOTES);
     const r = await received(`C loop (${release})`, rx, send);
@@ -381,10 +373,10 @@ async function cDevmem(
       fragments: r.fragments!,
       recvmsgCalls: r.recvmsgCalls!,
       dontneedCalls: r.dontneedCalls!,
-      ...(win ? { syscalls: await win.counts() } : {}),
+      ...(counts ? { syscalls: await counts.counts() } : {}),
     };
   } finally {
-    win?.close();
+    counts?.close();
   }
 }
 

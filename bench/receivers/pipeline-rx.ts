@@ -12,33 +12,14 @@
  */
 import * as v8 from 'node:v8';
 
-import { DevmemSocket } from '../../lib/index';
-import { native } from '../../lib/internal';
-import { dmabufControl } from '../cmsg';
+import { replaySocket } from '../replay';
 
 async function main(): Promise<void> {
   const total = Number(process.argv[2] ?? 1e7);
   const per = Number(process.argv[3] ?? 2048);
   const batch = Number(process.argv[4] ?? 4096);
   const sampleEvery = Number(process.argv[5] ?? 1e6);
-  const size = 4096;
-  const records = Math.ceil(batch / per);
-  const controls = Array.from({ length: records }, (_, r) =>
-    dmabufControl({ fragments: per, fragmentSize: size, firstToken: 1 + r * per, dmabufId: 1 }),
-  );
-  const recvmsgs = Math.ceil(total / per);
-  const nat = native().testing.replaySocket(
-    controls,
-    controls.map(() => per * size),
-    recvmsgs,
-  );
-  const sock = new DevmemSocket(nat, {
-    binding: { id: 1 },
-    batchFragments: batch,
-    batchBytes: batch * size,
-    maxOutstandingFragments: 8 * batch + per,
-    maxOutstandingBytes: (8 * batch + per) * size,
-  });
+  const sock = replaySocket(total, per, batch);
 
   const heapUsed = () => v8.getHeapStatistics().used_heap_size;
   const rss: number[] = [];

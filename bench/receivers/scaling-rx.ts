@@ -23,9 +23,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 
-import { DevmemSocket } from '../../lib/index';
-import { native } from '../../lib/internal';
-import { dmabufControl } from '../cmsg';
+import { replaySocket } from '../replay';
 
 interface WorkerInput {
   fragments: number;
@@ -61,23 +59,7 @@ function threadCpu(): number | null {
 
 async function worker(input: WorkerInput): Promise<void> {
   const { fragments, perRecvmsg: per, batch } = input;
-  const size = 4096;
-  const records = Math.ceil(batch / per);
-  const controls = Array.from({ length: records }, (_, r) =>
-    dmabufControl({ fragments: per, fragmentSize: size, firstToken: 1 + r * per, dmabufId: 1 }),
-  );
-  const nat = native().testing.replaySocket(
-    controls,
-    controls.map(() => per * size),
-    Math.ceil(fragments / per),
-  );
-  const sock = new DevmemSocket(nat, {
-    binding: { id: 1 },
-    batchFragments: batch,
-    batchBytes: batch * size,
-    maxOutstandingFragments: 8 * batch + per,
-    maxOutstandingBytes: (8 * batch + per) * size,
-  });
+  const sock = replaySocket(fragments, per, batch);
   const barrier = new Int32Array(input.barrier);
   parentPort!.postMessage('ready');
   // Blocks this thread (not the process) until the main thread stores 1.

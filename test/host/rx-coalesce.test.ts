@@ -11,18 +11,13 @@ import {
   type DevmemSocket,
   type ReceiveOptions,
 } from '../../lib/index';
+import { pattern, receiveChecked } from './helpers/stream';
 
 // Readiness coalescing on the real kernel's loopback TCP: a socket whose
 // last batch was small is left to fill before its drain. What is asserted is
 // behaviour (every byte, EOF, the wait counter, the threshold, the bound as
 // liveness), never how long anything took: speed belongs to `devmem bench`.
 const KiB = 1024;
-
-function pattern(offset: number, length: number): Buffer {
-  const b = Buffer.allocUnsafe(length);
-  for (let i = 0; i < length; i++) b[i] = ((offset + i) * 13 + ((offset + i) >>> 11)) & 0xff;
-  return b;
-}
 
 async function pair(opts: ReceiveOptions): Promise<{ client: DevmemSocket; peer: DevmemSocket }> {
   const server = createServer({ host: '127.0.0.1', port: 0, ...opts });
@@ -41,25 +36,12 @@ async function trickle(client: DevmemSocket, chunks: number, size: number): Prom
   client.end();
 }
 
-async function receiveAll(peer: DevmemSocket, slow = false): Promise<{ got: number; bad: number }> {
-  let got = 0;
-  let bad = 0;
-  for await (const b of peer) {
-    const out = b.copyOut(undefined);
-    const bytes = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
-    if (!bytes.equals(pattern(got, bytes.length))) bad++;
-    got += bytes.length;
-    if (slow) await new Promise(setImmediate);
-  }
-  return { got, bad };
-}
-
 describe('readiness coalescing (ReceiveOptions.coalesce, real kernel loopback)', function () {
   this.timeout(60_000);
 
   it('leaves a readable socket to fill after small batches; every byte arrives, then EOF', async () => {
     const { client, peer } = await pair({ coalesce: { waitMicros: 2000 } });
-    const [, r] = await Promise.all([trickle(client, 400, 4 * KiB), receiveAll(peer)]);
+    const [, r] = await Promise.all([trickle(client, 400, 4 * KiB), receiveChecked(peer)]);
     assert.equal(r.got, 400 * 4 * KiB);
     assert.equal(r.bad, 0);
     const s = peer.stats();
@@ -73,7 +55,7 @@ describe('readiness coalescing (ReceiveOptions.coalesce, real kernel loopback)',
   it('does not wait without the option, nor after batches at or above belowFragments', async () => {
     for (const opts of [{}, { coalesce: { waitMicros: 2000, belowFragments: 1 } }] as ReceiveOptions[]) {
       const { client, peer } = await pair(opts);
-      const [, r] = await Promise.all([trickle(client, 100, 4 * KiB), receiveAll(peer)]);
+      const [, r] = await Promise.all([trickle(client, 100, 4 * KiB), receiveChecked(peer)]);
       assert.equal(r.got, 100 * 4 * KiB);
       assert.equal(peer.stats().coalesceWaits, 0, JSON.stringify(opts));
       client.close();
@@ -97,7 +79,7 @@ describe('readiness coalescing (ReceiveOptions.coalesce, real kernel loopback)',
 
   it('crosses pauses (highWaterMark 1, a slow consumer) and loses nothing', async () => {
     const { client, peer } = await pair({ highWaterMark: 1, coalesce: { waitMicros: 500 } });
-    const [, r] = await Promise.all([trickle(client, 300, 8 * KiB + 7), receiveAll(peer, true)]);
+    const [, r] = await Promise.all([trickle(client, 300, 8 * KiB + 7), receiveChecked(peer, true)]);
     assert.equal(r.got, 300 * (8 * KiB + 7));
     assert.equal(r.bad, 0);
     client.close();

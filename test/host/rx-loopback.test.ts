@@ -5,14 +5,9 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 
 import { AbortError, connect, createServer, DevmemError, type DevmemServer, type DevmemSocket } from '../../lib/index';
+import { pattern, receiveChecked } from './helpers/stream';
 
 const MiB = 1024 * 1024;
-
-function pattern(offset: number, length: number): Buffer {
-  const b = Buffer.allocUnsafe(length);
-  for (let i = 0; i < length; i++) b[i] = ((offset + i) * 7 + ((offset + i) >>> 13)) & 0xff;
-  return b;
-}
 
 async function pair(server: DevmemServer): Promise<{ client: DevmemSocket; peer: DevmemSocket }> {
   const { port } = server.address()!;
@@ -249,15 +244,8 @@ describe('DevmemSocket over loopback (real kernel, readable data)', function () 
         for (let off = 0; off < total; off += MiB) await client.write(pattern(off, Math.min(MiB, total - off)));
         client.end();
       })();
-      let got = 0;
-      let bad = 0;
-      for await (const b of peer) {
-        const out = b.copyOut(undefined);
-        const bytes = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
-        if (!bytes.equals(pattern(got, bytes.length))) bad++;
-        got += bytes.length;
-        await new Promise(setImmediate); // behind the sender: the socket stays paused a turn
-      }
+      // Behind the sender: the socket stays paused a turn after each batch.
+      const { got, bad } = await receiveChecked(peer, true);
       await w;
       assert.equal(got, total, 'every byte arrived before the end');
       assert.equal(bad, 0);
